@@ -1,0 +1,1 @@
+"""carriers package."""
