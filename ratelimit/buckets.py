@@ -1,0 +1,147 @@
+"""Token buckets for carrier MPS: the port, the Redis adapter and its in-memory twin.
+
+One bucket per key (a carrier, or a carrier's share for one traffic class), counted in PDUs
+(segments). The Redis adapter decides on Redis's own clock inside one Lua script, so every
+worker process on every host draws from the same bucket (ARCHITECTURE.md invariant 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from importlib import resources
+from typing import Protocol
+
+import redis
+
+from ratelimit import model
+from ratelimit.model import MICROS, BucketState, Grant
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a caller is told to wait when the bucket store cannot be reached.
+FAILURE_RETRY_AFTER = 1.0
+
+
+class TokenBuckets(Protocol):
+    """Rate limits shared by every process that uses the same store."""
+
+    def take(
+        self, key: str, rate: float, capacity: float, tokens: int = 1, partial: bool = False
+    ) -> Grant:
+        """Take `tokens` from bucket `key` (refilling at `rate`/s up to `capacity`).
+
+        All-or-nothing unless `partial`, which grants as many whole tokens as are there.
+
+        Raises:
+            ValueError: `rate` or `capacity` not positive, or `tokens` < 1.
+        """
+        ...
+
+    def level(self, key: str, rate: float, capacity: float) -> float:
+        """Tokens in bucket `key` now, without taking any (for the routing snapshot)."""
+        ...
+
+
+def _check_take(rate: float, capacity: float, tokens: int) -> None:
+    model.check_limits(rate, capacity, tokens)
+    if tokens < 1:
+        raise ValueError(f"take() needs tokens >= 1, got {tokens!r}; use level() to read")
+
+
+class RedisTokenBuckets:
+    """Token buckets in Redis, decided by one Lua script on Redis's clock.
+
+    Fails CLOSED: when Redis cannot be reached (or errs), `take` grants nothing with
+    `retry_after` = :data:`FAILURE_RETRY_AFTER`, `level` reads 0.0, `failures` counts it and a
+    warning is logged. No token, no submit: over-sending to a carrier is the worse failure.
+    Give the client a `socket_timeout` so a hung Redis fails fast instead of blocking.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "sb:tb:") -> None:
+        self._client = client
+        self._prefix = prefix
+        source = resources.files("ratelimit").joinpath("token_bucket.lua").read_text("utf-8")
+        # register_script runs EVALSHA and loads the script again after a SCRIPT FLUSH/restart.
+        self._script = client.register_script(source)
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def take(
+        self, key: str, rate: float, capacity: float, tokens: int = 1, partial: bool = False
+    ) -> Grant:
+        """Take `tokens` from bucket `key`; see :class:`TokenBuckets`. Fails closed."""
+        _check_take(rate, capacity, tokens)
+        decided = self._run(key, rate, capacity, tokens, partial)
+        if decided is None:
+            return Grant(0, FAILURE_RETRY_AFTER)
+        return decided[0]
+
+    def take_timed(
+        self, key: str, rate: float, capacity: float, tokens: int = 1, partial: bool = False
+    ) -> tuple[Grant, float, int] | None:
+        """Like `take`, plus the tokens left and the Redis `TIME` (µs) the decision used.
+
+        Returns None when Redis failed (counted and logged, as in `take`). For audits and for
+        checking the script against :mod:`ratelimit.model` at the very same instants.
+        """
+        _check_take(rate, capacity, tokens)
+        return self._run(key, rate, capacity, tokens, partial)
+
+    def level(self, key: str, rate: float, capacity: float) -> float:
+        """Tokens in bucket `key` now (0.0 when Redis fails: closed)."""
+        model.check_limits(rate, capacity, 0)
+        decided = self._run(key, rate, capacity, 0, False)
+        return 0.0 if decided is None else decided[1]
+
+    def _run(
+        self, key: str, rate: float, capacity: float, tokens: int, partial: bool
+    ) -> tuple[Grant, float, int] | None:
+        try:
+            reply = self._script(
+                keys=[self._prefix + key],
+                args=[repr(float(rate)), repr(float(capacity)), tokens, "1" if partial else "0"],
+            )
+        except (redis.RedisError, OSError) as exc:
+            with self._lock:
+                self.failures += 1
+            logger.warning("token bucket %r unavailable, failing closed: %s", key, exc)
+            return None
+        granted, retry_after, left, now_us = reply
+        return Grant(int(granted), float(retry_after)), float(left), int(now_us)
+
+
+class MemoryTokenBuckets:
+    """In-process twin of :class:`RedisTokenBuckets` with the same semantics, for unit tests.
+
+    `clock` returns seconds (e.g. `time.monotonic`, or a fake). Thread-safe; never fails.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._states: dict[str, BucketState] = {}
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def take(
+        self, key: str, rate: float, capacity: float, tokens: int = 1, partial: bool = False
+    ) -> Grant:
+        """Take `tokens` from bucket `key`; see :class:`TokenBuckets`."""
+        _check_take(rate, capacity, tokens)
+        with self._lock:
+            state, grant, _ = model.take(
+                self._states.get(key), self._now_us(), rate, capacity, tokens, partial
+            )
+            if state is not None:
+                self._states[key] = state
+        return grant
+
+    def level(self, key: str, rate: float, capacity: float) -> float:
+        """Tokens in bucket `key` now."""
+        model.check_limits(rate, capacity, 0)
+        with self._lock:
+            return model.level(self._states.get(key), self._now_us(), rate, capacity)
+
+    def _now_us(self) -> int:
+        return round(self._clock() * MICROS)
