@@ -1,0 +1,105 @@
+"""The shape of `config/routes.toml`, as pydantic models (extra keys forbidden, frozen).
+
+Only the shape lives here: types, bounds, defaults. Rules that look across sections
+(unknown carriers, weights, prices for routed prefixes, shadowed routes) live in
+`routing.loader`, which reports every problem with its file, line and key.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from messaging import Encoding, MessageClass
+
+PREFIX_PATTERN = r"^\+[1-9][0-9]{0,14}$"
+"""An E.164 prefix: ``+``, a country code digit, up to 15 digits in all (ITU-T E.164 §6)."""
+
+Prefix = Annotated[str, Field(pattern=PREFIX_PATTERN)]
+Amount = Annotated[Decimal, Field(ge=0)]
+
+
+class Strategy(StrEnum):
+    """How a route orders its carriers."""
+
+    LEAST_COST = "least_cost"
+    QUALITY = "quality"
+    WEIGHTED = "weighted"
+    PRIORITY = "priority"
+
+
+class BindMode(StrEnum):
+    """SMPP bind operation (SMPP 3.4 §4.1: bind_transmitter / bind_receiver / bind_transceiver)."""
+
+    TRANSCEIVER = "transceiver"
+    TRANSMITTER = "transmitter"
+    RECEIVER = "receiver"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CarrierModel(_Frozen):
+    """`[carriers.<name>]`: one SMPP carrier account."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(gt=0, le=65535)
+    # SMPP 3.4 §4.1.1: system_id is at most 15 octets (16 with the NUL), password 8 (9).
+    system_id: str = Field(min_length=1, max_length=15)
+    password: str = Field(max_length=8)
+    system_type: str = Field(default="", max_length=12)  # SMPP 3.4 §4.1.1: 13 with the NUL
+    bind: BindMode = BindMode.TRANSCEIVER
+    binds: int = Field(default=1, gt=0)
+    window: int = Field(default=10, gt=0)
+    mps: float = Field(gt=0)
+    encodings: tuple[Encoding, ...] = Field(default=(Encoding.GSM7, Encoding.UCS2), min_length=1)
+    otp_reserved_share: float = Field(default=0.2, ge=0, le=0.9)
+    alphanumeric_sender: bool = True
+
+
+class PriceListModel(BaseModel):
+    """`[prices.<carrier>]`: ``currency``, optional ``file``, and ``"+44" = 0.030`` per segment.
+
+    Prefix keys are open-ended, so this one table allows extra keys, each validated as a
+    non-negative amount; `routing.loader` then rejects any extra key that is not a prefix.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, Amount] = Field(init=False)
+
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    file: str | None = None
+
+    def per_segment(self) -> dict[str, Decimal]:
+        """The inline ``prefix = price`` entries."""
+        return dict(self.model_extra or {})
+
+
+class MatchModel(_Frozen):
+    """`match = {prefix = "+44", class = "otp", account = "acme"}`; every key optional."""
+
+    prefix: Prefix | None = None
+    message_class: MessageClass | None = Field(default=None, alias="class")
+    account: str | None = Field(default=None, min_length=1)
+
+
+class RouteModel(_Frozen):
+    """`[[routes]]`: which traffic it takes and how it orders its carriers."""
+
+    name: str = Field(min_length=1)
+    match: MatchModel = MatchModel()
+    strategy: Strategy
+    carriers: tuple[str, ...] = Field(min_length=1)
+    weights: dict[str, Annotated[int, Field(ge=0, le=100)]] | None = None
+
+
+class RoutesFile(_Frozen):
+    """The whole of `config/routes.toml`."""
+
+    carriers: dict[str, CarrierModel] = Field(min_length=1)
+    prices: dict[str, PriceListModel] = {}
+    routes: tuple[RouteModel, ...] = Field(min_length=1)

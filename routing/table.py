@@ -1,0 +1,245 @@
+"""The compiled, immutable routing table: carriers, price lists, routes, and a prefix index.
+
+Route matching rule (documented here because operators rely on it):
+
+    Among the routes whose ``match`` fits the message — its ``prefix`` starts the number
+    (no prefix fits every number), its ``class`` equals the message class (none fits every
+    class), its ``account`` equals the sending account (none fits every account) — the most
+    specific wins: the longest prefix first; at equal prefix, a route naming an account beats
+    one that does not; then one naming a class beats one that does not; then file order.
+
+So file order only breaks ties between identical matches, which is why the loader rejects a
+route whose match repeats an earlier one: it could never be chosen.
+
+Every number is looked up once in a prefix index built at compile time: the keys are every
+price prefix and every route prefix, and each key holds the longest-prefix price of every
+carrier and the routes that fit it, most specific first. A lookup is a handful of dict
+probes, not a scan of the price lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+
+from messaging import Encoding, MessageClass
+from routing.config import BindMode, Strategy
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierSpec:
+    """One carrier account as the operator configured it."""
+
+    name: str
+    host: str
+    port: int
+    system_id: str
+    password: str = field(repr=False)
+    system_type: str = ""
+    bind: BindMode = BindMode.TRANSCEIVER
+    binds: int = 1
+    window: int = 10
+    mps: float = 1.0
+    encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})
+    otp_reserved_share: float = 0.2
+    alphanumeric_sender: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """What one segment to numbers under `prefix` costs on `carrier`."""
+
+    carrier: str
+    prefix: str
+    per_segment: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which messages a route takes; ``None`` / ``""`` means any."""
+
+    prefix: str = ""
+    message_class: MessageClass | None = None
+    account: str | None = None
+
+    def fits(self, to: str, message_class: MessageClass, account: str | None) -> bool:
+        """True when a message to `to` of `message_class` from `account` fits this match."""
+        return (
+            to.startswith(self.prefix)
+            and (self.message_class is None or self.message_class == message_class)
+            and (self.account is None or self.account == account)
+        )
+
+    @property
+    def specificity(self) -> tuple[int, bool, bool]:
+        """Sort key, larger is more specific: prefix length, then account, then class."""
+        return (len(self.prefix), self.account is not None, self.message_class is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A compiled ``[[routes]]`` entry; `weights` align with `carriers` (weighted only)."""
+
+    name: str
+    match: Match
+    strategy: Strategy
+    carriers: tuple[str, ...]
+    weights: tuple[int, ...] = ()
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """A route's carriers at one prefix, resolved once at compile time."""
+
+    route: Route
+    priced: tuple[Price, ...]  # in the route's listed order
+    by_cost: tuple[Price, ...]  # cheapest first, ties by carrier name
+    unpriced: tuple[str, ...]  # carriers of the route with no price at this prefix
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixNode:
+    """Everything known about numbers whose longest indexed prefix is `prefix`."""
+
+    prefix: str
+    prices: Mapping[str, Price]
+    plans: tuple[RoutePlan, ...]  # most specific route first
+
+
+def _freeze(mapping: Mapping[str, Price]) -> Mapping[str, Price]:
+    return MappingProxyType(dict(mapping))
+
+
+class RoutingTable:
+    """Immutable compiled routing config; build with `load_routes` or `RoutingTable.build`."""
+
+    __slots__ = ("_carriers", "_index", "_lengths", "_price_lists", "_routes", "currency")
+
+    def __init__(
+        self,
+        carriers: Mapping[str, CarrierSpec],
+        price_lists: Mapping[str, Mapping[str, Price]],
+        routes: Iterable[Route],
+        currency: str = "EUR",
+    ) -> None:
+        self._carriers: Mapping[str, CarrierSpec] = MappingProxyType(dict(carriers))
+        self._price_lists: Mapping[str, Mapping[str, Price]] = MappingProxyType(
+            {name: _freeze(prices) for name, prices in sorted(price_lists.items())}
+        )
+        self._routes: tuple[Route, ...] = tuple(routes)
+        self.currency = currency
+        index = self._compile()
+        self._lengths: tuple[int, ...] = tuple(sorted({len(key) for key in index}, reverse=True))
+        # Set last: once `_index` exists, __setattr__ refuses every change.
+        self._index: Mapping[str, PrefixNode] = MappingProxyType(index)
+
+    @classmethod
+    def build(
+        cls,
+        carriers: Iterable[CarrierSpec],
+        prices: Iterable[Price],
+        routes: Iterable[Route],
+        currency: str = "EUR",
+    ) -> RoutingTable:
+        """Assemble a table from already-checked parts (tests, benchmarks)."""
+        price_lists: dict[str, dict[str, Price]] = {}
+        for price in prices:
+            price_lists.setdefault(price.carrier, {})[price.prefix] = price
+        return cls({c.name: c for c in carriers}, price_lists, routes, currency)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, "_index"):
+            raise AttributeError("RoutingTable is immutable")
+        object.__setattr__(self, name, value)
+
+    @property
+    def carriers(self) -> Mapping[str, CarrierSpec]:
+        """Carrier name → spec, in file order."""
+        return self._carriers
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """Routes in file order."""
+        return self._routes
+
+    @property
+    def price_lists(self) -> Mapping[str, Mapping[str, Price]]:
+        """Carrier name → prefix → price."""
+        return self._price_lists
+
+    def price(self, carrier: str, e164: str) -> Price | None:
+        """Per-segment price of `carrier` for `e164`, longest prefix wins; None if unpriced."""
+        return self.node(e164).prices.get(carrier)
+
+    def match(
+        self, e164: str, message_class: MessageClass, account: str | None = None
+    ) -> Route | None:
+        """The route a message takes (see the module docstring for the rule), or None."""
+        plan = self.plan(e164, message_class, account)
+        return plan.route if plan is not None else None
+
+    def plan(
+        self, e164: str, message_class: MessageClass, account: str | None = None
+    ) -> RoutePlan | None:
+        """The matched route with its carriers priced for `e164`, or None."""
+        for plan in self.node(e164).plans:
+            match = plan.route.match
+            if (match.message_class is None or match.message_class == message_class) and (
+                match.account is None or match.account == account
+            ):
+                return plan
+        return None
+
+    def node(self, e164: str) -> PrefixNode:
+        """The index entry for the longest indexed prefix of `e164` (``""`` at worst)."""
+        index = self._index
+        size = len(e164)
+        for length in self._lengths:
+            if length <= size:
+                node = index.get(e164[:length])
+                if node is not None:
+                    return node
+        return index[""]
+
+    def _compile(self) -> dict[str, PrefixNode]:
+        keys = {""}
+        for prices in self._price_lists.values():
+            keys.update(prices)
+        keys.update(route.match.prefix for route in self._routes)
+        ordered_routes = sorted(
+            self._routes,
+            key=lambda r: (*(-x for x in r.match.specificity), r.position),
+        )
+        index: dict[str, PrefixNode] = {}
+        for key in keys:
+            prices = {
+                carrier: best
+                for carrier, table in self._price_lists.items()
+                if (best := _longest(table, key)) is not None
+            }
+            plans = tuple(
+                _plan(route, prices)
+                for route in ordered_routes
+                if key.startswith(route.match.prefix)
+            )
+            index[key] = PrefixNode(key, _freeze(prices), plans)
+        return index
+
+
+def _longest(prices: Mapping[str, Price], key: str) -> Price | None:
+    for end in range(len(key), 0, -1):
+        price = prices.get(key[:end])
+        if price is not None:
+            return price
+    return None
+
+
+def _plan(route: Route, prices: Mapping[str, Price]) -> RoutePlan:
+    priced = tuple(prices[c] for c in route.carriers if c in prices)
+    unpriced = tuple(c for c in route.carriers if c not in prices)
+    by_cost = tuple(sorted(priced, key=lambda p: (p.per_segment, p.carrier)))
+    return RoutePlan(route, priced, by_cost, unpriced)
