@@ -1,0 +1,147 @@
+"""One contract for both token-bucket adapters: Redis (a real redis-server) and the memory twin.
+
+Redis's clock cannot be frozen, so the Redis run lets real time pass where the memory run
+moves a fake clock, and the assertions allow for the milliseconds a test itself takes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+from ratelimit import MemoryTokenBuckets, RedisTokenBuckets, TokenBuckets
+
+#: Wall-clock time a Redis-backed step may take beyond what the test waited.
+SLACK_S = 0.05
+
+
+@dataclass
+class Harness:
+    """Buckets under test and a way to let time pass for them."""
+
+    buckets: TokenBuckets
+    advance: Callable[[float], None]
+    slack: float  # seconds of unplanned elapsed time the assertions must tolerate
+
+
+class FakeClock:
+    """Seconds that move only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(params=["memory", "redis"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    if request.param == "memory":
+        clock = FakeClock()
+        yield Harness(MemoryTokenBuckets(clock), clock.advance, 0.0)
+        return
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    yield Harness(RedisTokenBuckets(client), time.sleep, SLACK_S)
+    client.close()
+
+
+def test_fresh_bucket_grants_its_capacity_then_refuses(harness: Harness) -> None:
+    grants = [harness.buckets.take("c1", rate=0.5, capacity=5).granted for _ in range(6)]
+    assert grants == [1, 1, 1, 1, 1, 0]
+
+
+def test_all_or_nothing_take_grants_nothing_when_short(harness: Harness) -> None:
+    b = harness.buckets
+    assert b.take("c1", rate=0.5, capacity=5, tokens=3).granted == 3
+    assert b.take("c1", rate=0.5, capacity=5, tokens=3).granted == 0
+    assert b.take("c1", rate=0.5, capacity=5, tokens=2).granted == 2
+
+
+def test_partial_take_grants_the_whole_tokens_there(harness: Harness) -> None:
+    b = harness.buckets
+    assert b.take("c1", rate=0.5, capacity=5, tokens=3).granted == 3
+    grant = b.take("c1", rate=0.5, capacity=5, tokens=4, partial=True)
+    assert grant.granted == 2
+    # the other 2 tokens at 0.5/s
+    assert 4.0 - 2 * harness.slack <= grant.retry_after <= 4.0
+
+
+def test_full_grant_has_no_retry_after(harness: Harness) -> None:
+    assert harness.buckets.take("c1", rate=10, capacity=4, tokens=4).retry_after == 0.0
+
+
+def test_retry_after_says_when_the_request_fits(harness: Harness) -> None:
+    b = harness.buckets
+    assert b.take("c1", rate=20, capacity=2, tokens=2).granted == 2
+    refused = b.take("c1", rate=20, capacity=2, tokens=2)
+    assert refused.granted == 0
+    assert 0.1 - harness.slack <= refused.retry_after <= 0.1
+    harness.advance(refused.retry_after)
+    assert b.take("c1", rate=20, capacity=2, tokens=2).granted == 2
+
+
+def test_retry_after_is_not_early(harness: Harness) -> None:
+    b = harness.buckets
+    b.take("c1", rate=2, capacity=2, tokens=2)
+    refused = b.take("c1", rate=2, capacity=2, tokens=2)  # needs ~1 s
+    harness.advance(refused.retry_after / 2)
+    assert b.take("c1", rate=2, capacity=2, tokens=2).granted == 0
+
+
+def test_bucket_refills_at_its_rate(harness: Harness) -> None:
+    b = harness.buckets
+    assert b.take("c1", rate=100, capacity=100, tokens=100).granted == 100
+    harness.advance(0.2)
+    assert 20.0 <= b.level("c1", rate=100, capacity=100) <= 20.0 + 100 * harness.slack
+
+
+def test_refill_stops_at_capacity(harness: Harness) -> None:
+    b = harness.buckets
+    b.take("c1", rate=100, capacity=3, tokens=3)
+    harness.advance(0.1)
+    assert b.level("c1", rate=100, capacity=3) == 3.0
+
+
+def test_level_of_an_unknown_bucket_is_its_capacity(harness: Harness) -> None:
+    assert harness.buckets.level("never-used", rate=1, capacity=7) == 7.0
+
+
+def test_reading_the_level_takes_nothing(harness: Harness) -> None:
+    b = harness.buckets
+    b.level("c1", rate=0.5, capacity=3)
+    b.level("c1", rate=0.5, capacity=3)
+    assert b.take("c1", rate=0.5, capacity=3, tokens=3).granted == 3
+
+
+def test_keys_are_independent(harness: Harness) -> None:
+    b = harness.buckets
+    assert b.take("carrier-a", rate=0.5, capacity=2, tokens=2).granted == 2
+    assert b.take("carrier-b", rate=0.5, capacity=2, tokens=2).granted == 2
+    assert b.take("carrier-a", rate=0.5, capacity=2).granted == 0
+    assert b.level("carrier-b", rate=0.5, capacity=2) < 1
+
+
+def test_all_or_nothing_request_above_capacity_is_never_granted(harness: Harness) -> None:
+    grant = harness.buckets.take("c1", rate=10, capacity=3, tokens=4)
+    assert grant.granted == 0
+    assert math.isinf(grant.retry_after)
+    assert harness.buckets.level("c1", rate=10, capacity=3) == 3.0  # and it took nothing
+
+
+@pytest.mark.parametrize(
+    ("rate", "capacity", "tokens"),
+    [(0, 5, 1), (-1, 5, 1), (5, 0, 1), (5, math.inf, 1), (math.nan, 5, 1), (5, 5, 0)],
+)
+def test_impossible_limits_are_refused(
+    harness: Harness, rate: float, capacity: float, tokens: int
+) -> None:
+    with pytest.raises(ValueError, match="must be|needs"):
+        harness.buckets.take("c1", rate=rate, capacity=capacity, tokens=tokens)
