@@ -1,1 +1,36 @@
-"""store package."""
+"""Persistence: SQLAlchemy 2 models, the message repository, Alembic migrations."""
+
+from store.engine import make_engine
+from store.ids import new_id
+from store.migrate import upgrade
+from store.records import (
+    AttemptResult,
+    AttemptView,
+    ClaimedMessage,
+    KeyOwner,
+    MessageView,
+    NewMessage,
+    ReceiptBatchResult,
+    ReceiptRecord,
+    SendOutcome,
+    StatusChange,
+)
+from store.repository import MessageStore, hash_key
+
+__all__ = [
+    "AttemptResult",
+    "AttemptView",
+    "ClaimedMessage",
+    "KeyOwner",
+    "MessageStore",
+    "MessageView",
+    "NewMessage",
+    "ReceiptBatchResult",
+    "ReceiptRecord",
+    "SendOutcome",
+    "StatusChange",
+    "hash_key",
+    "make_engine",
+    "new_id",
+    "upgrade",
+]

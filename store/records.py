@@ -1,0 +1,138 @@
+"""Plain records that cross the store boundary (no ORM objects leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A validated message the API is about to commit."""
+
+    id: str
+    account_id: str
+    to: str
+    sender: str
+    body: str
+    message_class: str
+    encoding: str
+    segments: int
+    callback_url: str | None
+    created_at: datetime
+    valid_until: datetime
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """Who an API key belongs to."""
+
+    account_id: str
+    account_name: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A message a worker has taken for sending (status now `sending`)."""
+
+    id: str
+    account_id: str
+    to: str
+    sender: str
+    body: str
+    message_class: str
+    segments: int
+    attempt_count: int
+    valid_until: datetime
+    tried_carriers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What one try on one carrier gave."""
+
+    carrier: str
+    route: str
+    cost: Decimal
+    currency: str
+    accepted: bool
+    error_code: str | None = None
+    carrier_message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """The end of a send task for one message: its attempts and where it goes next."""
+
+    message_id: str
+    attempts: tuple[AttemptResult, ...]
+    status: str  # sent | failed | queued (retry later) | rejected
+    error_code: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptRecord:
+    """A carrier's receipt, ready to match: ids are already normalised variants."""
+
+    carrier: str
+    carrier_message_ids: tuple[str, ...]
+    state: str
+    error_code: str = ""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A message that reached a new status (callbacks fire from these)."""
+
+    message_id: str
+    status: str
+    callback_url: str | None
+
+
+@dataclass(frozen=True)
+class ReceiptBatchResult:
+    """Which receipts matched a part and which must be parked and retried."""
+
+    matched: int
+    duplicates: int
+    unmatched: tuple[ReceiptRecord, ...]
+    changes: tuple[StatusChange, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """An attempt as the API shows it."""
+
+    number: int
+    carrier: str
+    route: str
+    cost: Decimal
+    currency: str
+    submit_status: str
+    error_code: str | None
+    receipt_state: str | None
+    submitted_at: datetime
+    receipt_at: datetime | None
+    carrier_message_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A message as the API shows it."""
+
+    id: str
+    to: str
+    sender: str
+    message_class: str
+    encoding: str
+    segments: int
+    status: str
+    error_code: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    final_at: datetime | None
+    attempts: tuple[AttemptView, ...]

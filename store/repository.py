@@ -1,0 +1,384 @@
+"""The message store: batched reads and writes the API and workers need, one transaction each."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+
+from messaging import FINAL_STATUSES, ReceiptState, Status
+from store.ids import new_id
+from store.models import Account, ApiKey, Attempt, Message, Part
+from store.records import (
+    AttemptView,
+    ClaimedMessage,
+    KeyOwner,
+    MessageView,
+    NewMessage,
+    ReceiptBatchResult,
+    ReceiptRecord,
+    SendOutcome,
+    StatusChange,
+)
+
+_OPEN = (Status.QUEUED.value, Status.SENDING.value, Status.SENT.value)
+# What an attempt's receipts make of its message: all delivered → delivered, else the worst.
+_RECEIPT_TO_STATUS = {
+    ReceiptState.DELIVERED: Status.DELIVERED,
+    ReceiptState.EXPIRED: Status.EXPIRED,
+    ReceiptState.UNDELIVERED: Status.UNDELIVERED,
+    ReceiptState.REJECTED: Status.UNDELIVERED,
+    ReceiptState.DELETED: Status.UNDELIVERED,
+    ReceiptState.UNKNOWN: Status.UNDELIVERED,
+}
+_INTERIM = {ReceiptState.ACCEPTED.value, ReceiptState.ENROUTE.value}
+_STATUS_RANK = {Status.DELIVERED: 0, Status.UNDELIVERED: 1, Status.EXPIRED: 2}
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 of an API key, the only form stored."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class MessageStore:
+    """Repository over an engine; every method is one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- accounts and keys -------------------------------------------------------------
+
+    def ensure_account(self, name: str, now: datetime) -> str:
+        """Id of the account `name`, created if missing."""
+        with self.engine.begin() as conn:
+            found = conn.execute(select(Account.id).where(Account.name == name)).scalar()
+            if found is not None:
+                return str(found)
+            account_id = new_id()
+            conn.execute(insert(Account).values(id=account_id, name=name, created_at=now))
+            return account_id
+
+    def create_api_key(self, account_name: str, now: datetime, is_admin: bool = False) -> str:
+        """Create a key for `account_name` (creating the account) and return it in clear, once."""
+        account_id = self.ensure_account(account_name, now)
+        prefix = secrets.token_hex(4)
+        key = f"sb_{prefix}_{secrets.token_urlsafe(24)}"
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(ApiKey).values(
+                    id=new_id(), account_id=account_id, key_hash=hash_key(key), prefix=prefix,
+                    is_admin=is_admin, created_at=now,
+                )
+            )
+        return key
+
+    def key_owner(self, key: str) -> KeyOwner | None:
+        """The account behind an unrevoked key, or None."""
+        query = (
+            select(ApiKey.account_id, Account.name, ApiKey.is_admin)
+            .join(Account, Account.id == ApiKey.account_id)
+            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return KeyOwner(row.account_id, row.name, bool(row.is_admin)) if row else None
+
+    # -- the API side ------------------------------------------------------------------
+
+    def insert_messages(self, rows: Sequence[NewMessage]) -> None:
+        """Commit a group of accepted messages in one transaction (status `queued`)."""
+        if not rows:
+            return
+        values = [
+            {
+                "id": r.id, "account_id": r.account_id, "to": r.to, "sender": r.sender,
+                "body": r.body, "message_class": r.message_class, "encoding": r.encoding,
+                "segments": r.segments, "status": Status.QUEUED.value, "callback_url": r.callback_url,
+                "attempt_count": 0, "created_at": r.created_at, "updated_at": r.created_at,
+                "valid_until": r.valid_until,
+            }
+            for r in rows
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(insert(Message), values)
+
+    def get_message(self, account_id: str, message_id: str) -> MessageView | None:
+        """A message of `account_id` with its attempts, or None."""
+        with self.engine.connect() as conn:
+            m = conn.execute(
+                select(Message).where(Message.id == message_id, Message.account_id == account_id)
+            ).first()
+            if m is None:
+                return None
+            attempts = conn.execute(
+                select(Attempt).where(Attempt.message_id == message_id).order_by(Attempt.number)
+            ).all()
+            parts = conn.execute(
+                select(Part.attempt_id, Part.carrier_message_id)
+                .where(Part.message_id == message_id)
+                .order_by(Part.attempt_id, Part.segment)
+            ).all()
+        ids_by_attempt: dict[int, list[str]] = defaultdict(list)
+        for p in parts:
+            ids_by_attempt[p.attempt_id].append(p.carrier_message_id)
+        return MessageView(
+            id=m.id, to=m.to, sender=m.sender, message_class=m.message_class, encoding=m.encoding,
+            segments=m.segments, status=m.status, error_code=m.error_code, created_at=m.created_at,
+            updated_at=m.updated_at, sent_at=m.sent_at, final_at=m.final_at,
+            attempts=tuple(
+                AttemptView(
+                    number=a.number, carrier=a.carrier, route=a.route, cost=a.cost, currency=a.currency,
+                    submit_status=a.submit_status, error_code=a.error_code, receipt_state=a.receipt_state,
+                    submitted_at=a.submitted_at, receipt_at=a.receipt_at,
+                    carrier_message_ids=tuple(ids_by_attempt.get(a.id, ())),
+                )
+                for a in attempts
+            ),
+        )
+
+    # -- the worker side ---------------------------------------------------------------
+
+    def claim(self, ids: Sequence[str], now: datetime) -> list[ClaimedMessage]:
+        """Move `queued` messages among `ids` to `sending` and return them (others are skipped)."""
+        if not ids:
+            return []
+        stmt = (
+            update(Message)
+            .where(Message.id.in_(list(ids)), Message.status == Status.QUEUED.value)
+            .values(status=Status.SENDING.value, updated_at=now, next_attempt_at=None)
+            .returning(
+                Message.id, Message.account_id, Message.to, Message.sender, Message.body,
+                Message.message_class, Message.segments, Message.attempt_count, Message.valid_until,
+            )
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(stmt).all()
+        order = {mid: i for i, mid in enumerate(ids)}
+        claimed = [
+            ClaimedMessage(
+                id=r.id, account_id=r.account_id, to=r.to, sender=r.sender, body=r.body,
+                message_class=r.message_class, segments=r.segments, attempt_count=r.attempt_count,
+                valid_until=r.valid_until,
+            )
+            for r in rows
+        ]
+        return sorted(claimed, key=lambda c: order.get(c.id, 0))
+
+    def record_outcomes(self, outcomes: Sequence[SendOutcome], now: datetime) -> list[StatusChange]:
+        """Write the attempts, parts and new status of each message in one transaction."""
+        if not outcomes:
+            return []
+        ids = [o.message_id for o in outcomes]
+        with self.engine.begin() as conn:
+            base = dict(
+                conn.execute(
+                    select(Message.id, Message.attempt_count).where(Message.id.in_(ids))
+                ).all()
+            )
+            attempt_rows: list[dict[str, Any]] = []
+            part_ids: list[tuple[str, tuple[str, ...]]] = []
+            for o in outcomes:
+                for i, a in enumerate(o.attempts):
+                    attempt_rows.append(
+                        {
+                            "message_id": o.message_id, "number": base.get(o.message_id, 0) + i + 1,
+                            "carrier": a.carrier, "route": a.route, "cost": a.cost if a.accepted else 0,
+                            "currency": a.currency,
+                            "submit_status": "accepted" if a.accepted else "error",
+                            "error_code": a.error_code, "submitted_at": now,
+                        }
+                    )
+                    part_ids.append((a.carrier, a.carrier_message_ids))
+            if attempt_rows:
+                inserted = conn.execute(
+                    insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), attempt_rows
+                ).scalars().all()
+                parts = [
+                    {
+                        "attempt_id": attempt_id, "message_id": row["message_id"], "carrier": carrier,
+                        "segment": seg, "carrier_message_id": cmid,
+                    }
+                    for attempt_id, row, (carrier, cmids) in zip(inserted, attempt_rows, part_ids, strict=True)
+                    for seg, cmid in enumerate(cmids)
+                ]
+                if parts:
+                    conn.execute(insert(Part), parts)
+            updates = [
+                {
+                    "b_id": o.message_id, "b_status": o.status, "b_error": o.error_code,
+                    "b_count": base.get(o.message_id, 0) + len(o.attempts),
+                    "b_sent": now if o.status == Status.SENT.value else None,
+                    "b_final": now if Status(o.status).is_final else None,
+                    "b_next": o.next_attempt_at,
+                }
+                for o in outcomes
+            ]
+            conn.execute(
+                update(Message)
+                .where(Message.id == bindparam("b_id"), Message.status == Status.SENDING.value)
+                .values(
+                    status=bindparam("b_status"), error_code=bindparam("b_error"),
+                    attempt_count=bindparam("b_count"), sent_at=bindparam("b_sent"),
+                    final_at=bindparam("b_final"), next_attempt_at=bindparam("b_next"), updated_at=now,
+                ),
+                updates,
+            )
+        return [
+            StatusChange(o.message_id, o.status, None) for o in outcomes if o.status != Status.QUEUED.value
+        ]
+
+    def apply_receipts(self, receipts: Sequence[ReceiptRecord], now: datetime) -> ReceiptBatchResult:
+        """Match receipts to parts (idempotently) and settle messages whose parts all have receipts."""
+        if not receipts:
+            return ReceiptBatchResult(0, 0, ())
+        carriers = {r.carrier for r in receipts}
+        variants = {v for r in receipts for v in r.carrier_message_ids}
+        matched = duplicates = 0
+        unmatched: list[ReceiptRecord] = []
+        changes: list[StatusChange] = []
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(Part.id, Part.attempt_id, Part.message_id, Part.carrier, Part.carrier_message_id,
+                       Part.receipt_state)
+                .where(Part.carrier.in_(carriers), Part.carrier_message_id.in_(variants))
+                .order_by(Part.id.desc())
+            ).all()
+            newest: dict[tuple[str, str], Any] = {}
+            for p in found:
+                newest.setdefault((p.carrier, p.carrier_message_id), p)
+            part_updates: list[dict[str, Any]] = []
+            touched_attempts: set[int] = set()
+            seen_parts: set[int] = set()
+            for r in receipts:
+                part = next(
+                    (newest[(r.carrier, v)] for v in r.carrier_message_ids if (r.carrier, v) in newest), None
+                )
+                if part is None:
+                    unmatched.append(r)
+                    continue
+                matched += 1
+                if r.state in _INTERIM:
+                    continue
+                if part.receipt_state is not None or part.id in seen_parts:
+                    duplicates += 1
+                    continue
+                seen_parts.add(part.id)
+                part_updates.append({"b_id": part.id, "b_state": r.state, "b_err": r.error_code or None})
+                touched_attempts.add(part.attempt_id)
+            if part_updates:
+                conn.execute(
+                    update(Part)
+                    .where(Part.id == bindparam("b_id"), Part.receipt_state.is_(None))
+                    .values(receipt_state=bindparam("b_state"), receipt_error=bindparam("b_err"), receipt_at=now),
+                    part_updates,
+                )
+                changes = self._settle_attempts(conn, touched_attempts, now)
+        return ReceiptBatchResult(matched, duplicates, tuple(unmatched), tuple(changes))
+
+    def _settle_attempts(self, conn: Any, attempt_ids: Iterable[int], now: datetime) -> list[StatusChange]:
+        rows = conn.execute(
+            select(Part.attempt_id, Part.message_id, Part.receipt_state).where(Part.attempt_id.in_(list(attempt_ids)))
+        ).all()
+        by_attempt: dict[int, list[Any]] = defaultdict(list)
+        for row in rows:
+            by_attempt[row.attempt_id].append(row)
+        attempt_updates: list[dict[str, Any]] = []
+        message_updates: list[dict[str, Any]] = []
+        for attempt_id, parts in by_attempt.items():
+            if any(p.receipt_state is None for p in parts):
+                continue  # wait for every segment's receipt
+            status = max(
+                (_RECEIPT_TO_STATUS.get(ReceiptState(p.receipt_state), Status.UNDELIVERED) for p in parts),
+                key=lambda s: _STATUS_RANK[s],
+            )
+            attempt_updates.append({"b_id": attempt_id, "b_state": status.value})
+            message_updates.append({"b_id": parts[0].message_id, "b_status": status.value})
+        if not attempt_updates:
+            return []
+        conn.execute(
+            update(Attempt)
+            .where(Attempt.id == bindparam("b_id"))
+            .values(receipt_state=bindparam("b_state"), receipt_at=now),
+            attempt_updates,
+        )
+        ids = [u["b_id"] for u in message_updates]
+        open_rows = conn.execute(
+            select(Message.id, Message.callback_url).where(Message.id.in_(ids), Message.status.in_(_OPEN))
+        ).all()
+        callback = {r.id: r.callback_url for r in open_rows}
+        settle = [u for u in message_updates if u["b_id"] in callback]
+        if settle:
+            conn.execute(
+                update(Message)
+                .where(Message.id == bindparam("b_id"), Message.status.in_(_OPEN))
+                .values(status=bindparam("b_status"), final_at=now, updated_at=now),
+                settle,
+            )
+        return [StatusChange(u["b_id"], u["b_status"], callback[u["b_id"]]) for u in settle]
+
+    def requeue_due(self, now: datetime, stale_before: datetime, limit: int = 5000) -> dict[str, list[str]]:
+        """Ids to enqueue again, by class: retries now due, and queued/sending rows left behind.
+
+        This is the outbox sweep (ARCHITECTURE.md invariant 1): whatever fell between a commit
+        and its enqueue, or died with a worker, is found here and sent again.
+        """
+        due = or_(
+            Message.next_attempt_at <= now,
+            (Message.next_attempt_at.is_(None) & (Message.updated_at < stale_before)),
+        )
+        stranded_sending = (Message.status == Status.SENDING.value) & (Message.updated_at < stale_before)
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(Message.id, Message.message_class)
+                .where(or_((Message.status == Status.QUEUED.value) & due, stranded_sending))
+                .order_by(Message.updated_at)
+                .limit(limit)
+            ).all()
+            if rows:
+                conn.execute(
+                    update(Message)
+                    .where(Message.id.in_([r.id for r in rows]), Message.status.in_(_OPEN[:2]))
+                    .values(status=Status.QUEUED.value, updated_at=now, next_attempt_at=None)
+                )
+        out: dict[str, list[str]] = defaultdict(list)
+        for r in rows:
+            out[r.message_class].append(r.id)
+        return dict(out)
+
+    def expire_overdue(self, now: datetime) -> list[StatusChange]:
+        """Messages past validity with no final receipt become `expired`."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(Message.id, Message.callback_url).where(
+                    Message.status.in_(_OPEN), Message.valid_until < now
+                )
+            ).all()
+            if rows:
+                conn.execute(
+                    update(Message)
+                    .where(Message.id.in_([r.id for r in rows]), Message.status.in_(_OPEN))
+                    .values(status=Status.EXPIRED.value, final_at=now, updated_at=now)
+                )
+        return [StatusChange(r.id, Status.EXPIRED.value, r.callback_url) for r in rows]
+
+    def status_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
+        """How many messages are in each status (optionally among `ids`)."""
+        query = select(Message.status, func.count()).group_by(Message.status)
+        if ids is not None:
+            query = query.where(Message.id.in_(list(ids)))
+        with self.engine.connect() as conn:
+            return {status: int(n) for status, n in conn.execute(query).all()}
+
+    def final_count(self) -> int:
+        """Messages in a final status."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(Message.status.in_([s.value for s in FINAL_STATUSES]))
+                ).scalar_one()
+            )

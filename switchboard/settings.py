@@ -1,0 +1,43 @@
+"""Settings: read once, here, from `SWITCHBOARD_*` environment variables; passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything a Switchboard process needs to know; defaults give the embedded demo."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", frozen=True, extra="ignore")
+
+    var_dir: Path = Field(default=ROOT / "var", description="runtime files: SQLite, embedded Redis, logs")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite file in var_dir")
+    redis_url: str = Field(default="", description="redis:// URL; empty = embedded redis-server")
+    routes_file: Path = ROOT / "config" / "routes.toml"
+    simulator_file: Path = ROOT / "config" / "simulator.toml"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    secret_key: str = Field(default="dev-only-secret-change-me", description="HMAC key for OTP codes and callback signatures")
+
+    commit_batch_max: int = Field(default=500, gt=0, description="rows per API group commit")
+    send_batch_max: int = Field(default=200, gt=0, description="message ids per send task")
+    worker_concurrency: int = Field(default=2, gt=0)
+    submit_window: int = Field(default=10, gt=0, description="default in-flight submit_sm per bind")
+    response_timeout: float = Field(default=10.0, gt=0)
+    token_wait_max: float = Field(default=0.5, ge=0, description="longest wait for an MPS token before trying the next carrier")
+    validity_seconds: int = Field(default=24 * 3600, gt=0, description="default message validity")
+    sweep_interval: float = Field(default=2.0, gt=0)
+    requeue_after: float = Field(default=15.0, gt=0, description="a message queued or sending this long is re-enqueued")
+    retry_backoff: float = Field(default=5.0, gt=0, description="first wait after every candidate failed")
+    receipt_flush_ms: float = Field(default=20.0, gt=0)
+    receipt_park_seconds: float = Field(default=60.0, gt=0, description="how long an unmatched receipt is retried")
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under var_dir."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'switchboard.db'}"

@@ -1,0 +1,34 @@
+"""One test body for SQLite and PostgreSQL: the `store` fixture is parametrised by backend."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from store import MessageStore, make_engine, upgrade
+from tests.servers import Postgres
+
+_counter = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        cluster: Postgres = request.getfixturevalue("postgres")
+        url = cluster.create_database(f"store_{next(_counter)}")
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[MessageStore]:
+    """A MessageStore over the migrated database."""
+    engine = make_engine(database_url)
+    yield MessageStore(engine)
+    engine.dispose()

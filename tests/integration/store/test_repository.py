@@ -1,0 +1,105 @@
+"""The message repository on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from store import AttemptResult, MessageStore, NewMessage, ReceiptRecord, SendOutcome, new_id
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _message(account_id: str, **overrides: object) -> NewMessage:
+    values: dict[str, object] = {
+        "id": new_id(), "account_id": account_id, "to": "+447911123456", "sender": "Switchboard",
+        "body": "hello", "message_class": "marketing", "encoding": "gsm7", "segments": 1,
+        "callback_url": None, "created_at": NOW, "valid_until": NOW + timedelta(hours=1),
+    }
+    values.update(overrides)
+    return NewMessage(**values)  # type: ignore[arg-type]
+
+
+def _accepted(message_id: str, *cmids: str) -> SendOutcome:
+    attempt = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", True, None, cmids)
+    return SendOutcome(message_id, (attempt,), "sent")
+
+
+def test_api_key_is_found_by_its_clear_text_and_only_its_hash_is_stored(store: MessageStore) -> None:
+    key = store.create_api_key("acme", NOW)
+    owner = store.key_owner(key)
+    assert owner is not None and owner.account_name == "acme"
+    assert store.key_owner(key + "x") is None
+    with store.engine.connect() as conn:
+        stored = [row[0] for row in conn.exec_driver_sql("select key_hash from api_keys")]
+    assert key not in stored and len(stored[0]) == 64
+
+
+def test_claim_takes_only_queued_messages_once(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    rows = [_message(account) for _ in range(3)]
+    store.insert_messages(rows)
+    first = store.claim([r.id for r in rows], NOW)
+    second = store.claim([r.id for r in rows], NOW)
+    assert [c.id for c in first] == [r.id for r in rows]
+    assert second == []
+    assert store.status_counts() == {"sending": 3}
+
+
+def test_receipt_settles_message_and_a_duplicate_changes_nothing(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    row = _message(account)
+    store.insert_messages([row])
+    store.claim([row.id], NOW)
+    store.record_outcomes([_accepted(row.id, "1a2b")], NOW)
+    receipt = ReceiptRecord("alpha", ("1a2b", "6699"), "delivered")
+    first = store.apply_receipts([receipt], NOW)
+    again = store.apply_receipts([receipt], NOW)
+    assert (first.matched, first.duplicates, [c.status for c in first.changes]) == (1, 0, ["delivered"])
+    assert (again.matched, again.duplicates, again.changes) == (1, 1, ())
+    view = store.get_message(account, row.id)
+    assert view is not None and view.status == "delivered"
+    assert view.attempts[0].carrier_message_ids == ("1a2b",)
+
+
+def test_receipt_before_its_part_is_returned_unmatched(store: MessageStore) -> None:
+    result = store.apply_receipts([ReceiptRecord("alpha", ("ff",), "delivered")], NOW)
+    assert result.matched == 0 and len(result.unmatched) == 1
+
+
+def test_message_of_two_segments_waits_for_both_receipts(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    row = _message(account, segments=2)
+    store.insert_messages([row])
+    store.claim([row.id], NOW)
+    store.record_outcomes([_accepted(row.id, "10", "11")], NOW)
+    store.apply_receipts([ReceiptRecord("alpha", ("10",), "delivered")], NOW)
+    assert store.status_counts() == {"sent": 1}
+    store.apply_receipts([ReceiptRecord("alpha", ("11",), "undelivered", "001")], NOW)
+    assert store.status_counts() == {"undelivered": 1}
+
+
+def test_sweep_requeues_stranded_messages_and_expires_overdue(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    stranded = _message(account)
+    late = _message(account, message_class="otp", valid_until=NOW - timedelta(seconds=1))
+    store.insert_messages([stranded, late])
+    assert store.requeue_due(NOW, stale_before=NOW - timedelta(seconds=5)) == {}
+    due = store.requeue_due(NOW + timedelta(seconds=30), stale_before=NOW + timedelta(seconds=10))
+    assert due == {"marketing": [stranded.id], "otp": [late.id]}
+    changes = store.expire_overdue(NOW)
+    assert [c.message_id for c in changes] == [late.id]
+
+
+def test_retry_later_is_released_when_due(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    row = _message(account)
+    store.insert_messages([row])
+    store.claim([row.id], NOW)
+    failed_try = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", False, "throttled")
+    later = NOW + timedelta(seconds=5)
+    store.record_outcomes([SendOutcome(row.id, (failed_try,), "queued", "throttled", later)], NOW)
+    assert store.requeue_due(NOW + timedelta(seconds=1), stale_before=NOW - timedelta(hours=1)) == {}
+    assert store.requeue_due(later, stale_before=NOW - timedelta(hours=1)) == {"marketing": [row.id]}
+    view = store.get_message(account, row.id)
+    assert view is not None and view.attempts[0].submit_status == "error" and view.attempts[0].cost == 0
