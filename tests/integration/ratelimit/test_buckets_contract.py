@@ -143,5 +143,5 @@ def test_all_or_nothing_request_above_capacity_is_never_granted(harness: Harness
 def test_impossible_limits_are_refused(
     harness: Harness, rate: float, capacity: float, tokens: int
 ) -> None:
-    with pytest.raises(ValueError, match="must be|needs"):
+    with pytest.raises(ValueError, match=r"must be|needs"):
         harness.buckets.take("c1", rate=rate, capacity=capacity, tokens=tokens)
