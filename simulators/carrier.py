@@ -1,0 +1,195 @@
+"""The behaviour of one simulated carrier, shared by all its sessions.
+
+Its MPS limiter, counters, seeded randomness and the receipt queue live here; sessions only
+move bytes. No sockets and no event loop: the server passes the clocks in and calls
+:meth:`CarrierRuntime.pump` from its ticker, so the model can be driven by hand in tests.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from simulators.ids import MessageIds
+from simulators.limiter import Clock, PeakRate, RateLimiter
+from simulators.pdu import ShortMessage
+from simulators.receipts import DELIVERED, UNDELIVERABLE, PendingReceipt
+from simulators.scenario import THROTTLE_STATUS, CarrierSim
+
+# SMPP 3.4 §5.2.17 registered_delivery bits 0-1: 0 none, 1 always, 2 on failure only.
+_RECEIPT_WANTED: dict[int, Callable[[bool], bool]] = {
+    0: lambda delivered: False,
+    1: lambda delivered: True,
+    2: lambda delivered: not delivered,
+    3: lambda delivered: True,  # reserved; treated like 1, as most SMSCs do
+}
+UNDELIVERED_ERROR = 1  # the `err:` an undeliverable receipt reports
+RESEND_AFTER_NACK = 1.0  # seconds before a receipt the ESME refused is offered again
+
+
+class ReceiptSink(Protocol):
+    """A bound receiver/transceiver session, as the carrier sees it."""
+
+    def has_room(self) -> bool:
+        """True while fewer than the receipt window are awaiting deliver_sm_resp."""
+        ...
+
+    def send_receipt(self, receipt: PendingReceipt, done_at: float) -> None:
+        """Queue a deliver_sm for `receipt` (written on :meth:`flush`)."""
+        ...
+
+    def flush(self) -> None:
+        """Write what was queued."""
+        ...
+
+
+class CarrierRuntime:
+    """Live state of one simulated carrier."""
+
+    def __init__(self, config: CarrierSim, seed: int, clock: Clock, wall_clock: Clock) -> None:
+        self.config = config
+        self.name = config.name
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.limiter = RateLimiter(config.mps, config.bucket_size, clock)
+        self.throttle_status = THROTTLE_STATUS[config.throttle]
+        self.rng = random.Random(f"{seed}/{config.name}")  # replayable per carrier
+        self.ids = MessageIds(config.message_id_format, self.rng)
+        self.peak = PeakRate()
+        self.bound: list[object] = []  # every bound session, for max_binds
+        self.receivers: list[ReceiptSink] = []  # bound receiver/transceiver sessions
+        self._next_receiver = 0
+        self._scheduled: list[tuple[float, int, PendingReceipt]] = []  # heap by due time
+        self._tiebreak = itertools.count()
+        self.ready: deque[PendingReceipt] = deque()
+        self.submits_accepted = 0
+        self.throttled = 0
+        self.errors = 0
+        self.malformed = 0
+        self.receipts_created = 0
+        self.receipts_sent = 0
+        self.receipts_acked = 0
+
+    # --- submits --------------------------------------------------------------------------
+
+    def admit(self) -> bool:
+        """One submit_sm asks for a token; counts it either way."""
+        if self.limiter.try_acquire():
+            self.submits_accepted += 1
+            self.peak.add(self.clock())
+            return True
+        self.throttled += 1
+        return False
+
+    def submit_delay(self) -> float:
+        """Seconds before the submit_sm_resp goes out (0 for an immediate answer)."""
+        latency = self.config.submit_latency_ms
+        if latency.max == 0:
+            return 0.0
+        return self.rng.uniform(latency.min, latency.max) / 1000.0
+
+    def accept(self, message: ShortMessage, message_id: str, answered_in: float) -> None:
+        """Decide the fate of an accepted message and schedule its receipt, if one is due."""
+        config = self.config
+        if not config.receipts:
+            return
+        delivered = self.rng.random() >= config.undelivered_share
+        if not _RECEIPT_WANTED[message.registered_delivery & 0x03](delivered):
+            return
+        delay = config.receipt_delay_ms
+        after = delay.min if delay.min == delay.max else self.rng.uniform(delay.min, delay.max)
+        receipt = PendingReceipt(
+            message_id=message_id,
+            source=message.source_addr,
+            destination=message.destination_addr,
+            submitted_at=self.wall_clock(),
+            short_message=message.short_message,
+            esm_class=message.esm_class,
+            data_coding=message.data_coding,
+            outcome=DELIVERED if delivered else UNDELIVERABLE,
+            error=0 if delivered else UNDELIVERED_ERROR,
+        )
+        self.receipts_created += 1
+        due = self.clock() + answered_in + after / 1000.0
+        heapq.heappush(self._scheduled, (due, next(self._tiebreak), receipt))
+
+    # --- receipts -------------------------------------------------------------------------
+
+    @property
+    def receipts_pending(self) -> int:
+        """Receipts created but not yet acknowledged (scheduled, queued or in flight)."""
+        return self.receipts_created - self.receipts_acked
+
+    def has_work(self) -> bool:
+        """True when a pump could do something."""
+        return bool(self.ready) or bool(self._scheduled)
+
+    def pump(self) -> None:
+        """Move due receipts to the ready queue and hand them to receivers, round-robin."""
+        now = self.clock()
+        scheduled = self._scheduled
+        while scheduled and scheduled[0][0] <= now:
+            self.ready.append(heapq.heappop(scheduled)[2])
+        if not self.ready or not self.receivers:
+            return
+        touched: set[int] = set()
+        receivers = self.receivers
+        done_at = self.wall_clock()
+        while self.ready:
+            sink = self._next_sink()
+            if sink is None:
+                break
+            sink.send_receipt(self.ready.popleft(), done_at)
+            self.receipts_sent += 1
+            touched.add(id(sink))
+        for sink in receivers:
+            if id(sink) in touched:
+                sink.flush()
+
+    def _next_sink(self) -> ReceiptSink | None:
+        receivers = self.receivers
+        count = len(receivers)
+        for step in range(count):
+            index = (self._next_receiver + step) % count
+            if receivers[index].has_room():
+                self._next_receiver = index + 1
+                return receivers[index]
+        return None
+
+    def acked(self) -> None:
+        """The ESME answered a receipt with deliver_sm_resp ESME_ROK: it is never sent again."""
+        self.receipts_acked += 1
+
+    def requeue(self, receipts: list[PendingReceipt]) -> None:
+        """Receipts whose session closed before the ack go back to the front, in order."""
+        self.ready.extendleft(reversed(receipts))
+
+    def refused(self, receipt: PendingReceipt) -> None:
+        """The ESME answered a receipt with an error: offer it again a little later."""
+        due = self.clock() + RESEND_AFTER_NACK
+        heapq.heappush(self._scheduled, (due, next(self._tiebreak), receipt))
+
+    # --- binds and faults -----------------------------------------------------------------
+
+    def set_mps(self, mps: int, burst: int | None = None) -> None:
+        """Change the limit live (the faults endpoint)."""
+        self.limiter.reconfigure(mps, burst if burst is not None else mps)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for GET /stats."""
+        return {
+            "binds": len(self.bound),
+            "mps": int(self.limiter.bucket.rate),
+            "submits_accepted": self.submits_accepted,
+            "throttled": self.throttled,
+            "errors": self.errors,
+            "receipts_sent": self.receipts_sent,
+            "receipts_acked": self.receipts_acked,
+            "receipts_pending": self.receipts_pending,
+            "malformed": self.malformed,
+            "max_mps_1s": self.peak.peak,
+        }

@@ -1,0 +1,149 @@
+"""The scenario model: which carriers the simulator plays and how each behaves.
+
+Loaded from TOML through `messaging.read_toml` / `messaging.validate`, so every problem reads
+``config/simulator.toml:14: carriers[1].mps: must be > 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from messaging import ConfigProblem, TomlSource, raise_if, read_toml, validate
+from simulators.pdu import Status
+
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+# How a carrier answers a submit_sm it has no token for.
+THROTTLE_STATUS: Mapping[str, int] = {
+    "reject": Status.ESME_RTHROTTLED,  # SMPP 3.4 §5.1.3: 0x58 "Throttling error"
+    "queue_full": Status.ESME_RMSGQFUL,  # 0x14 "Message Queue Full", what some SMSCs send instead
+}
+
+
+class DelayRange(BaseModel):
+    """A delay in milliseconds drawn uniformly from [min, max]; `min == max` is a fixed delay."""
+
+    model_config = _FROZEN
+
+    min: float = Field(0, ge=0)
+    max: float = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DelayRange:
+        if self.min > self.max:
+            raise ValueError("min must be <= max")
+        return self
+
+
+def _fixed_or_range(value: object) -> object:
+    """`100` means a fixed 100 ms; a table `{min = 50, max = 300}` a uniform range."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"min": value, "max": value}
+    if isinstance(value, dict):
+        return value
+    raise ValueError("must be milliseconds or a table {min = ..., max = ...}")
+
+
+Delay = Annotated[DelayRange, BeforeValidator(_fixed_or_range)]
+
+
+class CarrierSim(BaseModel):
+    """One simulated SMSC listening on its own port."""
+
+    model_config = _FROZEN
+
+    name: str = Field(min_length=1)
+    port: int = Field(0, ge=0, le=65535)
+    system_id: str = Field(min_length=1, max_length=15)  # SMPP 3.4 §4.1.1: C-Octet(16)
+    password: str = Field("", max_length=8)  # SMPP 3.4 §4.1.1: C-Octet(9)
+    max_binds: int = Field(4, gt=0)
+    mps: int = Field(100, gt=0)
+    burst: int | None = Field(None, gt=0)
+    throttle: Literal["reject", "queue_full"] = "reject"
+    submit_latency_ms: Delay = DelayRange()
+    receipt_delay_ms: Delay = DelayRange(min=50, max=300)
+    undelivered_share: float = Field(0.0, ge=0, le=1)
+    message_id_format: Literal["hex", "decimal"] = "hex"
+    receipts: bool = True
+    receipt_window: int = Field(100, gt=0)
+
+    @property
+    def bucket_size(self) -> int:
+        """Token bucket capacity: `burst`, or one second of tokens."""
+        return self.burst if self.burst is not None else self.mps
+
+
+class Scenario(BaseModel):
+    """Everything the simulator plays: a seed for replayable randomness and the carriers."""
+
+    model_config = _FROZEN
+
+    seed: int = 0
+    control_port: int | None = Field(None, ge=0, le=65535)
+    audit_path: str | None = None
+    carriers: list[CarrierSim] = Field(min_length=1)
+
+    def carrier(self, name: str) -> CarrierSim:
+        """The carrier called `name`.
+
+        Raises:
+            KeyError: no such carrier.
+        """
+        for carrier in self.carriers:
+            if carrier.name == name:
+                return carrier
+        raise KeyError(name)
+
+
+def semantic_problems(source: TomlSource, scenario: Scenario) -> list[ConfigProblem]:
+    """Checks that span several keys: unique names, system_ids and ports."""
+    problems: list[ConfigProblem] = []
+    names: dict[str, int] = {}
+    ports: dict[int, str] = {}
+    if scenario.control_port:
+        ports[scenario.control_port] = "control_port"
+    for index, carrier in enumerate(scenario.carriers):
+        if carrier.name in names:
+            problems.append(
+                source.problem(
+                    ("carriers", index, "name"),
+                    f"duplicate name {carrier.name!r} (also carriers[{names[carrier.name]}])",
+                )
+            )
+        else:
+            names[carrier.name] = index
+        if carrier.port:
+            if carrier.port in ports:
+                problems.append(
+                    source.problem(
+                        ("carriers", index, "port"),
+                        f"port {carrier.port} already used by {ports[carrier.port]}",
+                    )
+                )
+            else:
+                ports[carrier.port] = f"carriers[{index}]"
+    return problems
+
+
+def parse_scenario(source: TomlSource) -> Scenario:
+    """Validate a parsed TOML source into a Scenario.
+
+    Raises:
+        ConfigError: every located problem, schema and semantic.
+    """
+    scenario = validate(source, Scenario)
+    raise_if(semantic_problems(source, scenario))
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, parse and check a scenario file.
+
+    Raises:
+        ConfigError: unreadable file, TOML syntax, or every located problem.
+    """
+    return parse_scenario(read_toml(path))

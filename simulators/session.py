@@ -1,0 +1,294 @@
+"""One ESME connection to a simulated carrier: an asyncio protocol that moves PDUs.
+
+Behaviour (limits, ids, receipts) belongs to :class:`~simulators.carrier.CarrierRuntime`;
+this module frames bytes, checks the bind state against a table and batches writes: all
+answers to one read go out in one ``transport.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Final
+
+from simulators.carrier import CarrierRuntime
+from simulators.pdu import (
+    BIND_COMMANDS,
+    HEADER,
+    HEADER_SIZE,
+    RESPONSE_BIT,
+    Bind,
+    BindResp,
+    Cmd,
+    Pdu,
+    PduError,
+    ShortMessage,
+    Status,
+    Tag,
+    decode,
+    encode,
+    header_only,
+    message_id_resp,
+    split_frames,
+)
+from simulators.receipts import PendingReceipt, receipt_pdu
+
+log = logging.getLogger(__name__)
+
+AuditHook = Callable[[str, ShortMessage, str], None]
+
+
+class BindState(Enum):
+    """SMPP 3.4 §2.2 session states, seen from the SMSC."""
+
+    OPEN = "open"
+    BOUND_TX = "bound_tx"
+    BOUND_RX = "bound_rx"
+    BOUND_TRX = "bound_trx"
+    CLOSED = "closed"
+
+
+_ALWAYS = frozenset(
+    {Cmd.ENQUIRE_LINK, Cmd.ENQUIRE_LINK_RESP, Cmd.GENERIC_NACK}  # §4.11: any time
+)
+_BOUND = _ALWAYS | {Cmd.UNBIND, Cmd.UNBIND_RESP}
+
+# SMPP 3.4 §2.3 (Table 2-1): which ESME-originated commands each state accepts.
+ALLOWED: Final[Mapping[BindState, frozenset[int]]] = {
+    BindState.OPEN: _ALWAYS | BIND_COMMANDS,
+    BindState.BOUND_TX: _BOUND | {Cmd.SUBMIT_SM},
+    BindState.BOUND_RX: _BOUND | {Cmd.DELIVER_SM_RESP},
+    BindState.BOUND_TRX: _BOUND | {Cmd.SUBMIT_SM, Cmd.DELIVER_SM_RESP},
+    BindState.CLOSED: frozenset(),
+}
+
+BIND_TARGET: Final[Mapping[int, BindState]] = {
+    Cmd.BIND_TRANSMITTER: BindState.BOUND_TX,
+    Cmd.BIND_RECEIVER: BindState.BOUND_RX,
+    Cmd.BIND_TRANSCEIVER: BindState.BOUND_TRX,
+}
+RECEIVING: Final = frozenset({BindState.BOUND_RX, BindState.BOUND_TRX})
+_SC_INTERFACE_VERSION: Final = {Tag.SC_INTERFACE_VERSION: b"\x34"}  # §5.3.2.25: we speak 3.4
+
+
+class Session(asyncio.Protocol):
+    """An SMPP session on one TCP connection to carrier `runtime`."""
+
+    def __init__(
+        self,
+        runtime: CarrierRuntime,
+        audit: AuditHook | None = None,
+        on_close: Callable[[Session], None] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.state = BindState.OPEN
+        self.system_id = ""
+        self._audit = audit
+        self._on_close = on_close
+        self._buffer = bytearray()
+        self._out: list[bytes] = []
+        self._transport: asyncio.Transport | None = None
+        self._sequence = 0
+        self._in_flight: dict[int, PendingReceipt] = {}
+        self._window = runtime.config.receipt_window
+        self._handlers: Mapping[int, Callable[[Pdu], None]] = {
+            Cmd.BIND_TRANSMITTER: self._bind,
+            Cmd.BIND_RECEIVER: self._bind,
+            Cmd.BIND_TRANSCEIVER: self._bind,
+            Cmd.SUBMIT_SM: self._submit,
+            Cmd.DELIVER_SM_RESP: self._deliver_resp,
+            Cmd.ENQUIRE_LINK: self._enquire_link,
+            Cmd.UNBIND: self._unbind,
+            Cmd.ENQUIRE_LINK_RESP: self._ignore,
+            Cmd.UNBIND_RESP: self._ignore,
+            Cmd.GENERIC_NACK: self._ignore,
+        }
+
+    # --- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport; nothing is sent until the ESME binds."""
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        """Frame, handle every whole PDU, answer in one write."""
+        buffer = self._buffer
+        buffer += data
+        frames, bad_length = split_frames(buffer)
+        for frame in frames:
+            self._handle(frame)
+            if self.state is BindState.CLOSED:
+                break
+        if bad_length is not None and self.state is not BindState.CLOSED:
+            # SMPP 3.4 §3.2: command_length frames the stream; once it is wrong nothing after
+            # it can be trusted, so answer generic_nack ESME_RINVCMDLEN and drop the link.
+            self.runtime.malformed += 1
+            sequence = HEADER.unpack_from(buffer)[3] if len(buffer) >= HEADER_SIZE else 0
+            log.warning("%s: bad command_length %d, closing", self.runtime.name, bad_length)
+            self._out.append(header_only(Cmd.GENERIC_NACK, Status.ESME_RINVCMDLEN, sequence))
+            self._close_after_flush()
+        self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Unregister, and put receipts that were never acknowledged back in the queue."""
+        self._leave()
+        self.state = BindState.CLOSED
+        self._transport = None
+        if self._on_close is not None:
+            self._on_close(self)
+
+    # --- writing --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything queued, in one call."""
+        if self._out and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(self._out))
+        self._out.clear()
+
+    def write_later(self, delay: float, data: bytes) -> None:
+        """Write `data` after `delay` seconds (submit latency)."""
+
+        def send() -> None:
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.write(data)
+
+        asyncio.get_running_loop().call_later(delay, send)
+
+    def close(self) -> None:
+        """Drop the connection (server stop)."""
+        if self._transport is not None:
+            self._transport.close()
+
+    def _close_after_flush(self) -> None:
+        self.flush()
+        self._leave()
+        self.state = BindState.CLOSED
+        if self._transport is not None:
+            self._transport.close()  # asyncio sends what is buffered before closing
+
+    # --- dispatch -------------------------------------------------------------------------
+
+    def _handle(self, frame: bytes) -> None:
+        try:
+            pdu = decode(frame)
+        except PduError as exc:
+            self._malformed(frame, exc)
+            return
+        command_id = pdu.command_id
+        if command_id not in ALLOWED[self.state]:
+            self._wrong_state(pdu)
+            return
+        self._handlers[command_id](pdu)
+
+    def _malformed(self, frame: bytes, exc: PduError) -> None:
+        self.runtime.malformed += 1
+        _, command_id, _, sequence = HEADER.unpack_from(frame)
+        log.info("%s: malformed PDU 0x%08X: %s", self.runtime.name, command_id, exc.detail)
+        # SMPP 3.4 §4.3: generic_nack answers a PDU whose header or body cannot be used.
+        self._out.append(header_only(Cmd.GENERIC_NACK, exc.status, sequence))
+
+    def _wrong_state(self, pdu: Pdu) -> None:
+        self.runtime.errors += 1
+        # §5.1.3: a second bind is ESME_RALYBND, anything else out of state ESME_RINVBNDSTS.
+        bind = pdu.command_id in BIND_COMMANDS
+        status = Status.ESME_RALYBND if bind else Status.ESME_RINVBNDSTS
+        if pdu.command_id & RESPONSE_BIT:
+            self._out.append(header_only(Cmd.GENERIC_NACK, status, pdu.sequence))
+        else:
+            self._out.append(header_only(pdu.command_id | RESPONSE_BIT, status, pdu.sequence))
+
+    # --- handlers -------------------------------------------------------------------------
+
+    def _bind(self, pdu: Pdu) -> None:
+        body = pdu.body
+        assert isinstance(body, Bind)
+        config = self.runtime.config
+        resp_id = pdu.command_id | RESPONSE_BIT
+        if body.system_id != config.system_id:
+            status = Status.ESME_RINVSYSID
+        elif body.password != config.password:
+            status = Status.ESME_RINVPASWD
+        elif len(self.runtime.bound) >= config.max_binds:
+            status = Status.ESME_RBINDFAIL
+        else:
+            status = Status.ESME_ROK
+        if status != Status.ESME_ROK:
+            self.runtime.errors += 1
+            # §4.1.2: the bind_resp body is not returned when command_status is non-zero.
+            self._out.append(header_only(resp_id, status, pdu.sequence))
+            return
+        self.state = BIND_TARGET[pdu.command_id]
+        self.system_id = body.system_id
+        self.runtime.bound.append(self)
+        if self.state in RECEIVING:
+            self.runtime.receivers.append(self)
+        resp = Pdu(resp_id, pdu.sequence, body=BindResp("simulator", dict(_SC_INTERFACE_VERSION)))
+        self._out.append(encode(resp))
+        if self.state in RECEIVING and self.runtime.ready:
+            self.flush()  # the bind_resp must precede queued receipts
+            self.runtime.pump()
+
+    def _submit(self, pdu: Pdu) -> None:
+        runtime = self.runtime
+        if not runtime.admit():
+            self._out.append(header_only(Cmd.SUBMIT_SM_RESP, runtime.throttle_status, pdu.sequence))
+            return
+        body = pdu.body
+        assert isinstance(body, ShortMessage)
+        message_id = runtime.ids.next()
+        resp = message_id_resp(Cmd.SUBMIT_SM_RESP, pdu.sequence, message_id.encode("ascii"))
+        delay = runtime.submit_delay()
+        if delay:
+            self.write_later(delay, resp)
+        else:
+            self._out.append(resp)
+        if self._audit is not None:
+            self._audit(runtime.name, body, message_id)
+        runtime.accept(body, message_id, delay)
+
+    def _deliver_resp(self, pdu: Pdu) -> None:
+        receipt = self._in_flight.pop(pdu.sequence, None)
+        if receipt is None:
+            return  # an answer to nothing we sent (late, or duplicated): nothing to do
+        if pdu.status == Status.ESME_ROK:
+            self.runtime.acked()
+        else:
+            self.runtime.refused(receipt)
+        if self.runtime.ready:
+            self.runtime.pump()
+
+    def _enquire_link(self, pdu: Pdu) -> None:
+        self._out.append(header_only(Cmd.ENQUIRE_LINK_RESP, Status.ESME_ROK, pdu.sequence))
+
+    def _unbind(self, pdu: Pdu) -> None:
+        self._out.append(header_only(Cmd.UNBIND_RESP, Status.ESME_ROK, pdu.sequence))
+        self._close_after_flush()
+
+    def _ignore(self, pdu: Pdu) -> None:
+        return None
+
+    # --- receipts (ReceiptSink) -----------------------------------------------------------
+
+    def has_room(self) -> bool:
+        """True while fewer than the receipt window are awaiting deliver_sm_resp."""
+        return len(self._in_flight) < self._window and self._transport is not None
+
+    def send_receipt(self, receipt: PendingReceipt, done_at: float) -> None:
+        """Queue a deliver_sm for `receipt` with this session's next sequence number."""
+        self._sequence = self._sequence % 0x7FFFFFFF + 1  # §3.2: 0x00000001..0x7FFFFFFF
+        self._in_flight[self._sequence] = receipt
+        self._out.append(encode(receipt_pdu(receipt, done_at, self._sequence)))
+
+    def _leave(self) -> None:
+        """Stop counting as a bind; unacknowledged receipts go back to the carrier."""
+        runtime = self.runtime
+        if self in runtime.bound:
+            runtime.bound.remove(self)
+        if self in runtime.receivers:
+            runtime.receivers.remove(self)
+        if self._in_flight:
+            runtime.requeue(list(self._in_flight.values()))
+            self._in_flight.clear()
