@@ -1,4 +1,4 @@
-"""Cluster-wide rate limits on Redis: carrier MPS token buckets (fail closed)."""
+"""Cluster-wide limits on Redis: MPS buckets, bind leases (fail closed), velocity windows."""
 
 from ratelimit.buckets import (
     FAILURE_RETRY_AFTER,
@@ -7,11 +7,17 @@ from ratelimit.buckets import (
     TokenBuckets,
 )
 from ratelimit.model import Grant
+from ratelimit.window_model import WindowResult
+from ratelimit.windows import MemoryWindowCounters, RedisWindowCounters, WindowCounters
 
 __all__ = [
     "FAILURE_RETRY_AFTER",
     "Grant",
     "MemoryTokenBuckets",
+    "MemoryWindowCounters",
     "RedisTokenBuckets",
+    "RedisWindowCounters",
     "TokenBuckets",
+    "WindowCounters",
+    "WindowResult",
 ]
