@@ -6,15 +6,20 @@ from ratelimit.buckets import (
     RedisTokenBuckets,
     TokenBuckets,
 )
+from ratelimit.leases import BindLeases, Lease, MemoryBindLeases, RedisBindLeases
 from ratelimit.model import Grant
 from ratelimit.window_model import WindowResult
 from ratelimit.windows import MemoryWindowCounters, RedisWindowCounters, WindowCounters
 
 __all__ = [
     "FAILURE_RETRY_AFTER",
+    "BindLeases",
     "Grant",
+    "Lease",
+    "MemoryBindLeases",
     "MemoryTokenBuckets",
     "MemoryWindowCounters",
+    "RedisBindLeases",
     "RedisTokenBuckets",
     "RedisWindowCounters",
     "TokenBuckets",
