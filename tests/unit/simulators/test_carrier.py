@@ -1,0 +1,173 @@
+"""The carrier model driven by hand: receipts, round-robin, re-queueing, counters."""
+
+from __future__ import annotations
+
+from simulators.carrier import CarrierRuntime
+from simulators.pdu import ShortMessage
+from simulators.receipts import PendingReceipt
+from simulators.scenario import CarrierSim
+
+
+class FakeClock:
+    """Seconds that move only when told."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeSink:
+    """A bound receiver that records what it was sent."""
+
+    def __init__(self, window: int = 100) -> None:
+        self.window = window
+        self.sent: list[PendingReceipt] = []
+        self.flushes = 0
+
+    def has_room(self) -> bool:
+        return len(self.sent) < self.window
+
+    def send_receipt(self, receipt: PendingReceipt, done_at: float) -> None:
+        self.sent.append(receipt)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def runtime(**config: object) -> tuple[CarrierRuntime, FakeClock]:
+    clock = FakeClock(100.0)
+    fields: dict[str, object] = {"name": "alpha", "system_id": "alpha", "receipt_delay_ms": 100}
+    fields.update(config)
+    carrier = CarrierRuntime(CarrierSim(**fields), 1, clock, FakeClock(1.7e9))
+    return carrier, clock
+
+
+def submit(carrier: CarrierRuntime, registered_delivery: int = 1) -> str:
+    assert carrier.admit()
+    message_id = carrier.ids.next()
+    message = ShortMessage("src", "dst", b"hi", registered_delivery=registered_delivery)
+    carrier.accept(message, message_id, 0.0)
+    return message_id
+
+
+def test_receipt_waits_for_its_delay() -> None:
+    carrier, clock = runtime()
+    sink = FakeSink()
+    carrier.receivers.append(sink)
+    message_id = submit(carrier)
+    clock.now += 0.099
+    carrier.pump()
+    assert sink.sent == []
+    clock.now += 0.001
+    carrier.pump()
+    assert [r.message_id for r in sink.sent] == [message_id]
+    assert (carrier.receipts_sent, carrier.receipts_pending) == (1, 1)
+
+
+def test_receipts_are_held_until_a_receiver_binds() -> None:
+    carrier, clock = runtime()
+    submit(carrier)
+    clock.now += 1
+    carrier.pump()
+    assert len(carrier.ready) == 1
+    sink = FakeSink()
+    carrier.receivers.append(sink)
+    carrier.pump()
+    assert len(sink.sent) == 1
+
+
+def test_receipts_go_round_robin_and_respect_each_window() -> None:
+    carrier, clock = runtime()
+    first, second = FakeSink(window=2), FakeSink(window=10)
+    carrier.receivers.extend([first, second])
+    ids = [submit(carrier) for _ in range(6)]
+    clock.now += 1
+    carrier.pump()
+    assert [r.message_id for r in first.sent] == [ids[0], ids[2]]
+    assert [r.message_id for r in second.sent] == [ids[1], ids[3], ids[4], ids[5]]
+    assert (first.flushes, second.flushes) == (1, 1)
+
+
+def test_requeued_receipts_go_out_first_and_in_order() -> None:
+    carrier, clock = runtime()
+    ids = [submit(carrier) for _ in range(3)]
+    clock.now += 1
+    carrier.pump()  # no receiver: all three wait in ready
+    dropped = [carrier.ready.popleft(), carrier.ready.popleft()]
+    carrier.requeue(dropped)
+    sink = FakeSink()
+    carrier.receivers.append(sink)
+    carrier.pump()
+    assert [r.message_id for r in sink.sent] == ids
+
+
+def test_refused_receipt_is_offered_again_after_a_pause() -> None:
+    carrier, clock = runtime()
+    sink = FakeSink()
+    carrier.receivers.append(sink)
+    submit(carrier)
+    clock.now += 1
+    carrier.pump()
+    carrier.refused(sink.sent[0])
+    clock.now += 0.5
+    carrier.pump()
+    assert len(sink.sent) == 1
+    clock.now += 0.5
+    carrier.pump()
+    assert len(sink.sent) == 2
+    carrier.acked()
+    assert carrier.receipts_pending == 0
+
+
+def test_registered_delivery_decides_whether_a_receipt_is_made() -> None:
+    carrier, _ = runtime(undelivered_share=0.0)
+    submit(carrier, registered_delivery=0)
+    submit(carrier, registered_delivery=2)  # failure-only: the message was delivered
+    assert carrier.receipts_created == 0
+    submit(carrier, registered_delivery=1)
+    assert carrier.receipts_created == 1
+
+
+def test_failure_only_receipts_come_for_undelivered_messages() -> None:
+    carrier, _ = runtime(undelivered_share=1.0)
+    submit(carrier, registered_delivery=2)
+    assert carrier.receipts_created == 1
+
+
+def test_undelivered_share_is_roughly_honoured_and_replayable() -> None:
+    def outcomes() -> list[str]:
+        carrier, clock = runtime(undelivered_share=0.25, mps=10_000)
+        sink = FakeSink(window=10_000)
+        carrier.receivers.append(sink)
+        for _ in range(2000):
+            submit(carrier)
+        clock.now += 1
+        carrier.pump()
+        return [r.outcome.stat for r in sink.sent]
+
+    first = outcomes()
+    assert first == outcomes()
+    assert 400 <= first.count("UNDELIV") <= 600
+
+
+def test_receipts_off_makes_none() -> None:
+    carrier, _ = runtime(receipts=False)
+    submit(carrier)
+    assert carrier.receipts_created == 0
+
+
+def test_admit_counts_accepted_throttled_and_peak() -> None:
+    carrier, _ = runtime(mps=5)
+    results = [carrier.admit() for _ in range(8)]
+    assert results == [True] * 5 + [False] * 3
+    stats = carrier.stats()
+    assert (stats["submits_accepted"], stats["throttled"], stats["max_mps_1s"]) == (5, 3, 5)
+
+
+def test_set_mps_changes_the_limit_live() -> None:
+    carrier, _ = runtime(mps=100)
+    carrier.set_mps(3)
+    assert sum(carrier.admit() for _ in range(10)) == 3
+    assert carrier.stats()["mps"] == 3
