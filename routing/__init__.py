@@ -1,6 +1,45 @@
-"""The routing engine (pure) and the routing-config loader."""
+"""The routing engine (pure) and the routing-config loader.
 
+table = load_routes("config/routes.toml")
+candidates = route(RouteRequest(...), table, snapshot)   # best first
+decision = explain(RouteRequest(...), table, snapshot)   # + why each other carrier is out
+"""
+
+from routing.candidate import Candidate
+from routing.config import BindMode, Strategy
+from routing.engine import (
+    Decision,
+    Excluded,
+    Exclusion,
+    RouteRequest,
+    explain,
+    route,
+)
+from routing.health import HEALTHY, CarrierHealth, Circuit, Snapshot
 from routing.loader import load_routes
-from routing.table import CarrierSpec, Match, Price, Route, RoutingTable
+from routing.strategies import STRATEGIES
+from routing.table import CarrierSpec, Match, Price, Route, RoutePlan, RoutingTable
 
-__all__ = ["CarrierSpec", "Match", "Price", "Route", "RoutingTable", "load_routes"]
+__all__ = [
+    "HEALTHY",
+    "STRATEGIES",
+    "BindMode",
+    "Candidate",
+    "CarrierHealth",
+    "CarrierSpec",
+    "Circuit",
+    "Decision",
+    "Excluded",
+    "Exclusion",
+    "Match",
+    "Price",
+    "Route",
+    "RoutePlan",
+    "RouteRequest",
+    "RoutingTable",
+    "Snapshot",
+    "Strategy",
+    "explain",
+    "load_routes",
+    "route",
+]

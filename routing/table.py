@@ -25,6 +25,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from messaging import Encoding, MessageClass
+from routing.candidate import Candidate
 from routing.config import BindMode, Strategy
 
 
@@ -99,6 +100,16 @@ class RoutePlan:
     priced: tuple[Price, ...]  # in the route's listed order
     by_cost: tuple[Price, ...]  # cheapest first, ties by carrier name
     unpriced: tuple[str, ...]  # carriers of the route with no price at this prefix
+    # Priced carriers that can take a message of (encoding, alphanumeric sender?).
+    takes: Mapping[tuple[Encoding, bool], frozenset[str]]
+    weights: Mapping[str, int]  # weighted routes only
+    reasons: Mapping[str, str]  # why each carrier is where the strategy put it
+    # The candidate each carrier becomes for a one-segment message at full health: built
+    # once here, reused by every decision (candidates are immutable).
+    singles: Mapping[str, Candidate]
+    # The whole answer when every priced carrier is eligible at full health and the message
+    # has one segment (not for weighted routes, whose first pick depends on the message id).
+    healthy_order: tuple[Candidate, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +233,7 @@ class RoutingTable:
                 if (best := _longest(table, key)) is not None
             }
             plans = tuple(
-                _plan(route, prices)
+                _plan(route, prices, self._carriers)
                 for route in ordered_routes
                 if key.startswith(route.match.prefix)
             )
@@ -238,8 +249,57 @@ def _longest(prices: Mapping[str, Price], key: str) -> Price | None:
     return None
 
 
-def _plan(route: Route, prices: Mapping[str, Price]) -> RoutePlan:
+def _plan(
+    route: Route, prices: Mapping[str, Price], carriers: Mapping[str, CarrierSpec]
+) -> RoutePlan:
     priced = tuple(prices[c] for c in route.carriers if c in prices)
     unpriced = tuple(c for c in route.carriers if c not in prices)
     by_cost = tuple(sorted(priced, key=lambda p: (p.per_segment, p.carrier)))
-    return RoutePlan(route, priced, by_cost, unpriced)
+    takes = {
+        (encoding, alphanumeric): frozenset(
+            p.carrier
+            for p in priced
+            if encoding in carriers[p.carrier].encodings
+            and (carriers[p.carrier].alphanumeric_sender or not alphanumeric)
+        )
+        for encoding in Encoding
+        for alphanumeric in (False, True)
+    }
+    reasons = {
+        name: _REASONS[route.strategy].format(position=i)
+        for i, name in enumerate(route.carriers, start=1)
+    }
+    singles = {
+        p.carrier: Candidate(
+            p.carrier, route.name, p.per_segment, p.per_segment, p.currency, 1.0, reasons[p.carrier]
+        )
+        for p in priced
+    }
+    order = _HEALTHY_ORDER.get(route.strategy)
+    healthy = by_cost if order == "cost" else priced if order == "listed" else ()
+    return RoutePlan(
+        route,
+        priced,
+        by_cost,
+        unpriced,
+        MappingProxyType(takes),
+        MappingProxyType(dict(zip(route.carriers, route.weights, strict=False))),
+        MappingProxyType(reasons),
+        MappingProxyType(singles),
+        tuple(singles[p.carrier] for p in healthy),
+    )
+
+
+_REASONS: Mapping[Strategy, str] = MappingProxyType(
+    {
+        Strategy.LEAST_COST: "least cost",
+        Strategy.QUALITY: "best score, then cost",
+        Strategy.WEIGHTED: "by cost after the weighted pick",
+        Strategy.PRIORITY: "priority {position}",
+    }
+)
+
+# Order of `RoutePlan.healthy_order`: at equal scores, quality falls back to cost.
+_HEALTHY_ORDER: Mapping[Strategy, str] = MappingProxyType(
+    {Strategy.LEAST_COST: "cost", Strategy.QUALITY: "cost", Strategy.PRIORITY: "listed"}
+)

@@ -1,0 +1,57 @@
+"""What the engine knows of carrier health: a frozen snapshot the worker reads before routing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Circuit(StrEnum):
+    """Circuit-breaker state of a carrier, shared by every worker."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierHealth:
+    """One carrier's health: score in [0, 1], circuit state, and whether any session is bound."""
+
+    score: float = 1.0
+    circuit: Circuit = Circuit.CLOSED
+    bound: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError(f"score must be in [0, 1], got {self.score}")
+
+
+HEALTHY = CarrierHealth()
+
+
+def _no_carriers() -> Mapping[str, CarrierHealth]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Health of every carrier at one moment; carriers not listed are healthy."""
+
+    carriers: Mapping[str, CarrierHealth] = field(default_factory=_no_carriers)
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        """Everything healthy: score 1.0, circuit closed, bound."""
+        return cls()
+
+    @classmethod
+    def of(cls, carriers: Mapping[str, CarrierHealth]) -> Snapshot:
+        """A snapshot holding a frozen copy of `carriers`."""
+        return cls(MappingProxyType(dict(carriers)))
+
+    def health(self, carrier: str) -> CarrierHealth:
+        """Health of `carrier` (healthy when unknown)."""
+        return self.carriers.get(carrier, HEALTHY)
