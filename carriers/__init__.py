@@ -1,1 +1,39 @@
-"""carriers package."""
+"""SMPP carriers: our windowed session over smpplib's codec, the status table, parts, receipts."""
+
+from carriers.parts import build_parts, concat_udh, reference_for
+from carriers.pool import CarrierPool, RebindBackoff
+from carriers.receipts import (
+    Receipt,
+    message_id_variants,
+    normalize_message_id,
+    parse_receipt,
+    render_receipt_text,
+    same_message_id,
+)
+from carriers.smpp.session import Ack, SmppSession
+from carriers.smpp.types import Endpoint, Mo, SubmitPart
+from carriers.status import STATUS_TABLE, Outcome, error_for, outcome_for, status_name
+
+__all__ = [
+    "STATUS_TABLE",
+    "Ack",
+    "CarrierPool",
+    "Endpoint",
+    "Mo",
+    "Outcome",
+    "RebindBackoff",
+    "Receipt",
+    "SmppSession",
+    "SubmitPart",
+    "build_parts",
+    "concat_udh",
+    "error_for",
+    "message_id_variants",
+    "normalize_message_id",
+    "outcome_for",
+    "parse_receipt",
+    "reference_for",
+    "render_receipt_text",
+    "same_message_id",
+    "status_name",
+]

@@ -282,3 +282,10 @@ def response(command: str, sequence: int, status: int = ESME_ROK) -> bytes:
 def request(command: str, sequence: int) -> bytes:
     """A body-less request: enquire_link or unbind (SMPP 3.4 §4.11, §4.2)."""
     return encode(command, sequence)
+
+
+def with_sequence(frame: bytes, sequence: int) -> bytes:
+    """`frame` with its sequence_number replaced: encode once, number when the window opens."""
+    if not 0 <= sequence <= MAX_SEQUENCE:
+        raise InvalidInput("sequence", f"{sequence} is outside 0..0x7FFFFFFF")
+    return frame[:12] + sequence.to_bytes(4, "big") + frame[16:]
