@@ -1,7 +1,8 @@
 """One contract for both velocity-limit adapters: Redis (a real redis-server) and the twin.
 
-The memory twin runs under freezegun; Redis's clock cannot be frozen, so its run lets real
-time pass (short windows) and the assertions allow for the milliseconds a test takes.
+The memory twin runs on a fake clock (its freezegun tests are in tests/unit/ratelimit); Redis's
+clock cannot be frozen, so its run lets real time pass (short windows) and the assertions allow
+for the milliseconds a test takes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-from freezegun import freeze_time
 
 from ratelimit import MemoryWindowCounters, RedisWindowCounters, WindowCounters
 
@@ -28,11 +28,24 @@ class Harness:
     slack: float
 
 
+class FakeClock:
+    """Seconds that move only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1_767_268_800.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture(params=["memory", "redis"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "memory":
-        with freeze_time("2026-01-01 12:00:00") as frozen:
-            yield Harness(MemoryWindowCounters(time.time), frozen.tick, 0.0)
+        clock = FakeClock()
+        yield Harness(MemoryWindowCounters(clock), clock.advance, 0.0)
         return
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
     yield Harness(RedisWindowCounters(client), time.sleep, SLACK_S)
