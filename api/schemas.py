@@ -1,0 +1,77 @@
+"""Request validation for POST /v1/messages: clear, field-named errors."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from messaging import EmptyBody, InvalidInput, MessageClass, PhoneNumber, Segmentation, parse_e164, segment
+
+_ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
+_NUMERIC_SENDER = re.compile(r"^\+?[0-9]{3,15}$")
+_FIELDS = {"to", "from", "body", "class", "callback_url", "validity"}
+MAX_BODY_CHARS = 1600  # 10 GSM-7 segments or about 24 UCS-2 segments; longer is a mistake
+MAX_SEGMENTS = 10
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """A validated send request."""
+
+    to: PhoneNumber
+    sender: str
+    body: str
+    message_class: MessageClass
+    callback_url: str | None
+    validity_seconds: int | None
+    segmentation: Segmentation
+
+
+def _string(data: dict[str, Any], name: str, required: bool) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(name, "is required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(name, "must be a string")
+    return value
+
+
+def parse_send_request(data: Any, default_sender: str) -> SendRequest:
+    """Validate a decoded JSON body.
+
+    Raises:
+        InvalidInput: (and InvalidNumber, EmptyBody) naming the field at fault.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "the request body must be a JSON object")
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], "unknown field")
+    to = parse_e164(_string(data, "to", required=True) or "")
+    body = _string(data, "body", required=False)
+    if body is None or not body.strip():
+        raise EmptyBody("body", "the message body is empty")
+    if len(body) > MAX_BODY_CHARS:
+        raise InvalidInput("body", f"longer than {MAX_BODY_CHARS} characters")
+    seg = segment(body)
+    if seg.segments > MAX_SEGMENTS:
+        raise InvalidInput("body", f"needs {seg.segments} segments; at most {MAX_SEGMENTS} are allowed")
+    sender = _string(data, "from", required=False) or default_sender
+    if not (_ALPHANUMERIC_SENDER.match(sender) and not sender.isdigit()) and not _NUMERIC_SENDER.match(sender):
+        raise InvalidInput("from", "must be 1-11 letters/digits (alphanumeric) or a number of 3-15 digits")
+    raw_class = _string(data, "class", required=False) or MessageClass.TRANSACTIONAL.value
+    try:
+        message_class = MessageClass(raw_class)
+    except ValueError:
+        allowed = ", ".join(c.value for c in MessageClass)
+        raise InvalidInput("class", f"must be one of {allowed}") from None
+    callback_url = _string(data, "callback_url", required=False)
+    if callback_url is not None and not re.match(r"^https?://[^\s/]+", callback_url):
+        raise InvalidInput("callback_url", "must be an http(s) URL")
+    validity = data.get("validity")
+    if validity is not None and (not isinstance(validity, int) or isinstance(validity, bool) or not 60 <= validity <= 72 * 3600):
+        raise InvalidInput("validity", "must be a whole number of seconds from 60 to 259200")
+    return SendRequest(to, sender, body, message_class, callback_url, validity, seg)

@@ -1,0 +1,5 @@
+"""`python -m switchboard` = the `switchboard` command."""
+
+from switchboard.cli import main
+
+main()

@@ -1,0 +1,106 @@
+"""The `switchboard` command: wires the packages together; holds no logic of its own."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from aiohttp import web
+
+from switchboard import wiring
+from switchboard.settings import Settings
+
+app = typer.Typer(help="Switchboard SMS/OTP gateway", no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="API keys", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema of SWITCHBOARD_DATABASE_URL (default: SQLite under var/)."""
+    settings = Settings()
+    wiring.migrate(settings)
+    typer.echo(f"database at {settings.resolved_database_url()} is up to date")
+
+
+@keys_app.command("create")
+def keys_create(
+    account: str = typer.Option(..., "--account", help="account name (created if new)"),
+    admin: bool = typer.Option(False, "--admin", help="may use admin endpoints"),
+) -> None:
+    """Create an API key and print it (only its hash is stored: copy it now)."""
+    from store import MessageStore, make_engine  # noqa: PLC0415
+
+    settings = Settings()
+    wiring.migrate(settings)
+    engine = make_engine(settings.resolved_database_url())
+    key = MessageStore(engine).create_api_key(account, wiring.utcnow(), is_admin=admin)
+    engine.dispose()
+    typer.echo(key)
+
+
+@app.command("api")
+def api(
+    host: str | None = typer.Option(None, help="listen address (default SWITCHBOARD_API_HOST)"),
+    port: int | None = typer.Option(None, help="listen port (default SWITCHBOARD_API_PORT)"),
+) -> None:
+    """Run the HTTP API."""
+    _logging()
+    settings = Settings()
+    wiring.require_redis(settings)
+    wiring.migrate(settings)
+    web.run_app(
+        wiring.api_app(settings), host=host or settings.api_host, port=port or settings.api_port,
+        access_log=None, print=lambda s: typer.echo(s, err=True),
+    )
+
+
+@app.command("worker")
+def worker(
+    queues: str = typer.Option("otp,transactional,marketing,receipts", help="comma-separated queues"),
+    concurrency: int | None = typer.Option(None, help="worker processes (default SWITCHBOARD_WORKER_CONCURRENCY)"),
+    beat: bool = typer.Option(False, "--beat", help="also run the sweeper schedule (one per cluster)"),
+    loglevel: str = typer.Option("WARNING"),
+) -> None:
+    """Run a Celery worker (prefork) on the given queues."""
+    settings = Settings()
+    wiring.require_redis(settings)
+    wiring.migrate(settings)
+    argv = ["worker", "-Q", queues, "-c", str(concurrency or settings.worker_concurrency), "--loglevel", loglevel,
+            "-P", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    if beat:
+        argv += ["-B", "-s", str(settings.var_dir / "celerybeat-schedule")]
+    wiring.celery_app(settings).worker_main(argv)
+
+
+def _mount_optional() -> None:
+    try:
+        from switchboard.cli_routes import routes_app  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        app.add_typer(routes_app, name="routes", help="Check, explain and diff routing files")
+    try:
+        from switchboard.cli_simulate import simulate  # noqa: PLC0415
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        app.command("simulate", help="Run the carrier simulator (SMPP server)")(simulate)
+    from switchboard.demo import demo  # noqa: PLC0415
+
+    app.command("demo")(demo)
+
+
+_mount_optional()
+
+
+def main() -> None:
+    """Entry point of the `switchboard` script."""
+    app()

@@ -1,0 +1,76 @@
+"""Child processes the demo, e2e tests and benchmarks start and always stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+
+@dataclass
+class ProcessGroup:
+    """Starts commands with a shared environment, logs each to a file, stops them in reverse order."""
+
+    log_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def start(self, name: str, args: Sequence[str], extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start `args` (a list, no shell) with its output in `log_dir/name.log`."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603
+            list(args), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes.append((name, process))
+        return process
+
+    def python(self, name: str, module: str, *args: str) -> subprocess.Popen[bytes]:
+        """Start `python -m module args` with this interpreter."""
+        return self.start(name, [sys.executable, "-m", module, *args])
+
+    def check_alive(self) -> list[str]:
+        """Names of children that have exited."""
+        return [name for name, p in self.processes if p.poll() is not None]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one child and its process group (to test crash recovery)."""
+        for n, p in self.processes:
+            if n == name and p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM every child (newest first), then SIGKILL what is left."""
+        for _, p in reversed(self.processes):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for _, p in reversed(self.processes):
+            try:
+                p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> ProcessGroup:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,172 @@
+"""A whole Switchboard on one machine: Redis, simulator, Celery workers, API — as real processes.
+
+Used by `switchboard demo`, the end-to-end tests and `bench/e2e.py`, so all three run the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from simulators import load_scenario
+from store import MessageStore, make_engine, upgrade
+from switchboard.embedded import EmbeddedRedis, free_port, start_redis, wait_for_port
+from switchboard.processes import ProcessGroup
+from switchboard.settings import Settings
+from switchboard.wiring import utcnow
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One `switchboard worker` process."""
+
+    name: str
+    queues: str
+    concurrency: int = 1
+    beat: bool = False
+
+
+DEFAULT_WORKERS = (
+    WorkerSpec("worker-otp", "otp,transactional", 1),
+    WorkerSpec("worker-marketing", "marketing", 1),
+    WorkerSpec("worker-receipts", "receipts", 1, beat=True),
+)
+
+
+@dataclass
+class Stack:
+    """Starts every part, in order, and stops them all, whatever happened."""
+
+    var_dir: Path
+    routes_file: Path
+    simulator_file: Path
+    database_url: str = ""
+    redis_url: str = ""
+    workers: tuple[WorkerSpec, ...] = DEFAULT_WORKERS
+    fresh: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+    api_port: int = 0
+    api_key: str = ""
+    _redis: EmbeddedRedis | None = None
+    _group: ProcessGroup | None = None
+    _store: MessageStore | None = None
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def store(self) -> MessageStore:
+        """A store over the stack's database (for reports and assertions)."""
+        assert self._store is not None, "stack not started"
+        return self._store
+
+    @property
+    def group(self) -> ProcessGroup:
+        """The child processes."""
+        assert self._group is not None, "stack not started"
+        return self._group
+
+    def start(self) -> Stack:
+        """Start Redis (embedded unless given), migrate, create a key, start simulator, workers, API."""
+        if self.fresh and self.var_dir.exists():
+            shutil.rmtree(self.var_dir)
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        if not self.redis_url:
+            self._redis = start_redis(self.var_dir / "redis")
+            self.redis_url = self._redis.url
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'switchboard.db'}"
+        upgrade(self.database_url)
+        self._store = MessageStore(make_engine(self.database_url))
+        self.api_key = self._store.create_api_key("demo", utcnow())
+        self.api_port = self.api_port or free_port()
+        env = {
+            "SWITCHBOARD_VAR_DIR": str(self.var_dir),
+            "SWITCHBOARD_DATABASE_URL": self.database_url,
+            "SWITCHBOARD_REDIS_URL": self.redis_url,
+            "SWITCHBOARD_ROUTES_FILE": str(self.routes_file),
+            "SWITCHBOARD_SIMULATOR_FILE": str(self.simulator_file),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        self._group = ProcessGroup(self.var_dir / "logs", env)
+        try:
+            self._start_children()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_children(self) -> None:
+        scenario = load_scenario(self.simulator_file)
+        self.group.python("simulator", "simulators", "--scenario", str(self.simulator_file))
+        for carrier in scenario.carriers:
+            wait_for_port(carrier.port, timeout=20)
+        if scenario.control_port:
+            wait_for_port(scenario.control_port, timeout=20)
+        for spec in self.workers:
+            args = ["worker", "--queues", spec.queues, "--concurrency", str(spec.concurrency)]
+            self.group.python(spec.name, "switchboard", *([*args, "--beat"] if spec.beat else args))
+        self.group.python("api", "switchboard", "api", "--port", str(self.api_port))
+        wait_for_port(self.api_port, timeout=30)
+        dead = self.group.check_alive()
+        if dead:
+            raise RuntimeError(f"processes exited at start: {dead}; see {self.var_dir / 'logs'}")
+
+    def simulator_stats(self) -> dict[str, Any]:
+        """GET /stats of the simulator's control endpoint."""
+        scenario = load_scenario(self.simulator_file)
+        url = f"http://127.0.0.1:{scenario.control_port}/stats"
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+            data: dict[str, Any] = json.loads(response.read())
+        return data
+
+    def stop(self) -> None:
+        """Stop children, then Redis; leaves var_dir for post-mortems."""
+        if self._group is not None:
+            self._group.stop()
+        if self._store is not None:
+            self._store.engine.dispose()
+        if self._redis is not None:
+            self._redis.stop()
+            self._redis = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def stack_from_settings(settings: Settings, var_dir: Path | None = None) -> Stack:
+    """A Stack for the configured files and servers (empty URLs = embedded defaults)."""
+    return Stack(
+        var_dir=var_dir or settings.var_dir / "demo",
+        routes_file=settings.routes_file,
+        simulator_file=settings.simulator_file,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+    )
+
+
+def wait_until(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
+    """Poll `predicate()` until true or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+__all__ = ["DEFAULT_WORKERS", "Stack", "WorkerSpec", "stack_from_settings", "wait_until"]

@@ -1,0 +1,154 @@
+"""POST/GET /v1/messages over real HTTP on SQLite and PostgreSQL: 202 only after commit, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from api import ApiServices, GroupCommitter, make_app
+from store import MessageStore, make_engine, upgrade
+from tests.servers import Postgres
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+_db = itertools.count()
+
+
+class RecordingOutbox:
+    """Collects what would be enqueued (the Celery path is covered end to end)."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[tuple[str, list[str]]] = []
+
+    def enqueue(self, message_class: str, ids: Sequence[str]) -> None:
+        self.enqueued.append((message_class, list(ids)))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'api.db'}"
+    else:
+        cluster: Postgres = request.getfixturevalue("postgres")
+        url = cluster.create_database(f"api_{next(_db)}")
+    upgrade(url)
+    engine = make_engine(url)
+    yield MessageStore(engine)
+    engine.dispose()
+
+
+Scenario = Callable[[TestClient[Any, Any], str], Awaitable[None]]
+
+
+def run(store: MessageStore, outbox: RecordingOutbox, scenario: Scenario) -> None:
+    key = store.create_api_key("acme", NOW)
+
+    async def main() -> None:
+        committer = GroupCommitter(store, outbox)
+        app = make_app(ApiServices(store=store, committer=committer, clock=lambda: NOW))
+        async with TestClient(TestServer(app)) as client:
+            await scenario(client, key)
+        committer.close()
+
+    asyncio.run(main())
+
+
+def message_rows(store: MessageStore) -> int:
+    return sum(store.status_counts().values())
+
+
+def test_accepted_message_is_committed_enqueued_and_readable(store: MessageStore) -> None:
+    outbox = RecordingOutbox()
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        body = {"to": "+44 7400 123456", "from": "Acme", "body": "hello €", "class": "otp"}
+        response = await client.post("/v1/messages", json=body, headers=auth)
+        assert response.status == 202
+        accepted = await response.json()
+        assert accepted["status"] == "queued" and accepted["to"] == "+447400123456"
+        assert accepted["segments"] == 1 and accepted["encoding"] == "gsm7"
+        assert store.status_counts() == {"queued": 1}
+        assert outbox.enqueued == [("otp", [accepted["id"]])]
+        shown = await client.get(f"/v1/messages/{accepted['id']}", headers=auth)
+        assert shown.status == 200
+        data = await shown.json()
+        assert (data["status"], data["attempts"]) == ("queued", [])
+
+    run(store, outbox, scenario)
+
+
+def test_concurrent_requests_share_group_commits(store: MessageStore) -> None:
+    outbox = RecordingOutbox()
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        body = {"to": "+33612345678", "body": "bulk", "class": "marketing"}
+        responses = await asyncio.gather(*(client.post("/v1/messages", json=body, headers=auth) for _ in range(60)))
+        assert [r.status for r in responses] == [202] * 60
+
+    run(store, outbox, scenario)
+    assert message_rows(store) == 60
+    assert sum(len(ids) for _, ids in outbox.enqueued) == 60
+    assert len(outbox.enqueued) < 60  # grouped: fewer enqueues (and commits) than requests
+
+
+BAD_INPUTS: list[tuple[str, dict[str, str], bytes, int, str]] = [
+    ("malformed JSON", {"Authorization": "Bearer {key}"}, b'{"to": ', 400, "malformed_json"),
+    ("no API key", {}, b'{"to": "+447400123456", "body": "x"}', 401, "missing_api_key"),
+    ("unknown API key", {"Authorization": "Bearer sb_nope"}, b'{"to": "+447400123456", "body": "x"}', 401,
+     "invalid_api_key"),
+    ("invalid number", {"Authorization": "Bearer {key}"}, b'{"to": "+447700900123", "body": "x"}', 422,
+     "invalid_number"),
+    ("national number", {"Authorization": "Bearer {key}"}, b'{"to": "07400123456", "body": "x"}', 422,
+     "invalid_number"),
+    ("empty body", {"Authorization": "Bearer {key}"}, b'{"to": "+447400123456", "body": "  "}', 422, "empty_body"),
+    ("unknown class", {"Authorization": "Bearer {key}"}, b'{"to": "+447400123456", "body": "x", "class": "vip"}',
+     422, "invalid_input"),
+    ("unknown field", {"Authorization": "Bearer {key}"}, b'{"to": "+447400123456", "body": "x", "prio": 1}', 422,
+     "invalid_input"),
+    ("bad sender", {"Authorization": "Bearer {key}"}, b'{"to": "+447400123456", "body": "x", "from": "ThisIsTooLongASender"}',
+     422, "invalid_input"),
+    ("not an object", {"Authorization": "Bearer {key}"}, b'["+447400123456"]', 422, "invalid_input"),
+]
+
+
+@pytest.mark.parametrize(("case", "headers", "payload", "status", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_gets_problem_json_and_stores_nothing(
+    store: MessageStore, case: str, headers: dict[str, str], payload: bytes, status: int, code: str
+) -> None:
+    outbox = RecordingOutbox()
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        sent = {k: v.format(key=key) for k, v in headers.items()}
+        response = await client.post("/v1/messages", data=payload, headers={**sent, "Content-Type": "application/json"})
+        assert response.status == status
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        problem = await response.json(content_type=None)
+        assert problem["code"] == code and problem["status"] == status and problem["detail"]
+
+    run(store, outbox, scenario)
+    assert message_rows(store) == 0
+    assert outbox.enqueued == []
+
+
+def test_other_accounts_message_is_not_found(store: MessageStore) -> None:
+    outbox = RecordingOutbox()
+    other_key = store.create_api_key("other", NOW)
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        response = await client.post(
+            "/v1/messages", json={"to": "+447400123456", "body": "mine"}, headers={"Authorization": f"Bearer {key}"}
+        )
+        message_id = (await response.json())["id"]
+        peek = await client.get(f"/v1/messages/{message_id}", headers={"Authorization": f"Bearer {other_key}"})
+        assert peek.status == 404
+        assert (await peek.json(content_type=None))["code"] == "not_found"
+
+    run(store, outbox, scenario)

@@ -1,0 +1,134 @@
+"""`make_celery(settings)`: the one place every Celery option is set, and the tasks.
+
+JSON only, acks_late, reject on worker loss, one queue per traffic class (OTP never waits
+behind marketing), a `receipts` queue, and a beat schedule for the outbox sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from messaging import MessageClass
+from store import ReceiptRecord
+from workers.config import WorkerSettings
+from workers.context import WorkerContext, utcnow
+
+log = logging.getLogger(__name__)
+
+SEND_TASK = "switchboard.send"
+RECONCILE_TASK = "switchboard.reconcile"
+SWEEP_TASK = "switchboard.sweep"
+RECEIPTS_QUEUE = "receipts"
+CLASS_QUEUES = tuple(c.value for c in MessageClass)
+
+
+def make_celery(settings: WorkerSettings) -> Celery:
+    """The Celery app: broker, options, tasks and beat schedule, all from `settings`."""
+    app = Celery("switchboard", broker=settings.redis_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=RECEIPTS_QUEUE,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval, "options": {"queue": RECEIPTS_QUEUE}},
+        },
+    )
+    state: dict[str, WorkerContext] = {}
+
+    def publish_receipts(batch: list[dict[str, Any]]) -> None:
+        app.send_task(RECONCILE_TASK, args=[batch], queue=RECEIPTS_QUEUE)
+
+    def context() -> WorkerContext:
+        if "ctx" not in state:
+            state["ctx"] = WorkerContext(settings, publish_receipts)
+        return state["ctx"]
+
+    outbox = CeleryOutbox(app, settings.send_batch_max)
+
+    @app.task(name=SEND_TASK)  # type: ignore[untyped-decorator]
+    def send(ids: list[str]) -> dict[str, int]:
+        """Send a batch of queued messages."""
+        stats, _changes = context().sender().send(ids)
+        return vars(stats)
+
+    @app.task(name=RECONCILE_TASK)  # type: ignore[untyped-decorator]
+    def reconcile(receipts: list[dict[str, Any]]) -> dict[str, int]:
+        """Match receipts to attempts; park (re-publish later) those that raced ahead of their submit."""
+        ctx = context()
+        records = [ReceiptRecord(r["carrier"], tuple(r["ids"]), r["state"], r.get("err") or "") for r in receipts]
+        result = ctx.store.apply_receipts(records, utcnow())
+        if result.unmatched:
+            _park(ctx, receipts, result.unmatched)
+        return {"matched": result.matched, "duplicates": result.duplicates, "unmatched": len(result.unmatched)}
+
+    def _park(ctx: WorkerContext, receipts: list[dict[str, Any]], unmatched: Sequence[ReceiptRecord]) -> None:
+        wanted = {(r.carrier, r.carrier_message_ids) for r in unmatched}
+        keep, dropped = [], 0
+        for r in receipts:
+            if (r["carrier"], tuple(r["ids"])) not in wanted:
+                continue
+            if time.time() - float(r.get("seen", time.time())) > ctx.settings.receipt_park_seconds:
+                dropped += 1
+                log.warning("receipt %s from %s matched no attempt in time; dropped", r["ids"][0], r["carrier"])
+            else:
+                keep.append(r)
+        if keep:
+            app.send_task(RECONCILE_TASK, args=[keep], queue=RECEIPTS_QUEUE, countdown=0.5)
+
+    @app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
+    def sweep() -> dict[str, int]:
+        """Outbox sweep: re-enqueue stranded or due messages, expire overdue ones."""
+        ctx = context()
+        now = utcnow()
+        due = ctx.store.requeue_due(now, now - timedelta(seconds=ctx.settings.requeue_after))
+        for message_class, ids in due.items():
+            outbox.enqueue(message_class, ids)
+        expired = ctx.store.expire_overdue(now)
+        counts: dict[str, int] = defaultdict(int)
+        for ids in due.values():
+            counts["requeued"] += len(ids)
+        counts["expired"] = len(expired)
+        if counts["requeued"]:
+            log.info("sweeper re-enqueued %d messages", counts["requeued"])
+        return dict(counts)
+
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _fresh_after_fork(**_: Any) -> None:
+        state.clear()  # sockets and connections never cross a fork
+
+    @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _close(**_: Any) -> None:
+        ctx = state.pop("ctx", None)
+        if ctx is not None:
+            ctx.close()
+
+    return app
+
+
+class CeleryOutbox:
+    """Enqueues send tasks for committed message ids, in batches, on the queue of their class."""
+
+    def __init__(self, app: Celery, batch_max: int) -> None:
+        self.app = app
+        self.batch_max = batch_max
+
+    def enqueue(self, message_class: str, ids: Sequence[str]) -> None:
+        """Publish one send task per `batch_max` ids."""
+        for start in range(0, len(ids), self.batch_max):
+            self.app.send_task(SEND_TASK, args=[list(ids[start : start + self.batch_max])], queue=message_class)

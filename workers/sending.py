@@ -1,0 +1,260 @@
+"""The send path of one batch: route, take MPS tokens, submit windowed, fail over, record.
+
+Each message walks its ordered candidate list. A transient carrier error (throttled, system
+error, timeout, unbound) moves it to the next candidate; a permanent one fails it; when every
+candidate failed it goes back to `queued` with a `next_attempt_at` (retry kept in the database,
+released by the sweeper) until its validity ends.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from carriers import build_parts, normalize_message_id
+from messaging import (
+    CarrierError,
+    MessageClass,
+    PermanentCarrierError,
+    Segmentation,
+    Status,
+    TransientCarrierError,
+    segment,
+)
+from ratelimit import TokenBuckets
+from routing import Candidate, RouteRequest, RoutingTable, Snapshot, route
+from store import AttemptResult, ClaimedMessage, MessageStore, SendOutcome, StatusChange
+
+log = logging.getLogger(__name__)
+
+BUCKET_BURST_SECONDS = 0.1  # our bucket holds 0.1 s of tokens: well inside any carrier's burst
+
+
+class Submitter(Protocol):
+    """What the sender needs of a carrier session."""
+
+    def submit(self, part: object) -> concurrent.futures.Future[str]:
+        """Send one submit_sm; the future gives the carrier message id."""
+        ...
+
+
+def bucket_key(carrier: str) -> str:
+    """Redis key of a carrier's MPS bucket, shared by every worker process."""
+    return f"carrier:{carrier}"
+
+
+def bucket_capacity(mps: float) -> float:
+    """Burst we allow ourselves: a tenth of a second of tokens, at least one PDU."""
+    return max(1.0, mps * BUCKET_BURST_SECONDS)
+
+
+@dataclass
+class _Job:
+    message: ClaimedMessage
+    segmentation: Segmentation
+    candidates: list[Candidate]
+    index: int = 0
+    attempts: list[AttemptResult] = field(default_factory=list)
+    outcome: SendOutcome | None = None
+
+    @property
+    def candidate(self) -> Candidate | None:
+        return self.candidates[self.index] if self.index < len(self.candidates) else None
+
+
+@dataclass
+class SendStats:
+    """What one batch did, for logs and tests."""
+
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retry_later: int = 0
+    failovers: int = 0
+    token_waits: int = 0
+
+
+class Sender:
+    """Sends batches of message ids; every collaborator is injected (real or twin)."""
+
+    def __init__(
+        self,
+        store: MessageStore,
+        routes: Callable[[], RoutingTable],
+        buckets: TokenBuckets,
+        sessions: Callable[[str], Submitter],
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], None],
+        *,
+        response_timeout: float = 10.0,
+        token_wait_max: float = 0.5,
+        retry_backoff: float = 5.0,
+        snapshot: Callable[[], Snapshot] = Snapshot.empty,
+    ) -> None:
+        self.store = store
+        self.routes = routes
+        self.buckets = buckets
+        self.sessions = sessions
+        self.clock = clock
+        self.sleep = sleep
+        self.response_timeout = response_timeout
+        self.token_wait_max = token_wait_max
+        self.retry_backoff = retry_backoff
+        self.snapshot = snapshot
+
+    def send(self, ids: list[str]) -> tuple[SendStats, list[StatusChange]]:
+        """Claim, route, submit and record one batch."""
+        stats = SendStats()
+        claimed = self.store.claim(ids, self.clock())
+        stats.claimed = len(claimed)
+        if not claimed:
+            return stats, []
+        table = self.routes()
+        snapshot = self.snapshot()
+        jobs = [self._plan(m, table, snapshot) for m in claimed]
+        active = [j for j in jobs if j.outcome is None]
+        while active:
+            active = self._round(active, table, stats)
+        outcomes = [j.outcome for j in jobs if j.outcome is not None]
+        for o in outcomes:
+            if o.status == Status.SENT.value:
+                stats.sent += 1
+            elif o.status == Status.QUEUED.value:
+                stats.retry_later += 1
+            else:
+                stats.failed += 1
+        changes = self.store.record_outcomes(outcomes, self.clock())
+        return stats, changes
+
+    def _plan(self, message: ClaimedMessage, table: RoutingTable, snapshot: Snapshot) -> _Job:
+        seg = segment(message.body)
+        request = RouteRequest(
+            message_id=message.id, to=message.to, message_class=MessageClass(message.message_class),
+            segments=seg.segments, encoding=seg.encoding, sender=message.sender,
+        )
+        job = _Job(message, seg, route(request, table, snapshot))
+        if not job.candidates:
+            job.outcome = SendOutcome(message.id, (), Status.FAILED.value, "no_route")
+        return job
+
+    def _round(self, jobs: list[_Job], table: RoutingTable, stats: SendStats) -> list[_Job]:
+        """Take tokens and submit every job once; return the jobs that need another round."""
+        by_carrier: dict[str, list[_Job]] = defaultdict(list)
+        for job in jobs:
+            candidate = job.candidate
+            assert candidate is not None
+            by_carrier[candidate.carrier].append(job)
+        in_flight: list[tuple[_Job, list[concurrent.futures.Future[str]]]] = []
+        waiting: list[_Job] = []
+        shortest_wait = self.token_wait_max
+        for carrier, group in by_carrier.items():
+            spec = table.carriers[carrier]
+            wanted = sum(j.segmentation.segments for j in group)
+            grant = self.buckets.take(
+                bucket_key(carrier), float(spec.mps), bucket_capacity(float(spec.mps)), wanted, partial=True
+            )
+            budget = grant.granted
+            rate = float(spec.mps)
+            backlog = 0
+            for job in group:
+                needed = job.segmentation.segments
+                if needed <= budget:
+                    budget -= needed
+                    in_flight.append((job, self._submit(job)))
+                    continue
+                backlog += needed
+                if backlog / rate > self.token_wait_max and job.index + 1 < len(job.candidates):
+                    job.index += 1  # this carrier is saturated for a while: spill to the next one
+                else:
+                    shortest_wait = min(shortest_wait, needed / rate)
+                waiting.append(job)
+        for job, futures in in_flight:
+            self._settle(job, futures, stats)
+        if waiting and not in_flight:
+            stats.token_waits += 1
+            self.sleep(max(shortest_wait, 0.002))
+        return [j for j in jobs if j.outcome is None]
+
+    def _submit(self, job: _Job) -> list[concurrent.futures.Future[str]]:
+        candidate = job.candidate
+        assert candidate is not None
+        reference = int(job.message.id[-4:], 16)  # stable per message: a resend keeps its UDH reference
+        parts = build_parts(job.message.sender, job.message.to, job.segmentation, reference)
+        futures: list[concurrent.futures.Future[str]] = []
+        try:
+            session = self.sessions(candidate.carrier)
+            futures.extend(session.submit(part) for part in parts)
+        except CarrierError as exc:
+            failed: concurrent.futures.Future[str] = concurrent.futures.Future()
+            failed.set_exception(exc)
+            futures.append(failed)
+        return futures
+
+    def _settle(self, job: _Job, futures: list[concurrent.futures.Future[str]], stats: SendStats) -> None:
+        candidate = job.candidate
+        assert candidate is not None
+        ids: list[str] = []
+        error: BaseException | None = None
+        for future in futures:
+            try:
+                ids.append(normalize_message_id(future.result(timeout=self.response_timeout + 1)))
+            except concurrent.futures.TimeoutError as exc:
+                error = error or exc
+            except Exception as exc:
+                error = error or exc
+        if error is None:
+            job.attempts.append(self._attempt(candidate, True, None, tuple(ids)))
+            job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.SENT.value)
+            return
+        code = _error_code(error)
+        job.attempts.append(self._attempt(candidate, False, code, ()))
+        if isinstance(error, PermanentCarrierError):
+            job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.FAILED.value, code)
+            return
+        if not isinstance(error, TransientCarrierError | concurrent.futures.TimeoutError):
+            log.error("unexpected error submitting %s: %r", job.message.id, error)
+        stats.failovers += 1
+        self._advance(job, code)
+
+    def _advance(self, job: _Job, code: str | None) -> None:
+        job.index += 1
+        if job.candidate is not None:
+            return
+        now = self.clock()
+        tries = job.message.attempt_count + len(job.attempts)
+        retry_at = now + timedelta(seconds=min(self.retry_backoff * 2 ** max(tries - 1, 0), 600))
+        if retry_at >= job.message.valid_until:
+            job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.FAILED.value, code or "no_capacity")
+        else:
+            job.outcome = SendOutcome(
+                job.message.id, tuple(job.attempts), Status.QUEUED.value, code or "no_capacity", retry_at
+            )
+
+    @staticmethod
+    def _attempt(candidate: Candidate, accepted: bool, code: str | None, ids: tuple[str, ...]) -> AttemptResult:
+        return AttemptResult(
+            carrier=candidate.carrier, route=candidate.route, cost=Decimal(candidate.cost),
+            currency=candidate.currency, accepted=accepted, error_code=code, carrier_message_ids=ids,
+        )
+
+
+_CODES: Mapping[str, str] = {
+    "Throttled": "throttled",
+    "CarrierSystemError": "carrier_system_error",
+    "ResponseTimeout": "response_timeout",
+    "Unbound": "unbound",
+    "TimeoutError": "response_timeout",
+}
+
+
+def _error_code(error: BaseException) -> str:
+    name = type(error).__name__
+    if isinstance(error, CarrierError) and error.status is not None:
+        return f"{_CODES.get(name, 'carrier_error')}:0x{error.status:02X}"
+    return _CODES.get(name, "internal_error")
