@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from carriers.receipts import Receipt
-from carriers.smpp.session import Ack, Clock, SmppSession
+from carriers.smpp.session import Ack, SmppSession
 from carriers.smpp.types import Endpoint, Mo
+from carriers.smpp.window import Clock
 from messaging.errors import Unbound
 
 log = logging.getLogger(__name__)

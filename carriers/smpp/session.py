@@ -19,13 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from carriers.receipts import Receipt, parse_receipt
 from carriers.smpp import codec
-from carriers.smpp.types import ESM_CLASS_UDHI, Endpoint, Mo, SubmitPart
+from carriers.smpp.inbound import is_receipt, to_mo
+from carriers.smpp.types import Endpoint, Mo, SubmitPart
+from carriers.smpp.window import Clock, InFlightWindow
 from carriers.status import error_for
-from messaging.encoding import decode_gsm7
 from messaging.errors import (
     CarrierError,
     CarrierSystemError,
@@ -39,30 +40,14 @@ log = logging.getLogger(__name__)
 Ack = Callable[[], bool]
 ReceiptHandler = Callable[[Receipt, Ack], None]
 MoHandler = Callable[[Mo, Ack], None]
-Clock = Callable[[], float]
 
 TICK = 0.02  # seconds: resolution of timeouts and enquire_link scheduling
 UNBIND_WAIT = 1.0  # seconds close() waits for unbind_resp
 RECV_SIZE = 1 << 16
 CLOSED_BY_US = "closed by us"
 
-# SMPP 3.4 §5.2.12 esm_class bits 5-2: the message type.
-ESM_MESSAGE_TYPE_MASK = 0x3C
-# 0001 = SMSC delivery receipt; 1000 = intermediate delivery notification (same content).
-RECEIPT_MESSAGE_TYPES = frozenset({0x04, 0x20})
-
 ESME_RX_P_APPN = 0x65  # SMPP 3.4 §5.1.3: "permanent app error": do not resend this one
 ESME_RUNKNOWNERR = 0xFF
-
-
-@dataclass(eq=False)
-class _InFlight:
-    """A request awaiting its response; `resolve`/`fail` settle whoever waits for it."""
-
-    command: str
-    deadline: float
-    resolve: Callable[[codec.Pdu], None]
-    fail: Callable[[CarrierError], None]
 
 
 @dataclass
@@ -81,7 +66,6 @@ class SessionStats:
     receipts_malformed: int = 0
     mo: int = 0
     enquire_links_sent: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def _settle_result(future: Future[str], value: str) -> None:
@@ -100,26 +84,6 @@ def failed_future(error: BaseException) -> Future[str]:
     future: Future[str] = Future()
     future.set_exception(error)
     return future
-
-
-def _ucs2(body: bytes) -> str:
-    return body.decode("utf-16-be", errors="replace")
-
-
-def _latin1(body: bytes) -> str:
-    return body.decode("latin-1")
-
-
-# SMPP 3.4 §5.2.19 data_coding → decoder; anything else is shown octet for octet.
-MO_DECODERS: Mapping[int, Callable[[bytes], str]] = {0x00: decode_gsm7, 0x08: _ucs2}
-
-
-def mo_text(pdu: codec.Pdu) -> str:
-    """The text of an MO deliver_sm, UDH skipped, decoded by data_coding (SMPP 3.4 §5.2.19)."""
-    body = pdu.octets("short_message") or pdu.octets("message_payload")
-    if (pdu.integer("esm_class") or 0) & ESM_CLASS_UDHI and body:
-        body = body[1 + body[0] :]  # UDHL counts the octets after itself (TS 23.040 §9.2.3.24)
-    return MO_DECODERS.get(pdu.integer("data_coding") or 0, _latin1)(body)
 
 
 class SmppSession:
@@ -152,14 +116,9 @@ class SmppSession:
         self._on_receipt = on_receipt
         self._on_mo = on_mo
         self._clock = clock
-        self._cond = threading.Condition()  # guards everything below up to the write lock
-        self._pending: dict[int, _InFlight] = {}
-        self._submits_in_flight = 0
-        self._sequence = 0
-        self._bound = False
-        self._started = False
+        self._window = InFlightWindow(window, clock)
+        self._started = threading.Lock()  # held for good once bind() begins: one bind per session
         self._closing = False
-        self._lost_reason: str | None = None
         self._write_lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
@@ -180,23 +139,21 @@ class SmppSession:
     @property
     def bound(self) -> bool:
         """True while the session is bound and its connection is up."""
-        return self._bound
+        return self._window.accepting
 
     @property
     def lost_reason(self) -> str | None:
         """Why the connection ended, or None while it is up (or not yet opened)."""
-        return self._lost_reason
+        return self._window.closed_reason
 
     @property
     def in_flight(self) -> int:
         """submit_sm sent and not yet answered (or expired)."""
-        return self._submits_in_flight
+        return self._window.in_flight
 
     def stats(self) -> dict[str, int]:
         """A snapshot of the counters."""
-        snapshot = dict(vars(self._stats))
-        extra = snapshot.pop("extra")
-        return {**snapshot, **extra}
+        return dict(vars(self._stats))
 
     def bind(self) -> None:
         """Connect and bind_transceiver (SMPP 3.4 §4.1.5).
@@ -205,17 +162,15 @@ class SmppSession:
             Unbound: connection refused or failed, bind refused (with the carrier's status),
                 no bind_resp within the response timeout, or this session was used before.
         """
-        with self._cond:
-            if self._started:
-                raise Unbound(detail=f"{self.endpoint.name}: a session binds once")
-            self._started = True
+        if not self._started.acquire(blocking=False):
+            raise Unbound(detail=f"{self.endpoint.name}: a session binds once")
         endpoint = self.endpoint
         try:
             sock = socket.create_connection(
                 (endpoint.host, endpoint.port), timeout=self.response_timeout
             )
         except OSError as exc:
-            self._lost_reason = f"connect failed: {exc}"
+            self._window.close(f"connect failed: {exc}")
             where = f"{endpoint.host}:{endpoint.port}"
             raise Unbound(detail=f"{endpoint.name}: connect {where}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -241,10 +196,8 @@ class SmppSession:
         except TimeoutError as exc:  # the reader should have expired it; belt and braces
             self._lose("bind timed out")
             raise Unbound(detail=f"{endpoint.name}: no bind_transceiver_resp") from exc
-        with self._cond:
-            if self._lost_reason is None:
-                self._bound = True
-        if not self._bound:
+        self._window.accept()
+        if not self._window.accepting:
             raise Unbound(detail=f"{endpoint.name}: connection lost while binding")
         log.info("bound to %s at %s:%d", endpoint.name, endpoint.host, endpoint.port)
 
@@ -261,29 +214,25 @@ class SmppSession:
         """
         template = codec.submit_sm(1, part)  # encode outside the lock, number it below
         future: Future[str] = Future()
-        with self._cond:
-            while self._bound and self._submits_in_flight >= self.window:
-                self._cond.wait()
-            if not self._bound:
-                return failed_future(self._unbound_error())
-            sequence = self._next_sequence()
-            self._pending[sequence] = _InFlight(
+        try:
+            sequence = self._window.register(
                 "submit_sm",
-                self._clock() + self.response_timeout,
+                self.response_timeout,
                 lambda pdu: self._submit_answered(future, pdu),
                 lambda error: self._submit_failed(future, error),
+                counted=True,
             )
-            self._submits_in_flight += 1
-            self._stats.submitted += 1
+        except Unbound:
+            return failed_future(self._unbound_error())
+        self._stats.submitted += 1
         self._send(codec.with_sequence(template, sequence))
         return future
 
     def close(self) -> None:
         """Unbind (waiting briefly for unbind_resp), close, fail what is in flight with Unbound."""
-        with self._cond:
-            was_bound, self._bound = self._bound, False  # no submit_sm after unbind (§4.2)
-            self._closing = True
-            self._cond.notify_all()
+        was_bound = self._window.accepting
+        self._closing = True
+        self._window.stop_accepting()  # no submit_sm after unbind (SMPP 3.4 §4.2)
         if was_bound:
             response = self._request("unbind", lambda seq: codec.request("unbind", seq))
             with contextlib.suppress(CarrierError, TimeoutError):
@@ -303,13 +252,8 @@ class SmppSession:
 
     # --- requests and responses -------------------------------------------------------------
 
-    def _next_sequence(self) -> int:
-        # SMPP 3.4 §3.2: 0x00000001..0x7FFFFFFF, then wrap.
-        self._sequence = self._sequence % codec.MAX_SEQUENCE + 1
-        return self._sequence
-
     def _unbound_error(self) -> Unbound:
-        reason = self._lost_reason or "not bound"
+        reason = self._window.closed_reason or "not bound"
         return Unbound(detail=f"{self.endpoint.name}: {reason}")
 
     def _request(self, command: str, build: Callable[[int], bytes]) -> Future[codec.Pdu]:
@@ -324,14 +268,13 @@ class SmppSession:
             with contextlib.suppress(InvalidStateError):
                 future.set_exception(error)
 
-        with self._cond:
-            if self._lost_reason is not None:
-                fail(self._unbound_error())
-                return future
-            sequence = self._next_sequence()
-            self._pending[sequence] = _InFlight(
-                command, self._clock() + self.response_timeout, resolve, fail
+        try:
+            sequence = self._window.register(
+                command, self.response_timeout, resolve, fail, counted=False
             )
+        except Unbound:
+            fail(self._unbound_error())
+            return future
         self._send(build(sequence))
         return future
 
@@ -348,7 +291,7 @@ class SmppSession:
         try:
             with self._write_lock:
                 sock = self._sock
-                if sock is None or self._lost_reason is not None:
+                if sock is None or self._window.closed_reason is not None:
                     return False
                 sock.sendall(frame)
         except OSError as exc:
@@ -356,16 +299,8 @@ class SmppSession:
             return False
         return True
 
-    def _take(self, sequence: int) -> _InFlight | None:
-        with self._cond:
-            entry = self._pending.pop(sequence, None)
-            if entry is not None and entry.command == "submit_sm":
-                self._submits_in_flight -= 1
-                self._cond.notify()
-        return entry
-
     def _on_response(self, pdu: codec.Pdu) -> None:
-        entry = self._take(pdu.sequence)
+        entry = self._window.take(pdu.sequence)
         if entry is None:
             self._stats.late_responses += 1  # answered after we gave up on it
             log.debug("%s: response to unknown sequence %d", self.endpoint.name, pdu.sequence)
@@ -378,14 +313,9 @@ class SmppSession:
 
     def _lose(self, reason: str) -> None:
         """The connection is over: fail everything in flight with Unbound, wake all waiters."""
-        with self._cond:
-            if self._lost_reason is not None:
-                return
-            self._lost_reason = reason
-            self._bound = False
-            pending, self._pending = self._pending, {}
-            self._submits_in_flight = 0
-            self._cond.notify_all()
+        pending = self._window.close(reason)
+        if pending is None:
+            return  # already lost
         sock = self._sock
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -396,7 +326,7 @@ class SmppSession:
         if reason != CLOSED_BY_US:
             log.warning("%s: connection lost: %s", self.endpoint.name, reason)
         error = Unbound(detail=f"{self.endpoint.name}: {reason}")
-        for entry in pending.values():
+        for entry in pending:
             entry.fail(error)
 
     # --- the reader thread ------------------------------------------------------------------
@@ -409,7 +339,7 @@ class SmppSession:
         # A selector (epoll) rather than select(): worker processes may hold > 1024 fds.
         with selectors.DefaultSelector() as selector:
             selector.register(sock, selectors.EVENT_READ)
-            while self._lost_reason is None:
+            while self._window.closed_reason is None:
                 try:
                     readable = selector.select(TICK)
                     data = sock.recv(RECV_SIZE) if readable else None
@@ -451,7 +381,7 @@ class SmppSession:
             self._stats.malformed += 1
             log.warning("%s: malformed PDU: %s", self.endpoint.name, exc)
             if header.is_response:
-                entry = self._take(header.sequence)
+                entry = self._window.take(header.sequence)
                 if entry is not None:
                     entry.fail(exc)
             else:
@@ -464,12 +394,7 @@ class SmppSession:
             self._requests.get(pdu.command, self._on_unknown_request)(pdu)
 
     def _housekeeping(self, now: float) -> None:
-        with self._cond:
-            expired = [seq for seq, entry in self._pending.items() if entry.deadline <= now]
-        for sequence in expired:
-            entry = self._take(sequence)
-            if entry is None:
-                continue
+        for entry in self._window.expire(now):
             self._stats.timeouts += 1
             entry.fail(
                 ResponseTimeout(
@@ -478,7 +403,7 @@ class SmppSession:
                 )
             )
         idle = now - self._last_heard
-        if self._bound and not self._enquire_pending and idle >= self.enquire_link_interval:
+        if self.bound and not self._enquire_pending and idle >= self.enquire_link_interval:
             self._enquire_link()
 
     def _enquire_link(self) -> None:
@@ -494,13 +419,12 @@ class SmppSession:
             if isinstance(error, ResponseTimeout):
                 self._lose("enquire_link unanswered")
 
-        with self._cond:
-            if self._lost_reason is not None:
-                return
-            sequence = self._next_sequence()
-            self._pending[sequence] = _InFlight(
-                "enquire_link", self._clock() + self.response_timeout, answered, unanswered
+        try:
+            sequence = self._window.register(
+                "enquire_link", self.response_timeout, answered, unanswered, counted=False
             )
+        except Unbound:
+            return
         self._send(codec.request("enquire_link", sequence))
 
     # --- the carrier's requests -------------------------------------------------------------
@@ -525,16 +449,15 @@ class SmppSession:
         self._nack(pdu.sequence, codec.ESME_RINVCMDID)
 
     def _on_deliver_sm(self, pdu: codec.Pdu) -> None:
-        message_type = (pdu.integer("esm_class") or 0) & ESM_MESSAGE_TYPE_MASK
         ack = self._make_ack(pdu.sequence)
-        if message_type in RECEIPT_MESSAGE_TYPES:
+        if is_receipt(pdu):
             self._on_receipt_pdu(pdu, ack)
             return
         self._stats.mo += 1
         handler = self._on_mo
         if handler is None:
             return  # unanswered: the carrier resends it once someone listens
-        mo = Mo(pdu.text("source_addr"), pdu.text("destination_addr"), mo_text(pdu))
+        mo = to_mo(pdu)
         self._callbacks.put(lambda: handler(mo, ack))
 
     def _on_receipt_pdu(self, pdu: codec.Pdu, ack: Ack) -> None:
@@ -557,7 +480,7 @@ class SmppSession:
         once = threading.Lock()
 
         def ack() -> bool:
-            if self._lost_reason is not None or not once.acquire(blocking=False):
+            if self._window.closed_reason is not None or not once.acquire(blocking=False):
                 return False
             if self._send(codec.response("deliver_sm_resp", sequence)):
                 self._stats.acks_sent += 1
