@@ -6,6 +6,7 @@ from ratelimit.buckets import (
     RedisTokenBuckets,
     TokenBuckets,
 )
+from ratelimit.client import limits_client
 from ratelimit.leases import BindLeases, Lease, MemoryBindLeases, RedisBindLeases
 from ratelimit.model import Grant
 from ratelimit.window_model import WindowResult
@@ -25,4 +26,5 @@ __all__ = [
     "TokenBuckets",
     "WindowCounters",
     "WindowResult",
+    "limits_client",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ratelimit import FAILURE_RETRY_AFTER, Grant, RedisTokenBuckets
+from ratelimit import FAILURE_RETRY_AFTER, Grant, RedisTokenBuckets, limits_client
 from ratelimit.model import BucketState, idle_ttl_ms, take
 from switchboard.embedded import start_redis
 
@@ -84,18 +86,61 @@ def test_redis_down_fails_closed_counted_and_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = start_redis(tmp_path / "redis", persist=False)
-    conn = redis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1)
+    conn = limits_client(server.url)
     buckets = RedisTokenBuckets(conn)
     try:
         assert buckets.take("c1", rate=100, capacity=100).granted == 1
     finally:
         server.stop()
+    started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="ratelimit.buckets"):
         refused = buckets.take("c1", rate=100, capacity=100)
         level = buckets.level("c1", rate=100, capacity=100)
+    took = time.monotonic() - started
     conn.close()
+    assert took < 1.0  # limits_client: no backoff ladder between the worker and its failover
     assert refused == Grant(0, FAILURE_RETRY_AFTER)
     assert level == 0.0
     assert buckets.failures == 2
     assert "failing closed" in caplog.text
     assert "'c1'" in caplog.text
+
+
+def test_hung_redis_fails_closed_within_the_client_timeout_and_recovers(tmp_path: Path) -> None:
+    server = start_redis(tmp_path / "redis", persist=False)
+    conn = limits_client(server.url, timeout=0.2)
+    buckets = RedisTokenBuckets(conn)
+    try:
+        assert buckets.take("c1", rate=1, capacity=3).granted == 1
+        server.process.send_signal(signal.SIGSTOP)  # accepts nothing, answers nothing
+        started = time.monotonic()
+        try:
+            refused = buckets.take("c1", rate=1, capacity=3)
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        took = time.monotonic() - started
+        assert refused == Grant(0, FAILURE_RETRY_AFTER)
+        assert took < 1.0  # two tries of 0.2 s, not a hang
+        assert buckets.failures == 1
+        # Redis is back: the same client carries on. (The hung call may still have run its
+        # script once Redis woke: one token lost, which under-sends, never over-sends.)
+        assert buckets.take("c1", rate=1, capacity=3).granted == 1
+    finally:
+        conn.close()
+        server.stop()
+
+
+def test_buckets_carry_on_after_redis_restarts_on_the_same_port(tmp_path: Path) -> None:
+    server = start_redis(tmp_path / "one", persist=False)
+    conn = limits_client(server.url)
+    buckets = RedisTokenBuckets(conn)
+    try:
+        assert buckets.take("c1", rate=1, capacity=2).granted == 1
+        server.stop()
+        server = start_redis(tmp_path / "two", port=server.port, persist=False)
+        # A new, empty Redis: the script is loaded again and the bucket starts full.
+        assert buckets.take("c1", rate=1, capacity=2, tokens=2).granted == 2
+        assert buckets.failures == 0
+    finally:
+        conn.close()
+        server.stop()
