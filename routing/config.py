@@ -7,18 +7,36 @@ Only the shape lives here: types, bounds, defaults. Rules that look across secti
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from messaging import Encoding, MessageClass
 
 PREFIX_PATTERN = r"^\+[1-9][0-9]{0,14}$"
 """An E.164 prefix: ``+``, a country code digit, up to 15 digits in all (ITU-T E.164 §6)."""
 
-Prefix = Annotated[str, Field(pattern=PREFIX_PATTERN)]
+_PREFIX = re.compile(PREFIX_PATTERN)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _check_prefix(value: str) -> str:
+    if not _PREFIX.match(value):
+        raise ValueError('must be "+" and up to 15 digits, like "+44"')
+    return value
+
+
+def _check_currency(value: str) -> str:
+    if not _CURRENCY.match(value):
+        raise ValueError('must be an ISO 4217 code like "EUR"')
+    return value
+
+
+Prefix = Annotated[str, AfterValidator(_check_prefix)]
+Currency = Annotated[str, AfterValidator(_check_currency)]
 Amount = Annotated[Decimal, Field(ge=0)]
 
 
@@ -55,7 +73,7 @@ class CarrierModel(_Frozen):
     bind: BindMode = BindMode.TRANSCEIVER
     binds: int = Field(default=1, gt=0)
     window: int = Field(default=10, gt=0)
-    mps: float = Field(gt=0)
+    mps: int = Field(gt=0)  # submit_sm PDUs per second, cluster-wide
     encodings: tuple[Encoding, ...] = Field(default=(Encoding.GSM7, Encoding.UCS2), min_length=1)
     otp_reserved_share: float = Field(default=0.2, ge=0, le=0.9)
     alphanumeric_sender: bool = True
@@ -71,7 +89,7 @@ class PriceListModel(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     __pydantic_extra__: dict[str, Amount] = Field(init=False)
 
-    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    currency: Currency = "EUR"
     file: str | None = None
 
     def per_segment(self) -> dict[str, Decimal]:
@@ -100,6 +118,8 @@ class RouteModel(_Frozen):
 class RoutesFile(_Frozen):
     """The whole of `config/routes.toml`."""
 
-    carriers: dict[str, CarrierModel] = Field(min_length=1)
+    # Emptiness is checked by the loader: pydantic would also flag a list whose only item
+    # failed validation as empty, doubling that problem.
+    carriers: dict[str, CarrierModel]
     prices: dict[str, PriceListModel] = {}
-    routes: tuple[RouteModel, ...] = Field(min_length=1)
+    routes: tuple[RouteModel, ...]

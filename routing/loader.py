@@ -28,7 +28,11 @@ def load_routes(path: str | Path, display_path: str | None = None) -> RoutingTab
     """
     source = read_toml(path, display_path)
     model = validate(source, RoutesFile)
-    problems: list[ConfigProblem] = []
+    problems: list[ConfigProblem] = [
+        source.problem((section,), f"at least one {section[:-1]} is required")
+        for section in ("carriers", "routes")
+        if not getattr(model, section)
+    ]
     price_lists = _price_lists(source, Path(path), model, problems)
     problems += _route_problems(source, model, price_lists)
     raise_if(problems)

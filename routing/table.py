@@ -42,7 +42,7 @@ class CarrierSpec:
     bind: BindMode = BindMode.TRANSCEIVER
     binds: int = 1
     window: int = 10
-    mps: float = 1.0
+    mps: int = 1
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})
     otp_reserved_share: float = 0.2
     alphanumeric_sender: bool = True
