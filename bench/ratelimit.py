@@ -23,9 +23,7 @@ import json  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-import redis  # noqa: E402
-
-from ratelimit import RedisTokenBuckets  # noqa: E402
+from ratelimit import RedisTokenBuckets, limits_client  # noqa: E402
 from switchboard.embedded import start_redis  # noqa: E402
 
 
@@ -64,7 +62,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         server = None if opts.url else start_redis(Path(scratch), persist=False)
         url = opts.url or (server.url if server else "")
-        client = redis.Redis.from_url(url)
+        client = limits_client(url, timeout=2.0)
         try:
             buckets = RedisTokenBuckets(client, prefix="sb:bench:")
             buckets.take("warm-up", rate=1, capacity=1)

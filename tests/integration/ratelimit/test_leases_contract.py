@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from ratelimit import BindLeases, Lease, MemoryBindLeases, RedisBindLeases
+from ratelimit import BindLeases, Lease, MemoryBindLeases, RedisBindLeases, limits_client
 from switchboard.embedded import start_redis
 
 
@@ -130,7 +130,7 @@ def test_redis_down_fails_closed_counted_and_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = start_redis(tmp_path / "redis", persist=False)
-    conn = redis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1)
+    conn = limits_client(server.url)
     leases = RedisBindLeases(conn)
     try:
         lease = leases.acquire("alpha", limit=5, ttl_seconds=30)

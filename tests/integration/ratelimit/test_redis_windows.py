@@ -12,7 +12,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ratelimit import RedisWindowCounters, WindowResult
+from ratelimit import RedisWindowCounters, WindowResult, limits_client
 from ratelimit.window_model import hit
 from switchboard.embedded import start_redis
 
@@ -56,7 +56,7 @@ def test_redis_down_fails_open_counted_and_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = start_redis(tmp_path / "redis", persist=False)
-    conn = redis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1)
+    conn = limits_client(server.url)
     windows = RedisWindowCounters(conn)
     strict = RedisWindowCounters(conn, fail_open=False, failure_retry_after=2.0)
     try:
