@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, bindparam, func, insert, or_, select, update
 
 from messaging import FINAL_STATUSES, ReceiptState, Status
 from store.ids import new_id
@@ -27,6 +27,11 @@ from store.records import (
 )
 
 _OPEN = (Status.QUEUED.value, Status.SENDING.value, Status.SENT.value)
+
+
+def _is_open() -> ColumnElement[bool]:
+    # Spelled as equalities, not IN: an expanding IN cannot be used with executemany().
+    return or_(*(Message.status == s for s in _OPEN))
 # What an attempt's receipts make of its message: all delivered → delivered, else the worst.
 _RECEIPT_TO_STATUS = {
     ReceiptState.DELIVERED: Status.DELIVERED,
@@ -315,7 +320,7 @@ class MessageStore:
         if settle:
             conn.execute(
                 update(Message)
-                .where(Message.id == bindparam("b_id"), Message.status.in_(_OPEN))
+                .where(Message.id == bindparam("b_id"), _is_open())
                 .values(status=bindparam("b_status"), final_at=now, updated_at=now),
                 settle,
             )

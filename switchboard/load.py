@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 # Valid numbers in four countries (phonenumbers-valid mobile ranges), for generated traffic.
-_PREFIXES = (("+4474001", 6), ("+336123", 6), ("+4915112", 7), ("+1212555", 4))
+_PREFIXES = (("+4474001", 5), ("+336123", 5), ("+4915112", 6), ("+1212555", 4))
 _CLASSES = (("otp", 0.1), ("transactional", 0.3), ("marketing", 0.6))
 
 

@@ -67,7 +67,11 @@ def make_celery(settings: WorkerSettings) -> Celery:
         stats, _changes = context().sender().send(ids)
         return vars(stats)
 
-    @app.task(name=RECONCILE_TASK)  # type: ignore[untyped-decorator]
+    # A receipt is already acknowledged to the carrier: a database hiccup must not drop it.
+    @app.task(  # type: ignore[untyped-decorator]
+        name=RECONCILE_TASK, autoretry_for=(Exception,), retry_backoff=0.5, retry_backoff_max=30,
+        max_retries=50,
+    )
     def reconcile(receipts: list[dict[str, Any]]) -> dict[str, int]:
         """Match receipts to attempts; park (re-publish later) those that raced ahead of their submit."""
         ctx = context()
