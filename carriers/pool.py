@@ -11,11 +11,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 from carriers.receipts import Receipt
 from carriers.smpp.session import Ack, SmppSession
-from carriers.smpp.types import Endpoint, Mo
+from carriers.smpp.types import Endpoint, Mo, SubmitPart
 from carriers.smpp.window import Clock
 from messaging.errors import Unbound
 
@@ -23,6 +25,27 @@ log = logging.getLogger(__name__)
 
 PoolReceiptHandler = Callable[[str, Receipt, Ack], None]
 PoolMoHandler = Callable[[str, Mo, Ack], None]
+
+
+class CarrierSession(Protocol):
+    """What the pool and its callers need of a session (SmppSession, or a test twin)."""
+
+    @property
+    def bound(self) -> bool:
+        """True while submits can go out."""
+        ...
+
+    def bind(self) -> None:
+        """Connect and bind; raises Unbound."""
+        ...
+
+    def submit(self, part: SubmitPart) -> Future[str]:
+        """Send one part; the future holds the carrier message id."""
+        ...
+
+    def close(self) -> None:
+        """Unbind and disconnect."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -39,12 +62,15 @@ class RebindBackoff:
         return float(min(self.cap, self.first * 2 ** (failures - 1)))
 
 
+DEFAULT_BACKOFF = RebindBackoff()
+
+
 class _Slot:
     """One carrier's session and its bind history; `lock` serialises binding."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.session: SmppSession | None = None
+        self.session: CarrierSession | None = None
         self.failures = 0
         self.retry_at = 0.0
         self.last_error: Unbound | None = None
@@ -66,9 +92,9 @@ class CarrierPool:
         enquire_link_interval: float = 30.0,
         on_receipt: PoolReceiptHandler | None = None,
         on_mo: PoolMoHandler | None = None,
-        backoff: RebindBackoff = RebindBackoff(),
+        backoff: RebindBackoff = DEFAULT_BACKOFF,
         clock: Clock = time.monotonic,
-        session_factory: Callable[..., SmppSession] = SmppSession,
+        session_factory: Callable[..., CarrierSession] = SmppSession,
     ) -> None:
         self.endpoints = dict(endpoints)
         self._options = {
@@ -84,7 +110,7 @@ class CarrierPool:
         self._slots = {name: _Slot() for name in self.endpoints}
         self._closed = False
 
-    def session(self, name: str) -> SmppSession:
+    def session(self, name: str) -> CarrierSession:
         """The bound session for carrier `name`, binding (or rebinding) it if needed.
 
         Raises:
@@ -139,7 +165,7 @@ class CarrierPool:
                     slot.session.close()
                     slot.session = None
 
-    def _new_session(self, name: str) -> SmppSession:
+    def _new_session(self, name: str) -> CarrierSession:
         on_receipt = self._on_receipt
         on_mo = self._on_mo
         return self._factory(
