@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from simulators.faults import Mode, scheduled_mode
 from simulators.ids import MessageIds
 from simulators.limiter import Clock, PeakRate, RateLimiter
 from simulators.pdu import ShortMessage
@@ -66,6 +67,9 @@ class CarrierRuntime:
         self._scheduled: list[tuple[float, int, PendingReceipt]] = []  # heap by due time
         self._tiebreak = itertools.count()
         self.ready: deque[PendingReceipt] = deque()
+        self.started_at = clock()
+        self.mode = Mode.NORMAL
+        self.live_mode: Mode | None = None  # set through the control endpoint; None → schedule
         self.submits_accepted = 0
         self.throttled = 0
         self.errors = 0
@@ -174,6 +178,17 @@ class CarrierRuntime:
         heapq.heappush(self._scheduled, (due, next(self._tiebreak), receipt))
 
     # --- binds and faults -----------------------------------------------------------------
+
+    def refresh_mode(self) -> Mode | None:
+        """Recompute the mode (live override, else the outage schedule); the new one if changed."""
+        if self.live_mode is not None:
+            mode = self.live_mode
+        else:
+            mode = scheduled_mode(self.config.outages, self.clock() - self.started_at)
+        if mode is self.mode:
+            return None
+        self.mode = mode
+        return mode
 
     def set_mps(self, mps: int, burst: int | None = None) -> None:
         """Change the limit live (the faults endpoint)."""

@@ -1,11 +1,15 @@
-"""The control endpoint: `GET /stats`, `POST /faults` (aiohttp, stdlib JSON)."""
+"""The control endpoint: `GET /stats`, `GET /faults`, `POST /faults` (aiohttp)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from simulators.faults import Mode
+
+ModeChoice = Literal["normal", "syserr", "silent", "down", "schedule"]
 
 
 class Controllable(Protocol):
@@ -15,19 +19,41 @@ class Controllable(Protocol):
         """Counters per carrier."""
         ...
 
+    def faults(self) -> dict[str, dict[str, object]]:
+        """Mode and limit per carrier."""
+        ...
+
     def set_mps(self, carrier: str, mps: int, burst: int | None = None) -> None:
         """Change a carrier's limit live; KeyError for an unknown carrier."""
         ...
 
+    def set_mode(self, carrier: str, mode: Mode | None) -> None:
+        """Force a mode (None: back to the outage schedule); KeyError for an unknown carrier."""
+        ...
+
+    def drop_connections(self, carrier: str) -> int:
+        """Close every connection of a carrier; how many. KeyError for an unknown carrier."""
+        ...
+
 
 class Fault(BaseModel):
-    """Body of POST /faults."""
+    """Body of POST /faults: any of a new limit, a mode, a one-off drop of all connections."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     carrier: str
-    mps: int = Field(gt=0)
+    mps: int | None = Field(None, gt=0)
     burst: int | None = Field(None, gt=0)
+    mode: ModeChoice | None = None
+    drop: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> Fault:
+        if self.mps is None and self.mode is None and not self.drop:
+            raise ValueError("give at least one of mps, mode, drop")
+        if self.burst is not None and self.mps is None:
+            raise ValueError("burst needs mps")
+        return self
 
 
 SIMULATOR_KEY = web.AppKey("simulator", Controllable)
@@ -47,8 +73,13 @@ async def get_stats(request: web.Request) -> web.Response:
     return web.json_response(request.app[SIMULATOR_KEY].stats())
 
 
+async def get_faults(request: web.Request) -> web.Response:
+    """Every carrier's mode and limit."""
+    return web.json_response(request.app[SIMULATOR_KEY].faults())
+
+
 async def post_faults(request: web.Request) -> web.Response:
-    """Apply a fault (for now: a new MPS limit) to one carrier."""
+    """Apply a fault to one carrier; answers its mode and limit afterwards."""
     try:
         fault = Fault.model_validate_json(await request.read())
     except ValidationError as exc:
@@ -56,11 +87,20 @@ async def post_faults(request: web.Request) -> web.Response:
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         return _problem(400, "invalid fault", detail)
+    simulator = request.app[SIMULATOR_KEY]
     try:
-        request.app[SIMULATOR_KEY].set_mps(fault.carrier, fault.mps, fault.burst)
+        if fault.mps is not None:
+            simulator.set_mps(fault.carrier, fault.mps, fault.burst)
+        if fault.mode is not None:
+            simulator.set_mode(
+                fault.carrier, None if fault.mode == "schedule" else Mode(fault.mode)
+            )
+        dropped = simulator.drop_connections(fault.carrier) if fault.drop else 0
     except KeyError:
         return _problem(404, "unknown carrier", f"no carrier {fault.carrier!r}")
-    return web.json_response({"carrier": fault.carrier, "mps": fault.mps, "burst": fault.burst})
+    return web.json_response(
+        {"carrier": fault.carrier, "dropped": dropped} | simulator.faults()[fault.carrier]
+    )
 
 
 def make_app(simulator: Controllable) -> web.Application:
@@ -68,5 +108,6 @@ def make_app(simulator: Controllable) -> web.Application:
     app = web.Application()
     app[SIMULATOR_KEY] = simulator
     app.router.add_get("/stats", get_stats)
+    app.router.add_get("/faults", get_faults)
     app.router.add_post("/faults", post_faults)
     return app

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from messaging import ConfigProblem, TomlSource, raise_if, read_toml, validate
+from simulators.faults import Mode
 from simulators.pdu import Status
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +52,16 @@ def _fixed_or_range(value: object) -> object:
 Delay = Annotated[DelayRange, BeforeValidator(_fixed_or_range)]
 
 
+class Outage(BaseModel):
+    """A scheduled fault: `mode` from `after_s` seconds after start, for `for_s` seconds."""
+
+    model_config = _FROZEN
+
+    after_s: float = Field(ge=0)
+    for_s: float = Field(gt=0)
+    mode: Mode = Mode.DOWN
+
+
 class CarrierSim(BaseModel):
     """One simulated SMSC listening on its own port."""
 
@@ -70,6 +81,7 @@ class CarrierSim(BaseModel):
     message_id_format: Literal["hex", "decimal"] = "hex"
     receipts: bool = True
     receipt_window: int = Field(100, gt=0)
+    outages: list[Outage] = Field(default_factory=list)
 
     @property
     def bucket_size(self) -> int:

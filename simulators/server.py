@@ -13,6 +13,7 @@ from aiohttp import web
 from simulators.audit import AuditLog
 from simulators.carrier import CarrierRuntime
 from simulators.control import make_app
+from simulators.faults import Mode
 from simulators.limiter import Clock
 from simulators.scenario import Scenario
 from simulators.session import Session
@@ -70,6 +71,9 @@ class Simulator:
         except BaseException:
             await self.stop()
             raise
+        now = self._clock()
+        for runtime in self.carriers.values():
+            runtime.started_at = now  # outage schedules count from here
         self._ticker = asyncio.create_task(self._tick(), name="simulator-ticker")
         log.info("simulator listening: %s", self.ports)
 
@@ -94,6 +98,8 @@ class Simulator:
         while True:
             await asyncio.sleep(TICK)
             for runtime in self.carriers.values():
+                if runtime.refresh_mode() is Mode.DOWN:
+                    self.drop_connections(runtime.name)
                 if runtime.has_work():
                     runtime.pump()
             if self._audit is not None and self._clock() >= next_flush:
@@ -131,3 +137,38 @@ class Simulator:
             KeyError: no such carrier.
         """
         self.carriers[carrier].set_mps(mps, burst)
+
+    def set_mode(self, carrier: str, mode: Mode | None) -> None:
+        """Force `carrier` into `mode` now (None: back to its outage schedule).
+
+        Raises:
+            KeyError: no such carrier.
+        """
+        runtime = self.carriers[carrier]
+        runtime.live_mode = mode
+        if runtime.refresh_mode() is Mode.DOWN:
+            self.drop_connections(carrier)
+
+    def drop_connections(self, carrier: str) -> int:
+        """Close every connection to `carrier` (as a network cut would); returns how many.
+
+        Raises:
+            KeyError: no such carrier.
+        """
+        runtime = self.carriers[carrier]
+        doomed = [s for s in self._sessions if s.runtime is runtime]
+        for session in doomed:
+            session.close()
+        return len(doomed)
+
+    def faults(self) -> dict[str, dict[str, object]]:
+        """Mode, limit and outage schedule per carrier."""
+        return {
+            name: {
+                "mode": str(runtime.mode),
+                "forced": runtime.live_mode is not None,
+                "mps": int(runtime.limiter.bucket.rate),
+                "burst": int(runtime.limiter.bucket.capacity),
+            }
+            for name, runtime in self.carriers.items()
+        }

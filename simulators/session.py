@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Final
 
 from simulators.carrier import CarrierRuntime
+from simulators.faults import SUBMIT_FAULT_STATUS, Mode
 from simulators.pdu import (
     BIND_COMMANDS,
     HEADER,
@@ -211,7 +212,7 @@ class Session(asyncio.Protocol):
             status = Status.ESME_RINVSYSID
         elif body.password != config.password:
             status = Status.ESME_RINVPASWD
-        elif len(self.runtime.bound) >= config.max_binds:
+        elif self.runtime.mode is Mode.DOWN or len(self.runtime.bound) >= config.max_binds:
             status = Status.ESME_RBINDFAIL
         else:
             status = Status.ESME_ROK
@@ -233,6 +234,12 @@ class Session(asyncio.Protocol):
 
     def _submit(self, pdu: Pdu) -> None:
         runtime = self.runtime
+        if runtime.mode is not Mode.NORMAL:
+            runtime.errors += 1
+            status = SUBMIT_FAULT_STATUS[runtime.mode]
+            if status is not None:
+                self._out.append(header_only(Cmd.SUBMIT_SM_RESP, status, pdu.sequence))
+            return
         if not runtime.admit():
             self._out.append(header_only(Cmd.SUBMIT_SM_RESP, runtime.throttle_status, pdu.sequence))
             return

@@ -311,7 +311,14 @@ def test_control_endpoint_reports_stats_and_changes_mps_live(start_sim: Start) -
         client.bind("alpha", "alphapw")
         assert _http(control, "/faults", {"carrier": "alpha", "mps": 3}) == (
             200,
-            {"carrier": "alpha", "mps": 3, "burst": None},
+            {
+                "carrier": "alpha",
+                "dropped": 0,
+                "mode": "normal",
+                "forced": False,
+                "mps": 3,
+                "burst": 3,
+            },
         )
         for _ in range(10):
             client.submit()

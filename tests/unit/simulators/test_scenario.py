@@ -124,3 +124,18 @@ def test_ephemeral_ports_may_repeat(tmp_path: Path) -> None:
 
 def test_syntax_error_has_its_line(tmp_path: Path) -> None:
     assert problems(tmp_path, 'seed = 1\n[[carriers]\nname = "a"\n')[0].startswith("sim.toml:2: ")
+
+
+def test_outage_problems_are_located(tmp_path: Path) -> None:
+    # Inline tables: messaging's line index does not follow [[carriers.outages]] headers yet.
+    text = """[[carriers]]
+name = "a"
+system_id = "a"
+outages = [{ after_s = -1, for_s = 0, mode = "broken" }]
+"""
+    assert problems(tmp_path, text) == [
+        "sim.toml:4: carriers[0].outages[0].after_s: must be >= 0.0",
+        "sim.toml:4: carriers[0].outages[0].for_s: must be > 0.0",
+        "sim.toml:4: carriers[0].outages[0].mode: must be one of 'normal', 'syserr', 'silent'"
+        " or 'down'",
+    ]
