@@ -1,7 +1,15 @@
 """SMPP carriers: our windowed session over smpplib's codec, the status table, parts, receipts."""
 
+from carriers.health import (
+    Circuit,
+    CircuitPolicy,
+    CircuitState,
+    HealthCounts,
+    counts_as_failure,
+    score,
+)
 from carriers.parts import build_parts, concat_udh, reference_for
-from carriers.pool import CarrierPool, RebindBackoff
+from carriers.pool import CarrierPool, CarrierSession, RebindBackoff
 from carriers.receipts import (
     Receipt,
     message_id_variants,
@@ -18,7 +26,12 @@ __all__ = [
     "STATUS_TABLE",
     "Ack",
     "CarrierPool",
+    "CarrierSession",
+    "Circuit",
+    "CircuitPolicy",
+    "CircuitState",
     "Endpoint",
+    "HealthCounts",
     "Mo",
     "Outcome",
     "RebindBackoff",
@@ -27,6 +40,7 @@ __all__ = [
     "SubmitPart",
     "build_parts",
     "concat_udh",
+    "counts_as_failure",
     "error_for",
     "message_id_variants",
     "normalize_message_id",
@@ -35,5 +49,6 @@ __all__ = [
     "reference_for",
     "render_receipt_text",
     "same_message_id",
+    "score",
     "status_name",
 ]
