@@ -113,13 +113,21 @@ class Stack:
         if scenario.control_port:
             wait_for_port(scenario.control_port, timeout=20)
         for spec in self.workers:
-            args = ["worker", "--queues", spec.queues, "--concurrency", str(spec.concurrency)]
-            self.group.python(spec.name, "switchboard", *([*args, "--beat"] if spec.beat else args))
+            self.start_worker(spec)
         self.group.python("api", "switchboard", "api", "--port", str(self.api_port))
         wait_for_port(self.api_port, timeout=30)
         dead = self.group.check_alive()
         if dead:
             raise RuntimeError(f"processes exited at start: {dead}; see {self.var_dir / 'logs'}")
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL a worker (and its pool children), as a crash would."""
+        self.group.kill(name)
+
+    def start_worker(self, spec: WorkerSpec) -> None:
+        """Start one more worker process (e.g. after a crash)."""
+        args = ["worker", "--queues", spec.queues, "--concurrency", str(spec.concurrency)]
+        self.group.python(spec.name, "switchboard", *([*args, "--beat"] if spec.beat else args))
 
     def simulator_stats(self) -> dict[str, Any]:
         """GET /stats of the simulator's control endpoint."""

@@ -1,0 +1,119 @@
+"""End-to-end fixtures: a whole stack of real processes on free ports, per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from switchboard.embedded import free_port
+from switchboard.stack import Stack, WorkerSpec
+
+SIMULATOR = """
+seed = 7
+control_port = {control}
+audit_path = "{audit}"
+
+[[carriers]]
+name = "alpha"
+port = {alpha}
+system_id = "alpha"
+password = "alphapw"
+max_binds = 8
+mps = {alpha_mps}
+receipt_delay_ms = {{ min = 20, max = 100 }}
+undelivered_share = {undelivered}
+message_id_format = "hex"
+
+[[carriers]]
+name = "beta"
+port = {beta}
+system_id = "beta"
+password = "betapw"
+max_binds = 8
+mps = {beta_mps}
+receipt_delay_ms = {{ min = 20, max = 100 }}
+undelivered_share = {undelivered}
+message_id_format = "decimal"
+"""
+
+ROUTES = """
+[carriers.alpha]
+host = "127.0.0.1"
+port = {alpha}
+system_id = "alpha"
+password = "alphapw"
+mps = {alpha_mps}
+window = 10
+
+[carriers.beta]
+host = "127.0.0.1"
+port = {beta}
+system_id = "beta"
+password = "betapw"
+mps = {beta_mps}
+window = 10
+
+[prices.alpha]
+currency = "EUR"
+"+44" = 0.030
+"+33" = 0.060
+"+49" = 0.055
+"+1" = 0.012
+
+[prices.beta]
+currency = "EUR"
+"+44" = 0.035
+"+33" = 0.050
+"+49" = 0.060
+"+1" = 0.010
+
+[[routes]]
+name = "default"
+strategy = "{strategy}"
+carriers = {carriers}
+"""
+
+StackFactory = Callable[..., Stack]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database on each backend (the stack migrates it)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'e2e.db'}"
+    cluster = request.getfixturevalue("postgres")
+    return str(cluster.create_database(f"e2e_{tmp_path.name[-20:].replace('-', '_')}"))
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
+    """Build and start a stack; every one started is stopped at teardown."""
+    started: list[Stack] = []
+
+    def factory(
+        alpha_mps: int = 500, beta_mps: int = 500, undelivered: float = 0.1, strategy: str = "least_cost",
+        carriers: str = '["alpha", "beta"]', workers: tuple[WorkerSpec, ...] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Stack:
+        ports = {"alpha": free_port(), "beta": free_port(), "control": free_port()}
+        values = {**ports, "alpha_mps": alpha_mps, "beta_mps": beta_mps, "undelivered": undelivered,
+                  "strategy": strategy, "carriers": carriers, "audit": tmp_path / "audit.jsonl"}
+        (tmp_path / "simulator.toml").write_text(SIMULATOR.format(**values))
+        (tmp_path / "routes.toml").write_text(ROUTES.format(**values))
+        stack = Stack(
+            var_dir=tmp_path / "var", routes_file=tmp_path / "routes.toml",
+            simulator_file=tmp_path / "simulator.toml", database_url=database_url,
+            workers=workers or (
+                WorkerSpec("worker-send", "otp,transactional,marketing", 1),
+                WorkerSpec("worker-receipts", "receipts", 1, beat=True),
+            ),
+            extra_env={"SWITCHBOARD_SWEEP_INTERVAL": "0.5", **(env or {})},
+        )
+        started.append(stack)
+        return stack.start()
+
+    yield factory
+    for stack in started:
+        stack.stop()
