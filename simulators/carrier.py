@@ -14,12 +14,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from simulators.delays import draw_ms
 from simulators.faults import Mode, scheduled_mode
-from simulators.ids import MessageIds
+from simulators.ids import MessageIds, convert_id
 from simulators.limiter import Clock, PeakRate, RateLimiter
 from simulators.pdu import ShortMessage
 from simulators.receipts import DELIVERED, UNDELIVERABLE, PendingReceipt
-from simulators.scenario import THROTTLE_STATUS, CarrierSim
+from simulators.scenario import THROTTLE_STATUS, CarrierSim, PrefixRule
 
 # SMPP 3.4 §5.2.17 registered_delivery bits 0-1: 0 none, 1 always, 2 on failure only.
 _RECEIPT_WANTED: dict[int, Callable[[bool], bool]] = {
@@ -61,6 +62,8 @@ class CarrierRuntime:
         self.rng = random.Random(f"{seed}/{config.name}")  # replayable per carrier
         self.ids = MessageIds(config.message_id_format, self.rng)
         self.peak = PeakRate()
+        # longest first, so the first match is the longest prefix
+        self.rules = sorted(config.prefixes, key=lambda rule: len(rule.digits), reverse=True)
         self.bound: list[object] = []  # every bound session, for max_binds
         self.receivers: list[ReceiptSink] = []  # bound receiver/transceiver sessions
         self._next_receiver = 0
@@ -89,23 +92,42 @@ class CarrierRuntime:
         self.throttled += 1
         return False
 
+    def rule_for(self, destination: str) -> PrefixRule | None:
+        """The longest prefix rule matching `destination`, if any."""
+        digits = destination.lstrip("+")
+        for rule in self.rules:
+            if digits.startswith(rule.digits):
+                return rule
+        return None
+
     def submit_delay(self) -> float:
         """Seconds before the submit_sm_resp goes out (0 for an immediate answer)."""
         latency = self.config.submit_latency_ms
         if latency.max == 0:
             return 0.0
-        return self.rng.uniform(latency.min, latency.max) / 1000.0
+        return draw_ms(latency, self.rng) / 1000.0
 
-    def accept(self, message: ShortMessage, message_id: str, answered_in: float) -> None:
+    def accept(
+        self,
+        message: ShortMessage,
+        message_id: str,
+        answered_in: float,
+        rule: PrefixRule | None = None,
+    ) -> None:
         """Decide the fate of an accepted message and schedule its receipt, if one is due."""
         config = self.config
         if not config.receipts:
             return
-        delivered = self.rng.random() >= config.undelivered_share
+        share = config.undelivered_share
+        delay = config.receipt_delay_ms
+        if rule is not None:
+            share = rule.undelivered_share if rule.undelivered_share is not None else share
+            delay = rule.receipt_delay_ms or delay
+        delivered = self.rng.random() >= share
         if not _RECEIPT_WANTED[message.registered_delivery & 0x03](delivered):
             return
-        delay = config.receipt_delay_ms
-        after = delay.min if delay.min == delay.max else self.rng.uniform(delay.min, delay.max)
+        if config.receipt_id_format is not None:
+            message_id = convert_id(message_id, config.message_id_format, config.receipt_id_format)
         receipt = PendingReceipt(
             message_id=message_id,
             source=message.source_addr,
@@ -117,9 +139,11 @@ class CarrierRuntime:
             outcome=DELIVERED if delivered else UNDELIVERABLE,
             error=0 if delivered else UNDELIVERED_ERROR,
         )
-        self.receipts_created += 1
-        due = self.clock() + answered_in + after / 1000.0
-        heapq.heappush(self._scheduled, (due, next(self._tiebreak), receipt))
+        copies = 2 if self.rng.random() < config.duplicate_receipt_share else 1
+        for _ in range(copies):  # a duplicate gets its own delay, as a resending SMSC's would
+            due = self.clock() + answered_in + draw_ms(delay, self.rng) / 1000.0
+            heapq.heappush(self._scheduled, (due, next(self._tiebreak), receipt))
+        self.receipts_created += copies
 
     # --- receipts -------------------------------------------------------------------------
 

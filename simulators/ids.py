@@ -9,8 +9,23 @@ from typing import Final
 # Renders the n-th id; every format fits SMPP 3.4 §4.4.2's C-Octet String(65).
 ID_FORMATS: Final[Mapping[str, Callable[[int], str]]] = {
     "hex": lambda n: f"{n:x}",
+    "hex_upper": lambda n: f"{n:X}",
+    "hex_padded": lambda n: f"{n:016x}",
     "decimal": str,
+    "decimal_padded": lambda n: f"{n:020d}",
 }
+ID_BASES: Final[Mapping[str, int]] = {
+    "hex": 16,
+    "hex_upper": 16,
+    "hex_padded": 16,
+    "decimal": 10,
+    "decimal_padded": 10,
+}
+
+
+def convert_id(message_id: str, source: str, target: str) -> str:
+    """The same id rendered in another format (some SMSCs answer hex and receipt decimal)."""
+    return ID_FORMATS[target](int(message_id, ID_BASES[source]))
 
 
 class MessageIds:

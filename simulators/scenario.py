@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from messaging import ConfigProblem, TomlSource, raise_if, read_toml, validate
 from simulators.faults import Mode
@@ -26,17 +33,27 @@ THROTTLE_STATUS: Mapping[str, int] = {
 
 
 class DelayRange(BaseModel):
-    """A delay in milliseconds drawn uniformly from [min, max]; `min == max` is a fixed delay."""
+    """A delay in milliseconds within [min, max]; `min == max` is a fixed delay.
+
+    `shape = "uniform"` (default) draws evenly; `"exponential"` draws `min` plus an
+    exponential tail with the given `mean`, cut at `max` — the long tail real SMSCs show.
+    """
 
     model_config = _FROZEN
 
     min: float = Field(0, ge=0)
     max: float = Field(0, ge=0)
+    shape: Literal["uniform", "exponential"] = "uniform"
+    mean: float | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> DelayRange:
         if self.min > self.max:
             raise ValueError("min must be <= max")
+        if self.shape == "exponential" and (
+            self.mean is None or not self.min < self.mean <= self.max
+        ):
+            raise ValueError("an exponential delay needs min < mean <= max")
         return self
 
 
@@ -50,6 +67,33 @@ def _fixed_or_range(value: object) -> object:
 
 
 Delay = Annotated[DelayRange, BeforeValidator(_fixed_or_range)]
+
+
+IdFormat = Literal["hex", "hex_upper", "hex_padded", "decimal", "decimal_padded"]
+
+
+class PrefixRule(BaseModel):
+    """Behaviour for destinations starting with `prefix` (longest prefix wins)."""
+
+    model_config = _FROZEN
+
+    prefix: str
+
+    @field_validator("prefix")
+    @classmethod
+    def _digits(cls, value: str) -> str:
+        if not value.lstrip("+").isdigit() or value.count("+") > int(value.startswith("+")):
+            raise ValueError("must be digits, optionally after one leading +")
+        return value
+
+    submit_status: int | None = Field(None, ge=1, le=0xFFFFFFFF)  # reject submit_sm with this
+    undelivered_share: float | None = Field(None, ge=0, le=1)
+    receipt_delay_ms: Delay | None = None
+
+    @property
+    def digits(self) -> str:
+        """The prefix without its `+`."""
+        return self.prefix.lstrip("+")
 
 
 class Outage(BaseModel):
@@ -78,10 +122,13 @@ class CarrierSim(BaseModel):
     submit_latency_ms: Delay = DelayRange()
     receipt_delay_ms: Delay = DelayRange(min=50, max=300)
     undelivered_share: float = Field(0.0, ge=0, le=1)
-    message_id_format: Literal["hex", "decimal"] = "hex"
+    message_id_format: IdFormat = "hex"
+    receipt_id_format: IdFormat | None = None  # None: the receipt quotes the id as submitted
+    duplicate_receipt_share: float = Field(0.0, ge=0, le=1)
     receipts: bool = True
     receipt_window: int = Field(100, gt=0)
     outages: list[Outage] = Field(default_factory=list)
+    prefixes: list[PrefixRule] = Field(default_factory=list)
 
     @property
     def bucket_size(self) -> int:
@@ -128,6 +175,16 @@ def semantic_problems(source: TomlSource, scenario: Scenario) -> list[ConfigProb
             )
         else:
             names[carrier.name] = index
+        seen: dict[str, int] = {}
+        for rule_index, rule in enumerate(carrier.prefixes):
+            if rule.digits in seen:
+                problems.append(
+                    source.problem(
+                        ("carriers", index, "prefixes", rule_index, "prefix"),
+                        f"duplicate prefix {rule.prefix!r} (also prefixes[{seen[rule.digits]}])",
+                    )
+                )
+            seen.setdefault(rule.digits, rule_index)
         if carrier.port:
             if carrier.port in ports:
                 problems.append(

@@ -240,11 +240,16 @@ class Session(asyncio.Protocol):
             if status is not None:
                 self._out.append(header_only(Cmd.SUBMIT_SM_RESP, status, pdu.sequence))
             return
+        body = pdu.body
+        assert isinstance(body, ShortMessage)
+        rule = runtime.rule_for(body.destination_addr) if runtime.rules else None
+        if rule is not None and rule.submit_status is not None:
+            runtime.errors += 1
+            self._out.append(header_only(Cmd.SUBMIT_SM_RESP, rule.submit_status, pdu.sequence))
+            return
         if not runtime.admit():
             self._out.append(header_only(Cmd.SUBMIT_SM_RESP, runtime.throttle_status, pdu.sequence))
             return
-        body = pdu.body
-        assert isinstance(body, ShortMessage)
         message_id = runtime.ids.next()
         resp = message_id_resp(Cmd.SUBMIT_SM_RESP, pdu.sequence, message_id.encode("ascii"))
         delay = runtime.submit_delay()
@@ -254,7 +259,7 @@ class Session(asyncio.Protocol):
             self._out.append(resp)
         if self._audit is not None:
             self._audit(runtime.name, body, message_id)
-        runtime.accept(body, message_id, delay)
+        runtime.accept(body, message_id, delay, rule)
 
     def _deliver_resp(self, pdu: Pdu) -> None:
         receipt = self._in_flight.pop(pdu.sequence, None)

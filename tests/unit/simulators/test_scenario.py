@@ -76,7 +76,8 @@ message_id_format = "base64"
             "sim.toml:15: carriers[1].colour: unknown key",
             "sim.toml:16: carriers[1].submit_latency_ms: must be milliseconds or a table"
             " {min = ..., max = ...}",
-            "sim.toml:17: carriers[1].message_id_format: must be one of 'hex' or 'decimal'",
+            "sim.toml:17: carriers[1].message_id_format: must be one of 'hex', 'hex_upper',"
+            " 'hex_padded', 'decimal' or 'decimal_padded'",
         ]
     )
 
@@ -138,4 +139,27 @@ outages = [{ after_s = -1, for_s = 0, mode = "broken" }]
         "sim.toml:4: carriers[0].outages[0].for_s: must be > 0.0",
         "sim.toml:4: carriers[0].outages[0].mode: must be one of 'normal', 'syserr', 'silent'"
         " or 'down'",
+    ]
+
+
+def test_prefix_problems_are_located(tmp_path: Path) -> None:
+    bad = """[[carriers]]
+name = "a"
+system_id = "a"
+prefixes = [{ prefix = "44x" }]
+"""
+    assert problems(tmp_path, bad) == [
+        "sim.toml:4: carriers[0].prefixes[0].prefix:"
+        " must be digits, optionally after one leading +",
+    ]
+    duplicate = """[[carriers]]
+name = "a"
+system_id = "a"
+prefixes = [
+  { prefix = "4477", submit_status = 11 },
+  { prefix = "+4477", undelivered_share = 0.5 },
+]
+"""
+    assert problems(tmp_path, duplicate) == [
+        "sim.toml:4: carriers[0].prefixes[1].prefix: duplicate prefix '+4477' (also prefixes[0])",
     ]
