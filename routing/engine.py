@@ -67,7 +67,12 @@ class Decision:
         """The error to raise when there are no candidates, listing every reason."""
         if self.route_name is None:
             return NoRoute(["no route matches this number, class and account"])
-        return NoRoute([f"{e.carrier}: {e.detail}" for e in self.excluded] or ["route is empty"])
+        reasons = [
+            f"{e.carrier}: {e.detail}"
+            for e in self.excluded
+            if e.reason is not Exclusion.NOT_IN_ROUTE
+        ]
+        return NoRoute(reasons or [f'route "{self.route_name}" has no carrier'])
 
 
 def route(request: RouteRequest, table: RoutingTable, snapshot: Snapshot) -> list[Candidate]:
