@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Final
 
 from messaging import decode_gsm7
@@ -18,6 +19,9 @@ ESM_DELIVERY_RECEIPT: Final = 0x04
 # §5.2.12: bit 6 set → short_message starts with a User Data Header.
 ESM_UDHI: Final = 0x40
 TEXT_PREVIEW: Final = 20
+_ESCAPE: Final = 0x1B
+# Unpacked GSM-7 octet → character, for one str.translate instead of a loop per receipt.
+_GSM7_TABLE: Final = {i: decode_gsm7(bytes([i])) for i in range(256) if i != _ESCAPE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,11 @@ def preview_text(short_message: bytes, esm_class: int, data_coding: int) -> str:
     if data_coding == 0x08:  # UCS-2
         text = body[: TEXT_PREVIEW * 2].decode("utf-16-be", errors="replace")
     elif data_coding == 0x00:  # SMSC default alphabet: GSM-7, unpacked
-        text = decode_gsm7(body[: TEXT_PREVIEW * 2])
+        head = body[: TEXT_PREVIEW * 2]
+        if _ESCAPE in head:  # extension table: let messaging decode the escapes
+            text = decode_gsm7(head)
+        else:
+            text = head.decode("latin-1").translate(_GSM7_TABLE)
     else:
         text = body[: TEXT_PREVIEW * 2].decode("latin-1")
     return text[:TEXT_PREVIEW]
@@ -71,7 +79,12 @@ def preview_text(short_message: bytes, esm_class: int, data_coding: int) -> str:
 
 def _stamp(unix: float) -> str:
     """YYMMDDhhmm in UTC, the Appendix B date format."""
-    return datetime.fromtimestamp(unix, UTC).strftime("%y%m%d%H%M")
+    return _stamp_minute(int(unix // 60))
+
+
+@lru_cache(maxsize=64)
+def _stamp_minute(minute: int) -> str:
+    return datetime.fromtimestamp(minute * 60, UTC).strftime("%y%m%d%H%M")
 
 
 def render_text(receipt: PendingReceipt, done_at: float) -> str:
@@ -86,6 +99,8 @@ def render_text(receipt: PendingReceipt, done_at: float) -> str:
 
 def _ascii(text: str) -> bytes:
     """Receipt text as plain ASCII: what SMSCs send with data_coding 0 in practice."""
+    if text.isascii() and text.isprintable():
+        return text.encode("ascii")
     return "".join(c if " " <= c <= "~" else "?" for c in text).encode("ascii")
 
 

@@ -94,6 +94,7 @@ class Session(asyncio.Protocol):
         self._sequence = 0
         self._in_flight: dict[int, PendingReceipt] = {}
         self._window = runtime.config.receipt_window
+        self._window_opened = False
         self._handlers: Mapping[int, Callable[[Pdu], None]] = {
             Cmd.BIND_TRANSMITTER: self._bind,
             Cmd.BIND_RECEIVER: self._bind,
@@ -132,6 +133,11 @@ class Session(asyncio.Protocol):
             self._out.append(header_only(Cmd.GENERIC_NACK, Status.ESME_RINVCMDLEN, sequence))
             self._close_after_flush()
         self.flush()
+        if self._window_opened:
+            # Acks freed window slots: refill them once per read, not once per ack.
+            self._window_opened = False
+            if self.runtime.ready:
+                self.runtime.pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Unregister, and put receipts that were never acknowledged back in the queue."""
@@ -269,8 +275,7 @@ class Session(asyncio.Protocol):
             self.runtime.acked()
         else:
             self.runtime.refused(receipt)
-        if self.runtime.ready:
-            self.runtime.pump()
+        self._window_opened = True
 
     def _enquire_link(self, pdu: Pdu) -> None:
         self._out.append(header_only(Cmd.ENQUIRE_LINK_RESP, Status.ESME_ROK, pdu.sequence))

@@ -6,10 +6,20 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from messaging import decode_gsm7
 from simulators.ids import MessageIds
 from simulators.pdu import Cmd, ShortMessage, Tag
-from simulators.receipts import DELIVERED, UNDELIVERABLE, PendingReceipt, receipt_pdu, render_text
+from simulators.receipts import (
+    DELIVERED,
+    UNDELIVERABLE,
+    PendingReceipt,
+    preview_text,
+    receipt_pdu,
+    render_text,
+)
 from simulators.udh import concatenation
 
 SUBMITTED = datetime(2026, 3, 1, 9, 15, 30, tzinfo=UTC).timestamp()
@@ -116,3 +126,8 @@ def test_hex_ids_are_unique_and_replayable_from_the_seed() -> None:
 def test_decimal_ids_are_digits() -> None:
     ids = MessageIds("decimal", random.Random(1))
     assert all(ids.next().isdigit() for _ in range(100))
+
+
+@given(st.binary(max_size=60))
+def test_gsm7_preview_fast_path_agrees_with_messaging(body: bytes) -> None:
+    assert preview_text(body, 0, 0) == decode_gsm7(body[:40])[:20]
