@@ -1,0 +1,153 @@
+"""The send path with twins: memory buckets, scripted carrier sessions, a SQLite file store."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from carriers import SubmitPart
+from messaging import CarrierError, PermanentCarrierError, Throttled, Unbound
+from ratelimit import MemoryTokenBuckets
+from routing import RoutingTable, load_routes
+from store import MessageStore, NewMessage, make_engine, new_id, upgrade
+from workers import Sender
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+ROUTES = """
+[carriers.cheap]
+host = "127.0.0.1"
+port = 1
+system_id = "cheap"
+password = "pw"
+mps = 1000
+
+[carriers.dear]
+host = "127.0.0.1"
+port = 2
+system_id = "dear"
+password = "pw"
+mps = 1000
+
+[prices.cheap]
+currency = "EUR"
+"+44" = 0.01
+
+[prices.dear]
+currency = "EUR"
+"+44" = 0.05
+
+[[routes]]
+name = "default"
+strategy = "least_cost"
+carriers = ["cheap", "dear"]
+"""
+
+
+class ScriptedSession:
+    """Answers each submit with the next scripted outcome: an id, or an error to raise."""
+
+    def __init__(self, name: str, outcomes: list[str | CarrierError]) -> None:
+        self.name = name
+        self.outcomes = outcomes
+        self.submitted: list[SubmitPart] = []
+
+    def submit(self, part: object) -> concurrent.futures.Future[str]:
+        assert isinstance(part, SubmitPart)
+        self.submitted.append(part)
+        future: concurrent.futures.Future[str] = concurrent.futures.Future()
+        outcome = self.outcomes.pop(0) if self.outcomes else f"{self.name}-{len(self.submitted)}"
+        if isinstance(outcome, CarrierError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+        return future
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> RoutingTable:
+    path = tmp_path / "routes.toml"
+    path.write_text(ROUTES)
+    return load_routes(path)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[MessageStore]:
+    url = f"sqlite:///{tmp_path / 'unit.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield MessageStore(engine)
+    engine.dispose()
+
+
+def _queue(store: MessageStore, body: str = "hello") -> str:
+    account = store.ensure_account("acme", NOW)
+    message_id = new_id()
+    store.insert_messages([
+        NewMessage(message_id, account, "+447400123456", "Acme", body, "marketing", "gsm7", 1, None, NOW,
+                   NOW + timedelta(hours=1))
+    ])
+    return message_id
+
+
+def _sender(store: MessageStore, table: RoutingTable, sessions: dict[str, ScriptedSession]) -> Sender:
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    return Sender(store, lambda: table, MemoryTokenBuckets(lambda: clock[0]), sessions.__getitem__,
+                  lambda: NOW, sleep)
+
+
+def test_cheapest_carrier_takes_the_message(store: MessageStore, table: RoutingTable) -> None:
+    sessions = {"cheap": ScriptedSession("cheap", ["00A1"]), "dear": ScriptedSession("dear", [])}
+    message_id = _queue(store)
+    stats, _ = _sender(store, table, sessions).send([message_id])
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert stats.sent == 1 and view is not None and view.status == "sent"
+    assert [(a.carrier, a.carrier_message_ids) for a in view.attempts] == [("cheap", ("a1",))]
+    assert sessions["dear"].submitted == []
+
+
+def test_throttled_submit_fails_over_to_next_candidate(store: MessageStore, table: RoutingTable) -> None:
+    sessions = {"cheap": ScriptedSession("cheap", [Throttled(0x58)]), "dear": ScriptedSession("dear", ["77"])}
+    message_id = _queue(store)
+    stats, _ = _sender(store, table, sessions).send([message_id])
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None and stats.failovers == 1
+    assert [(a.carrier, a.submit_status, a.error_code) for a in view.attempts] == [
+        ("cheap", "error", "throttled:0x58"), ("dear", "accepted", None)
+    ]
+    assert view.status == "sent" and view.attempts[0].cost == 0
+
+
+def test_permanent_error_fails_without_trying_others(store: MessageStore, table: RoutingTable) -> None:
+    sessions = {"cheap": ScriptedSession("cheap", [PermanentCarrierError(0x0B)]), "dear": ScriptedSession("dear", [])}
+    message_id = _queue(store)
+    _sender(store, table, sessions).send([message_id])
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None and view.status == "failed" and sessions["dear"].submitted == []
+
+
+def test_every_candidate_down_goes_back_to_queued_with_a_retry_time(store: MessageStore, table: RoutingTable) -> None:
+    sessions = {"cheap": ScriptedSession("cheap", [Unbound()]), "dear": ScriptedSession("dear", [Unbound()])}
+    message_id = _queue(store)
+    stats, _ = _sender(store, table, sessions).send([message_id])
+    assert stats.retry_later == 1
+    assert store.status_counts() == {"queued": 1}
+    assert store.requeue_due(NOW + timedelta(seconds=4), NOW - timedelta(hours=1)) == {}
+    assert store.requeue_due(NOW + timedelta(seconds=11), NOW - timedelta(hours=1)) == {"marketing": [message_id]}
+
+
+def test_long_message_is_submitted_as_concatenated_parts(store: MessageStore, table: RoutingTable) -> None:
+    sessions = {"cheap": ScriptedSession("cheap", ["1", "2"]), "dear": ScriptedSession("dear", [])}
+    message_id = _queue(store, "x" * 200)
+    _sender(store, table, sessions).send([message_id])
+    parts = sessions["cheap"].submitted
+    assert len(parts) == 2 and all(p.esm_class & 0x40 for p in parts)
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None and view.attempts[0].carrier_message_ids == ("1", "2")
