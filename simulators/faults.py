@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
-from simulators.pdu import Status
+from simulators.pdu import CommandStatus
 
 if TYPE_CHECKING:
     from simulators.scenario import Outage
@@ -23,9 +23,9 @@ class Mode(StrEnum):
 
 # The answer to a submit_sm in each broken mode; None → no answer at all.
 SUBMIT_FAULT_STATUS: Final[Mapping[Mode, int | None]] = {
-    Mode.SYSERR: Status.ESME_RSYSERR,  # SMPP 3.4 §5.1.3: 0x08 "System Error"
+    Mode.SYSERR: CommandStatus.ESME_RSYSERR,  # SMPP 3.4 §5.1.3: 0x08 "System Error"
     Mode.SILENT: None,
-    Mode.DOWN: Status.ESME_RSYSERR,  # only reachable in the instant before the drop
+    Mode.DOWN: CommandStatus.ESME_RSYSERR,  # only reachable in the instant before the drop
 }
 
 

@@ -45,7 +45,7 @@ class Cmd:
     ENQUIRE_LINK_RESP: Final = 0x80000015
 
 
-class Status:
+class CommandStatus:
     """command_status values the simulator uses, SMPP 3.4 §5.1.3."""
 
     ESME_ROK: Final = 0x00000000
@@ -147,7 +147,7 @@ class Pdu:
 
     command_id: int
     sequence: int
-    status: int = Status.ESME_ROK
+    status: int = CommandStatus.ESME_ROK
     body: Body = None
 
 
@@ -158,13 +158,13 @@ def _cstr(data: bytes, pos: int, limit: int, name: str) -> tuple[str, int]:
     """A C-Octet String (SMPP 3.4 §3.1) of at most `limit` octets including its NUL."""
     end = data.find(_NUL, pos, pos + limit)
     if end < 0:
-        raise PduError(Status.ESME_RINVCMDLEN, f"{name}: no NUL within {limit} octets")
+        raise PduError(CommandStatus.ESME_RINVCMDLEN, f"{name}: no NUL within {limit} octets")
     return data[pos:end].decode("latin-1"), end + 1
 
 
 def _u8(data: bytes, pos: int, name: str) -> int:
     if pos >= len(data):
-        raise PduError(Status.ESME_RINVCMDLEN, f"{name}: body too short")
+        raise PduError(CommandStatus.ESME_RINVCMDLEN, f"{name}: body too short")
     return data[pos]
 
 
@@ -174,11 +174,11 @@ def decode_tlvs(data: bytes, pos: int) -> dict[int, bytes]:
     end = len(data)
     while pos < end:
         if pos + 4 > end:
-            raise PduError(Status.ESME_RINVCMDLEN, "truncated TLV header")
+            raise PduError(CommandStatus.ESME_RINVCMDLEN, "truncated TLV header")
         tag, length = _TLV_HEADER.unpack_from(data, pos)
         pos += 4
         if pos + length > end:
-            raise PduError(Status.ESME_RINVCMDLEN, f"TLV 0x{tag:04X} runs past the PDU")
+            raise PduError(CommandStatus.ESME_RINVCMDLEN, f"TLV 0x{tag:04X} runs past the PDU")
         tlvs[tag] = data[pos : pos + length]
         pos += length
     return tlvs
@@ -190,7 +190,7 @@ def _decode_bind(data: bytes) -> Bind:
     password, pos = _cstr(data, pos, 9, "password")
     system_type, pos = _cstr(data, pos, 13, "system_type")
     if pos + 3 > len(data):
-        raise PduError(Status.ESME_RINVCMDLEN, "bind body too short")
+        raise PduError(CommandStatus.ESME_RINVCMDLEN, "bind body too short")
     version, ton, npi = _U8X3.unpack_from(data, pos)
     address_range, pos = _cstr(data, pos + 3, 41, "address_range")
     return Bind(system_id, password, system_type, version, ton, npi, address_range)
@@ -213,18 +213,18 @@ def _decode_short_message(data: bytes) -> ShortMessage:
     dst_npi = _u8(data, pos + 1, "dest_addr_npi")
     destination, pos = _cstr(data, pos + 2, 21, "destination_addr")
     if pos + 3 > len(data):
-        raise PduError(Status.ESME_RINVCMDLEN, "body too short after destination_addr")
+        raise PduError(CommandStatus.ESME_RINVCMDLEN, "body too short after destination_addr")
     esm_class, protocol_id, priority = _U8X3.unpack_from(data, pos)
     schedule, pos = _cstr(data, pos + 3, 17, "schedule_delivery_time")
     validity, pos = _cstr(data, pos, 17, "validity_period")
     if pos + 5 > len(data):
-        raise PduError(Status.ESME_RINVCMDLEN, "body too short after validity_period")
+        raise PduError(CommandStatus.ESME_RINVCMDLEN, "body too short after validity_period")
     registered, replace, coding, default_id = _U8X4.unpack_from(data, pos)
     sm_length = data[pos + 4]
     pos += 5
     if pos + sm_length > len(data):
         # §4.4.1: sm_length says how many octets follow; a shorter PDU is a length error.
-        raise PduError(Status.ESME_RINVMSGLEN, "short_message runs past the PDU")
+        raise PduError(CommandStatus.ESME_RINVMSGLEN, "short_message runs past the PDU")
     message = data[pos : pos + sm_length]
     tlvs = decode_tlvs(data, pos + sm_length) if pos + sm_length < len(data) else {}
     return ShortMessage(
@@ -289,13 +289,15 @@ def decode(frame: bytes) -> Pdu:
             ESME_RINVMSGLEN when sm_length disagrees with the PDU.
     """
     if len(frame) < HEADER_SIZE:
-        raise PduError(Status.ESME_RINVCMDLEN, "shorter than the 16-octet header")
+        raise PduError(CommandStatus.ESME_RINVCMDLEN, "shorter than the 16-octet header")
     length, command_id, status, sequence = HEADER.unpack_from(frame)
     if length != len(frame):
-        raise PduError(Status.ESME_RINVCMDLEN, f"command_length {length} != {len(frame)} octets")
+        raise PduError(
+            CommandStatus.ESME_RINVCMDLEN, f"command_length {length} != {len(frame)} octets"
+        )
     decoder = _DECODERS.get(command_id)
     if decoder is None:
-        raise PduError(Status.ESME_RINVCMDID, f"unknown command_id 0x{command_id:08X}")
+        raise PduError(CommandStatus.ESME_RINVCMDID, f"unknown command_id 0x{command_id:08X}")
     return Pdu(command_id, sequence, status, decoder(frame))
 
 

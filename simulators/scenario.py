@@ -21,14 +21,14 @@ from pydantic import (
 
 from messaging import ConfigProblem, TomlSource, raise_if, read_toml, validate
 from simulators.faults import Mode
-from simulators.pdu import Status
+from simulators.pdu import CommandStatus
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 # How a carrier answers a submit_sm it has no token for.
 THROTTLE_STATUS: Mapping[str, int] = {
-    "reject": Status.ESME_RTHROTTLED,  # SMPP 3.4 §5.1.3: 0x58 "Throttling error"
-    "queue_full": Status.ESME_RMSGQFUL,  # 0x14 "Message Queue Full", what some SMSCs send instead
+    "reject": CommandStatus.ESME_RTHROTTLED,  # SMPP 3.4 §5.1.3: 0x58 "Throttling error"
+    "queue_full": CommandStatus.ESME_RMSGQFUL,  # 0x14 "Message Queue Full", as some SMSCs do
 }
 
 

@@ -23,10 +23,10 @@ from simulators.pdu import (
     Bind,
     BindResp,
     Cmd,
+    CommandStatus,
     Pdu,
     PduError,
     ShortMessage,
-    Status,
     Tag,
     decode,
     encode,
@@ -130,7 +130,7 @@ class Session(asyncio.Protocol):
             self.runtime.malformed += 1
             sequence = HEADER.unpack_from(buffer)[3] if len(buffer) >= HEADER_SIZE else 0
             log.warning("%s: bad command_length %d, closing", self.runtime.name, bad_length)
-            self._out.append(header_only(Cmd.GENERIC_NACK, Status.ESME_RINVCMDLEN, sequence))
+            self._out.append(header_only(Cmd.GENERIC_NACK, CommandStatus.ESME_RINVCMDLEN, sequence))
             self._close_after_flush()
         self.flush()
         if self._window_opened:
@@ -201,7 +201,7 @@ class Session(asyncio.Protocol):
         self.runtime.errors += 1
         # §5.1.3: a second bind is ESME_RALYBND, anything else out of state ESME_RINVBNDSTS.
         bind = pdu.command_id in BIND_COMMANDS
-        status = Status.ESME_RALYBND if bind else Status.ESME_RINVBNDSTS
+        status = CommandStatus.ESME_RALYBND if bind else CommandStatus.ESME_RINVBNDSTS
         if pdu.command_id & RESPONSE_BIT:
             self._out.append(header_only(Cmd.GENERIC_NACK, status, pdu.sequence))
         else:
@@ -215,14 +215,14 @@ class Session(asyncio.Protocol):
         config = self.runtime.config
         resp_id = pdu.command_id | RESPONSE_BIT
         if body.system_id != config.system_id:
-            status = Status.ESME_RINVSYSID
+            status = CommandStatus.ESME_RINVSYSID
         elif body.password != config.password:
-            status = Status.ESME_RINVPASWD
+            status = CommandStatus.ESME_RINVPASWD
         elif self.runtime.mode is Mode.DOWN or len(self.runtime.bound) >= config.max_binds:
-            status = Status.ESME_RBINDFAIL
+            status = CommandStatus.ESME_RBINDFAIL
         else:
-            status = Status.ESME_ROK
-        if status != Status.ESME_ROK:
+            status = CommandStatus.ESME_ROK
+        if status != CommandStatus.ESME_ROK:
             self.runtime.errors += 1
             # §4.1.2: the bind_resp body is not returned when command_status is non-zero.
             self._out.append(header_only(resp_id, status, pdu.sequence))
@@ -271,17 +271,17 @@ class Session(asyncio.Protocol):
         receipt = self._in_flight.pop(pdu.sequence, None)
         if receipt is None:
             return  # an answer to nothing we sent (late, or duplicated): nothing to do
-        if pdu.status == Status.ESME_ROK:
+        if pdu.status == CommandStatus.ESME_ROK:
             self.runtime.acked()
         else:
             self.runtime.refused(receipt)
         self._window_opened = True
 
     def _enquire_link(self, pdu: Pdu) -> None:
-        self._out.append(header_only(Cmd.ENQUIRE_LINK_RESP, Status.ESME_ROK, pdu.sequence))
+        self._out.append(header_only(Cmd.ENQUIRE_LINK_RESP, CommandStatus.ESME_ROK, pdu.sequence))
 
     def _unbind(self, pdu: Pdu) -> None:
-        self._out.append(header_only(Cmd.UNBIND_RESP, Status.ESME_ROK, pdu.sequence))
+        self._out.append(header_only(Cmd.UNBIND_RESP, CommandStatus.ESME_ROK, pdu.sequence))
         self._close_after_flush()
 
     def _ignore(self, pdu: Pdu) -> None:

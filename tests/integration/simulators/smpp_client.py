@@ -9,9 +9,9 @@ from types import TracebackType
 from simulators.pdu import (
     Bind,
     Cmd,
+    CommandStatus,
     Pdu,
     ShortMessage,
-    Status,
     decode,
     encode,
     header_only,
@@ -78,7 +78,7 @@ class RawClient:
         self.send(pdu)
         return pdu
 
-    def ack(self, deliver: Pdu, status: int = Status.ESME_ROK) -> None:
+    def ack(self, deliver: Pdu, status: int = CommandStatus.ESME_ROK) -> None:
         """Answer a deliver_sm."""
         self.send(Pdu(Cmd.DELIVER_SM_RESP, deliver.sequence, status))
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from simulators import SimulatorThread
 from simulators.faults import Mode
-from simulators.pdu import Cmd, ShortMessage, Status, Tag
+from simulators.pdu import Cmd, CommandStatus, ShortMessage, Tag
 from simulators.scenario import Outage
 from tests.integration.simulators.conftest import carrier, eventually
 from tests.integration.simulators.smpp_client import RawClient
@@ -35,10 +35,10 @@ def test_syserr_mode_answers_every_submit_with_0x08(start_sim: Start) -> None:
         client.bind("alpha", "alphapw")
         assert _post(control, {"carrier": "alpha", "mode": "syserr"})["mode"] == "syserr"
         client.submit()
-        assert client.read().status == Status.ESME_RSYSERR
+        assert client.read().status == CommandStatus.ESME_RSYSERR
         assert _post(control, {"carrier": "alpha", "mode": "schedule"})["mode"] == "normal"
         client.submit(registered_delivery=0)
-        assert client.read().status == Status.ESME_ROK
+        assert client.read().status == CommandStatus.ESME_ROK
 
 
 def test_silent_mode_never_answers_submits_but_keeps_the_link(start_sim: Start) -> None:
@@ -59,9 +59,9 @@ def test_down_mode_drops_sessions_and_refuses_binds_until_cleared(start_sim: Sta
         sim.call(lambda s: s.set_mode("alpha", Mode.DOWN))
         assert client.closed_by_peer()
     with RawClient(port) as client:
-        assert client.bind("alpha", "alphapw").status == Status.ESME_RBINDFAIL
+        assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_RBINDFAIL
         sim.call(lambda s: s.set_mode("alpha", None))
-        assert client.bind("alpha", "alphapw").status == Status.ESME_ROK
+        assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_ROK
 
 
 def test_dropped_connection_gets_its_unacked_receipt_again(start_sim: Start) -> None:
@@ -91,6 +91,6 @@ def test_scheduled_outage_refuses_binds_then_heals(start_sim: Start) -> None:
     port = sim.simulator.ports["alpha"]
     eventually(lambda: sim.call(lambda s: s.carriers["alpha"].mode) is Mode.DOWN)
     with RawClient(port) as client:
-        assert client.bind("alpha", "alphapw").status == Status.ESME_RBINDFAIL
+        assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_RBINDFAIL
         eventually(lambda: sim.call(lambda s: s.carriers["alpha"].mode) is Mode.NORMAL)
-        assert client.bind("alpha", "alphapw").status == Status.ESME_ROK
+        assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_ROK

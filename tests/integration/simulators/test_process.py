@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simulators.pdu import Status
+from simulators.pdu import CommandStatus
 from tests.integration.simulators.smpp_client import RawClient
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,9 +33,9 @@ def test_process_serves_and_prints_final_stats_on_sigterm(tmp_path: Path) -> Non
         match = re.match(r"alpha: smpp://127\.0\.0\.1:(\d+) ", first)
         assert match, first
         with RawClient(int(match.group(1))) as client:
-            assert client.bind("alpha", "alphapw").status == Status.ESME_ROK
+            assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_ROK
             client.submit()
-            assert client.read().status == Status.ESME_ROK
+            assert client.read().status == CommandStatus.ESME_ROK
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=10)
     finally:

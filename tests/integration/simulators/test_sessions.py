@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from simulators import SimulatorThread
-from simulators.pdu import HEADER, Cmd, MessageIdResp, ShortMessage, Status, Tag, header_only
+from simulators.pdu import HEADER, Cmd, CommandStatus, MessageIdResp, ShortMessage, Tag, header_only
 from tests.integration.simulators.conftest import carrier, eventually
 from tests.integration.simulators.smpp_client import RawClient
 
@@ -24,14 +24,17 @@ def test_bind_with_the_right_credentials_is_accepted(start_sim: Start) -> None:
     sim = start_sim(carrier("alpha"))
     with RawClient(sim.simulator.ports["alpha"]) as client:
         resp = client.bind("alpha", "alphapw")
-        assert (resp.command_id, resp.status) == (Cmd.BIND_TRANSCEIVER_RESP, Status.ESME_ROK)
+        assert (resp.command_id, resp.status) == (Cmd.BIND_TRANSCEIVER_RESP, CommandStatus.ESME_ROK)
         eventually(lambda: sim.stats()["alpha"]["binds"] == 1)
     eventually(lambda: sim.stats()["alpha"]["binds"] == 0)
 
 
 @pytest.mark.parametrize(
     ("system_id", "password", "status"),
-    [("alpha", "wrong", Status.ESME_RINVPASWD), ("nobody", "alphapw", Status.ESME_RINVSYSID)],
+    [
+        ("alpha", "wrong", CommandStatus.ESME_RINVPASWD),
+        ("nobody", "alphapw", CommandStatus.ESME_RINVSYSID),
+    ],
 )
 def test_bind_with_bad_credentials_is_refused(
     start_sim: Start, system_id: str, password: str, status: int
@@ -42,8 +45,8 @@ def test_bind_with_bad_credentials_is_refused(
         assert (resp.command_id, resp.status) == (Cmd.BIND_TRANSMITTER_RESP, status)
         # still OPEN: a submit is out of state, a correct bind still works
         client.submit()
-        assert client.read().status == Status.ESME_RINVBNDSTS
-        assert client.bind("alpha", "alphapw").status == Status.ESME_ROK
+        assert client.read().status == CommandStatus.ESME_RINVBNDSTS
+        assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_ROK
     assert sim.stats()["alpha"]["errors"] == 2
 
 
@@ -51,9 +54,9 @@ def test_binds_beyond_max_binds_fail_and_second_bind_is_already_bound(start_sim:
     sim = start_sim(carrier("alpha", max_binds=1))
     port = sim.simulator.ports["alpha"]
     with RawClient(port) as first, RawClient(port) as second:
-        assert first.bind("alpha", "alphapw").status == Status.ESME_ROK
-        assert first.bind("alpha", "alphapw").status == Status.ESME_RALYBND
-        assert second.bind("alpha", "alphapw").status == Status.ESME_RBINDFAIL
+        assert first.bind("alpha", "alphapw").status == CommandStatus.ESME_ROK
+        assert first.bind("alpha", "alphapw").status == CommandStatus.ESME_RALYBND
+        assert second.bind("alpha", "alphapw").status == CommandStatus.ESME_RBINDFAIL
 
 
 def test_receiver_bind_may_not_submit(start_sim: Start) -> None:
@@ -62,7 +65,7 @@ def test_receiver_bind_may_not_submit(start_sim: Start) -> None:
         client.bind("alpha", "alphapw", Cmd.BIND_RECEIVER)
         client.submit()
         resp = client.read()
-        assert (resp.command_id, resp.status) == (Cmd.SUBMIT_SM_RESP, Status.ESME_RINVBNDSTS)
+        assert (resp.command_id, resp.status) == (Cmd.SUBMIT_SM_RESP, CommandStatus.ESME_RINVBNDSTS)
 
 
 @pytest.mark.parametrize(("fmt", "base"), [("hex", 16), ("decimal", 10)])
@@ -75,7 +78,7 @@ def test_submit_gets_an_id_and_a_receipt_for_that_id(start_sim: Start, fmt: str,
         assert (resp.command_id, resp.sequence, resp.status) == (
             Cmd.SUBMIT_SM_RESP,
             sent.sequence,
-            Status.ESME_ROK,
+            CommandStatus.ESME_ROK,
         )
         assert isinstance(resp.body, MessageIdResp)
         message_id = resp.body.message_id
@@ -133,8 +136,8 @@ def test_mps_50_throttles_200_fast_submits_and_no_second_exceeds_50(start_sim: S
             client.submit()
         statuses = [client.read().status for _ in range(200)]
     stats = sim.stats()["alpha"]
-    assert statuses.count(Status.ESME_RTHROTTLED) == stats["throttled"] > 0
-    assert statuses.count(Status.ESME_ROK) == stats["submits_accepted"]
+    assert statuses.count(CommandStatus.ESME_RTHROTTLED) == stats["throttled"] > 0
+    assert statuses.count(CommandStatus.ESME_ROK) == stats["submits_accepted"]
     assert stats["submits_accepted"] + stats["throttled"] == 200
     assert 0 < stats["max_mps_1s"] <= 50
 
@@ -145,7 +148,7 @@ def test_queue_full_throttle_answers_0x14(start_sim: Start) -> None:
         client.bind("alpha", "alphapw")
         client.submit()
         client.submit()
-        assert [client.read().status, client.read().status] == [0, Status.ESME_RMSGQFUL]
+        assert [client.read().status, client.read().status] == [0, CommandStatus.ESME_RMSGQFUL]
 
 
 def test_receipt_is_resent_after_a_session_drops_without_acking(start_sim: Start) -> None:
@@ -223,7 +226,7 @@ def _serves_a_good_client(port: int) -> bool:
     with RawClient(port) as good:
         good.bind("alpha", "alphapw")
         good.submit(registered_delivery=0)
-        return good.read().status == Status.ESME_ROK
+        return good.read().status == CommandStatus.ESME_ROK
 
 
 def test_unknown_command_gets_generic_nack_and_the_session_goes_on(start_sim: Start) -> None:
@@ -235,7 +238,7 @@ def test_unknown_command_gets_generic_nack_and_the_session_goes_on(start_sim: St
         nack = client.read()
         assert (nack.command_id, nack.status, nack.sequence) == (
             Cmd.GENERIC_NACK,
-            Status.ESME_RINVCMDID,
+            CommandStatus.ESME_RINVCMDID,
             41,
         )
         assert client.enquire_link().command_id == Cmd.ENQUIRE_LINK_RESP
@@ -251,7 +254,7 @@ def test_truncated_body_gets_generic_nack_and_is_counted(start_sim: Start) -> No
         nack = client.read()
         assert (nack.command_id, nack.status, nack.sequence) == (
             Cmd.GENERIC_NACK,
-            Status.ESME_RINVCMDLEN,
+            CommandStatus.ESME_RINVCMDLEN,
             5,
         )
         assert client.enquire_link().command_id == Cmd.ENQUIRE_LINK_RESP
@@ -270,7 +273,7 @@ def test_bad_command_length_gets_generic_nack_then_close(start_sim: Start) -> No
             nack = client.read()
             assert (nack.command_id, nack.status, nack.sequence) == (
                 Cmd.GENERIC_NACK,
-                Status.ESME_RINVCMDLEN,
+                CommandStatus.ESME_RINVCMDLEN,
                 77,
             )
             assert client.closed_by_peer()
@@ -323,7 +326,7 @@ def test_control_endpoint_reports_stats_and_changes_mps_live(start_sim: Start) -
         for _ in range(10):
             client.submit()
         statuses = [client.read().status for _ in range(10)]
-    assert statuses.count(Status.ESME_ROK) == 3
+    assert statuses.count(CommandStatus.ESME_ROK) == 3
     status, stats = _http(control, "/stats")
     assert status == 200
     assert isinstance(stats, dict)

@@ -13,11 +13,11 @@ from simulators.pdu import (
     Bind,
     BindResp,
     Cmd,
+    CommandStatus,
     MessageIdResp,
     Pdu,
     PduError,
     ShortMessage,
-    Status,
     decode,
     encode,
     header_only,
@@ -99,8 +99,12 @@ def test_submit_sm_resp_fast_path_matches_the_general_encoder(seq: int, message_
 
 
 def test_error_response_without_body_decodes() -> None:
-    pdu = decode(header_only(Cmd.SUBMIT_SM_RESP, Status.ESME_RTHROTTLED, 7))
-    assert (pdu.status, pdu.sequence, pdu.body) == (Status.ESME_RTHROTTLED, 7, MessageIdResp(""))
+    pdu = decode(header_only(Cmd.SUBMIT_SM_RESP, CommandStatus.ESME_RTHROTTLED, 7))
+    assert (pdu.status, pdu.sequence, pdu.body) == (
+        CommandStatus.ESME_RTHROTTLED,
+        7,
+        MessageIdResp(""),
+    )
 
 
 def _submit_bytes() -> bytes:
@@ -114,12 +118,15 @@ def _with_length(body: bytes, command_id: int = Cmd.SUBMIT_SM) -> bytes:
 @pytest.mark.parametrize(
     ("frame", "status"),
     [
-        (b"\x00\x00\x00\x10abc", Status.ESME_RINVCMDLEN),  # shorter than a header
-        (HEADER.pack(40, Cmd.ENQUIRE_LINK, 0, 1), Status.ESME_RINVCMDLEN),  # length lies
-        (HEADER.pack(16, 0x00000099, 0, 1), Status.ESME_RINVCMDID),  # unknown command
-        (_with_length(b"src"), Status.ESME_RINVCMDLEN),  # C-string without its NUL
-        (_with_length(b"x" * 30 + b"\x00", Cmd.BIND_TRANSMITTER), Status.ESME_RINVCMDLEN),
-        (_submit_bytes()[:-6] + b"\x09" + b"hello", Status.ESME_RINVMSGLEN),  # sm_length 9, 5 sent
+        (b"\x00\x00\x00\x10abc", CommandStatus.ESME_RINVCMDLEN),  # shorter than a header
+        (HEADER.pack(40, Cmd.ENQUIRE_LINK, 0, 1), CommandStatus.ESME_RINVCMDLEN),  # length lies
+        (HEADER.pack(16, 0x00000099, 0, 1), CommandStatus.ESME_RINVCMDID),  # unknown command
+        (_with_length(b"src"), CommandStatus.ESME_RINVCMDLEN),  # C-string without its NUL
+        (_with_length(b"x" * 30 + b"\x00", Cmd.BIND_TRANSMITTER), CommandStatus.ESME_RINVCMDLEN),
+        (
+            _submit_bytes()[:-6] + b"\x09" + b"hello",
+            CommandStatus.ESME_RINVMSGLEN,
+        ),  # sm_length 9, 5 sent
     ],
     ids=["short", "length-mismatch", "unknown-id", "no-nul", "system-id-too-long", "sm-length"],
 )
@@ -135,7 +142,7 @@ def test_truncated_tlv_is_a_length_error() -> None:
     cut = struct.pack(">I", len(cut)) + cut[4:]
     with pytest.raises(PduError) as caught:
         decode(cut)
-    assert caught.value.status == Status.ESME_RINVCMDLEN
+    assert caught.value.status == CommandStatus.ESME_RINVCMDLEN
 
 
 def test_split_frames_keeps_a_partial_pdu_for_the_next_read() -> None:
