@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators import SimulatorThread
+from simulators import Scenario, SimulatorThread
 from simulators.pdu import HEADER, Cmd, CommandStatus, MessageIdResp, ShortMessage, Tag, header_only
 from tests.integration.simulators.conftest import carrier, eventually
 from tests.integration.simulators.smpp_client import RawClient
@@ -376,3 +376,18 @@ def test_audit_file_has_one_line_per_accepted_submit(start_sim: Start, tmp_path:
         "data_coding",
         "sar",
     }
+
+
+def test_a_taken_port_fails_start_and_frees_the_others() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        scenario = Scenario(carriers=[carrier("alpha"), carrier("beta", port=busy)])
+        thread = SimulatorThread(scenario)
+        with pytest.raises(OSError, match="in use"):
+            thread.start()
+    assert thread.simulator.ports.get("beta") is None
+    alpha = thread.simulator.ports["alpha"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", alpha))  # released again
