@@ -7,6 +7,7 @@ decision = explain(RouteRequest(...), table, snapshot)   # + why each other carr
 
 from routing.candidate import Candidate
 from routing.config import BindMode, Strategy
+from routing.diff import CarrierChange, PriceChange, TableDiff, diff_tables
 from routing.engine import (
     Decision,
     Excluded,
@@ -25,6 +26,7 @@ __all__ = [
     "STRATEGIES",
     "BindMode",
     "Candidate",
+    "CarrierChange",
     "CarrierHealth",
     "CarrierSpec",
     "Circuit",
@@ -33,12 +35,15 @@ __all__ = [
     "Exclusion",
     "Match",
     "Price",
+    "PriceChange",
     "Route",
     "RoutePlan",
     "RouteRequest",
     "RoutingTable",
     "Snapshot",
     "Strategy",
+    "TableDiff",
+    "diff_tables",
     "explain",
     "load_routes",
     "route",

@@ -195,7 +195,7 @@ def _exclusion(
         return Excluded(name, Exclusion.SENDER, f"refuses alphanumeric sender {request.sender!r}")
     health = snapshot.health(name)
     if health.circuit is Circuit.OPEN:
-        return Excluded(name, Exclusion.CIRCUIT_OPEN, "circuit open")
+        return Excluded(name, Exclusion.CIRCUIT_OPEN, "circuit breaker open: failing recently")
     if not health.bound:
         return Excluded(name, Exclusion.UNHEALTHY, "no bound session")
     if health.score <= 0.0:

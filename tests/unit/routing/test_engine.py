@@ -148,7 +148,11 @@ def test_weighted_share_of_an_excluded_carrier_moves_to_the_others() -> None:
 @pytest.mark.parametrize(
     ("health", "reason", "detail"),
     [
-        (CarrierHealth(circuit=Circuit.OPEN), Exclusion.CIRCUIT_OPEN, "circuit open"),
+        (
+            CarrierHealth(circuit=Circuit.OPEN),
+            Exclusion.CIRCUIT_OPEN,
+            "circuit breaker open: failing recently",
+        ),
         (CarrierHealth(bound=False), Exclusion.UNHEALTHY, "no bound session"),
         (CarrierHealth(score=0.0), Exclusion.UNHEALTHY, "health score 0"),
     ],
@@ -255,7 +259,7 @@ def test_no_route_error_lists_every_carrier_left_out() -> None:
     decision = explain(request("+331"), table, snapshot)
     assert decision.candidates == ()
     assert decision.no_route().reasons == (
-        "alpha: circuit open",
+        "alpha: circuit breaker open: failing recently",
         "beta: no price for +331 in prices.beta",
     )
 

@@ -1,0 +1,188 @@
+"""`switchboard routes check|explain|diff`: the operator's view of a routing file.
+
+Holds no routing logic: it loads tables with `routing.load_routes`, asks `routing.explain`
+and `routing.diff.diff_tables`, and prints what they say.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from messaging import ConfigError, Encoding, MessageClass
+from routing import (
+    CarrierChange,
+    CarrierHealth,
+    Circuit,
+    RouteRequest,
+    RoutingTable,
+    Snapshot,
+    diff_tables,
+    explain,
+    load_routes,
+)
+
+DEFAULT_FILE = Path("config/routes.toml")
+_NUMBER = re.compile(r"^\+[0-9]{1,15}$")
+
+routes_app = typer.Typer(
+    help="Check, explain and diff routing files", no_args_is_help=True, add_completion=False
+)
+
+
+def _console() -> Console:
+    # Wide enough that tables are not cut in pipes and CI logs (no terminal to measure).
+    return Console(width=120, highlight=False)
+
+
+def _load(path: Path, console: Console) -> RoutingTable:
+    try:
+        return load_routes(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            console.print(str(problem), markup=False)
+        noun = "problem" if len(exc.problems) == 1 else "problems"
+        console.print(f"{path}: {len(exc.problems)} {noun}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _normalise(number: str) -> str:
+    """``+44 7700-900 123`` → ``+447700900123``: any ``+`` and digits, even if not dialable."""
+    compact = re.sub(r"[\s\-().]", "", number)
+    if not _NUMBER.match(compact):
+        raise typer.BadParameter(f"{number!r} is not '+' and up to 15 digits", param_hint="NUMBER")
+    return compact
+
+
+@routes_app.command("check")
+def check(
+    file: Annotated[Path, typer.Argument(help="routing file")] = DEFAULT_FILE,
+) -> None:
+    """Validate a routing file; print every problem (exit 1) or a one-line summary."""
+    console = _console()
+    table = _load(file, console)
+    prices = sum(len(p) for p in table.price_lists.values())
+    console.print(
+        f"{file}: ok — {len(table.carriers)} carriers, {len(table.routes)} routes, "
+        f"{prices} prices ({table.currency})",
+        markup=False,
+    )
+
+
+@routes_app.command("explain")
+def explain_number(
+    number: Annotated[str, typer.Argument(help="destination, E.164 (+ and digits)")],
+    message_class: Annotated[
+        MessageClass, typer.Option("--class", "-c", help="traffic class")
+    ] = MessageClass.TRANSACTIONAL,
+    account: Annotated[str | None, typer.Option("--account", "-a", help="sending account")] = None,
+    file: Annotated[Path, typer.Option("--file", "-f", help="routing file")] = DEFAULT_FILE,
+    segments: Annotated[int, typer.Option("--segments", min=1, help="SMS parts")] = 1,
+    encoding: Annotated[Encoding, typer.Option("--encoding", help="alphabet")] = Encoding.GSM7,
+    sender: Annotated[str, typer.Option("--sender", help="sender id")] = "",
+    message_id: Annotated[
+        str, typer.Option("--message-id", help="id hashed by weighted routes")
+    ] = "explain",
+    down: Annotated[
+        list[str] | None,
+        typer.Option("--down", help="treat this carrier's circuit as open (repeatable)"),
+    ] = None,
+) -> None:
+    """Show the ordered candidates for a number and why every other carrier was left out."""
+    console = _console()
+    to = _normalise(number)
+    table = _load(file, console)
+    unknown = sorted(set(down or ()) - set(table.carriers))
+    if unknown:
+        raise typer.BadParameter(f"unknown carrier {', '.join(unknown)}", param_hint="--down")
+    snapshot = Snapshot.of({name: CarrierHealth(circuit=Circuit.OPEN) for name in down or ()})
+    request = RouteRequest(message_id, to, message_class, segments, encoding, account, sender)
+    decision = explain(request, table, snapshot)
+    who = f" for account {account}" if account else ""
+    if decision.route_name is None:
+        console.print(f"{to} ({message_class}{who}): no route matches", markup=False)
+    else:
+        console.print(
+            f"{to} ({message_class}{who}, {segments} segment(s), {encoding}): "
+            f'route "{decision.route_name}"',
+            markup=False,
+        )
+    if decision.candidates:
+        candidates = Table(title="Candidates, in the order they are tried")
+        for column in ("#", "carrier", "per segment", "cost", "score", "why here"):
+            candidates.add_column(column, justify="right" if column in {"#", "score"} else "left")
+        for rank, c in enumerate(decision.candidates, start=1):
+            candidates.add_row(
+                str(rank),
+                c.carrier,
+                f"{_money(c.price_per_segment)} {c.currency}",
+                f"{_money(c.cost)} {c.currency}",
+                f"{c.score:.2f}",
+                c.reason,
+            )
+        console.print(candidates)
+    else:
+        console.print("no candidates: the message would fail with no_route", markup=False)
+    if decision.excluded:
+        left_out = Table(title="Left out")
+        for column in ("carrier", "reason", "detail"):
+            left_out.add_column(column)
+        for e in decision.excluded:
+            left_out.add_row(e.carrier, str(e.reason), e.detail)
+        console.print(left_out)
+
+
+@routes_app.command("diff")
+def diff(
+    old: Annotated[Path, typer.Argument(help="routing file in force")],
+    new: Annotated[Path, typer.Argument(help="proposed routing file")],
+) -> None:
+    """Prefixes whose price or carriers change between two routing files (at full health)."""
+    console = _console()
+    before, after = _load(old, console), _load(new, console)
+    changes = diff_tables(before, after)
+    if not changes:
+        console.print("no routing or price changes", markup=False)
+        return
+    if changes.prices:
+        prices = Table(title="Price changes (per segment)")
+        for column in ("carrier", "prefix", "old", "new"):
+            prices.add_column(column)
+        for p in changes.prices:
+            prices.add_row(p.carrier, p.prefix, _money(p.old), _money(p.new))
+        console.print(prices)
+    if changes.carriers:
+        carriers = Table(title="Traffic that goes another way")
+        for column in ("prefix", "class", "account", "old route: carriers", "new route: carriers"):
+            carriers.add_column(column)
+        # One row per change, naming the classes it applies to ("all" when every class).
+        classes: dict[CarrierChange, list[str]] = {}
+        for c in changes.carriers:
+            key = replace(c, message_class=MessageClass.OTP)
+            classes.setdefault(key, []).append(str(c.message_class))
+        for c, names in classes.items():
+            carriers.add_row(
+                c.prefix,
+                "all" if len(names) == len(MessageClass) else ", ".join(names),
+                c.account or "*",
+                _way(c.old_route, c.old),
+                _way(c.new_route, c.new),
+            )
+        console.print(carriers)
+
+
+def _money(amount: Decimal | None) -> str:
+    return "-" if amount is None else f"{amount:.4f}"
+
+
+def _way(route_name: str | None, carriers: tuple[str, ...]) -> str:
+    if route_name is None:
+        return "(no route)"
+    return f"{route_name}: {', '.join(carriers) or '(none)'}"

@@ -1,0 +1,130 @@
+"""`switchboard routes check|explain|diff` through typer's CliRunner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from switchboard.cli_routes import routes_app
+from tests.unit.routing.conftest import CARRIERS, DEFAULT_ROUTE, PRICES
+
+ROOT = Path(__file__).resolve().parents[3]
+SHIPPED = str(ROOT / "config" / "routes.toml")
+runner = CliRunner()
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    """Write a routes file and return its path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_check_accepts_the_shipped_file() -> None:
+    result = runner.invoke(routes_app, ["check", SHIPPED])
+    assert result.exit_code == 0, result.output
+    assert "ok — 2 carriers, 2 routes, 10 prices (EUR)" in result.output
+
+
+def test_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "bad.toml", CARRIERS.replace("mps = 500", "mps = 0") + PRICES + DEFAULT_ROUTE
+    )
+    result = runner.invoke(routes_app, ["check", path])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}:6: carriers.alpha.mps: must be > 0",
+        f"{path}:13: carriers.beta.mps: must be > 0",
+        f"{path}: 2 problems",
+    ]
+
+
+def test_explain_lists_candidates_in_order_with_cost_and_score() -> None:
+    result = runner.invoke(
+        routes_app, ["explain", "+44 7700 900123", "--class", "otp", "--file", SHIPPED]
+    )
+    assert result.exit_code == 0, result.output
+    assert '+447700900123 (otp, 1 segment(s), gsm7): route "otp"' in result.output
+    rows = [line for line in result.output.splitlines() if "EUR" in line]
+    # At equal health, quality falls back to cost: alpha (0.028 on +447) before beta (0.032).
+    assert "alpha" in rows[0]
+    assert "0.0280 EUR" in rows[0]
+    assert "1.00" in rows[0]
+    assert "beta" in rows[1]
+    assert "0.0320 EUR" in rows[1]
+
+
+def test_explain_says_why_a_carrier_is_left_out() -> None:
+    result = runner.invoke(
+        routes_app, ["explain", "+447700900123", "-c", "otp", "-f", SHIPPED, "--down", "alpha"]
+    )
+    assert result.exit_code == 0, result.output
+    left_out = result.output.split("Left out")[1]
+    assert "alpha" in left_out
+    assert "circuit open" in left_out
+
+
+def test_explain_cost_counts_segments() -> None:
+    result = runner.invoke(
+        routes_app, ["explain", "+4930123", "-c", "marketing", "-f", SHIPPED, "--segments", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    first = next(line for line in result.output.splitlines() if "EUR" in line)
+    assert "alpha" in first
+    assert "0.0550 EUR" in first
+    assert "0.1650 EUR" in first
+
+
+def test_explain_with_no_matching_route(tmp_path: Path) -> None:
+    only_uk = DEFAULT_ROUTE.replace("strategy", 'match = { prefix = "+44" }\nstrategy')
+    path = write(tmp_path, "uk.toml", CARRIERS + PRICES + only_uk)
+    result = runner.invoke(routes_app, ["explain", "+33123456", "-f", path])
+    assert result.exit_code == 0, result.output
+    assert "no route matches" in result.output
+    assert "no candidates" in result.output
+
+
+def test_explain_rejects_what_is_not_a_number() -> None:
+    result = runner.invoke(routes_app, ["explain", "07700 900123", "-f", SHIPPED])
+    assert result.exit_code == 2
+
+
+def test_diff_of_a_file_with_itself_is_empty() -> None:
+    result = runner.invoke(routes_app, ["diff", SHIPPED, SHIPPED])
+    assert result.exit_code == 0, result.output
+    assert "no routing or price changes" in result.output
+
+
+def test_diff_shows_price_and_carrier_changes(tmp_path: Path) -> None:
+    old = write(tmp_path, "old.toml", CARRIERS + PRICES + DEFAULT_ROUTE)
+    # beta undercuts alpha for +44 and the +447 operator price disappears.
+    cheaper = PRICES.replace('"+44" = 0.034', '"+44" = 0.010')
+    new = write(
+        tmp_path, "new.toml", CARRIERS + cheaper.replace('"+447" = 0.028\n', "") + DEFAULT_ROUTE
+    )
+    result = runner.invoke(routes_app, ["diff", old, new])
+    assert result.exit_code == 0, result.output
+    prices = result.output.split("Price changes")[1].split("Traffic")[0]
+    assert any(
+        "alpha" in row and "+447" in row and "0.0280" in row and " - " in row
+        for row in prices.splitlines()
+    )
+    assert any(
+        "beta" in row and "+44 " in row and "0.0340" in row and "0.0100" in row
+        for row in prices.splitlines()
+    )
+    traffic = result.output.split("Traffic that goes another way")[1]
+    uk = [line for line in traffic.splitlines() if "+44 " in line]
+    assert len(uk) == 1  # one row for all three classes
+    assert "│ all " in uk[0]
+    assert "default: alpha 0.03, beta 0.034" in uk[0]
+    assert "default: beta 0.01, alpha 0.03" in uk[0]
+    assert "+33" not in traffic
+
+
+def test_diff_refuses_an_invalid_file(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.toml", "carriers = 1\n")
+    result = runner.invoke(routes_app, ["diff", SHIPPED, bad])
+    assert result.exit_code == 1
+    assert "carriers: must be a table" in result.output
