@@ -18,6 +18,7 @@ from routing.engine import (
 )
 from routing.health import HEALTHY, CarrierHealth, Circuit, Snapshot
 from routing.loader import load_routes
+from routing.reload import Reload, TableHolder
 from routing.strategies import STRATEGIES
 from routing.table import CarrierSpec, Match, Price, Route, RoutePlan, RoutingTable
 
@@ -36,6 +37,7 @@ __all__ = [
     "Match",
     "Price",
     "PriceChange",
+    "Reload",
     "Route",
     "RoutePlan",
     "RouteRequest",
@@ -43,6 +45,7 @@ __all__ = [
     "Snapshot",
     "Strategy",
     "TableDiff",
+    "TableHolder",
     "diff_tables",
     "explain",
     "load_routes",
