@@ -89,6 +89,8 @@ class FakeSmsc:
                 pdu = codec.decode(frame)
                 with self._lock:
                     self._received.append(pdu)
+                if pdu.command == "unbind":
+                    self.send(codec.response("unbind_resp", pdu.sequence))
                 if pdu.command == "bind_transceiver":
                     self.send(
                         codec.encode(

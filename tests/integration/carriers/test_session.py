@@ -311,6 +311,7 @@ def test_carrier_unbind_is_answered_and_ends_the_session(fake_smsc: FakeSmsc) ->
     fake_smsc.send(codec.request("unbind", 3))
 
     wait_until(lambda: not session.bound)
+    wait_until(lambda: bool(fake_smsc.received("unbind_resp")))
     assert fake_smsc.received("unbind_resp")[0].sequence == 3
     assert session.lost_reason == "unbound by the carrier"
     session.close()
@@ -322,5 +323,6 @@ def test_impossible_command_length_nacks_and_drops_the_link(fake_smsc: FakeSmsc)
     fake_smsc.send(struct.pack(">I", 3) + b"\x00" * 12)
 
     wait_until(lambda: not session.bound)
+    wait_until(lambda: bool(fake_smsc.received("generic_nack")))
     assert fake_smsc.received("generic_nack")[0].status == codec.ESME_RINVCMDLEN
     session.close()
