@@ -8,6 +8,7 @@ from carriers.health import (
     counts_as_failure,
     score,
 )
+from carriers.memory import MemorySession
 from carriers.parts import build_parts, concat_udh, reference_for
 from carriers.pool import CarrierPool, CarrierSession, RebindBackoff
 from carriers.receipts import (
@@ -32,6 +33,7 @@ __all__ = [
     "CircuitState",
     "Endpoint",
     "HealthCounts",
+    "MemorySession",
     "Mo",
     "Outcome",
     "RebindBackoff",
