@@ -18,7 +18,7 @@ from simulators.delays import draw_ms
 from simulators.faults import Mode, scheduled_mode
 from simulators.ids import MessageIds, convert_id
 from simulators.limiter import Clock, PeakRate, RateLimiter
-from simulators.pdu import ShortMessage
+from simulators.pdu import Pdu, ShortMessage
 from simulators.receipts import DELIVERED, UNDELIVERABLE, PendingReceipt
 from simulators.scenario import THROTTLE_STATUS, CarrierSim, PrefixRule
 
@@ -33,6 +33,19 @@ UNDELIVERED_ERROR = 1  # the `err:` an undeliverable receipt reports
 RESEND_AFTER_NACK = 1.0  # seconds before a receipt the ESME refused is offered again
 
 
+class Deliverable(Protocol):
+    """Something the carrier sends in a deliver_sm: a receipt or a mobile-originated message."""
+
+    @property
+    def is_receipt(self) -> bool:
+        """True for a delivery receipt, False for an MO message."""
+        ...
+
+    def to_pdu(self, done_at: float, sequence: int) -> Pdu:
+        """The deliver_sm, with the session's sequence number."""
+        ...
+
+
 class ReceiptSink(Protocol):
     """A bound receiver/transceiver session, as the carrier sees it."""
 
@@ -40,8 +53,8 @@ class ReceiptSink(Protocol):
         """True while fewer than the receipt window are awaiting deliver_sm_resp."""
         ...
 
-    def send_receipt(self, receipt: PendingReceipt, done_at: float) -> None:
-        """Queue a deliver_sm for `receipt` (written on :meth:`flush`)."""
+    def send_deliver(self, item: Deliverable, done_at: float) -> None:
+        """Queue a deliver_sm for `item` (written on :meth:`flush`)."""
         ...
 
     def flush(self) -> None:
@@ -67,9 +80,9 @@ class CarrierRuntime:
         self.bound: list[object] = []  # every bound session, for max_binds
         self.receivers: list[ReceiptSink] = []  # bound receiver/transceiver sessions
         self._next_receiver = 0
-        self._scheduled: list[tuple[float, int, PendingReceipt]] = []  # heap by due time
+        self._scheduled: list[tuple[float, int, Deliverable]] = []  # heap by due time
         self._tiebreak = itertools.count()
-        self.ready: deque[PendingReceipt] = deque()
+        self.ready: deque[Deliverable] = deque()
         self.started_at = clock()
         self.mode = Mode.NORMAL
         self.live_mode: Mode | None = None  # set through the control endpoint; None → schedule
@@ -80,6 +93,9 @@ class CarrierRuntime:
         self.receipts_created = 0
         self.receipts_sent = 0
         self.receipts_acked = 0
+        self.mo_created = 0
+        self.mo_sent = 0
+        self.mo_acked = 0
 
     # --- submits --------------------------------------------------------------------------
 
@@ -171,8 +187,12 @@ class CarrierRuntime:
             sink = self._next_sink()
             if sink is None:
                 break
-            sink.send_receipt(self.ready.popleft(), done_at)
-            self.receipts_sent += 1
+            item = self.ready.popleft()
+            sink.send_deliver(item, done_at)
+            if item.is_receipt:
+                self.receipts_sent += 1
+            else:
+                self.mo_sent += 1
             touched.add(id(sink))
         for sink in receivers:
             if id(sink) in touched:
@@ -188,18 +208,26 @@ class CarrierRuntime:
                 return receivers[index]
         return None
 
-    def acked(self) -> None:
-        """The ESME answered a receipt with deliver_sm_resp ESME_ROK: it is never sent again."""
-        self.receipts_acked += 1
+    def acked(self, item: Deliverable) -> None:
+        """The ESME answered with deliver_sm_resp ESME_ROK: `item` is never sent again."""
+        if item.is_receipt:
+            self.receipts_acked += 1
+        else:
+            self.mo_acked += 1
 
-    def requeue(self, receipts: list[PendingReceipt]) -> None:
-        """Receipts whose session closed before the ack go back to the front, in order."""
-        self.ready.extendleft(reversed(receipts))
+    def requeue(self, items: list[Deliverable]) -> None:
+        """Items whose session closed before the ack go back to the front, in order."""
+        self.ready.extendleft(reversed(items))
 
-    def refused(self, receipt: PendingReceipt) -> None:
-        """The ESME answered a receipt with an error: offer it again a little later."""
+    def refused(self, item: Deliverable) -> None:
+        """The ESME answered with an error: offer `item` again a little later."""
         due = self.clock() + RESEND_AFTER_NACK
-        heapq.heappush(self._scheduled, (due, next(self._tiebreak), receipt))
+        heapq.heappush(self._scheduled, (due, next(self._tiebreak), item))
+
+    def inject_mo(self, message: Deliverable) -> None:
+        """Queue a mobile-originated message for the next bound receiver."""
+        self.mo_created += 1
+        self.ready.append(message)
 
     # --- binds and faults -----------------------------------------------------------------
 
@@ -229,6 +257,9 @@ class CarrierRuntime:
             "receipts_sent": self.receipts_sent,
             "receipts_acked": self.receipts_acked,
             "receipts_pending": self.receipts_pending,
+            "mo_sent": self.mo_sent,
+            "mo_acked": self.mo_acked,
+            "mo_pending": self.mo_created - self.mo_acked,
             "malformed": self.malformed,
             "max_mps_1s": self.peak.peak,
         }

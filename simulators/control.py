@@ -1,4 +1,4 @@
-"""The control endpoint: `GET /stats`, `GET /faults`, `POST /faults` (aiohttp)."""
+"""The control endpoint: `GET /stats`, `GET|POST /faults`, `POST /mo` (aiohttp)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ class Controllable(Protocol):
         """Close every connection of a carrier; how many. KeyError for an unknown carrier."""
         ...
 
+    def inject_mo(self, carrier: str, source: str, destination: str, text: str) -> None:
+        """Queue an MO message; KeyError for an unknown carrier, ValueError if too long."""
+        ...
+
 
 class Fault(BaseModel):
     """Body of POST /faults: any of a new limit, a mode, a one-off drop of all connections."""
@@ -56,7 +60,24 @@ class Fault(BaseModel):
         return self
 
 
+class MoRequest(BaseModel):
+    """Body of POST /mo: a subscriber's message to one of our numbers or short codes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    carrier: str
+    source: str = Field(min_length=1, max_length=20)  # §4.6.1: C-Octet String(21)
+    destination: str = Field(min_length=1, max_length=20)
+    text: str = Field(min_length=1)
+
+
 SIMULATOR_KEY = web.AppKey("simulator", Controllable)
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 def _problem(status: int, title: str, detail: str) -> web.Response:
@@ -83,10 +104,7 @@ async def post_faults(request: web.Request) -> web.Response:
     try:
         fault = Fault.model_validate_json(await request.read())
     except ValidationError as exc:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        return _problem(400, "invalid fault", detail)
+        return _problem(400, "invalid fault", _validation_detail(exc))
     simulator = request.app[SIMULATOR_KEY]
     try:
         if fault.mps is not None:
@@ -103,6 +121,21 @@ async def post_faults(request: web.Request) -> web.Response:
     )
 
 
+async def post_mo(request: web.Request) -> web.Response:
+    """Queue a mobile-originated message for the carrier's bound receivers."""
+    try:
+        mo = MoRequest.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return _problem(400, "invalid MO", _validation_detail(exc))
+    try:
+        request.app[SIMULATOR_KEY].inject_mo(mo.carrier, mo.source, mo.destination, mo.text)
+    except KeyError:
+        return _problem(404, "unknown carrier", f"no carrier {mo.carrier!r}")
+    except ValueError as exc:
+        return _problem(400, "invalid MO", f"text: {exc}")
+    return web.json_response({"queued": True}, status=202)
+
+
 def make_app(simulator: Controllable) -> web.Application:
     """The control app for `simulator`."""
     app = web.Application()
@@ -110,4 +143,5 @@ def make_app(simulator: Controllable) -> web.Application:
     app.router.add_get("/stats", get_stats)
     app.router.add_get("/faults", get_faults)
     app.router.add_post("/faults", post_faults)
+    app.router.add_post("/mo", post_mo)
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Final
+from typing import ClassVar, Final
 
 from messaging import decode_gsm7
 from simulators.pdu import Cmd, Pdu, ShortMessage, Tag
@@ -52,6 +52,11 @@ class PendingReceipt:
     data_coding: int
     outcome: Outcome
     error: int
+    is_receipt: ClassVar[bool] = True
+
+    def to_pdu(self, done_at: float, sequence: int) -> Pdu:
+        """The deliver_sm carrying this receipt."""
+        return receipt_pdu(self, done_at, sequence)
 
     @property
     def preview(self) -> str:

@@ -15,6 +15,7 @@ from simulators.carrier import CarrierRuntime
 from simulators.control import make_app
 from simulators.faults import Mode
 from simulators.limiter import Clock
+from simulators.mo import mobile_originated
 from simulators.scenario import Scenario
 from simulators.session import Session
 
@@ -160,6 +161,17 @@ class Simulator:
         for session in doomed:
             session.close()
         return len(doomed)
+
+    def inject_mo(self, carrier: str, source: str, destination: str, text: str) -> None:
+        """Queue a mobile-originated message from `source` for `carrier`'s receivers.
+
+        Raises:
+            KeyError: no such carrier.
+            ValueError: the text does not fit one segment.
+        """
+        runtime = self.carriers[carrier]
+        runtime.inject_mo(mobile_originated(source, destination, text))
+        runtime.pump()
 
     def faults(self) -> dict[str, dict[str, object]]:
         """Mode, limit and outage schedule per carrier."""

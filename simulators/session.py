@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Final
 
-from simulators.carrier import CarrierRuntime
+from simulators.carrier import CarrierRuntime, Deliverable
 from simulators.faults import SUBMIT_FAULT_STATUS, Mode
 from simulators.pdu import (
     BIND_COMMANDS,
@@ -34,7 +34,6 @@ from simulators.pdu import (
     message_id_resp,
     split_frames,
 )
-from simulators.receipts import PendingReceipt, receipt_pdu
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class Session(asyncio.Protocol):
         self._out: list[bytes] = []
         self._transport: asyncio.Transport | None = None
         self._sequence = 0
-        self._in_flight: dict[int, PendingReceipt] = {}
+        self._in_flight: dict[int, Deliverable] = {}
         self._window = runtime.config.receipt_window
         self._window_opened = False
         self._handlers: Mapping[int, Callable[[Pdu], None]] = {
@@ -268,13 +267,13 @@ class Session(asyncio.Protocol):
         runtime.accept(body, message_id, delay, rule)
 
     def _deliver_resp(self, pdu: Pdu) -> None:
-        receipt = self._in_flight.pop(pdu.sequence, None)
-        if receipt is None:
+        item = self._in_flight.pop(pdu.sequence, None)
+        if item is None:
             return  # an answer to nothing we sent (late, or duplicated): nothing to do
         if pdu.status == CommandStatus.ESME_ROK:
-            self.runtime.acked()
+            self.runtime.acked(item)
         else:
-            self.runtime.refused(receipt)
+            self.runtime.refused(item)
         self._window_opened = True
 
     def _enquire_link(self, pdu: Pdu) -> None:
@@ -293,11 +292,11 @@ class Session(asyncio.Protocol):
         """True while fewer than the receipt window are awaiting deliver_sm_resp."""
         return len(self._in_flight) < self._window and self._transport is not None
 
-    def send_receipt(self, receipt: PendingReceipt, done_at: float) -> None:
-        """Queue a deliver_sm for `receipt` with this session's next sequence number."""
+    def send_deliver(self, item: Deliverable, done_at: float) -> None:
+        """Queue a deliver_sm for `item` with this session's next sequence number."""
         self._sequence = self._sequence % 0x7FFFFFFF + 1  # §3.2: 0x00000001..0x7FFFFFFF
-        self._in_flight[self._sequence] = receipt
-        self._out.append(encode(receipt_pdu(receipt, done_at, self._sequence)))
+        self._in_flight[self._sequence] = item
+        self._out.append(encode(item.to_pdu(done_at, self._sequence)))
 
     def _leave(self) -> None:
         """Stop counting as a bind; unacknowledged receipts go back to the carrier."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+import pytest
 
 from simulators import SimulatorThread
 from simulators.faults import Mode
@@ -16,9 +19,9 @@ from tests.integration.simulators.smpp_client import RawClient
 Start = Callable[..., SimulatorThread]
 
 
-def _post(port: int, body: dict[str, object]) -> dict[str, object]:
+def _post(port: int, body: Mapping[str, object], path: str = "/faults") -> dict[str, object]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/faults",
+        f"http://127.0.0.1:{port}{path}",
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -94,3 +97,37 @@ def test_scheduled_outage_refuses_binds_then_heals(start_sim: Start) -> None:
         assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_RBINDFAIL
         eventually(lambda: sim.call(lambda s: s.carriers["alpha"].mode) is Mode.NORMAL)
         assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_ROK
+
+
+def test_injected_mo_waits_for_a_receiver_and_is_acked(start_sim: Start) -> None:
+    sim = start_sim(carrier("alpha"), control_port=0)
+    control = sim.simulator.control_port
+    assert control
+    request = {"carrier": "alpha", "source": "+447700900123", "destination": "12345"}
+    assert _post(control, request | {"text": "STOP"}, path="/mo") == {"queued": True}
+    assert sim.stats()["alpha"]["mo_pending"] == 1
+    with RawClient(sim.simulator.ports["alpha"]) as client:
+        client.bind("alpha", "alphapw", Cmd.BIND_RECEIVER)
+        mo = client.read()
+        client.ack(mo)
+        eventually(lambda: sim.stats()["alpha"]["mo_acked"] == 1)
+    assert isinstance(mo.body, ShortMessage)
+    assert (mo.command_id, mo.body.esm_class) == (Cmd.DELIVER_SM, 0)
+    assert (mo.body.source_addr, mo.body.short_message) == ("447700900123", b"STOP")
+    stats = sim.stats()["alpha"]
+    assert (stats["mo_pending"], stats["receipts_sent"]) == (0, 0)
+
+
+def test_mo_too_long_or_for_an_unknown_carrier_is_refused(start_sim: Start) -> None:
+    sim = start_sim(carrier("alpha"), control_port=0)
+    control = sim.simulator.control_port
+    assert control
+    request = {"source": "447700900123", "destination": "12345"}
+    with pytest.raises(urllib.error.HTTPError) as too_long:
+        _post(control, request | {"carrier": "alpha", "text": "x" * 200}, path="/mo")
+    too_long.value.close()
+    assert too_long.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        _post(control, request | {"carrier": "zulu", "text": "hi"}, path="/mo")
+    unknown.value.close()
+    assert unknown.value.code == 404

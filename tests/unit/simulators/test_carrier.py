@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulators.carrier import CarrierRuntime
+from simulators.carrier import CarrierRuntime, Deliverable
 from simulators.pdu import ShortMessage
 from simulators.receipts import PendingReceipt
 from simulators.scenario import CarrierSim
@@ -29,8 +29,9 @@ class FakeSink:
     def has_room(self) -> bool:
         return len(self.sent) < self.window
 
-    def send_receipt(self, receipt: PendingReceipt, done_at: float) -> None:
-        self.sent.append(receipt)
+    def send_deliver(self, item: Deliverable, done_at: float) -> None:
+        assert isinstance(item, PendingReceipt)
+        self.sent.append(item)
 
     def flush(self) -> None:
         self.flushes += 1
@@ -117,7 +118,7 @@ def test_refused_receipt_is_offered_again_after_a_pause() -> None:
     clock.now += 0.5
     carrier.pump()
     assert len(sink.sent) == 2
-    carrier.acked()
+    carrier.acked(sink.sent[1])
     assert carrier.receipts_pending == 0
 
 
