@@ -42,6 +42,11 @@ class Snapshot:
 
     carriers: Mapping[str, CarrierHealth] = field(default_factory=_no_carriers)
 
+    def __post_init__(self) -> None:
+        # Frozen means frozen: keep a read-only copy, whatever mapping the caller passed.
+        if not isinstance(self.carriers, MappingProxyType):
+            object.__setattr__(self, "carriers", MappingProxyType(dict(self.carriers)))
+
     @classmethod
     def empty(cls) -> Snapshot:
         """Everything healthy: score 1.0, circuit closed, bound."""
@@ -50,7 +55,7 @@ class Snapshot:
     @classmethod
     def of(cls, carriers: Mapping[str, CarrierHealth]) -> Snapshot:
         """A snapshot holding a frozen copy of `carriers`."""
-        return cls(MappingProxyType(dict(carriers)))
+        return cls(dict(carriers))
 
     def health(self, carrier: str) -> CarrierHealth:
         """Health of `carrier` (healthy when unknown)."""

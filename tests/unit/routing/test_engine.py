@@ -302,3 +302,12 @@ def test_price_uses_the_longest_prefix_and_none_when_unpriced() -> None:
     assert (fixed.prefix, fixed.per_segment) == ("+44", Decimal("0.030"))
     assert table.price("beta", "+331") is None
     assert table.price("nobody", "+4420") is None
+
+
+def test_snapshot_keeps_a_read_only_copy() -> None:
+    given = {"alpha": CarrierHealth(circuit=Circuit.OPEN)}
+    snapshot = Snapshot(given)
+    given["alpha"] = CarrierHealth()
+    assert snapshot.health("alpha").circuit is Circuit.OPEN
+    with pytest.raises(TypeError):
+        snapshot.carriers["beta"] = CarrierHealth()  # type: ignore[index]
