@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from carriers.receipts import Receipt
-from carriers.smpp.session import MoHandler, ReceiptHandler, failed_future
+from carriers.smpp.session import Ack, MoHandler, ReceiptHandler, failed_future
 from carriers.smpp.types import Endpoint, SubmitPart
 from carriers.smpp.window import Clock
 from messaging.errors import CarrierError, Unbound
@@ -102,16 +102,15 @@ class MemorySession:
             handler(receipt, self._ack_for(receipt))
         return len(receipts)
 
-    def _ack_for(self, receipt: Receipt) -> Callable[[], bool]:
+    def _ack_for(self, receipt: Receipt) -> Ack:
         once = threading.Lock()
 
-        def ack() -> bool:
+        def ack() -> None:
             if not self._bound or not once.acquire(blocking=False):
-                return False
+                return
             with self._lock:
                 self.acked.append(receipt.carrier_message_id)
                 self._handed.pop(receipt.carrier_message_id, None)
-            return True
 
         return ack
 

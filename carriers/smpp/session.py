@@ -37,7 +37,9 @@ from messaging.errors import (
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[[], bool]
+# Sends deliver_sm_resp for one deliver_sm, at most once, from any thread; a no-op once the
+# connection is gone (the carrier then resends the PDU, SMPP 3.4 §4.6.2). `acks_sent` counts.
+Ack = Callable[[], None]
 ReceiptHandler = Callable[[Receipt, Ack], None]
 MoHandler = Callable[[Mo, Ack], None]
 
@@ -479,13 +481,11 @@ class SmppSession:
         """deliver_sm_resp for `sequence`, sent at most once, from any thread."""
         once = threading.Lock()
 
-        def ack() -> bool:
+        def ack() -> None:
             if self._window.closed_reason is not None or not once.acquire(blocking=False):
-                return False
+                return
             if self._send(codec.response("deliver_sm_resp", sequence)):
                 self._stats.acks_sent += 1
-                return True
-            return False
 
         return ack
 

@@ -198,8 +198,9 @@ def test_receipts_are_acked_only_when_ack_is_called(start_sim: SimFactory) -> No
         assert {r.state for r, _ in receipts.items} == {ReceiptState.DELIVERED}
         assert sim.stats()["alpha"]["receipts_acked"] == 0
 
-        assert all(ack() for _, ack in receipts.items)
-        assert not receipts.items[0][1]()  # a second ack sends nothing
+        for _, ack in receipts.items:
+            ack()
+        receipts.items[0][1]()  # a second ack sends nothing
         wait_until(lambda: sim.stats()["alpha"]["receipts_acked"] == 20)
         assert session.stats()["acks_sent"] == 20
 
@@ -286,7 +287,7 @@ def test_mo_message_reaches_on_mo_and_is_acked_by_the_caller(fake_smsc: FakeSmsc
     wait_until(lambda: len(got) == 1)
     assert got[0][0] == Mo("447700900123", "12345", "STOP Ж")
     assert fake_smsc.received("deliver_sm_resp") == []
-    assert got[0][1]()
+    got[0][1]()
     wait_until(lambda: bool(fake_smsc.received("deliver_sm_resp")))
     assert fake_smsc.received("deliver_sm_resp")[0].sequence == 9
     session.close()
