@@ -52,6 +52,7 @@ class Run:
     seconds: float
     receipts: int
     receipts_seconds: float
+    refused: int
 
     @property
     def submits_per_second(self) -> float:
@@ -92,6 +93,7 @@ class Connection:
         self.window = window
         self.sent = 0
         self.answered = 0
+        self.refused = 0
         self.receipts = 0
         self.sequence = 1
         self.last_receipt = 0.0
@@ -121,11 +123,12 @@ class Connection:
         pos, end = 0, len(data)
         acks = []
         while end - pos >= 16:
-            length, command_id, _status, sequence = HEADER.unpack_from(data, pos)
+            length, command_id, status, sequence = HEADER.unpack_from(data, pos)
             if end - pos < length:
                 break
             if command_id == Cmd.SUBMIT_SM_RESP:
                 self.answered += 1
+                self.refused += status != 0
             elif command_id == Cmd.DELIVER_SM:
                 self.receipts += 1
                 acks.append(HEADER.pack(17, Cmd.DELIVER_SM_RESP, 0, sequence) + b"\x00")
@@ -191,7 +194,8 @@ def drive(port: int, messages: int, window: int, connections: int, receipts: boo
     last = max(c.last_receipt for c in clients)
     for client in clients:
         client.sock.close()
-    return Run(total, submits_done - start, got, (last - start) if got else 0.0)
+    refused = sum(c.refused for c in clients)
+    return Run(total, submits_done - start, got, (last - start) if got else 0.0, refused)
 
 
 def main() -> None:
@@ -218,10 +222,11 @@ def main() -> None:
             print(
                 f"{label:13s} submit_sm/s {run.submits_per_second:9.0f}"
                 f"  receipts/s {run.receipts_per_second:9.0f}"
-                f"  ({run.messages} submits, {run.receipts} receipts,"
+                f"  ({run.messages} submits, {run.refused} refused, {run.receipts} receipts,"
                 f" simulator acked {stats['alpha']['receipts_acked']})"
             )
             results[f"{label}_submit_sm_per_s"] = round(run.submits_per_second)
+            results[f"{label}_refused"] = run.refused
             if receipts:
                 results["receipts_per_s"] = round(run.receipts_per_second)
     print(json.dumps(results))
