@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import selectors
 import socket
 import threading
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 
 from carriers.receipts import Receipt, parse_receipt
 from carriers.smpp import codec
+from carriers.smpp.callbacks import CallbackThread
 from carriers.smpp.inbound import is_receipt, to_mo
 from carriers.smpp.types import Endpoint, Mo, SubmitPart
 from carriers.smpp.window import Clock, InFlightWindow
@@ -124,8 +124,7 @@ class SmppSession:
         self._write_lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
-        self._dispatcher: threading.Thread | None = None
-        self._callbacks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._callbacks = CallbackThread(f"smpp-callbacks-{endpoint.name}")
         self._last_heard = 0.0
         self._enquire_pending = False
         self._stats = SessionStats()
@@ -182,11 +181,8 @@ class SmppSession:
         self._reader = threading.Thread(
             target=self._read_loop, name=f"smpp-reader-{endpoint.name}", daemon=True
         )
-        self._dispatcher = threading.Thread(
-            target=self._dispatch_loop, name=f"smpp-callbacks-{endpoint.name}", daemon=True
-        )
         self._reader.start()
-        self._dispatcher.start()
+        self._callbacks.start()
         response: Future[codec.Pdu] = self._request(
             "bind_transceiver", lambda seq: codec.bind_transceiver(seq, endpoint)
         )
@@ -240,10 +236,10 @@ class SmppSession:
             with contextlib.suppress(CarrierError, TimeoutError):
                 response.result(timeout=min(UNBIND_WAIT, self.response_timeout))
         self._lose(CLOSED_BY_US)
-        current = threading.current_thread()
-        for thread in (self._reader, self._dispatcher):
-            if thread is not None and thread is not current:
-                thread.join(timeout=2.0)
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout=2.0)
+        self._callbacks.join(timeout=2.0)
 
     def __enter__(self) -> SmppSession:
         self.bind()
@@ -324,7 +320,7 @@ class SmppSession:
                 sock.shutdown(socket.SHUT_RDWR)  # unblocks a sendall stuck in another thread
             with self._write_lock, contextlib.suppress(OSError):
                 sock.close()
-        self._callbacks.put(None)
+        self._callbacks.stop()
         if reason != CLOSED_BY_US:
             log.warning("%s: connection lost: %s", self.endpoint.name, reason)
         error = Unbound(detail=f"{self.endpoint.name}: {reason}")
@@ -488,16 +484,3 @@ class SmppSession:
                 self._stats.acks_sent += 1
 
         return ack
-
-    # --- the callback thread ----------------------------------------------------------------
-
-    def _dispatch_loop(self) -> None:
-        while True:
-            job = self._callbacks.get()
-            if job is None:
-                return
-            try:
-                job()
-            except Exception:
-                # Not acknowledged, so the carrier resends it: nothing is lost.
-                log.exception("%s: receipt/MO handler failed", self.endpoint.name)
