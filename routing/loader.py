@@ -47,6 +47,7 @@ def _price_lists(
     first_currency: tuple[str, str] | None = None
     for carrier, price_list in model.prices.items():
         loc = ("prices", carrier)
+        known = len(problems)
         if carrier not in model.carriers:
             problems.append(source.problem(loc, f'unknown carrier "{carrier}"'))
         if first_currency is None:
@@ -81,7 +82,8 @@ def _price_lists(
                     )
                 else:
                     entries[prefix] = Price(carrier, prefix, amount, price_list.currency)
-        out[carrier] = entries
+        if len(problems) == known:  # a broken list is left out: its routes are not re-checked
+            out[carrier] = entries
     return out
 
 
@@ -188,6 +190,8 @@ def _carrier_problems(
         if carrier not in model.carriers:
             problems.append(source.problem(loc, f'unknown carrier "{carrier}"'))
             continue
+        if carrier in model.prices and carrier not in price_lists:
+            continue  # its price list is broken and already reported
         prices = price_lists.get(carrier, {})
         if prefix is None:
             if not prices:

@@ -176,16 +176,13 @@ def test_missing_price_for_a_routed_prefix(problems: Problems) -> None:
 
 
 def test_operator_level_price_does_not_cover_the_whole_country(problems: Problems) -> None:
-    only_mobile = PRICES.replace('"+44" = 0.030\n', "")
-    text = (
-        only_mobile
-        + CARRIERS
-        + (
-            '\n[[routes]]\nname = "uk"\nmatch = { prefix = "+44" }\nstrategy = "priority"\n'
-            'carriers = ["alpha"]\n'
-        )
-    )
-    assert problems(text)[-1].endswith('routes[0].carriers[0]: no price for "+44" in prices.alpha')
+    only_mobile = PRICES.replace('"+44" = 0.030\n', "")  # alpha keeps "+447" only
+    route = '\n[[routes]]\nname = "uk"\nmatch = { prefix = "+44" }\nstrategy = "priority"\n'
+    text = CARRIERS + only_mobile + route + 'carriers = ["alpha"]\n'
+    assert problems(text) == [
+        f"config/routes.toml:{line_of(text, 'carriers = [')}: routes[0].carriers[0]: "
+        'no price for "+44" in prices.alpha'
+    ]
 
 
 def test_catch_all_route_needs_carriers_with_prices(problems: Problems) -> None:
@@ -379,4 +376,13 @@ def test_config_error_message_lists_every_problem(load: Load) -> None:
     assert str(caught.value).splitlines() == [
         "config/routes.toml:6: carriers.alpha.mps: must be > 0",
         "config/routes.toml:13: carriers.beta.mps: must be > 0",
+    ]
+
+
+def test_broken_price_list_is_not_reported_again_through_its_routes(problems: Problems) -> None:
+    text = CARRIERS + PRICES.split("[prices.beta]")[0] + '[prices.beta]\nfile = "nope.csv"\n'
+    text += DEFAULT_ROUTE.replace("strategy", 'match = { prefix = "+44" }\nstrategy')
+    assert problems(text) == [
+        f"config/routes.toml:{line_of(text, 'nope.csv')}: prices.beta.file: "
+        "cannot read config/nope.csv: No such file or directory"
     ]
