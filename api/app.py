@@ -69,7 +69,9 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status, "http_error"
+        )
         return problem_response(exc.status, code, exc.reason, exc.text or exc.reason)
 
 
@@ -86,7 +88,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     cache = request.app[KEY_CACHE]
     known, owner = cache.get(key)
     if not known:
-        owner = await asyncio.get_running_loop().run_in_executor(None, request.app[SERVICES].store.key_owner, key)
+        owner = await asyncio.get_running_loop().run_in_executor(
+            None, request.app[SERVICES].store.key_owner, key
+        )
         cache.put(key, owner)
     if owner is None:
         raise ApiProblem(401, "invalid_api_key", "Unauthorized", "unknown or revoked API key")
@@ -131,7 +135,9 @@ async def _json_body(request: web.Request) -> Any:
     try:
         return json.loads(await request.read())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiProblem(400, "malformed_json", "Malformed JSON", f"the body is not valid JSON: {exc}") from None
+        raise ApiProblem(
+            400, "malformed_json", "Malformed JSON", f"the body is not valid JSON: {exc}"
+        ) from None
 
 
 async def send_message(request: web.Request) -> web.Response:
@@ -142,9 +148,16 @@ async def send_message(request: web.Request) -> web.Response:
     now = services.clock()
     validity = parsed.validity_seconds or services.validity_seconds
     row = NewMessage(
-        id=new_id(), account_id=owner.account_id, to=parsed.to.e164, sender=parsed.sender, body=parsed.body,
-        message_class=parsed.message_class.value, encoding=parsed.segmentation.encoding.value,
-        segments=parsed.segmentation.segments, callback_url=parsed.callback_url, created_at=now,
+        id=new_id(),
+        account_id=owner.account_id,
+        to=parsed.to.e164,
+        sender=parsed.sender,
+        body=parsed.body,
+        message_class=parsed.message_class.value,
+        encoding=parsed.segmentation.encoding.value,
+        segments=parsed.segmentation.segments,
+        callback_url=parsed.callback_url,
+        created_at=now,
         valid_until=now + timedelta(seconds=validity),
     )
     await services.committer.commit(row)

@@ -33,10 +33,22 @@ class ApiProblem(SwitchboardError):
 
 
 def problem_response(
-    status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> web.Response:
     """An `application/problem+json` response (RFC 9457 §3) with our stable `code` member."""
-    body = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail, "code": code, **extra}
+    body = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
     return web.json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
 
 
@@ -46,7 +58,7 @@ def response_for(error: SwitchboardError) -> web.Response:
         return problem_response(error.status, error.code, error.title, error.detail)
     for cls in type(error).__mro__:
         if cls in STATUS_OF:
-            status, title = STATUS_OF[cls]  # type: ignore[index]
+            status, title = STATUS_OF[cls]
             break
     else:  # pragma: no cover - SwitchboardError is always in the MRO
         status, title = 500, "Internal error"

@@ -6,7 +6,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from messaging import EmptyBody, InvalidInput, MessageClass, PhoneNumber, Segmentation, parse_e164, segment
+from messaging import (
+    EmptyBody,
+    InvalidInput,
+    MessageClass,
+    PhoneNumber,
+    Segmentation,
+    parse_e164,
+    segment,
+)
 
 _ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\+?[0-9]{3,15}$")
@@ -60,7 +68,9 @@ def parse_send_request(data: Any, default_sender: str) -> SendRequest:
     if seg.segments > MAX_SEGMENTS:
         raise InvalidInput("body", f"needs {seg.segments} segments; at most {MAX_SEGMENTS} are allowed")
     sender = _string(data, "from", required=False) or default_sender
-    if not (_ALPHANUMERIC_SENDER.match(sender) and not sender.isdigit()) and not _NUMERIC_SENDER.match(sender):
+    if not (_ALPHANUMERIC_SENDER.match(sender) and not sender.isdigit()) and not _NUMERIC_SENDER.match(
+        sender
+    ):
         raise InvalidInput("from", "must be 1-11 letters/digits (alphanumeric) or a number of 3-15 digits")
     raw_class = _string(data, "class", required=False) or MessageClass.TRANSACTIONAL.value
     try:
@@ -72,6 +82,8 @@ def parse_send_request(data: Any, default_sender: str) -> SendRequest:
     if callback_url is not None and not re.match(r"^https?://[^\s/]+", callback_url):
         raise InvalidInput("callback_url", "must be an http(s) URL")
     validity = data.get("validity")
-    if validity is not None and (not isinstance(validity, int) or isinstance(validity, bool) or not 60 <= validity <= 72 * 3600):
+    if validity is not None and (
+        not isinstance(validity, int) or isinstance(validity, bool) or not 60 <= validity <= 72 * 3600
+    ):
         raise InvalidInput("validity", "must be a whole number of seconds from 60 to 259200")
     return SendRequest(to, sender, body, message_class, callback_url, validity, seg)

@@ -40,15 +40,19 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
         stack = Stack(
-            var_dir=Path(tmp) / "var", routes_file=settings.routes_file, simulator_file=settings.simulator_file,
-            database_url=settings.database_url, redis_url=settings.redis_url, workers=workers,
+            var_dir=Path(tmp) / "var",
+            routes_file=settings.routes_file,
+            simulator_file=settings.simulator_file,
+            database_url=settings.database_url,
+            redis_url=settings.redis_url,
+            workers=workers,
         )
         with stack:
             figures = run_load(stack, args.messages, args.timeout, console, args.concurrency)
     figures["messages"] = args.messages
     figures["database"] = "postgresql" if settings.database_url.startswith("postgresql") else "sqlite"
     console.print(summary_table(figures))
-    print(json.dumps(figures))  # noqa: T201
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_ASSIGN = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=")
+_ASSIGN = re.compile(
+    r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*="
+)
 _TOML_LINE = re.compile(r"at line (\d+)")
 
 
@@ -131,7 +133,12 @@ def _reason(error: Any) -> str:
     }
     if kind in simple:
         return simple[kind]
-    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    bounds = {
+        "greater_than": ">",
+        "greater_than_equal": ">=",
+        "less_than": "<",
+        "less_than_equal": "<=",
+    }
     if kind in bounds:
         bound = next(iter(ctx.values()))
         return f"must be {bounds[kind]} {bound}"
@@ -141,7 +148,9 @@ def _reason(error: Any) -> str:
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def problems_from_validation(source: TomlSource, exc: ValidationError, prefix: Loc = ()) -> list[ConfigProblem]:
+def problems_from_validation(
+    source: TomlSource, exc: ValidationError, prefix: Loc = ()
+) -> list[ConfigProblem]:
     """Turn every pydantic error into a located problem."""
     out = []
     for error in exc.errors():

@@ -1,20 +1,20 @@
 """One exception tree with stable codes.
 
-    SwitchboardError
-    ├── ConfigError(path, line, key, reason)         one located problem in an operator file
-    │   └── ConfigErrors(errors)                      every problem found in one file
-    ├── InvalidInput(field, reason)                   code: invalid_input (and subclasses)
-    │   ├── InvalidNumber                             code: invalid_number
-    │   └── EmptyBody                                 code: empty_body
-    ├── NoRoute(reasons)                              code: no_route
-    ├── RateLimited(retry_after)                      code: rate_limited
-    └── CarrierError(status, detail)
-        ├── TransientCarrierError                     try the next candidate
-        │   ├── Throttled                             ESME_RTHROTTLED / ESME_RMSGQFUL
-        │   ├── CarrierSystemError                    ESME_RSYSERR and friends
-        │   ├── ResponseTimeout                       no *_resp within the PDU timeout
-        │   └── Unbound                               no bound session / connection lost
-        └── PermanentCarrierError                     the carrier will never take it
+SwitchboardError
+├── ConfigError(path, line, key, reason)         one located problem in an operator file
+│   └── ConfigErrors(errors)                      every problem found in one file
+├── InvalidInput(field, reason)                   code: invalid_input (and subclasses)
+│   ├── InvalidNumber                             code: invalid_number
+│   └── EmptyBody                                 code: empty_body
+├── NoRoute(reasons)                              code: no_route
+├── RateLimited(retry_after)                      code: rate_limited
+└── CarrierError(status, detail)
+    ├── TransientCarrierError                     try the next candidate
+    │   ├── Throttled                             ESME_RTHROTTLED / ESME_RMSGQFUL
+    │   ├── CarrierSystemError                    ESME_RSYSERR and friends
+    │   ├── ResponseTimeout                       no *_resp within the PDU timeout
+    │   └── Unbound                               no bound session / connection lost
+    └── PermanentCarrierError                     the carrier will never take it
 """
 
 from __future__ import annotations

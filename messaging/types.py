@@ -18,7 +18,7 @@ class MessageClass(StrEnum):
 
 
 class Status(StrEnum):
-    """Message lifecycle: queued → sending → sent → delivered | undelivered | expired (+ failed, rejected, canceled)."""
+    """Lifecycle: queued → sending → sent → delivered/undelivered/expired; or failed, rejected, canceled."""
 
     QUEUED = "queued"
     SENDING = "sending"

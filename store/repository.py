@@ -32,6 +32,8 @@ _OPEN = (Status.QUEUED.value, Status.SENDING.value, Status.SENT.value)
 def _is_open() -> ColumnElement[bool]:
     # Spelled as equalities, not IN: an expanding IN cannot be used with executemany().
     return or_(*(Message.status == s for s in _OPEN))
+
+
 # What an attempt's receipts make of its message: all delivered → delivered, else the worst.
 _RECEIPT_TO_STATUS = {
     ReceiptState.DELIVERED: Status.DELIVERED,
@@ -76,8 +78,12 @@ class MessageStore:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(ApiKey).values(
-                    id=new_id(), account_id=account_id, key_hash=hash_key(key), prefix=prefix,
-                    is_admin=is_admin, created_at=now,
+                    id=new_id(),
+                    account_id=account_id,
+                    key_hash=hash_key(key),
+                    prefix=prefix,
+                    is_admin=is_admin,
+                    created_at=now,
                 )
             )
         return key
@@ -101,10 +107,19 @@ class MessageStore:
             return
         values = [
             {
-                "id": r.id, "account_id": r.account_id, "to": r.to, "sender": r.sender,
-                "body": r.body, "message_class": r.message_class, "encoding": r.encoding,
-                "segments": r.segments, "status": Status.QUEUED.value, "callback_url": r.callback_url,
-                "attempt_count": 0, "created_at": r.created_at, "updated_at": r.created_at,
+                "id": r.id,
+                "account_id": r.account_id,
+                "to": r.to,
+                "sender": r.sender,
+                "body": r.body,
+                "message_class": r.message_class,
+                "encoding": r.encoding,
+                "segments": r.segments,
+                "status": Status.QUEUED.value,
+                "callback_url": r.callback_url,
+                "attempt_count": 0,
+                "created_at": r.created_at,
+                "updated_at": r.created_at,
                 "valid_until": r.valid_until,
             }
             for r in rows
@@ -132,14 +147,30 @@ class MessageStore:
         for p in parts:
             ids_by_attempt[p.attempt_id].append(p.carrier_message_id)
         return MessageView(
-            id=m.id, to=m.to, sender=m.sender, message_class=m.message_class, encoding=m.encoding,
-            segments=m.segments, status=m.status, error_code=m.error_code, created_at=m.created_at,
-            updated_at=m.updated_at, sent_at=m.sent_at, final_at=m.final_at,
+            id=m.id,
+            to=m.to,
+            sender=m.sender,
+            message_class=m.message_class,
+            encoding=m.encoding,
+            segments=m.segments,
+            status=m.status,
+            error_code=m.error_code,
+            created_at=m.created_at,
+            updated_at=m.updated_at,
+            sent_at=m.sent_at,
+            final_at=m.final_at,
             attempts=tuple(
                 AttemptView(
-                    number=a.number, carrier=a.carrier, route=a.route, cost=a.cost, currency=a.currency,
-                    submit_status=a.submit_status, error_code=a.error_code, receipt_state=a.receipt_state,
-                    submitted_at=a.submitted_at, receipt_at=a.receipt_at,
+                    number=a.number,
+                    carrier=a.carrier,
+                    route=a.route,
+                    cost=a.cost,
+                    currency=a.currency,
+                    submit_status=a.submit_status,
+                    error_code=a.error_code,
+                    receipt_state=a.receipt_state,
+                    submitted_at=a.submitted_at,
+                    receipt_at=a.receipt_at,
                     carrier_message_ids=tuple(ids_by_attempt.get(a.id, ())),
                 )
                 for a in attempts
@@ -157,8 +188,15 @@ class MessageStore:
             .where(Message.id.in_(list(ids)), Message.status == Status.QUEUED.value)
             .values(status=Status.SENDING.value, updated_at=now, next_attempt_at=None)
             .returning(
-                Message.id, Message.account_id, Message.to, Message.sender, Message.body,
-                Message.message_class, Message.segments, Message.attempt_count, Message.valid_until,
+                Message.id,
+                Message.account_id,
+                Message.to,
+                Message.sender,
+                Message.body,
+                Message.message_class,
+                Message.segments,
+                Message.attempt_count,
+                Message.valid_until,
             )
         )
         with self.engine.begin() as conn:
@@ -166,8 +204,14 @@ class MessageStore:
         order = {mid: i for i, mid in enumerate(ids)}
         claimed = [
             ClaimedMessage(
-                id=r.id, account_id=r.account_id, to=r.to, sender=r.sender, body=r.body,
-                message_class=r.message_class, segments=r.segments, attempt_count=r.attempt_count,
+                id=r.id,
+                account_id=r.account_id,
+                to=r.to,
+                sender=r.sender,
+                body=r.body,
+                message_class=r.message_class,
+                segments=r.segments,
+                attempt_count=r.attempt_count,
                 valid_until=r.valid_until,
             )
             for r in rows
@@ -181,9 +225,7 @@ class MessageStore:
         ids = [o.message_id for o in outcomes]
         with self.engine.begin() as conn:
             base = dict(
-                conn.execute(
-                    select(Message.id, Message.attempt_count).where(Message.id.in_(ids))
-                ).all()
+                conn.execute(select(Message.id, Message.attempt_count).where(Message.id.in_(ids))).all()
             )
             attempt_rows: list[dict[str, Any]] = []
             part_ids: list[tuple[str, tuple[str, ...]]] = []
@@ -191,31 +233,47 @@ class MessageStore:
                 for i, a in enumerate(o.attempts):
                     attempt_rows.append(
                         {
-                            "message_id": o.message_id, "number": base.get(o.message_id, 0) + i + 1,
-                            "carrier": a.carrier, "route": a.route, "cost": a.cost if a.accepted else 0,
+                            "message_id": o.message_id,
+                            "number": base.get(o.message_id, 0) + i + 1,
+                            "carrier": a.carrier,
+                            "route": a.route,
+                            "cost": a.cost if a.accepted else 0,
                             "currency": a.currency,
                             "submit_status": "accepted" if a.accepted else "error",
-                            "error_code": a.error_code, "submitted_at": now,
+                            "error_code": a.error_code,
+                            "submitted_at": now,
                         }
                     )
                     part_ids.append((a.carrier, a.carrier_message_ids))
             if attempt_rows:
-                inserted = conn.execute(
-                    insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True), attempt_rows
-                ).scalars().all()
+                inserted = (
+                    conn.execute(
+                        insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True),
+                        attempt_rows,
+                    )
+                    .scalars()
+                    .all()
+                )
                 parts = [
                     {
-                        "attempt_id": attempt_id, "message_id": row["message_id"], "carrier": carrier,
-                        "segment": seg, "carrier_message_id": cmid,
+                        "attempt_id": attempt_id,
+                        "message_id": row["message_id"],
+                        "carrier": carrier,
+                        "segment": seg,
+                        "carrier_message_id": cmid,
                     }
-                    for attempt_id, row, (carrier, cmids) in zip(inserted, attempt_rows, part_ids, strict=True)
+                    for attempt_id, row, (carrier, cmids) in zip(
+                        inserted, attempt_rows, part_ids, strict=True
+                    )
                     for seg, cmid in enumerate(cmids)
                 ]
                 if parts:
                     conn.execute(insert(Part), parts)
             updates = [
                 {
-                    "b_id": o.message_id, "b_status": o.status, "b_error": o.error_code,
+                    "b_id": o.message_id,
+                    "b_status": o.status,
+                    "b_error": o.error_code,
                     "b_count": base.get(o.message_id, 0) + len(o.attempts),
                     "b_sent": now if o.status == Status.SENT.value else None,
                     "b_final": now if Status(o.status).is_final else None,
@@ -227,9 +285,13 @@ class MessageStore:
                 update(Message)
                 .where(Message.id == bindparam("b_id"), Message.status == Status.SENDING.value)
                 .values(
-                    status=bindparam("b_status"), error_code=bindparam("b_error"),
-                    attempt_count=bindparam("b_count"), sent_at=bindparam("b_sent"),
-                    final_at=bindparam("b_final"), next_attempt_at=bindparam("b_next"), updated_at=now,
+                    status=bindparam("b_status"),
+                    error_code=bindparam("b_error"),
+                    attempt_count=bindparam("b_count"),
+                    sent_at=bindparam("b_sent"),
+                    final_at=bindparam("b_final"),
+                    next_attempt_at=bindparam("b_next"),
+                    updated_at=now,
                 ),
                 updates,
             )
@@ -248,8 +310,14 @@ class MessageStore:
         changes: list[StatusChange] = []
         with self.engine.begin() as conn:
             found = conn.execute(
-                select(Part.id, Part.attempt_id, Part.message_id, Part.carrier, Part.carrier_message_id,
-                       Part.receipt_state)
+                select(
+                    Part.id,
+                    Part.attempt_id,
+                    Part.message_id,
+                    Part.carrier,
+                    Part.carrier_message_id,
+                    Part.receipt_state,
+                )
                 .where(Part.carrier.in_(carriers), Part.carrier_message_id.in_(variants))
                 .order_by(Part.id.desc())
             ).all()
@@ -261,7 +329,8 @@ class MessageStore:
             seen_parts: set[int] = set()
             for r in receipts:
                 part = next(
-                    (newest[(r.carrier, v)] for v in r.carrier_message_ids if (r.carrier, v) in newest), None
+                    (newest[(r.carrier, v)] for v in r.carrier_message_ids if (r.carrier, v) in newest),
+                    None,
                 )
                 if part is None:
                     unmatched.append(r)
@@ -279,7 +348,11 @@ class MessageStore:
                 conn.execute(
                     update(Part)
                     .where(Part.id == bindparam("b_id"), Part.receipt_state.is_(None))
-                    .values(receipt_state=bindparam("b_state"), receipt_error=bindparam("b_err"), receipt_at=now),
+                    .values(
+                        receipt_state=bindparam("b_state"),
+                        receipt_error=bindparam("b_err"),
+                        receipt_at=now,
+                    ),
                     part_updates,
                 )
                 changes = self._settle_attempts(conn, touched_attempts, now)
@@ -287,7 +360,9 @@ class MessageStore:
 
     def _settle_attempts(self, conn: Any, attempt_ids: Iterable[int], now: datetime) -> list[StatusChange]:
         rows = conn.execute(
-            select(Part.attempt_id, Part.message_id, Part.receipt_state).where(Part.attempt_id.in_(list(attempt_ids)))
+            select(Part.attempt_id, Part.message_id, Part.receipt_state).where(
+                Part.attempt_id.in_(list(attempt_ids))
+            )
         ).all()
         by_attempt: dict[int, list[Any]] = defaultdict(list)
         for row in rows:

@@ -9,6 +9,9 @@ import typer
 from aiohttp import web
 
 from switchboard import wiring
+from switchboard.cli_routes import routes_app
+from switchboard.cli_simulate import simulate
+from switchboard.demo import demo
 from switchboard.settings import Settings
 
 app = typer.Typer(help="Switchboard SMS/OTP gateway", no_args_is_help=True, add_completion=False)
@@ -19,7 +22,9 @@ app.add_typer(db_app, name="db")
 
 
 def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 @db_app.command("upgrade")
@@ -36,7 +41,7 @@ def keys_create(
     admin: bool = typer.Option(False, "--admin", help="may use admin endpoints"),
 ) -> None:
     """Create an API key and print it (only its hash is stored: copy it now)."""
-    from store import MessageStore, make_engine  # noqa: PLC0415
+    from store import MessageStore, make_engine
 
     settings = Settings()
     wiring.migrate(settings)
@@ -57,15 +62,20 @@ def api(
     wiring.require_redis(settings)
     wiring.migrate(settings)
     web.run_app(
-        wiring.api_app(settings), host=host or settings.api_host, port=port or settings.api_port,
-        access_log=None, print=lambda s: typer.echo(s, err=True),
+        wiring.api_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        access_log=None,
+        print=lambda s: typer.echo(s, err=True),
     )
 
 
 @app.command("worker")
 def worker(
     queues: str = typer.Option("otp,transactional,marketing,receipts", help="comma-separated queues"),
-    concurrency: int | None = typer.Option(None, help="worker processes (default SWITCHBOARD_WORKER_CONCURRENCY)"),
+    concurrency: int | None = typer.Option(
+        None, help="worker processes (default SWITCHBOARD_WORKER_CONCURRENCY)"
+    ),
     beat: bool = typer.Option(False, "--beat", help="also run the sweeper schedule (one per cluster)"),
     loglevel: str = typer.Option("WARNING"),
 ) -> None:
@@ -73,32 +83,28 @@ def worker(
     settings = Settings()
     wiring.require_redis(settings)
     wiring.migrate(settings)
-    argv = ["worker", "-Q", queues, "-c", str(concurrency or settings.worker_concurrency), "--loglevel", loglevel,
-            "-P", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    argv = [
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency or settings.worker_concurrency),
+        "--loglevel",
+        loglevel,
+        "-P",
+        "prefork",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     if beat:
         argv += ["-B", "-s", str(settings.var_dir / "celerybeat-schedule")]
     wiring.celery_app(settings).worker_main(argv)
 
 
-def _mount_optional() -> None:
-    try:
-        from switchboard.cli_routes import routes_app  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        app.add_typer(routes_app, name="routes", help="Check, explain and diff routing files")
-    try:
-        from switchboard.cli_simulate import simulate  # noqa: PLC0415
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        app.command("simulate", help="Run the carrier simulator (SMPP server)")(simulate)
-    from switchboard.demo import demo  # noqa: PLC0415
-
-    app.command("demo")(demo)
-
-
-_mount_optional()
+app.add_typer(routes_app, name="routes", help="Check, explain and diff routing files")
+app.command("simulate", help="Run the carrier simulator (SMPP server)")(simulate)
+app.command("demo")(demo)
 
 
 def main() -> None:

@@ -20,16 +20,28 @@ from switchboard.settings import Settings
 from switchboard.stack import Stack, stack_from_settings
 
 
-def run_load(stack: Stack, count: int, timeout: float, console: Console, concurrency: int = 64) -> dict[str, Any]:
+def run_load(
+    stack: Stack, count: int, timeout: float, console: Console, concurrency: int = 64
+) -> dict[str, Any]:
     """Send `count` messages through the API and wait for final statuses; return the figures."""
     bodies = generated_messages(count)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as progress:
         accepting = progress.add_task("accepted by the API", total=count)
         result = asyncio.run(
-            send_all(stack.api_url, stack.api_key, bodies, concurrency, lambda: progress.advance(accepting))
+            send_all(
+                stack.api_url,
+                stack.api_key,
+                bodies,
+                concurrency,
+                lambda: progress.advance(accepting),
+            )
         )
         final_task = progress.add_task("in a final status", total=len(result.accepted))
         deadline = time.monotonic() + timeout
@@ -44,7 +56,11 @@ def run_load(stack: Stack, count: int, timeout: float, console: Console, concurr
     rows = stack.store.report(result.accepted)
     statuses = Counter(row[0] for row in rows)
     per_carrier = Counter(row[1] for row in rows if row[1])
-    latencies = [(final - created).total_seconds() for status, _, created, final in rows if status == "delivered" and final]
+    latencies = [
+        (final - created).total_seconds()
+        for status, _, created, final in rows
+        if status == "delivered" and final
+    ]
     first_accept = min((row[2] for row in rows), default=None)
     last_final = max((row[3] for row in rows if row[3]), default=None)
     span = (last_final - first_accept).total_seconds() if first_accept and last_final else 0.0
@@ -100,6 +116,6 @@ def demo(
         console.print(f"API on {stack.api_url}; sending {messages} messages")
         figures = run_load(stack, messages, timeout, console)
     console.print(summary_table(figures))
-    print(json.dumps(figures))  # the last line: one JSON object  # noqa: T201
+    print(json.dumps(figures))  # the last line: one JSON object
     if figures["lost"]:
         raise typer.Exit(1)

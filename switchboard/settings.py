@@ -23,20 +23,31 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
-    secret_key: str = Field(default="dev-only-secret-change-me", description="HMAC key for OTP codes and callback signatures")
+    secret_key: str = Field(
+        default="dev-only-secret-change-me",
+        description="HMAC key for OTP codes and callback signatures",
+    )
 
     commit_batch_max: int = Field(default=500, gt=0, description="rows per API group commit")
     send_batch_max: int = Field(default=200, gt=0, description="message ids per send task")
     worker_concurrency: int = Field(default=2, gt=0)
     submit_window: int = Field(default=10, gt=0, description="default in-flight submit_sm per bind")
     response_timeout: float = Field(default=10.0, gt=0)
-    token_wait_max: float = Field(default=0.5, ge=0, description="longest wait for an MPS token before trying the next carrier")
+    token_wait_max: float = Field(
+        default=0.5,
+        ge=0,
+        description="longest wait for an MPS token before trying the next carrier",
+    )
     validity_seconds: int = Field(default=24 * 3600, gt=0, description="default message validity")
     sweep_interval: float = Field(default=2.0, gt=0)
-    requeue_after: float = Field(default=15.0, gt=0, description="a message queued or sending this long is re-enqueued")
+    requeue_after: float = Field(
+        default=15.0, gt=0, description="a message queued or sending this long is re-enqueued"
+    )
     retry_backoff: float = Field(default=5.0, gt=0, description="first wait after every candidate failed")
     receipt_flush_ms: float = Field(default=20.0, gt=0)
-    receipt_park_seconds: float = Field(default=60.0, gt=0, description="how long an unmatched receipt is retried")
+    receipt_park_seconds: float = Field(
+        default=60.0, gt=0, description="how long an unmatched receipt is retried"
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under var_dir."""

@@ -133,7 +133,7 @@ class Stack:
         """GET /stats of the simulator's control endpoint."""
         scenario = load_scenario(self.simulator_file)
         url = f"http://127.0.0.1:{scenario.control_port}/stats"
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=5) as response:
             data: dict[str, Any] = json.loads(response.read())
         return data
 
@@ -151,7 +151,10 @@ class Stack:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

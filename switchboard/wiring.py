@@ -44,7 +44,14 @@ def api_app(settings: Settings) -> web.Application:
     store = MessageStore(engine)
     outbox = CeleryOutbox(celery_app(settings), settings.send_batch_max)
     committer = GroupCommitter(store, outbox, settings.commit_batch_max)
-    app = make_app(ApiServices(store=store, committer=committer, clock=utcnow, validity_seconds=settings.validity_seconds))
+    app = make_app(
+        ApiServices(
+            store=store,
+            committer=committer,
+            clock=utcnow,
+            validity_seconds=settings.validity_seconds,
+        )
+    )
 
     async def _close(_app: web.Application) -> None:
         committer.close()

@@ -42,9 +42,21 @@ class Postgres:
     def create_database(self, name: str) -> str:
         """Create an empty database and return its URL."""
         subprocess.run(  # noqa: S603
-            [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-             "-d", "postgres", "-qc", f'CREATE DATABASE "{name}"'],
-            check=True, capture_output=True,
+            [
+                _pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-qc",
+                f'CREATE DATABASE "{name}"',
+            ],
+            check=True,
+            capture_output=True,
         )
         return self.url(name)
 
@@ -52,7 +64,8 @@ class Postgres:
         """Stop the cluster and remove its files."""
         subprocess.run(  # noqa: S603
             _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"]),
-            capture_output=True, check=False,
+            capture_output=True,
+            check=False,
         )
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -66,12 +79,26 @@ def start_postgres() -> Postgres:
     port = free_port()
     subprocess.run(  # noqa: S603
         _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     subprocess.run(  # noqa: S603
-        _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(directory / "log"), "-w", "start"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(directory / "log"),
+                "-w",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     wait_for_port(port)
     return Postgres(directory, port)

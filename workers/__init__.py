@@ -11,7 +11,7 @@ from workers.celery_app import (
 )
 from workers.config import WorkerSettings
 from workers.receipts import ReceiptForwarder
-from workers.sending import SendStats, Sender, bucket_shape, bucket_key
+from workers.sending import Sender, SendStats, bucket_key, bucket_shape
 
 __all__ = [
     "CLASS_QUEUES",
@@ -24,7 +24,7 @@ __all__ = [
     "SendStats",
     "Sender",
     "WorkerSettings",
-    "bucket_shape",
     "bucket_key",
+    "bucket_shape",
     "make_celery",
 ]

@@ -46,7 +46,11 @@ def make_celery(settings: WorkerSettings) -> Celery:
         broker_transport_options={"visibility_timeout": 3600},
         worker_hijack_root_logger=False,
         beat_schedule={
-            "sweep": {"task": SWEEP_TASK, "schedule": settings.sweep_interval, "options": {"queue": RECEIPTS_QUEUE}},
+            "sweep": {
+                "task": SWEEP_TASK,
+                "schedule": settings.sweep_interval,
+                "options": {"queue": RECEIPTS_QUEUE},
+            },
         },
     )
     state: dict[str, WorkerContext] = {}
@@ -69,17 +73,26 @@ def make_celery(settings: WorkerSettings) -> Celery:
 
     # A receipt is already acknowledged to the carrier: a database hiccup must not drop it.
     @app.task(  # type: ignore[untyped-decorator]
-        name=RECONCILE_TASK, autoretry_for=(Exception,), retry_backoff=0.5, retry_backoff_max=30,
+        name=RECONCILE_TASK,
+        autoretry_for=(Exception,),
+        retry_backoff=0.5,
+        retry_backoff_max=30,
         max_retries=50,
     )
     def reconcile(receipts: list[dict[str, Any]]) -> dict[str, int]:
         """Match receipts to attempts; park (re-publish later) those that raced ahead of their submit."""
         ctx = context()
-        records = [ReceiptRecord(r["carrier"], tuple(r["ids"]), r["state"], r.get("err") or "") for r in receipts]
+        records = [
+            ReceiptRecord(r["carrier"], tuple(r["ids"]), r["state"], r.get("err") or "") for r in receipts
+        ]
         result = ctx.store.apply_receipts(records, utcnow())
         if result.unmatched:
             _park(ctx, receipts, result.unmatched)
-        return {"matched": result.matched, "duplicates": result.duplicates, "unmatched": len(result.unmatched)}
+        return {
+            "matched": result.matched,
+            "duplicates": result.duplicates,
+            "unmatched": len(result.unmatched),
+        }
 
     def _park(ctx: WorkerContext, receipts: list[dict[str, Any]], unmatched: Sequence[ReceiptRecord]) -> None:
         wanted = {(r.carrier, r.carrier_message_ids) for r in unmatched}
@@ -89,7 +102,11 @@ def make_celery(settings: WorkerSettings) -> Celery:
                 continue
             if time.time() - float(r.get("seen", time.time())) > ctx.settings.receipt_park_seconds:
                 dropped += 1
-                log.warning("receipt %s from %s matched no attempt in time; dropped", r["ids"][0], r["carrier"])
+                log.warning(
+                    "receipt %s from %s matched no attempt in time; dropped",
+                    r["ids"][0],
+                    r["carrier"],
+                )
             else:
                 keep.append(r)
         if keep:
@@ -135,4 +152,6 @@ class CeleryOutbox:
     def enqueue(self, message_class: str, ids: Sequence[str]) -> None:
         """Publish one send task per `batch_max` ids."""
         for start in range(0, len(ids), self.batch_max):
-            self.app.send_task(SEND_TASK, args=[list(ids[start : start + self.batch_max])], queue=message_class)
+            self.app.send_task(
+                SEND_TASK, args=[list(ids[start : start + self.batch_max])], queue=message_class
+            )

@@ -41,7 +41,9 @@ def receipt_payload(carrier: str, receipt: Receipt) -> dict[str, Any]:
 class WorkerContext:
     """Store, routes, buckets, carrier sessions and the receipt forwarder of one process."""
 
-    def __init__(self, settings: WorkerSettings, publish_receipts: Callable[[list[dict[str, Any]]], None]) -> None:
+    def __init__(
+        self, settings: WorkerSettings, publish_receipts: Callable[[list[dict[str, Any]]], None]
+    ) -> None:
         self.settings = settings
         self.engine = make_engine(settings.resolved_database_url())
         self.store = MessageStore(self.engine)
@@ -69,7 +71,9 @@ class WorkerContext:
             if self._pool is None:
                 table = self.routes.current()
                 endpoints = {
-                    name: Endpoint(name, spec.host, spec.port, spec.system_id, spec.password, spec.system_type)
+                    name: Endpoint(
+                        name, spec.host, spec.port, spec.system_id, spec.password, spec.system_type
+                    )
                     for name, spec in table.carriers.items()
                 }
                 windows = {spec.window for spec in table.carriers.values()}

@@ -48,7 +48,10 @@ class ReceiptForwarder:
         with self._lock:
             if not self._pending and not self._closed:
                 self._lock.wait(self._flush_seconds)
-            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            batch, self._pending = (
+                self._pending[: self._max_batch],
+                self._pending[self._max_batch :],
+            )
             return batch
 
     def _run(self) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from carriers import build_parts, normalize_message_id
+from carriers import SubmitPart, build_parts, normalize_message_id, reference_for
 from messaging import (
     CarrierError,
     MessageClass,
@@ -43,7 +43,7 @@ MPS_HEADROOM = 0.95  # pace at 95% of what is left: absorbs ~50 ms of delivery j
 class Submitter(Protocol):
     """What the sender needs of a carrier session."""
 
-    def submit(self, part: object) -> concurrent.futures.Future[str]:
+    def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
         """Send one submit_sm; the future gives the carrier message id."""
         ...
 
@@ -140,8 +140,12 @@ class Sender:
     def _plan(self, message: ClaimedMessage, table: RoutingTable, snapshot: Snapshot) -> _Job:
         seg = segment(message.body)
         request = RouteRequest(
-            message_id=message.id, to=message.to, message_class=MessageClass(message.message_class),
-            segments=seg.segments, encoding=seg.encoding, sender=message.sender,
+            message_id=message.id,
+            to=message.to,
+            message_class=MessageClass(message.message_class),
+            segments=seg.segments,
+            encoding=seg.encoding,
+            sender=message.sender,
         )
         job = _Job(message, seg, route(request, table, snapshot))
         if not job.candidates:
@@ -187,8 +191,9 @@ class Sender:
     def _submit(self, job: _Job) -> list[concurrent.futures.Future[str]]:
         candidate = job.candidate
         assert candidate is not None
-        reference = int(job.message.id[-4:], 16)  # stable per message: a resend keeps its UDH reference
-        parts = build_parts(job.message.sender, job.message.to, job.segmentation, reference)
+        parts = build_parts(
+            job.message.sender, job.message.to, job.segmentation, reference_for(job.message.id)
+        )
         futures: list[concurrent.futures.Future[str]] = []
         try:
             session = self.sessions(candidate.carrier)
@@ -233,17 +238,30 @@ class Sender:
         tries = job.message.attempt_count + len(job.attempts)
         retry_at = now + timedelta(seconds=min(self.retry_backoff * 2 ** max(tries - 1, 0), 600))
         if retry_at >= job.message.valid_until:
-            job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.FAILED.value, code or "no_capacity")
+            job.outcome = SendOutcome(
+                job.message.id, tuple(job.attempts), Status.FAILED.value, code or "no_capacity"
+            )
         else:
             job.outcome = SendOutcome(
-                job.message.id, tuple(job.attempts), Status.QUEUED.value, code or "no_capacity", retry_at
+                job.message.id,
+                tuple(job.attempts),
+                Status.QUEUED.value,
+                code or "no_capacity",
+                retry_at,
             )
 
     @staticmethod
-    def _attempt(candidate: Candidate, accepted: bool, code: str | None, ids: tuple[str, ...]) -> AttemptResult:
+    def _attempt(
+        candidate: Candidate, accepted: bool, code: str | None, ids: tuple[str, ...]
+    ) -> AttemptResult:
         return AttemptResult(
-            carrier=candidate.carrier, route=candidate.route, cost=Decimal(candidate.cost),
-            currency=candidate.currency, accepted=accepted, error_code=code, carrier_message_ids=ids,
+            carrier=candidate.carrier,
+            route=candidate.route,
+            cost=Decimal(candidate.cost),
+            currency=candidate.currency,
+            accepted=accepted,
+            error_code=code,
+            carrier_message_ids=ids,
         )
 
 

@@ -93,19 +93,33 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
     started: list[Stack] = []
 
     def factory(
-        alpha_mps: int = 500, beta_mps: int = 500, undelivered: float = 0.1, strategy: str = "least_cost",
-        carriers: str = '["alpha", "beta"]', workers: tuple[WorkerSpec, ...] | None = None,
+        alpha_mps: int = 500,
+        beta_mps: int = 500,
+        undelivered: float = 0.1,
+        strategy: str = "least_cost",
+        carriers: str = '["alpha", "beta"]',
+        workers: tuple[WorkerSpec, ...] | None = None,
         env: dict[str, str] | None = None,
     ) -> Stack:
         ports = {"alpha": free_port(), "beta": free_port(), "control": free_port()}
-        values = {**ports, "alpha_mps": alpha_mps, "beta_mps": beta_mps, "undelivered": undelivered,
-                  "strategy": strategy, "carriers": carriers, "audit": tmp_path / "audit.jsonl"}
+        values = {
+            **ports,
+            "alpha_mps": alpha_mps,
+            "beta_mps": beta_mps,
+            "undelivered": undelivered,
+            "strategy": strategy,
+            "carriers": carriers,
+            "audit": tmp_path / "audit.jsonl",
+        }
         (tmp_path / "simulator.toml").write_text(SIMULATOR.format(**values))
         (tmp_path / "routes.toml").write_text(ROUTES.format(**values))
         stack = Stack(
-            var_dir=tmp_path / "var", routes_file=tmp_path / "routes.toml",
-            simulator_file=tmp_path / "simulator.toml", database_url=database_url,
-            workers=workers or (
+            var_dir=tmp_path / "var",
+            routes_file=tmp_path / "routes.toml",
+            simulator_file=tmp_path / "simulator.toml",
+            database_url=database_url,
+            workers=workers
+            or (
                 WorkerSpec("worker-send", "otp,transactional,marketing", 1),
                 WorkerSpec("worker-receipts", "receipts", 1, beat=True),
             ),

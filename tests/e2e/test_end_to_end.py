@@ -15,7 +15,9 @@ FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "canceled"
 
 
 def _send(stack: Stack, count: int, seed: int = 7) -> list[str]:
-    result = asyncio.run(send_all(stack.api_url, stack.api_key, generated_messages(count, seed), concurrency=32))
+    result = asyncio.run(
+        send_all(stack.api_url, stack.api_key, generated_messages(count, seed), concurrency=32)
+    )
     assert result.rejected == 0, result.errors
     return result.accepted
 
@@ -25,7 +27,9 @@ def _all_final(stack: Stack, ids: list[str]) -> bool:
     return sum(n for status, n in counts.items() if status in FINAL) == len(ids)
 
 
-def test_messages_reach_final_status_and_books_match_the_carriers(make_stack: StackFactory, tmp_path: Path) -> None:
+def test_messages_reach_final_status_and_books_match_the_carriers(
+    make_stack: StackFactory, tmp_path: Path
+) -> None:
     stack = make_stack(undelivered=0.1)
     ids = _send(stack, 200)
     assert wait_until(lambda: _all_final(stack, ids), timeout=60), stack.store.status_counts(ids)
@@ -40,7 +44,9 @@ def test_messages_reach_final_status_and_books_match_the_carriers(make_stack: St
         assert sim[carrier]["receipts_acked"] == accepted_by_carrier[carrier]
         assert sim[carrier]["throttled"] == 0
     audit_file = tmp_path / "audit.jsonl"
-    assert wait_until(lambda: len(audit_file.read_text().splitlines()) >= len(ids), timeout=5)  # flushed each 0.5 s
+    assert wait_until(
+        lambda: len(audit_file.read_text().splitlines()) >= len(ids), timeout=5
+    )  # flushed each 0.5 s
     audit = [json.loads(line) for line in audit_file.read_text().splitlines()]
     destinations = {row["destination"].lstrip("+") for row in audit}
     assert len(audit) == len(ids) and len(destinations) == len({m["to"] for m in generated_messages(200)})

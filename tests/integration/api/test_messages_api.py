@@ -90,7 +90,9 @@ def test_concurrent_requests_share_group_commits(store: MessageStore) -> None:
     async def scenario(client: TestClient[Any, Any], key: str) -> None:
         auth = {"Authorization": f"Bearer {key}"}
         body = {"to": "+33612345678", "body": "bulk", "class": "marketing"}
-        responses = await asyncio.gather(*(client.post("/v1/messages", json=body, headers=auth) for _ in range(60)))
+        responses = await asyncio.gather(
+            *(client.post("/v1/messages", json=body, headers=auth) for _ in range(60))
+        )
         assert [r.status for r in responses] == [202] * 60
 
     run(store, outbox, scenario)
@@ -102,24 +104,68 @@ def test_concurrent_requests_share_group_commits(store: MessageStore) -> None:
 BAD_INPUTS: list[tuple[str, dict[str, str], bytes, int, str]] = [
     ("malformed JSON", {"Authorization": "Bearer {key}"}, b'{"to": ', 400, "malformed_json"),
     ("no API key", {}, b'{"to": "+447400123456", "body": "x"}', 401, "missing_api_key"),
-    ("unknown API key", {"Authorization": "Bearer sb_nope"}, b'{"to": "+447400123456", "body": "x"}', 401,
-     "invalid_api_key"),
-    ("invalid number", {"Authorization": "Bearer {key}"}, b'{"to": "+447700900123", "body": "x"}', 422,
-     "invalid_number"),
-    ("national number", {"Authorization": "Bearer {key}"}, b'{"to": "07400123456", "body": "x"}', 422,
-     "invalid_number"),
-    ("empty body", {"Authorization": "Bearer {key}"}, b'{"to": "+447400123456", "body": "  "}', 422, "empty_body"),
-    ("unknown class", {"Authorization": "Bearer {key}"}, b'{"to": "+447400123456", "body": "x", "class": "vip"}',
-     422, "invalid_input"),
-    ("unknown field", {"Authorization": "Bearer {key}"}, b'{"to": "+447400123456", "body": "x", "prio": 1}', 422,
-     "invalid_input"),
-    ("bad sender", {"Authorization": "Bearer {key}"}, b'{"to": "+447400123456", "body": "x", "from": "ThisIsTooLongASender"}',
-     422, "invalid_input"),
-    ("not an object", {"Authorization": "Bearer {key}"}, b'["+447400123456"]', 422, "invalid_input"),
+    (
+        "unknown API key",
+        {"Authorization": "Bearer sb_nope"},
+        b'{"to": "+447400123456", "body": "x"}',
+        401,
+        "invalid_api_key",
+    ),
+    (
+        "invalid number",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447700900123", "body": "x"}',
+        422,
+        "invalid_number",
+    ),
+    (
+        "national number",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "07400123456", "body": "x"}',
+        422,
+        "invalid_number",
+    ),
+    (
+        "empty body",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447400123456", "body": "  "}',
+        422,
+        "empty_body",
+    ),
+    (
+        "unknown class",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447400123456", "body": "x", "class": "vip"}',
+        422,
+        "invalid_input",
+    ),
+    (
+        "unknown field",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447400123456", "body": "x", "prio": 1}',
+        422,
+        "invalid_input",
+    ),
+    (
+        "bad sender",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447400123456", "body": "x", "from": "ThisIsTooLongASender"}',
+        422,
+        "invalid_input",
+    ),
+    (
+        "not an object",
+        {"Authorization": "Bearer {key}"},
+        b'["+447400123456"]',
+        422,
+        "invalid_input",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "headers", "payload", "status", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+@pytest.mark.parametrize(
+    ("case", "headers", "payload", "status", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+)
 def test_bad_input_gets_problem_json_and_stores_nothing(
     store: MessageStore, case: str, headers: dict[str, str], payload: bytes, status: int, code: str
 ) -> None:
@@ -127,7 +173,9 @@ def test_bad_input_gets_problem_json_and_stores_nothing(
 
     async def scenario(client: TestClient[Any, Any], key: str) -> None:
         sent = {k: v.format(key=key) for k, v in headers.items()}
-        response = await client.post("/v1/messages", data=payload, headers={**sent, "Content-Type": "application/json"})
+        response = await client.post(
+            "/v1/messages", data=payload, headers={**sent, "Content-Type": "application/json"}
+        )
         assert response.status == status
         assert response.headers["Content-Type"].startswith("application/problem+json")
         problem = await response.json(content_type=None)
@@ -144,10 +192,14 @@ def test_other_accounts_message_is_not_found(store: MessageStore) -> None:
 
     async def scenario(client: TestClient[Any, Any], key: str) -> None:
         response = await client.post(
-            "/v1/messages", json={"to": "+447400123456", "body": "mine"}, headers={"Authorization": f"Bearer {key}"}
+            "/v1/messages",
+            json={"to": "+447400123456", "body": "mine"},
+            headers={"Authorization": f"Bearer {key}"},
         )
         message_id = (await response.json())["id"]
-        peek = await client.get(f"/v1/messages/{message_id}", headers={"Authorization": f"Bearer {other_key}"})
+        peek = await client.get(
+            f"/v1/messages/{message_id}", headers={"Authorization": f"Bearer {other_key}"}
+        )
         assert peek.status == 404
         assert (await peek.json(content_type=None))["code"] == "not_found"
 

@@ -12,9 +12,17 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 def _message(account_id: str, **overrides: object) -> NewMessage:
     values: dict[str, object] = {
-        "id": new_id(), "account_id": account_id, "to": "+447911123456", "sender": "Switchboard",
-        "body": "hello", "message_class": "marketing", "encoding": "gsm7", "segments": 1,
-        "callback_url": None, "created_at": NOW, "valid_until": NOW + timedelta(hours=1),
+        "id": new_id(),
+        "account_id": account_id,
+        "to": "+447911123456",
+        "sender": "Switchboard",
+        "body": "hello",
+        "message_class": "marketing",
+        "encoding": "gsm7",
+        "segments": 1,
+        "callback_url": None,
+        "created_at": NOW,
+        "valid_until": NOW + timedelta(hours=1),
     }
     values.update(overrides)
     return NewMessage(**values)  # type: ignore[arg-type]
@@ -25,7 +33,9 @@ def _accepted(message_id: str, *cmids: str) -> SendOutcome:
     return SendOutcome(message_id, (attempt,), "sent")
 
 
-def test_api_key_is_found_by_its_clear_text_and_only_its_hash_is_stored(store: MessageStore) -> None:
+def test_api_key_is_found_by_its_clear_text_and_only_its_hash_is_stored(
+    store: MessageStore,
+) -> None:
     key = store.create_api_key("acme", NOW)
     owner = store.key_owner(key)
     assert owner is not None and owner.account_name == "acme"
@@ -55,7 +65,11 @@ def test_receipt_settles_message_and_a_duplicate_changes_nothing(store: MessageS
     receipt = ReceiptRecord("alpha", ("1a2b", "6699"), "delivered")
     first = store.apply_receipts([receipt], NOW)
     again = store.apply_receipts([receipt], NOW)
-    assert (first.matched, first.duplicates, [c.status for c in first.changes]) == (1, 0, ["delivered"])
+    assert (first.matched, first.duplicates, [c.status for c in first.changes]) == (
+        1,
+        0,
+        ["delivered"],
+    )
     assert (again.matched, again.duplicates, again.changes) == (1, 1, ())
     view = store.get_message(account, row.id)
     assert view is not None and view.status == "delivered"

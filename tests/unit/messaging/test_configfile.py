@@ -44,7 +44,7 @@ def test_missing_key_points_at_its_table(tmp_path: Path) -> None:
 
 def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^config/x.toml:2: TOML syntax"):
-        _load(tmp_path, '[[items]]\nname = \n')
+        _load(tmp_path, "[[items]]\nname = \n")
 
 
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:

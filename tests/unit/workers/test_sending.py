@@ -55,8 +55,7 @@ class ScriptedSession:
         self.outcomes = outcomes
         self.submitted: list[SubmitPart] = []
 
-    def submit(self, part: object) -> concurrent.futures.Future[str]:
-        assert isinstance(part, SubmitPart)
+    def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
         self.submitted.append(part)
         future: concurrent.futures.Future[str] = concurrent.futures.Future()
         outcome = self.outcomes.pop(0) if self.outcomes else f"{self.name}-{len(self.submitted)}"
@@ -86,10 +85,23 @@ def store(tmp_path: Path) -> Iterator[MessageStore]:
 def _queue(store: MessageStore, body: str = "hello") -> str:
     account = store.ensure_account("acme", NOW)
     message_id = new_id()
-    store.insert_messages([
-        NewMessage(message_id, account, "+447400123456", "Acme", body, "marketing", "gsm7", 1, None, NOW,
-                   NOW + timedelta(hours=1))
-    ])
+    store.insert_messages(
+        [
+            NewMessage(
+                message_id,
+                account,
+                "+447400123456",
+                "Acme",
+                body,
+                "marketing",
+                "gsm7",
+                1,
+                None,
+                NOW,
+                NOW + timedelta(hours=1),
+            )
+        ]
+    )
     return message_id
 
 
@@ -99,8 +111,14 @@ def _sender(store: MessageStore, table: RoutingTable, sessions: dict[str, Script
     def sleep(seconds: float) -> None:
         clock[0] += seconds
 
-    return Sender(store, lambda: table, MemoryTokenBuckets(lambda: clock[0]), sessions.__getitem__,
-                  lambda: NOW, sleep)
+    return Sender(
+        store,
+        lambda: table,
+        MemoryTokenBuckets(lambda: clock[0]),
+        sessions.__getitem__,
+        lambda: NOW,
+        sleep,
+    )
 
 
 def test_cheapest_carrier_takes_the_message(store: MessageStore, table: RoutingTable) -> None:
@@ -114,33 +132,47 @@ def test_cheapest_carrier_takes_the_message(store: MessageStore, table: RoutingT
 
 
 def test_throttled_submit_fails_over_to_next_candidate(store: MessageStore, table: RoutingTable) -> None:
-    sessions = {"cheap": ScriptedSession("cheap", [Throttled(0x58)]), "dear": ScriptedSession("dear", ["77"])}
+    sessions = {
+        "cheap": ScriptedSession("cheap", [Throttled(0x58)]),
+        "dear": ScriptedSession("dear", ["77"]),
+    }
     message_id = _queue(store)
     stats, _ = _sender(store, table, sessions).send([message_id])
     view = store.get_message(store.ensure_account("acme", NOW), message_id)
     assert view is not None and stats.failovers == 1
     assert [(a.carrier, a.submit_status, a.error_code) for a in view.attempts] == [
-        ("cheap", "error", "throttled:0x58"), ("dear", "accepted", None)
+        ("cheap", "error", "throttled:0x58"),
+        ("dear", "accepted", None),
     ]
     assert view.status == "sent" and view.attempts[0].cost == 0
 
 
 def test_permanent_error_fails_without_trying_others(store: MessageStore, table: RoutingTable) -> None:
-    sessions = {"cheap": ScriptedSession("cheap", [PermanentCarrierError(0x0B)]), "dear": ScriptedSession("dear", [])}
+    sessions = {
+        "cheap": ScriptedSession("cheap", [PermanentCarrierError(0x0B)]),
+        "dear": ScriptedSession("dear", []),
+    }
     message_id = _queue(store)
     _sender(store, table, sessions).send([message_id])
     view = store.get_message(store.ensure_account("acme", NOW), message_id)
     assert view is not None and view.status == "failed" and sessions["dear"].submitted == []
 
 
-def test_every_candidate_down_goes_back_to_queued_with_a_retry_time(store: MessageStore, table: RoutingTable) -> None:
-    sessions = {"cheap": ScriptedSession("cheap", [Unbound()]), "dear": ScriptedSession("dear", [Unbound()])}
+def test_every_candidate_down_goes_back_to_queued_with_a_retry_time(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    sessions = {
+        "cheap": ScriptedSession("cheap", [Unbound()]),
+        "dear": ScriptedSession("dear", [Unbound()]),
+    }
     message_id = _queue(store)
     stats, _ = _sender(store, table, sessions).send([message_id])
     assert stats.retry_later == 1
     assert store.status_counts() == {"queued": 1}
     assert store.requeue_due(NOW + timedelta(seconds=4), NOW - timedelta(hours=1)) == {}
-    assert store.requeue_due(NOW + timedelta(seconds=11), NOW - timedelta(hours=1)) == {"marketing": [message_id]}
+    assert store.requeue_due(NOW + timedelta(seconds=11), NOW - timedelta(hours=1)) == {
+        "marketing": [message_id]
+    }
 
 
 def test_long_message_is_submitted_as_concatenated_parts(store: MessageStore, table: RoutingTable) -> None:

@@ -1,0 +1,1 @@
+"""OTP: codes, policy, templates, pumping guard (pure)."""
