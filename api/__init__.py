@@ -1,8 +1,9 @@
 """The HTTP API (aiohttp): handlers, validation, auth, problem+json errors, group commit."""
 
-from api.app import SERVICES, ApiServices, make_app
+from api.app import make_app
 from api.committer import GroupCommitter, Outbox
 from api.problems import PROBLEM_JSON, problem_response, response_for
+from api.services import SERVICES, ApiServices
 
 __all__ = [
     "PROBLEM_JSON",

@@ -6,35 +6,19 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
-from api.committer import GroupCommitter
 from api.problems import ApiProblem, problem_response, response_for
+from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
+from api.services import OWNER, SERVICES, ApiServices
 from messaging import Status, SwitchboardError
-from store import KeyOwner, MessageStore, MessageView, NewMessage, new_id
+from store import KeyOwner, MessageView, NewMessage, new_id
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class ApiServices:
-    """What the handlers use; built by the composition root."""
-
-    store: MessageStore
-    committer: GroupCommitter
-    clock: Callable[[], datetime]
-    default_sender: str = "Switchboard"
-    validity_seconds: int = 24 * 3600
-    key_cache_seconds: float = 30.0
-
-
-SERVICES = web.AppKey("services", ApiServices)
-OWNER = web.RequestKey("owner", KeyOwner)
 
 
 class _KeyCache:
@@ -200,5 +184,7 @@ def make_app(services: ApiServices) -> web.Application:
     app[KEY_CACHE] = _KeyCache(services.key_cache_seconds)
     app.router.add_post("/v1/messages", send_message)
     app.router.add_get("/v1/messages/{id}", get_message)
+    app.router.add_get("/v1/routes/explain", explain_route)
+    app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)
     return app

@@ -21,6 +21,7 @@ from routing.loader import load_routes
 from routing.reload import Reload, TableHolder
 from routing.strategies import STRATEGIES
 from routing.table import CarrierSpec, Match, Price, Route, RoutePlan, RoutingTable
+from routing.watch import RoutesWatcher
 
 __all__ = [
     "HEALTHY",
@@ -41,6 +42,7 @@ __all__ = [
     "Route",
     "RoutePlan",
     "RouteRequest",
+    "RoutesWatcher",
     "RoutingTable",
     "Snapshot",
     "Strategy",

@@ -6,6 +6,7 @@ and `routing.diff.diff_tables`, and prints what they say.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from decimal import Decimal
@@ -87,9 +88,7 @@ def explain_number(
     segments: Annotated[int, typer.Option("--segments", min=1, help="SMS parts")] = 1,
     encoding: Annotated[Encoding, typer.Option("--encoding", help="alphabet")] = Encoding.GSM7,
     sender: Annotated[str, typer.Option("--sender", help="sender id")] = "",
-    message_id: Annotated[
-        str, typer.Option("--message-id", help="id hashed by weighted routes")
-    ] = "explain",
+    message_id: Annotated[str, typer.Option("--message-id", help="id hashed by weighted routes")] = "explain",
     down: Annotated[
         list[str] | None,
         typer.Option("--down", help="treat this carrier's circuit as open (repeatable)"),
@@ -110,8 +109,7 @@ def explain_number(
         console.print(f"{to} ({message_class}{who}): no route matches", markup=False)
     else:
         console.print(
-            f"{to} ({message_class}{who}, {segments} segment(s), {encoding}): "
-            f'route "{decision.route_name}"',
+            f'{to} ({message_class}{who}, {segments} segment(s), {encoding}): route "{decision.route_name}"',
             markup=False,
         )
     if decision.candidates:
@@ -186,3 +184,18 @@ def _way(route_name: str | None, carriers: tuple[str, ...]) -> str:
     if route_name is None:
         return "(no route)"
     return f"{route_name}: {', '.join(carriers) or '(none)'}"
+
+
+@routes_app.command("reload")
+def reload(
+    file: Annotated[Path, typer.Argument(help="routing file")] = DEFAULT_FILE,
+) -> None:
+    """Validate the file, then signal every API and worker process to swap it in.
+
+    Processes watch the file's mtime (checked each second); an invalid file is refused here
+    with its errors, and would be refused by every process too, keeping the running table.
+    """
+    console = _console()
+    _load(file, console)
+    os.utime(file)  # the signal: every RoutesWatcher sees a new mtime within a second
+    console.print(f"{file}: valid; running processes swap it in within a second", markup=False)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from aiohttp import web
 from celery import Celery
 
 from api import ApiServices, GroupCommitter, make_app
+from routing import RoutesWatcher
 from store import MessageStore, make_engine, upgrade
 from switchboard.settings import Settings
 from workers import CeleryOutbox, make_celery
@@ -50,6 +52,7 @@ def api_app(settings: Settings) -> web.Application:
             committer=committer,
             clock=utcnow,
             validity_seconds=settings.validity_seconds,
+            routes=RoutesWatcher(settings.routes_file, time.monotonic).current,
         )
     )
 

@@ -13,10 +13,10 @@ import redis
 
 from carriers import CarrierPool, Endpoint, Receipt, message_id_variants
 from ratelimit import RedisTokenBuckets
+from routing import RoutesWatcher
 from store import MessageStore, make_engine
 from workers.config import WorkerSettings
 from workers.receipts import ReceiptForwarder
-from workers.routes_file import RoutesFile
 from workers.sending import Sender
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class WorkerContext:
         self.store = MessageStore(self.engine)
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.buckets = RedisTokenBuckets(self.redis)
-        self.routes = RoutesFile(settings.routes_file)
+        self.routes = RoutesWatcher(settings.routes_file, time.monotonic)
         self._publish_receipts = publish_receipts
         self._pool: CarrierPool | None = None
         self._forwarder: ReceiptForwarder | None = None

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from switchboard.load import generated_messages, send_all
 from switchboard.stack import Stack, WorkerSpec, wait_until
@@ -73,3 +74,31 @@ def test_killed_send_worker_loses_nothing(make_stack: StackFactory) -> None:
     stack.start_worker(send_worker)
     assert wait_until(lambda: _all_final(stack, ids), timeout=90), stack.store.status_counts(ids)
     assert stack.simulator_stats()["alpha"]["submits_accepted"] >= 300  # at least once to the carrier
+
+
+def test_hot_reload_under_load_moves_new_messages_and_loses_none(
+    make_stack: StackFactory, tmp_path: Path
+) -> None:
+    stack = make_stack()
+    uk = [{"to": f"+4474001{n:05d}", "body": f"reload test {n}", "class": "marketing"} for n in range(450)]
+    routes = tmp_path / "routes.toml"
+
+    async def send(bodies: list[dict[str, Any]]) -> list[str]:
+        return (await send_all(stack.api_url, stack.api_key, bodies, concurrency=16)).accepted
+
+    async def during_load() -> list[str]:
+        sending = asyncio.create_task(send(uk[150:300]))
+        await asyncio.sleep(0.1)  # messages are flowing: alpha is now dearer for +44
+        routes.write_text(routes.read_text().replace('"+44" = 0.030', '"+44" = 0.090'))
+        return await sending
+
+    before = asyncio.run(send(uk[:150]))
+    assert wait_until(lambda: _all_final(stack, before), timeout=60)
+    during = asyncio.run(during_load())
+    wait_until(lambda: False, timeout=2.5)  # every process polls the file once a second
+    after = asyncio.run(send(uk[300:]))
+    ids = before + during + after
+    assert len(ids) == 450
+    assert wait_until(lambda: _all_final(stack, ids), timeout=60), stack.store.status_counts(ids)
+    assert Counter(row[1] for row in stack.store.report(before)) == {"alpha": 150}
+    assert Counter(row[1] for row in stack.store.report(after)) == {"beta": 150}

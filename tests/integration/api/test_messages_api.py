@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from api import ApiServices, GroupCommitter, make_app
+from routing import load_routes
 from store import MessageStore, make_engine, upgrade
 from tests.servers import Postgres
 
@@ -46,12 +47,16 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageSto
 Scenario = Callable[[TestClient[Any, Any], str], Awaitable[None]]
 
 
-def run(store: MessageStore, outbox: RecordingOutbox, scenario: Scenario) -> None:
-    key = store.create_api_key("acme", NOW)
+ROUTES = load_routes(Path(__file__).resolve().parents[3] / "config" / "routes.toml")
+
+
+def run(store: MessageStore, outbox: RecordingOutbox, scenario: Scenario, admin: bool = False) -> None:
+    key = store.create_api_key("acme", NOW, is_admin=admin)
 
     async def main() -> None:
         committer = GroupCommitter(store, outbox)
-        app = make_app(ApiServices(store=store, committer=committer, clock=lambda: NOW))
+        services = ApiServices(store=store, committer=committer, clock=lambda: NOW, routes=lambda: ROUTES)
+        app = make_app(services)
         async with TestClient(TestServer(app)) as client:
             await scenario(client, key)
         committer.close()
@@ -204,3 +209,48 @@ def test_other_accounts_message_is_not_found(store: MessageStore) -> None:
         assert (await peek.json(content_type=None))["code"] == "not_found"
 
     run(store, outbox, scenario)
+
+
+def test_pricing_gives_the_routed_carriers_price_per_segment(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        uk = await client.get("/v1/pricing", params={"to": "+447400123456"}, headers=auth)
+        assert uk.status == 200
+        assert await uk.json() == {
+            "to": "+447400123456",
+            "class": "transactional",
+            "price_per_segment": "0.028",
+            "currency": "EUR",
+        }
+        bad = await client.get("/v1/pricing", params={"to": "12"}, headers=auth)
+        assert bad.status == 422 and (await bad.json(content_type=None))["code"] == "invalid_number"
+
+    run(store, RecordingOutbox(), scenario)
+
+
+def test_route_explain_needs_an_admin_key(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        response = await client.get(
+            "/v1/routes/explain", params={"to": "+447400123456"}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status == 403
+        assert (await response.json(content_type=None))["code"] == "admin_required"
+
+    run(store, RecordingOutbox(), scenario)
+
+
+def test_route_explain_shows_candidates_in_order(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        response = await client.get(
+            "/v1/routes/explain",
+            params={"to": "+33612345678", "class": "marketing"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert response.status == 200
+        decision = await response.json()
+        assert decision["route"] == "default"
+        assert [c["carrier"] for c in decision["candidates"]] == ["beta", "alpha"]  # beta is cheaper for +33
+        costs = [float(c["cost"]) for c in decision["candidates"]]
+        assert costs == sorted(costs)
+
+    run(store, RecordingOutbox(), scenario, admin=True)

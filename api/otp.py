@@ -1,0 +1,519 @@
+"""The OTP API: send and check codes (`/v1/otp`), and the pumping-guard admin endpoints.
+
+Policy lives in the pure `otp` package and the limits in conditional UPDATEs of `OtpStore`;
+these handlers only order the steps. Refusals that cost nothing (geo, blocked prefix, velocity)
+come before anything is written. The code itself is never logged nor returned: only its
+HMAC is stored, and the SMS is an ordinary `otp`-class message row committed through the
+group committer, so it rides the otp queue and the `quality` route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from api.app import OWNER, _json_body
+from api.committer import GroupCommitter
+from api.problems import ApiProblem, problem_response
+from messaging import InvalidInput, PhoneNumber, RateLimited, parse_e164, segment
+from otp import (
+    MAX_LENGTH,
+    MIN_LENGTH,
+    Block,
+    DestinationBlocked,
+    GeoNotPermitted,
+    OtpConfig,
+    OtpError,
+    OtpLimits,
+    OtpNotFound,
+    OtpText,
+    OtpVelocityLimited,
+    PrefixStats,
+    Verification,
+    VerificationStatus,
+    admit_cancel,
+    admit_check,
+    admit_resend,
+    assess,
+    code_matches,
+    generate_code,
+    hash_code,
+    prefix_of,
+    render,
+    windows,
+)
+from ratelimit import WindowCounters
+from store import KeyOwner, NewMessage, new_id
+from store.otp_repository import BlockRecord, NewVerification, OtpStore, VerificationRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+# OTP error class → (HTTP status, title). RateLimited subclasses go to the app's middleware (429).
+OTP_STATUS: dict[type[OtpError], tuple[int, str]] = {
+    OtpNotFound: (404, "Verification not found"),
+    DestinationBlocked: (403, "Destination blocked"),
+    GeoNotPermitted: (403, "Country not permitted"),
+    OtpError: (409, "Verification not in a state for this"),
+}
+# OtpExpired is 410 Gone: the verification existed and will never work again.
+_GONE = {"otp_expired"}
+_FIELDS = {"to", "template", "locale", "code_length", "ttl", "channel", "web_otp_domain", "allow_unicode"}
+HOUR = 3600.0
+
+
+@dataclass
+class OtpServices:
+    """What the OTP handlers use; built by the composition root."""
+
+    store: OtpStore
+    committer: GroupCommitter
+    windows: WindowCounters
+    clock: Callable[[], datetime]
+    secret: bytes
+    config: OtpConfig = field(default_factory=OtpConfig)
+    app_name: str = "Switchboard"
+    sender: str = "Verify"
+    block_refresh_seconds: float = 2.0
+    metrics: Counter[str] = field(default_factory=Counter)
+    guard: PumpingGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = PumpingGuard(self)
+
+
+OTP_SERVICES = web.AppKey("otp_services", OtpServices)
+
+
+class PumpingGuard:
+    """Blocked prefixes cached per process (reloaded every few seconds) and assessed after sends."""
+
+    def __init__(self, services: OtpServices) -> None:
+        self._services = services
+        self._blocks: dict[str, Block] = {}
+        self._loaded_at = -1e18
+        self._assessed_at: dict[str, float] = {}
+
+    def _reload(self) -> None:
+        records = self._services.store.blocks()
+        self._blocks = {r.prefix: _as_block(r) for r in records}
+        self._loaded_at = time.monotonic()
+
+    def blocked(self, prefix: str, now: datetime) -> Block | None:
+        """The active block on `prefix`, if any (blocking I/O when the cache is stale)."""
+        if time.monotonic() - self._loaded_at > self._services.block_refresh_seconds:
+            self._reload()
+        found = self._blocks.get(prefix)
+        return found if found is not None and found.active(now) else None
+
+    def assess_after_send(self, prefix: str, now: datetime) -> bool:
+        """Assess `prefix` (at most every `evaluate_every` s per process); True when it got blocked."""
+        config = self._services.config.pumping
+        if not config.enabled:
+            return False
+        last = self._assessed_at.get(prefix)
+        if last is not None and time.monotonic() - last < config.evaluate_every:
+            return False
+        self._assessed_at[prefix] = time.monotonic()
+        previous = self._blocks.get(prefix)
+        bounds = windows(now, config, previous.lifted_at if previous else None)
+        counts = self._services.store.prefix_counts(
+            prefix, bounds.recent_start, bounds.settled_before, bounds.baseline_start
+        )
+        stats = PrefixStats(counts.recent_sends, counts.baseline_sends, counts.settled, counts.approved)
+        verdict = assess(stats, config)
+        if not verdict.block:
+            return False
+        until = now + timedelta(seconds=config.block_seconds)
+        if self._services.store.block(prefix, now, until, verdict.reason):
+            self._services.metrics["otp_pumping_blocks_total"] += 1
+            log.warning("pumping guard blocked %s until %s: %s", prefix, until.isoformat(), verdict.reason)
+        self._reload()
+        return True
+
+    def lift(self, prefix: str, now: datetime) -> bool:
+        """Lift the block on `prefix`; True when one was active."""
+        lifted = self._services.store.lift(prefix, now)
+        self._reload()
+        return lifted
+
+
+def _as_block(r: BlockRecord) -> Block:
+    return Block(r.prefix, r.blocked_at, r.until, r.reason, r.lifted_at)
+
+
+def _verification(r: VerificationRecord) -> Verification:
+    return Verification(
+        id=r.id, account_id=r.account_id, to=r.to, status=VerificationStatus(r.status),
+        code_hash=r.code_hash, check_attempts=r.check_attempts, max_checks=r.max_checks,
+        sends=r.sends, max_sends=r.max_sends, created_at=r.created_at, expires_at=r.expires_at,
+        last_sent_at=r.last_sent_at, message_id=r.message_id, approved_at=r.approved_at,
+    )  # fmt: skip
+
+
+def _text(r: VerificationRecord) -> OtpText:
+    return OtpText(r.locale, r.template, r.web_otp_domain, r.allow_unicode)
+
+
+async def _io(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking store or Redis work off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args))
+
+
+def _otp_errors(handler: Handler) -> Handler:
+    """Map OTP errors to problem+json (RateLimited ones are left to the app's middleware)."""
+
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except OtpError as error:
+            status, title = next(OTP_STATUS[c] for c in type(error).__mro__ if c in OTP_STATUS)
+            if error.code in _GONE:
+                status, title = 410, "Verification expired"
+            request.app[OTP_SERVICES].metrics[f"otp_refused_{error.code}"] += 1
+            return problem_response(status, error.code, title, str(error))
+        except RateLimited as error:
+            request.app[OTP_SERVICES].metrics[f"otp_refused_{error.code}"] += 1
+            raise
+
+    return wrapped
+
+
+# -- request parsing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """A validated POST /v1/otp body."""
+
+    to: PhoneNumber
+    code_length: int
+    ttl: int
+    text: OtpText
+
+
+def _int(data: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = data.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInput(name, f"must be a whole number from {low} to {high}")
+    return value
+
+
+def _optional_str(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(name, "must be a string")
+    return value
+
+
+def parse_start(data: Any, limits: OtpLimits) -> StartRequest:
+    """Validate a POST /v1/otp body.
+
+    Raises:
+        InvalidInput: naming the field at fault.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "the request body must be a JSON object")
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], "unknown field")
+    to = parse_e164(_optional_str(data, "to") or "")
+    channel = data.get("channel", "sms")
+    if channel != "sms":
+        raise InvalidInput("channel", "only 'sms' is supported")
+    allow_unicode = data.get("allow_unicode", False)
+    if not isinstance(allow_unicode, bool):
+        raise InvalidInput("allow_unicode", "must be true or false")
+    text = OtpText(
+        locale=_optional_str(data, "locale") or "en",
+        template=_optional_str(data, "template"),
+        web_otp_domain=_optional_str(data, "web_otp_domain"),
+        allow_unicode=allow_unicode,
+    )
+    code_length = _int(data, "code_length", 6, MIN_LENGTH, MAX_LENGTH)
+    ttl = _int(data, "ttl", limits.ttl_default, 60, limits.ttl_max)
+    render(text, "0" * code_length, "app", ttl)  # reject a bad template before anything is counted
+    return StartRequest(to, code_length, ttl, text)
+
+
+def _code(data: Any) -> str:
+    if not isinstance(data, dict) or set(data) - {"code"}:
+        raise InvalidInput("body", "expected a JSON object with only 'code'")
+    code = data.get("code")
+    if not isinstance(code, str) or not code.isascii() or not code.isdigit():
+        raise InvalidInput("code", "must be a string of digits")
+    if not MIN_LENGTH <= len(code) <= MAX_LENGTH:
+        raise InvalidInput("code", f"must have {MIN_LENGTH} to {MAX_LENGTH} digits")
+    return code
+
+
+# -- the steps -----------------------------------------------------------------------------------
+
+
+def _hit_all(counters: WindowCounters, hits: list[tuple[str, int, float]], detail: str) -> None:
+    """Count a hit on each window; refuse with the longest wait if any is full."""
+    refused = [r for key, limit, span in hits if not (r := counters.hit(key, limit, span)).allowed]
+    if refused:
+        raise OtpVelocityLimited(max(r.retry_after for r in refused), detail)
+
+
+def _send_hits(account_id: str, to: str, limits: OtpLimits) -> list[tuple[str, int, float]]:
+    return [
+        (f"otp:send:n:{account_id}:{to}", limits.sends_per_number_per_hour, HOUR),
+        (f"otp:send:a:{account_id}", limits.sends_per_account_per_hour, HOUR),
+    ]
+
+
+async def _send_sms(services: OtpServices, owner: KeyOwner, r: VerificationRecord, code: str) -> None:
+    now = r.last_sent_at
+    ttl = int((r.expires_at - r.created_at).total_seconds())
+    body = render(_text(r), code, services.app_name, ttl)
+    seg = segment(body)
+    row = NewMessage(
+        id=r.message_id, account_id=owner.account_id, to=r.to, sender=services.sender, body=body,
+        message_class="otp", encoding=seg.encoding.value, segments=seg.segments, callback_url=None,
+        created_at=now, valid_until=r.expires_at,
+    )  # fmt: skip
+    await services.committer.commit(row)
+    services.metrics["otp_sent_total"] += 1
+
+
+def _json(v: Verification, now: datetime, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "status": v.status_at(now).value,
+        "to": v.to,
+        "channel": "sms",
+        "attempts_left": v.attempts_left,
+        "sends_left": v.sends_left,
+        "created_at": v.created_at.isoformat(),
+        "expires_at": v.expires_at.isoformat(),
+        "approved_at": v.approved_at.isoformat() if v.approved_at else None,
+        "message_id": v.message_id,
+        **extra,
+    }
+
+
+async def _resend(
+    services: OtpServices, owner: KeyOwner, current: VerificationRecord, limits: OtpLimits
+) -> VerificationRecord:
+    now = services.clock()
+    admit_resend(_verification(current), now, limits.resend_cooldown)
+    await _io(
+        _hit_all, services.windows, _send_hits(owner.account_id, current.to, limits), "too many OTP sends"
+    )
+    code = generate_code(current.code_length)
+    updated = await _io(
+        services.store.resend, owner.account_id, current.id, hash_code(services.secret, current.id, code),
+        new_id(), now, limits.resend_cooldown,
+    )  # fmt: skip
+    if updated is None:  # lost a race: say precisely why, from the row as it is now
+        latest = await _io(services.store.get, owner.account_id, current.id)
+        if latest is None:
+            raise OtpNotFound(f"no verification {current.id!r}")
+        admit_resend(_verification(latest), now, limits.resend_cooldown)
+        raise OtpVelocityLimited(1.0, "a concurrent resend won; try again")
+    await _send_sms(services, owner, updated, code)
+    _assess_later(services, prefix_of(updated.to, services.config.pumping.prefix_digits), now)
+    return updated
+
+
+@_otp_errors
+async def start_verification(request: web.Request) -> web.Response:
+    """POST /v1/otp → 201 with a pending verification (an existing pending one is resent)."""
+    services = request.app[OTP_SERVICES]
+    owner: KeyOwner = request[OWNER]
+    limits = services.config.limits_for(owner.account_name)
+    parsed = parse_start(await _json_body(request), limits)
+    to = parsed.to
+    if not limits.permits(to.region):
+        raise GeoNotPermitted(to.region, f"this account may not send OTPs to {to.region}")
+    now = services.clock()
+    prefix = prefix_of(to.e164, services.config.pumping.prefix_digits)
+    block = await _io(services.guard.blocked, prefix, now)
+    if block is not None:
+        raise DestinationBlocked(
+            prefix, f"{prefix} is blocked until {block.until.isoformat()}: {block.reason}"
+        )
+    for _ in range(3):
+        existing = await _io(services.store.pending_for, owner.account_id, to.e164, now)
+        if existing is not None:
+            resent = await _resend(services, owner, existing, limits)
+            return _created(services, resent, now, new=False)
+        await _io(
+            _hit_all, services.windows, _send_hits(owner.account_id, to.e164, limits), "too many OTP sends"
+        )
+        code = generate_code(parsed.code_length)
+        vid = new_id()
+        new = NewVerification(
+            id=vid, account_id=owner.account_id, to=to.e164, prefix=prefix, region=to.region,
+            code_hash=hash_code(services.secret, vid, code), max_checks=limits.max_checks,
+            max_sends=limits.max_sends, message_id=new_id(), created_at=now,
+            expires_at=now + timedelta(seconds=parsed.ttl), code_length=parsed.code_length,
+            locale=parsed.text.locale, template=parsed.text.template,
+            web_otp_domain=parsed.text.web_otp_domain, allow_unicode=parsed.text.allow_unicode,
+        )  # fmt: skip
+        if await _io(services.store.insert, new):
+            record = await _io(services.store.get, owner.account_id, vid)
+            assert record is not None
+            await _send_sms(services, owner, record, code)
+            _assess_later(services, prefix, now)
+            return _created(services, record, now, new=True)
+    raise OtpVelocityLimited(1.0, "concurrent requests for this number; try again")
+
+
+def _created(services: OtpServices, r: VerificationRecord, now: datetime, new: bool) -> web.Response:
+    body = _json(_verification(r), now, new=new)
+    return web.json_response(body, status=201, headers={"Location": f"/v1/otp/{r.id}"})
+
+
+def _assess_later(services: OtpServices, prefix: str, now: datetime) -> None:
+    """Assess the prefix off the request path: the 201 does not wait for the guard's query."""
+    future = asyncio.get_running_loop().run_in_executor(None, services.guard.assess_after_send, prefix, now)
+
+    def _done(f: asyncio.Future[bool]) -> None:
+        if not f.cancelled() and f.exception() is not None:
+            log.error("pumping assessment of %s failed: %s", prefix, f.exception())
+
+    future.add_done_callback(_done)
+
+
+async def _owned(services: OtpServices, owner: KeyOwner, verification_id: str) -> VerificationRecord:
+    record = await _io(services.store.get, owner.account_id, verification_id)
+    if record is None:
+        raise OtpNotFound(f"no verification {verification_id!r}")
+    return record
+
+
+@_otp_errors
+async def check_verification(request: web.Request) -> web.Response:
+    """POST /v1/otp/{id}/check → {status, attempts_left}; approved exactly once."""
+    services = request.app[OTP_SERVICES]
+    owner: KeyOwner = request[OWNER]
+    code = _code(await _json_body(request))
+    record = await _owned(services, owner, request.match_info["id"])
+    now = services.clock()
+    limits = services.config.limits_for(owner.account_name)
+    early = admit_check(_verification(record), now)
+    if early is not None:
+        return web.json_response(
+            {"id": record.id, "status": early.status.value, "attempts_left": early.attempts_left}
+        )
+    # Brute force across many verifications to one number is capped here, per hour.
+    brute = [(f"otp:check:n:{owner.account_id}:{record.to}", limits.checks_per_number_per_hour, HOUR)]
+    await _io(_hit_all, services.windows, brute, "too many OTP checks for this number")
+    counted = await _io(services.store.count_check, owner.account_id, record.id, now)
+    if counted is None:  # not admitted any more: answer from the row as it is now
+        latest = await _owned(services, owner, record.id)
+        answer = admit_check(_verification(latest), now)
+        status, left = (answer.status, answer.attempts_left) if answer else (VerificationStatus.PENDING, 0)
+        return web.json_response({"id": record.id, "status": status.value, "attempts_left": left})
+    status = VerificationStatus.PENDING
+    if code_matches(services.secret, counted.id, code, counted.code_hash):
+        if await _io(services.store.approve, counted.id, counted.code_hash, now):
+            status = VerificationStatus.APPROVED
+            services.metrics["otp_approved_total"] += 1
+        else:
+            latest = await _owned(services, owner, record.id)
+            answer = admit_check(_verification(latest), now)  # raises OtpAlreadyUsed when approved
+            status = answer.status if answer else VerificationStatus.PENDING
+    else:
+        services.metrics["otp_wrong_code_total"] += 1
+    left = max(0, counted.max_checks - counted.check_attempts)
+    return web.json_response({"id": counted.id, "status": status.value, "attempts_left": left})
+
+
+@_otp_errors
+async def resend_verification(request: web.Request) -> web.Response:
+    """POST /v1/otp/{id}/resend → a fresh code to the same number (the old one stops working)."""
+    services = request.app[OTP_SERVICES]
+    owner: KeyOwner = request[OWNER]
+    record = await _owned(services, owner, request.match_info["id"])
+    limits = services.config.limits_for(owner.account_name)
+    resent = await _resend(services, owner, record, limits)
+    return web.json_response(_json(_verification(resent), services.clock()))
+
+
+@_otp_errors
+async def cancel_verification(request: web.Request) -> web.Response:
+    """POST /v1/otp/{id}/cancel → canceled (idempotent); an approved one cannot be canceled."""
+    services = request.app[OTP_SERVICES]
+    owner: KeyOwner = request[OWNER]
+    record = await _owned(services, owner, request.match_info["id"])
+    now = services.clock()
+    if admit_cancel(_verification(record), now) and not await _io(
+        services.store.cancel, owner.account_id, record.id, now
+    ):
+        record = await _owned(services, owner, record.id)
+        admit_cancel(_verification(record), now)  # raises when it was approved or expired meanwhile
+    record = await _owned(services, owner, record.id)
+    return web.json_response(_json(_verification(record), now))
+
+
+@_otp_errors
+async def get_verification(request: web.Request) -> web.Response:
+    """GET /v1/otp/{id} → the verification (never its code)."""
+    services = request.app[OTP_SERVICES]
+    owner: KeyOwner = request[OWNER]
+    record = await _owned(services, owner, request.match_info["id"])
+    return web.json_response(_json(_verification(record), services.clock()))
+
+
+def _admin(request: web.Request) -> OtpServices:
+    if not request[OWNER].is_admin:
+        raise ApiProblem(403, "admin_only", "Forbidden", "this endpoint needs an admin API key")
+    return request.app[OTP_SERVICES]
+
+
+async def list_blocks(request: web.Request) -> web.Response:
+    """GET /v1/admin/otp/blocks → active pumping blocks and the guard's counters."""
+    services = _admin(request)
+    now = services.clock()
+    records = await _io(services.store.blocks)
+    active = [b for b in map(_as_block, records) if b.active(now)]
+    body = {
+        "blocks": [
+            {
+                "prefix": b.prefix,
+                "blocked_at": b.blocked_at.isoformat(),
+                "until": b.until.isoformat(),
+                "reason": b.reason,
+            }
+            for b in active
+        ],
+        "metrics": dict(services.metrics),
+    }
+    return web.json_response(body)
+
+
+async def lift_block(request: web.Request) -> web.Response:
+    """DELETE /v1/admin/otp/blocks/{prefix} → 204 once the block is lifted."""
+    services = _admin(request)
+    raw = request.match_info["prefix"].strip()
+    prefix = raw if raw.startswith("+") else "+" + raw
+    if not await _io(services.guard.lift, prefix, services.clock()):
+        raise ApiProblem(404, "block_not_found", "Not found", f"no active block on {prefix!r}")
+    services.metrics["otp_pumping_lifts_total"] += 1
+    return web.Response(status=204)
+
+
+def add_otp_routes(app: web.Application, services: OtpServices) -> None:
+    """Mount the OTP endpoints on `app` (behind its auth and problem middlewares)."""
+    app[OTP_SERVICES] = services
+    app.router.add_post("/v1/otp", start_verification)
+    app.router.add_get("/v1/otp/{id}", get_verification)
+    app.router.add_post("/v1/otp/{id}/check", check_verification)
+    app.router.add_post("/v1/otp/{id}/resend", resend_verification)
+    app.router.add_post("/v1/otp/{id}/cancel", cancel_verification)
+    app.router.add_get("/v1/admin/otp/blocks", list_blocks)
+    app.router.add_delete("/v1/admin/otp/blocks/{prefix}", lift_block)

@@ -1,0 +1,30 @@
+"""What the handlers share: the services object and the request/app keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from api.committer import GroupCommitter
+from routing import RoutingTable
+from store import KeyOwner, MessageStore
+
+
+@dataclass
+class ApiServices:
+    """What the handlers use; built by the composition root."""
+
+    store: MessageStore
+    committer: GroupCommitter
+    clock: Callable[[], datetime]
+    default_sender: str = "Switchboard"
+    validity_seconds: int = 24 * 3600
+    key_cache_seconds: float = 30.0
+    routes: Callable[[], RoutingTable] | None = None  # the routes file in force (hot-reloaded)
+
+
+SERVICES = web.AppKey("services", ApiServices)
+OWNER = web.RequestKey("owner", KeyOwner)
