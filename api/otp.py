@@ -10,6 +10,7 @@ group committer, so it rides the otp queue and the `quality` route.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import Counter
@@ -21,9 +22,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from api.app import OWNER, _json_body
 from api.committer import GroupCommitter
 from api.problems import ApiProblem, problem_response
+from api.services import OWNER
 from messaging import InvalidInput, PhoneNumber, RateLimited, parse_e164, segment
 from otp import (
     MAX_LENGTH,
@@ -190,6 +191,15 @@ def _otp_errors(handler: Handler) -> Handler:
 
 
 # -- request parsing ---------------------------------------------------------------------------
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiProblem(
+            400, "malformed_json", "Malformed JSON", f"the body is not valid JSON: {exc}"
+        ) from None
 
 
 @dataclass(frozen=True)

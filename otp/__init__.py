@@ -1,1 +1,73 @@
-"""OTP: codes, policy, templates, pumping guard (pure)."""
+"""OTP policy (pure): codes and their keyed hash, the verification state machine, limits, templates,
+and the SMS-pumping detector. Imports nothing of ours but `messaging`."""
+
+from otp.codes import MAX_LENGTH, MIN_LENGTH, code_matches, generate_code, hash_code
+from otp.config import AccountLimits, OtpConfig, OtpLimits, PumpingConfig, load_otp_config
+from otp.errors import (
+    DestinationBlocked,
+    GeoNotPermitted,
+    OtpAlreadyUsed,
+    OtpError,
+    OtpExpired,
+    OtpMaxAttempts,
+    OtpMaxSends,
+    OtpNotFound,
+    OtpNotPending,
+    OtpResendCooldown,
+    OtpVelocityLimited,
+)
+from otp.pumping import Block, PrefixStats, Verdict, Windows, assess, prefix_of, windows
+from otp.templates import TEMPLATES, OtpText, render, resolve_locale
+from otp.verification import (
+    CheckResult,
+    Verification,
+    VerificationStatus,
+    admit_cancel,
+    admit_check,
+    admit_resend,
+    apply_check,
+    apply_resend,
+)
+
+__all__ = [
+    "MAX_LENGTH",
+    "MIN_LENGTH",
+    "TEMPLATES",
+    "AccountLimits",
+    "Block",
+    "CheckResult",
+    "DestinationBlocked",
+    "GeoNotPermitted",
+    "OtpAlreadyUsed",
+    "OtpConfig",
+    "OtpError",
+    "OtpExpired",
+    "OtpLimits",
+    "OtpMaxAttempts",
+    "OtpMaxSends",
+    "OtpNotFound",
+    "OtpNotPending",
+    "OtpResendCooldown",
+    "OtpText",
+    "OtpVelocityLimited",
+    "PrefixStats",
+    "PumpingConfig",
+    "Verdict",
+    "Verification",
+    "VerificationStatus",
+    "Windows",
+    "admit_cancel",
+    "admit_check",
+    "admit_resend",
+    "apply_check",
+    "apply_resend",
+    "assess",
+    "code_matches",
+    "generate_code",
+    "hash_code",
+    "load_otp_config",
+    "prefix_of",
+    "render",
+    "resolve_locale",
+    "windows",
+]

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     receipt_park_seconds: float = Field(
         default=60.0, gt=0, description="how long an unmatched receipt is retried"
     )
+    otp_app_name: str = Field(default="Switchboard", description="{app} in OTP message templates")
+    otp_sender: str = Field(default="Verify", description="sender id of OTP messages")
+    otp_config_file: Path | None = Field(default=None, description="OTP limits/pumping TOML; None = defaults")
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under var_dir."""

@@ -1,0 +1,196 @@
+"""The OTP API over real HTTP: create, check, resend, cancel, limits, problem+json codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from otp import AccountLimits, OtpConfig, OtpLimits
+from tests.integration.otp.conftest import Harness, run
+
+TO = "+447400123456"
+
+
+async def start(client: TestClient[Any, Any], h: Harness, to: str = TO, **extra: Any) -> dict[str, Any]:
+    response = await client.post("/v1/otp", json={"to": to, **extra}, headers=h.auth())
+    assert response.status == 201, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+async def check(client: TestClient[Any, Any], h: Harness, vid: str, code: str) -> tuple[int, dict[str, Any]]:
+    response = await client.post(f"/v1/otp/{vid}/check", json={"code": code}, headers=h.auth())
+    return response.status, await response.json()
+
+
+def test_right_code_is_approved_once_and_never_returned(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness)
+        assert started["status"] == "pending" and started["attempts_left"] == 5
+        code = harness.code_of(started["message_id"])
+        assert code not in str(started)
+        assert (
+            harness.body_of(started["message_id"]) == f"{code} is your Acme code. It expires in 10 minutes."
+        )
+        assert harness.outbox.enqueued == [("otp", [started["message_id"]])]
+        status, body = await check(client, harness, started["id"], code)
+        assert (status, body["status"]) == (200, "approved")
+        status, again = await check(client, harness, started["id"], code)
+        assert (status, again["code"]) == (409, "otp_already_used")
+        shown = await client.get(f"/v1/otp/{started['id']}", headers=harness.auth())
+        assert (await shown.json())["status"] == "approved"
+
+    run(harness, scenario)
+
+
+def test_sixth_check_is_refused_after_five_wrong_codes(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness)
+        code = harness.code_of(started["message_id"])
+        wrong = str((int(code) + 1) % 1_000_000).zfill(6)
+        lefts = []
+        for _ in range(5):
+            status, body = await check(client, harness, started["id"], wrong)
+            assert (status, body["status"]) == (200, "pending")
+            lefts.append(body["attempts_left"])
+        assert lefts == [4, 3, 2, 1, 0]
+        response = await client.post(
+            f"/v1/otp/{started['id']}/check", json={"code": code}, headers=harness.auth()
+        )
+        assert response.status == 429 and (await response.json())["code"] == "otp_max_attempts"
+        assert int(response.headers["Retry-After"]) > 0
+
+    run(harness, scenario)
+
+
+def test_expired_code_is_not_approved(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness, ttl=60)
+        code = harness.code_of(started["message_id"])
+        harness.clock.advance(60)
+        status, body = await check(client, harness, started["id"], code)
+        assert (status, body["status"]) == (200, "expired")
+        response = await client.post(f"/v1/otp/{started['id']}/resend", headers=harness.auth())
+        assert response.status == 410 and (await response.json())["code"] == "otp_expired"
+
+    run(harness, scenario)
+
+
+def test_second_start_resends_the_pending_verification_after_the_cooldown(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        first = await start(client, harness)
+        old_code = harness.code_of(first["message_id"])
+        response = await client.post("/v1/otp", json={"to": TO}, headers=harness.auth())
+        assert response.status == 429 and (await response.json())["code"] == "otp_resend_cooldown"
+        assert 1 <= int(response.headers["Retry-After"]) <= 30
+        harness.clock.advance(30)
+        second = await start(client, harness)
+        assert second["id"] == first["id"] and second["new"] is False and second["sends_left"] == 3
+        new_code = harness.code_of(second["message_id"])
+        if new_code != old_code:  # the old code stopped working when a new one was sent
+            status, body = await check(client, harness, first["id"], old_code)
+            assert body["status"] == "pending"
+        status, body = await check(client, harness, first["id"], new_code)
+        assert body["status"] == "approved"
+
+    run(harness, scenario)
+
+
+def test_sends_per_verification_are_capped(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness)
+        for _ in range(4):
+            harness.clock.advance(30)
+            response = await client.post(f"/v1/otp/{started['id']}/resend", headers=harness.auth())
+            assert response.status == 200, await response.text()
+        harness.clock.advance(30)
+        response = await client.post(f"/v1/otp/{started['id']}/resend", headers=harness.auth())
+        assert response.status == 429 and (await response.json())["code"] == "otp_max_sends"
+        assert len(harness.outbox.enqueued) == 5
+
+    run(harness, scenario)
+
+
+def test_per_number_velocity_gives_429_with_retry_after(harness: Harness) -> None:
+    harness.config = OtpConfig(defaults=OtpLimits(sends_per_number_per_hour=2))
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        for _ in range(2):
+            started = await start(client, harness)
+            await client.post(f"/v1/otp/{started['id']}/cancel", headers=harness.auth())
+        response = await client.post("/v1/otp", json={"to": TO}, headers=harness.auth())
+        assert response.status == 429
+        assert (await response.json())["code"] == "otp_velocity_limited"
+        assert 3500 <= int(response.headers["Retry-After"]) <= 3600
+        other = await start(client, harness, to="+447400123457")
+        assert other["status"] == "pending"
+
+    run(harness, scenario)
+
+
+def test_cancel_makes_the_code_useless(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness)
+        code = harness.code_of(started["message_id"])
+        response = await client.post(f"/v1/otp/{started['id']}/cancel", headers=harness.auth())
+        assert (await response.json())["status"] == "canceled"
+        status, body = await check(client, harness, started["id"], code)
+        assert (status, body["status"]) == (200, "canceled")
+
+    run(harness, scenario)
+
+
+def test_geo_permissions_refuse_other_countries_and_write_nothing(harness: Harness) -> None:
+    harness.config = OtpConfig(accounts={"acme": AccountLimits(allowed_countries=["FR"])})
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        response = await client.post("/v1/otp", json={"to": TO}, headers=harness.auth())
+        assert response.status == 403 and (await response.json())["code"] == "geo_not_permitted"
+        assert harness.outbox.enqueued == []
+        assert harness.messages.status_counts() == {}
+        allowed = await start(client, harness, to="+33612345678")
+        assert allowed["status"] == "pending"
+
+    run(harness, scenario)
+
+
+def test_unknown_and_foreign_verifications_are_not_found(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness)
+        response = await client.get("/v1/otp/nope", headers=harness.auth())
+        assert response.status == 404 and (await response.json())["code"] == "otp_not_found"
+        response = await client.get(f"/v1/otp/{started['id']}", headers=harness.auth(admin=True))
+        assert response.status == 404  # another account's verification is not visible
+
+    run(harness, scenario)
+
+
+def test_bad_input_names_the_field(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        cases = [
+            ({"to": TO, "code_length": 3}, "code_length"),
+            ({"to": TO, "ttl": 5}, "ttl"),
+            ({"to": TO, "channel": "voice"}, "channel"),
+            ({"to": TO, "locale": "xx"}, "locale"),
+            ({"to": TO, "template": "no code here"}, "template"),
+            ({"to": TO, "colour": "red"}, "colour"),
+            ({"to": "12345"}, "to"),
+        ]
+        for body, name in cases:
+            response = await client.post("/v1/otp", json=body, headers=harness.auth())
+            assert response.status == 422, body
+            assert (await response.json())["field"] == name
+        assert harness.outbox.enqueued == []
+
+    run(harness, scenario)
+
+
+def test_web_otp_line_and_locale(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness, locale="fr-FR", web_otp_domain="acme.example", code_length=8)
+        body = harness.body_of(started["message_id"])
+        code = body[:8]
+        assert body == f"{code} est votre code Acme. Il expire dans 10 minutes.\n\n@acme.example #{code}"
+
+    run(harness, scenario)
