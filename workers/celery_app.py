@@ -110,7 +110,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
             else:
                 keep.append(r)
         if keep:
-            app.send_task(RECONCILE_TASK, args=[keep], queue=RECEIPTS_QUEUE, countdown=0.5)
+            app.send_task(RECONCILE_TASK, args=[keep], queue=RECEIPTS_QUEUE, countdown=0.25)
 
     @app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
     def sweep() -> dict[str, int]:

@@ -123,10 +123,20 @@ class Sender:
         table = self.routes()
         snapshot = self.snapshot()
         jobs = [self._plan(m, table, snapshot) for m in claimed]
+        changes = self._record([j for j in jobs if j.outcome is not None], stats)
         active = [j for j in jobs if j.outcome is None]
         while active:
-            active = self._round(active, table, stats)
-        outcomes = [j.outcome for j in jobs if j.outcome is not None]
+            still = self._round(active, table, stats)
+            # Record each round as it settles: receipts can come back within milliseconds, and a
+            # receipt whose attempt row is already committed need not be parked.
+            changes += self._record([j for j in active if j.outcome is not None], stats)
+            active = still
+        return stats, changes
+
+    def _record(self, done: list[_Job], stats: SendStats) -> list[StatusChange]:
+        outcomes = [j.outcome for j in done if j.outcome is not None]
+        if not outcomes:
+            return []
         for o in outcomes:
             if o.status == Status.SENT.value:
                 stats.sent += 1
@@ -134,8 +144,7 @@ class Sender:
                 stats.retry_later += 1
             else:
                 stats.failed += 1
-        changes = self.store.record_outcomes(outcomes, self.clock())
-        return stats, changes
+        return self.store.record_outcomes(outcomes, self.clock())
 
     def _plan(self, message: ClaimedMessage, table: RoutingTable, snapshot: Snapshot) -> _Job:
         seg = segment(message.body)
