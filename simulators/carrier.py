@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from simulators.delays import draw_ms
-from simulators.faults import Mode, scheduled_mode
+from simulators.faults import Mode, active_outage
 from simulators.ids import MessageIds, convert_id
 from simulators.limiter import Clock, PeakRate, RateLimiter
 from simulators.pdu import Pdu, ShortMessage
 from simulators.receipts import DELIVERED, UNDELIVERABLE, PendingReceipt
 from simulators.scenario import THROTTLE_STATUS, CarrierSim, PrefixRule
+from simulators.udh import concatenation
 
 # SMPP 3.4 §5.2.17 registered_delivery bits 0-1: 0 none, 1 always, 2 on failure only.
 _RECEIPT_WANTED: dict[int, Callable[[bool], bool]] = {
@@ -31,6 +32,14 @@ _RECEIPT_WANTED: dict[int, Callable[[bool], bool]] = {
 }
 UNDELIVERED_ERROR = 1  # the `err:` an undeliverable receipt reports
 RESEND_AFTER_NACK = 1.0  # seconds before a receipt the ESME refused is offered again
+LIVE_SLOW_FACTOR = 2.0  # latency factor of a `slow` mode forced through POST /faults
+
+# Which part of a concatenated message gets a receipt: (sequence, total) → wanted.
+_SEGMENT_WANTED: dict[str, Callable[[int, int], bool]] = {
+    "each": lambda sequence, total: True,
+    "first": lambda sequence, total: sequence == 1,
+    "last": lambda sequence, total: sequence == total,
+}
 
 
 class Deliverable(Protocol):
@@ -71,7 +80,9 @@ class CarrierRuntime:
         self.clock = clock
         self.wall_clock = wall_clock
         self.limiter = RateLimiter(config.mps, config.bucket_size, clock)
-        self.throttle_status = THROTTLE_STATUS[config.throttle]
+        self.throttle_status = THROTTLE_STATUS.get(config.throttle, 0)
+        self.queues = config.throttle == "queue"  # answer late instead of refusing
+        self.segment_wanted = _SEGMENT_WANTED[config.segment_receipts]
         self.rng = random.Random(f"{seed}/{config.name}")  # replayable per carrier
         self.ids = MessageIds(config.message_id_format, self.rng)
         self.peak = PeakRate()
@@ -86,8 +97,16 @@ class CarrierRuntime:
         self.started_at = clock()
         self.mode = Mode.NORMAL
         self.live_mode: Mode | None = None  # set through the control endpoint; None → schedule
+        self.latency_factor = 1.0  # > 1 while a `slow` fault is on
+        self.next_bind_loss = self.started_at + config.bind_loss_every_s if config.bind_loss_every_s else None
         self.submits_accepted = 0
         self.throttled = 0
+        self.queued = 0
+        self.receipts_raced = 0
+        self.binds_dropped = 0
+        self.enquire_links_sent = 0
+        self.enquire_links_unanswered = 0
+        self.write_pauses = 0
         self.errors = 0
         self.malformed = 0
         self.receipts_created = 0
@@ -108,6 +127,16 @@ class CarrierRuntime:
         self.throttled += 1
         return False
 
+    def admit_queued(self) -> float:
+        """One submit_sm of a queueing carrier takes the next slot: seconds until it is answered."""
+        now = self.clock()
+        at = self.limiter.reserve()
+        self.submits_accepted += 1
+        self.peak.add(at)
+        if at > now:
+            self.queued += 1
+        return at - now
+
     def rule_for(self, destination: str) -> PrefixRule | None:
         """The longest prefix rule matching `destination`, if any."""
         digits = destination.lstrip("+")
@@ -121,7 +150,7 @@ class CarrierRuntime:
         latency = self.config.submit_latency_ms
         if latency.max == 0:
             return 0.0
-        return draw_ms(latency, self.rng) / 1000.0
+        return draw_ms(latency, self.rng) * self.latency_factor / 1000.0
 
     def accept(
         self,
@@ -129,11 +158,20 @@ class CarrierRuntime:
         message_id: str,
         answered_in: float,
         rule: PrefixRule | None = None,
+        via: ReceiptSink | None = None,
     ) -> None:
-        """Decide the fate of an accepted message and schedule its receipt, if one is due."""
+        """Decide the fate of an accepted message and schedule its receipt, if one is due.
+
+        A receipt that races ahead is written at once, to `via` (the submitting session) when
+        it can take it, so it precedes the submit_sm_resp the caller writes next.
+        """
         config = self.config
         if not config.receipts:
             return
+        if config.segment_receipts != "each":
+            concat = concatenation(message)
+            if concat is not None and not self.segment_wanted(concat[2], concat[1]):
+                return
         share = config.undelivered_share
         delay = config.receipt_delay_ms
         if rule is not None:
@@ -156,10 +194,19 @@ class CarrierRuntime:
             error=0 if delivered else UNDELIVERED_ERROR,
         )
         copies = 2 if self.rng.random() < config.duplicate_receipt_share else 1
+        self.receipts_created += copies
+        if config.receipt_race_share and self.rng.random() < config.receipt_race_share:
+            self.receipts_raced += 1
+            copies -= 1
+            if via is not None and via.has_room():
+                via.send_deliver(receipt, self.wall_clock())
+                self.receipts_sent += 1
+            else:
+                self.ready.appendleft(receipt)
+                self.pump()
         for _ in range(copies):  # a duplicate gets its own delay, as a resending SMSC's would
             due = self.clock() + answered_in + draw_ms(delay, self.rng) / 1000.0
             heapq.heappush(self._scheduled, (due, next(self._tiebreak), receipt))
-        self.receipts_created += copies
 
     # --- receipts -------------------------------------------------------------------------
 
@@ -235,12 +282,34 @@ class CarrierRuntime:
         """Recompute the mode (live override, else the outage schedule); the new one if changed."""
         if self.live_mode is not None:
             mode = self.live_mode
+            factor = LIVE_SLOW_FACTOR
         else:
-            mode = scheduled_mode(self.config.outages, self.clock() - self.started_at)
+            outage = active_outage(self.config.outages, self.clock() - self.started_at)
+            mode = Mode.NORMAL if outage is None else outage.mode
+            factor = 1.0 if outage is None else outage.latency_factor
+        self.latency_factor = factor if mode is Mode.SLOW else 1.0
         if mode is self.mode:
             return None
         self.mode = mode
         return mode
+
+    def restart_schedule(self, now: float) -> None:
+        """Count outage windows and bind losses from `now` (the server's start)."""
+        self.started_at = now
+        every = self.config.bind_loss_every_s
+        self.next_bind_loss = now + every if every else None
+
+    def bind_loss_due(self) -> bool:
+        """True (once per period) when the scenario's periodic bind loss is due."""
+        due = self.next_bind_loss
+        if due is None or self.clock() < due:
+            return False
+        every = self.config.bind_loss_every_s
+        assert every is not None
+        while due <= self.clock():
+            due += every
+        self.next_bind_loss = due
+        return True
 
     def set_mps(self, mps: int, burst: int | None = None) -> None:
         """Change the limit live (the faults endpoint)."""
@@ -253,13 +322,19 @@ class CarrierRuntime:
             "mps": int(self.limiter.bucket.rate),
             "submits_accepted": self.submits_accepted,
             "throttled": self.throttled,
+            "queued": self.queued,
             "errors": self.errors,
             "receipts_sent": self.receipts_sent,
             "receipts_acked": self.receipts_acked,
             "receipts_pending": self.receipts_pending,
+            "receipts_raced": self.receipts_raced,
             "mo_sent": self.mo_sent,
             "mo_acked": self.mo_acked,
             "mo_pending": self.mo_created - self.mo_acked,
             "malformed": self.malformed,
+            "binds_dropped": self.binds_dropped,
+            "enquire_links_sent": self.enquire_links_sent,
+            "enquire_links_unanswered": self.enquire_links_unanswered,
+            "write_pauses": self.write_pauses,
             "max_mps_1s": self.peak.peak,
         }

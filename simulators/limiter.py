@@ -25,9 +25,9 @@ class TokenBucket:
 
     def _refill(self, now: float) -> None:
         elapsed = now - self._stamp
-        if elapsed > 0:
+        if elapsed > 0:  # a reservation may have moved the stamp ahead of `now`
             self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
-        self._stamp = now
+            self._stamp = now
 
     def try_take(self, now: float | None = None) -> bool:
         """Take one token if there is one."""
@@ -36,6 +36,16 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+    def reserve(self, now: float) -> float:
+        """Take the next token, waiting for it if need be: the time it is taken (>= now)."""
+        self._refill(now)
+        if self.tokens < 1.0:
+            # Jump to the instant the bucket holds one whole token again.
+            self._stamp += (1.0 - self.tokens) / self.rate
+            self.tokens = 1.0
+        self.tokens -= 1.0
+        return max(now, self._stamp)
 
     def reconfigure(self, rate: float, capacity: float) -> None:
         """Change rate and capacity live, keeping the tokens already earned (capped)."""
@@ -62,6 +72,16 @@ class SlidingWindow:
             return False
         stamps.append(now)
         return True
+
+    def reserve(self, at: float) -> float:
+        """Record an event at `at` or, if the window is full then, as soon after as it fits."""
+        stamps = self._stamps
+        if stamps:
+            at = max(at, stamps[-1])  # stamps stay ordered
+        if len(stamps) == self.limit and at - stamps[0] < self.span:
+            at = stamps[0] + self.span
+        stamps.append(at)
+        return at
 
     def resize(self, limit: int) -> None:
         """Change the limit, keeping the most recent stamps."""
@@ -93,6 +113,13 @@ class RateLimiter:
             self.bucket.tokens += 1.0  # give the token back: the window, not the bucket, said no
             return False
         return True
+
+    def reserve(self) -> float:
+        """Queue one submit_sm: the (monotonic) time it may be answered, now or later.
+
+        For a carrier that queues instead of rejecting; the slot is taken either way.
+        """
+        return self.window.reserve(self.bucket.reserve(self._clock()))
 
     def reconfigure(self, rate: int, capacity: int) -> None:
         """Change the limit live (faults endpoint)."""

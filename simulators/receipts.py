@@ -73,10 +73,8 @@ def preview_text(short_message: bytes, esm_class: int, data_coding: int) -> str:
         text = body[: TEXT_PREVIEW * 2].decode("utf-16-be", errors="replace")
     elif data_coding == 0x00:  # SMSC default alphabet: GSM-7, unpacked
         head = body[: TEXT_PREVIEW * 2]
-        if _ESCAPE in head:  # extension table: let messaging decode the escapes
-            text = decode_gsm7(head)
-        else:
-            text = head.decode("latin-1").translate(_GSM7_TABLE)
+        # An escape means the extension table: let messaging decode it; else one translate.
+        text = decode_gsm7(head) if _ESCAPE in head else head.decode("latin-1").translate(_GSM7_TABLE)
     else:
         text = body[: TEXT_PREVIEW * 2].decode("latin-1")
     return text[:TEXT_PREVIEW]

@@ -25,11 +25,14 @@ from simulators.pdu import CommandStatus
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
-# How a carrier answers a submit_sm it has no token for.
+# How a carrier answers a submit_sm it has no token for; "queue" (absent here) answers
+# ESME_ROK, only later: the submit_sm_resp waits for the next free slot.
 THROTTLE_STATUS: Mapping[str, int] = {
     "reject": CommandStatus.ESME_RTHROTTLED,  # SMPP 3.4 §5.1.3: 0x58 "Throttling error"
     "queue_full": CommandStatus.ESME_RMSGQFUL,  # 0x14 "Message Queue Full", as some SMSCs do
 }
+Throttle = Literal["reject", "queue", "queue_full"]
+SegmentReceipts = Literal["each", "first", "last"]
 
 
 class DelayRange(BaseModel):
@@ -50,9 +53,7 @@ class DelayRange(BaseModel):
     def _ordered(self) -> DelayRange:
         if self.min > self.max:
             raise ValueError("min must be <= max")
-        if self.shape == "exponential" and (
-            self.mean is None or not self.min < self.mean <= self.max
-        ):
+        if self.shape == "exponential" and (self.mean is None or not self.min < self.mean <= self.max):
             raise ValueError("an exponential delay needs min < mean <= max")
         return self
 
@@ -97,13 +98,25 @@ class PrefixRule(BaseModel):
 
 
 class Outage(BaseModel):
-    """A scheduled fault: `mode` from `after_s` seconds after start, for `for_s` seconds."""
+    """A scheduled fault: `mode` from `after_s` seconds after start, for `for_s` seconds,
+    repeated every `every_s` seconds if set (ESME_RSYSERR bursts, a latency that keeps doubling).
+
+    `latency_factor` multiplies the submit_sm_resp latency while a `slow` outage is on.
+    """
 
     model_config = _FROZEN
 
     after_s: float = Field(ge=0)
     for_s: float = Field(gt=0)
     mode: Mode = Mode.DOWN
+    every_s: float | None = Field(None, gt=0)
+    latency_factor: float = Field(2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _repeats_apart(self) -> Outage:
+        if self.every_s is not None and self.every_s <= self.for_s:
+            raise ValueError("every_s must be > for_s (the windows would never end)")
+        return self
 
 
 class CarrierSim(BaseModel):
@@ -118,7 +131,7 @@ class CarrierSim(BaseModel):
     max_binds: int = Field(4, gt=0)
     mps: int = Field(100, gt=0)
     burst: int | None = Field(None, gt=0)
-    throttle: Literal["reject", "queue_full"] = "reject"
+    throttle: Throttle = "reject"
     submit_latency_ms: Delay = DelayRange()
     receipt_delay_ms: Delay = DelayRange(min=50, max=300)
     undelivered_share: float = Field(0.0, ge=0, le=1)
@@ -127,7 +140,15 @@ class CarrierSim(BaseModel):
     duplicate_receipt_share: float = Field(0.0, ge=0, le=1)
     receipts: bool = True
     receipt_window: int = Field(100, gt=0)
+    # Share of receipts written before their own submit_sm_resp (the race real SMSCs lose).
+    receipt_race_share: float = Field(0.0, ge=0, le=1)
+    # A concatenated message's receipts: one per segment, or only for its first/last segment.
+    segment_receipts: SegmentReceipts = "each"
     outages: list[Outage] = Field(default_factory=list)
+    bind_loss_every_s: float | None = Field(None, gt=0)  # drop every connection this often
+    enquire_link_s: float | None = Field(None, gt=0)  # the SMSC's own enquire_link interval
+    # Stop reading from a session whose unsent output passes this (a client not reading).
+    write_high_water: int = Field(256 * 1024, ge=1024)
     prefixes: list[PrefixRule] = Field(default_factory=list)
 
     @property

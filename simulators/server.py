@@ -44,9 +44,7 @@ class Simulator:
             c.name: CarrierRuntime(c, scenario.seed, clock, wall_clock) for c in scenario.carriers
         }
         self._clock = clock
-        self._audit = (
-            AuditLog(Path(scenario.audit_path), wall_clock) if scenario.audit_path else None
-        )
+        self._audit = AuditLog(Path(scenario.audit_path), wall_clock) if scenario.audit_path else None
         self._servers: list[asyncio.Server] = []
         self._sessions: set[Session] = set()
         self._ticker: asyncio.Task[None] | None = None
@@ -74,7 +72,7 @@ class Simulator:
             raise
         now = self._clock()
         for runtime in self.carriers.values():
-            runtime.started_at = now  # outage schedules count from here
+            runtime.restart_schedule(now)  # outage schedules and bind losses count from here
         self._ticker = asyncio.create_task(self._tick(), name="simulator-ticker")
         log.info("simulator listening: %s", self.ports)
 
@@ -96,13 +94,20 @@ class Simulator:
 
     async def _tick(self) -> None:
         next_flush = self._clock() + AUDIT_FLUSH_EVERY
+        enquiring = any(c.config.enquire_link_s for c in self.carriers.values())
         while True:
             await asyncio.sleep(TICK)
             for runtime in self.carriers.values():
                 if runtime.refresh_mode() is Mode.DOWN:
                     self.drop_connections(runtime.name)
+                if runtime.bind_loss_due():
+                    runtime.binds_dropped += self.drop_connections(runtime.name)
                 if runtime.has_work():
                     runtime.pump()
+            if enquiring:
+                now = self._clock()
+                for session in list(self._sessions):
+                    session.enquire_if_due(now)
             if self._audit is not None and self._clock() >= next_flush:
                 self._audit.flush()
                 next_flush = self._clock() + AUDIT_FLUSH_EVERY

@@ -70,6 +70,7 @@ BIND_TARGET: Final[Mapping[int, BindState]] = {
     Cmd.BIND_TRANSCEIVER: BindState.BOUND_TRX,
 }
 RECEIVING: Final = frozenset({BindState.BOUND_RX, BindState.BOUND_TRX})
+BOUND: Final = frozenset({BindState.BOUND_TX, BindState.BOUND_RX, BindState.BOUND_TRX})
 _SC_INTERFACE_VERSION: Final = {Tag.SC_INTERFACE_VERSION: b"\x34"}  # §5.3.2.25: we speak 3.4
 
 
@@ -94,6 +95,9 @@ class Session(asyncio.Protocol):
         self._in_flight: dict[int, Deliverable] = {}
         self._window = runtime.config.receipt_window
         self._window_opened = False
+        self._write_paused = False
+        self._enquire_pending: set[int] = set()
+        self._next_enquire = 0.0
         self._handlers: Mapping[int, Callable[[Pdu], None]] = {
             Cmd.BIND_TRANSMITTER: self._bind,
             Cmd.BIND_RECEIVER: self._bind,
@@ -102,7 +106,7 @@ class Session(asyncio.Protocol):
             Cmd.DELIVER_SM_RESP: self._deliver_resp,
             Cmd.ENQUIRE_LINK: self._enquire_link,
             Cmd.UNBIND: self._unbind,
-            Cmd.ENQUIRE_LINK_RESP: self._ignore,
+            Cmd.ENQUIRE_LINK_RESP: self._enquire_link_resp,
             Cmd.UNBIND_RESP: self._ignore,
             Cmd.GENERIC_NACK: self._ignore,
         }
@@ -113,6 +117,25 @@ class Session(asyncio.Protocol):
         """Keep the transport; nothing is sent until the ESME binds."""
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        transport.set_write_buffer_limits(high=self.runtime.config.write_high_water)
+
+    def pause_writing(self) -> None:
+        """The client stopped reading: stop reading its submits and sending it receipts.
+
+        Every PDU read makes an answer, so reading on would only grow the buffer without bound.
+        """
+        self._write_paused = True
+        self.runtime.write_pauses += 1
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        """The buffer drained below the low-water mark: read and deliver again."""
+        self._write_paused = False
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+        if self.state in RECEIVING and self.runtime.ready:
+            self.runtime.pump()
 
     def data_received(self, data: bytes) -> None:
         """Frame, handle every whole PDU, answer in one write."""
@@ -229,6 +252,8 @@ class Session(asyncio.Protocol):
         self.state = BIND_TARGET[pdu.command_id]
         self.system_id = body.system_id
         self.runtime.bound.append(self)
+        if config.enquire_link_s is not None:
+            self._next_enquire = self.runtime.clock() + config.enquire_link_s
         if self.state in RECEIVING:
             self.runtime.receivers.append(self)
         resp = Pdu(resp_id, pdu.sequence, body=BindResp("simulator", dict(_SC_INTERFACE_VERSION)))
@@ -239,7 +264,7 @@ class Session(asyncio.Protocol):
 
     def _submit(self, pdu: Pdu) -> None:
         runtime = self.runtime
-        if runtime.mode is not Mode.NORMAL:
+        if runtime.mode in SUBMIT_FAULT_STATUS:
             runtime.errors += 1
             status = SUBMIT_FAULT_STATUS[runtime.mode]
             if status is not None:
@@ -252,19 +277,23 @@ class Session(asyncio.Protocol):
             runtime.errors += 1
             self._out.append(header_only(Cmd.SUBMIT_SM_RESP, rule.submit_status, pdu.sequence))
             return
-        if not runtime.admit():
+        if runtime.queues:
+            delay = runtime.admit_queued() + runtime.submit_delay()
+        elif runtime.admit():
+            delay = runtime.submit_delay()
+        else:
             self._out.append(header_only(Cmd.SUBMIT_SM_RESP, runtime.throttle_status, pdu.sequence))
             return
         message_id = runtime.ids.next()
         resp = message_id_resp(Cmd.SUBMIT_SM_RESP, pdu.sequence, message_id.encode("ascii"))
-        delay = runtime.submit_delay()
+        if self._audit is not None:
+            self._audit(runtime.name, body, message_id)
+        # Before the resp is queued: a receipt that races ahead goes out first (on this link).
+        runtime.accept(body, message_id, delay, rule, self if self.state in RECEIVING else None)
         if delay:
             self.write_later(delay, resp)
         else:
             self._out.append(resp)
-        if self._audit is not None:
-            self._audit(runtime.name, body, message_id)
-        runtime.accept(body, message_id, delay, rule)
 
     def _deliver_resp(self, pdu: Pdu) -> None:
         item = self._in_flight.pop(pdu.sequence, None)
@@ -279,6 +308,28 @@ class Session(asyncio.Protocol):
     def _enquire_link(self, pdu: Pdu) -> None:
         self._out.append(header_only(Cmd.ENQUIRE_LINK_RESP, CommandStatus.ESME_ROK, pdu.sequence))
 
+    def _enquire_link_resp(self, pdu: Pdu) -> None:
+        self._enquire_pending.discard(pdu.sequence)
+
+    def enquire_if_due(self, now: float) -> None:
+        """Send the SMSC's own enquire_link (SMPP 3.4 §4.11) when the interval has passed.
+
+        One still unanswered from the interval before is counted as unanswered.
+        """
+        interval = self.runtime.config.enquire_link_s
+        if interval is None or self.state not in BOUND or now < self._next_enquire:
+            return
+        self._next_enquire = now + interval
+        runtime = self.runtime
+        if self._enquire_pending:
+            runtime.enquire_links_unanswered += len(self._enquire_pending)
+            self._enquire_pending.clear()
+        sequence = self._next_sequence()
+        self._enquire_pending.add(sequence)
+        runtime.enquire_links_sent += 1
+        self._out.append(header_only(Cmd.ENQUIRE_LINK, CommandStatus.ESME_ROK, sequence))
+        self.flush()
+
     def _unbind(self, pdu: Pdu) -> None:
         self._out.append(header_only(Cmd.UNBIND_RESP, CommandStatus.ESME_ROK, pdu.sequence))
         self._close_after_flush()
@@ -290,13 +341,17 @@ class Session(asyncio.Protocol):
 
     def has_room(self) -> bool:
         """True while fewer than the receipt window are awaiting deliver_sm_resp."""
-        return len(self._in_flight) < self._window and self._transport is not None
+        return len(self._in_flight) < self._window and self._transport is not None and not self._write_paused
 
     def send_deliver(self, item: Deliverable, done_at: float) -> None:
         """Queue a deliver_sm for `item` with this session's next sequence number."""
+        sequence = self._next_sequence()
+        self._in_flight[sequence] = item
+        self._out.append(encode(item.to_pdu(done_at, sequence)))
+
+    def _next_sequence(self) -> int:
         self._sequence = self._sequence % 0x7FFFFFFF + 1  # §3.2: 0x00000001..0x7FFFFFFF
-        self._in_flight[self._sequence] = item
-        self._out.append(encode(item.to_pdu(done_at, self._sequence)))
+        return self._sequence
 
     def _leave(self) -> None:
         """Stop counting as a bind; unacknowledged receipts go back to the carrier."""

@@ -72,7 +72,7 @@ message_id_format = "base64"
             "sim.toml:7: carriers[0].mps: must be > 0",
             "sim.toml:8: carriers[0].receipt_delay_ms: min must be <= max",
             "sim.toml:13: carriers[1].undelivered_share: must be <= 1.0",
-            "sim.toml:14: carriers[1].throttle: must be one of 'reject' or 'queue_full'",
+            "sim.toml:14: carriers[1].throttle: must be one of 'reject', 'queue' or 'queue_full'",
             "sim.toml:15: carriers[1].colour: unknown key",
             "sim.toml:16: carriers[1].submit_latency_ms: must be milliseconds or a table"
             " {min = ..., max = ...}",
@@ -137,8 +137,8 @@ outages = [{ after_s = -1, for_s = 0, mode = "broken" }]
     assert problems(tmp_path, text) == [
         "sim.toml:4: carriers[0].outages[0].after_s: must be >= 0.0",
         "sim.toml:4: carriers[0].outages[0].for_s: must be > 0.0",
-        "sim.toml:4: carriers[0].outages[0].mode: must be one of 'normal', 'syserr', 'silent'"
-        " or 'down'",
+        "sim.toml:4: carriers[0].outages[0].mode: must be one of 'normal', 'syserr', 'silent', 'down'"
+        " or 'slow'",
     ]
 
 
