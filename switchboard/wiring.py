@@ -7,10 +7,15 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from celery import Celery
+from sqlalchemy import Engine
 
 from api import ApiServices, GroupCommitter, make_app
+from api.otp import OtpServices, add_otp_routes
+from otp import OtpConfig, load_otp_config
+from ratelimit import MemoryWindowCounters, RedisWindowCounters, WindowCounters, limits_client
 from routing import RoutesWatcher
 from store import MessageStore, make_engine, upgrade
+from store.otp_repository import OtpStore
 from switchboard.settings import Settings
 from workers import CeleryOutbox, make_celery
 
@@ -60,5 +65,26 @@ def api_app(settings: Settings) -> web.Application:
         committer.close()
         engine.dispose()
 
+    add_otp_routes(app, otp_services(settings, engine, committer))
     app.on_cleanup.append(_close)
     return app
+
+
+def otp_services(settings: Settings, engine: Engine, committer: GroupCommitter) -> OtpServices:
+    """The OTP API's services: its store, velocity windows on Redis, limits file, HMAC key."""
+    config = load_otp_config(settings.otp_config_file) if settings.otp_config_file else OtpConfig()
+    windows: WindowCounters = (
+        RedisWindowCounters(limits_client(settings.redis_url))
+        if settings.redis_url
+        else MemoryWindowCounters(time.time)  # no Redis: velocity limits hold per process only
+    )
+    return OtpServices(
+        store=OtpStore(engine),
+        committer=committer,
+        windows=windows,
+        clock=utcnow,
+        secret=settings.secret_key.encode(),
+        config=config,
+        app_name=settings.otp_app_name,
+        sender=settings.otp_sender,
+    )

@@ -77,7 +77,8 @@ def servers(database_url: str, redis_url: str) -> Iterator[list[int]]:
     started: list[tuple[threading.Thread, dict[str, Any]]] = []
     ports = []
     for _ in range(3):
-        port, ready, box = free_port(), threading.Event(), {}
+        port, ready = free_port(), threading.Event()
+        box: dict[str, Any] = {}
         thread = threading.Thread(
             target=_serve, args=(database_url, redis_url, port, ready, box), daemon=True
         )
