@@ -44,9 +44,21 @@ def format_loc(loc: Loc) -> str:
     return out
 
 
+def _resolve(names: Sequence[str], counters: dict[Loc, int]) -> Loc:
+    """A header's key path with the current item of every enclosing array of tables, so
+    ``[[carriers.outages]]`` inside the second ``[[carriers]]`` is ``("carriers", 1, "outages")``.
+    """
+    path: Loc = ()
+    for name in names[:-1]:
+        path = (*path, name)
+        if path in counters:
+            path = (*path, counters[path])
+    return (*path, names[-1])
+
+
 def _index_lines(text: str) -> dict[Loc, int]:
     index: dict[Loc, int] = {}
-    counters: dict[tuple[str, ...], int] = {}
+    counters: dict[Loc, int] = {}  # array of tables (resolved path) → its current item
     table: Loc = ()
     depth = 0  # open brackets/braces of a multi-line value
     for number, line in enumerate(text.splitlines(), start=1):
@@ -54,14 +66,13 @@ def _index_lines(text: str) -> dict[Loc, int]:
         if depth == 0:
             header = _HEADER.match(line)
             if header:
-                names = _split_key(header.group(2))
+                key = _resolve(_split_key(header.group(2)), counters)
                 if header.group(1) == "[[":
-                    key = tuple(names)
                     counters[key] = counters.get(key, -1) + 1
-                    table = (*names, counters[key])
-                    index.setdefault(tuple(names), number)
+                    table = (*key, counters[key])
+                    index.setdefault(key, number)
                 else:
-                    table = tuple(names)
+                    table = key
                 index[table] = number
                 continue
             assign = _ASSIGN.match(line)

@@ -50,3 +50,46 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_model(tmp_path / "missing.toml", Doc)
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    for_s: float = Field(gt=0)
+
+
+class Carrier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    outages: list[Window] = Field(default_factory=list)
+
+
+class Carriers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    carriers: list[Carrier]
+
+
+def test_nested_array_of_tables_headers_are_counted_per_parent_item(tmp_path: Path) -> None:
+    text = """[[carriers]]
+name = "a"
+
+[[carriers.outages]]
+for_s = 1
+
+[[carriers]]
+name = "b"
+
+[[carriers.outages]]
+for_s = 2
+
+[[carriers.outages]]
+for_s = 0
+colour = "red"
+"""
+    path = tmp_path / "sim.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_model(path, Carriers, display_path="config/sim.toml")
+    assert [str(p) for p in info.value.problems] == [
+        "config/sim.toml:14: carriers[1].outages[1].for_s: must be > 0.0",
+        "config/sim.toml:15: carriers[1].outages[1].colour: unknown key",
+    ]
