@@ -92,7 +92,10 @@ class Message(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_messages_status_updated", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_messages_status_updated", "status", "updated_at"),
+        Index("ix_messages_status_class_created", "status", "message_class", "created_at"),
+    )
 
 
 class Attempt(Base):

@@ -179,28 +179,61 @@ class MessageStore:
 
     # -- the worker side ---------------------------------------------------------------
 
-    def claim(self, ids: Sequence[str], now: datetime) -> list[ClaimedMessage]:
-        """Move `queued` messages among `ids` to `sending` and return them (others are skipped)."""
-        if not ids:
+    def claim(
+        self, ids: Sequence[str], now: datetime, fill_class: str | None = None, fill_to: int = 0
+    ) -> list[ClaimedMessage]:
+        """Move `queued` messages among `ids` to `sending` and return them (others are skipped).
+
+        With `fill_class`, also take the oldest due `queued` messages of that class until
+        `fill_to` are claimed: under a backlog every task carries a full batch, whatever the
+        size of the task that woke it (the ids of the extra messages are in other tasks, which
+        then find them taken). PostgreSQL skips rows another worker holds (SKIP LOCKED).
+        """
+        if not ids and not fill_class:
             return []
-        stmt = (
-            update(Message)
-            .where(Message.id.in_(list(ids)), Message.status == Status.QUEUED.value)
-            .values(status=Status.SENDING.value, updated_at=now, next_attempt_at=None)
-            .returning(
-                Message.id,
-                Message.account_id,
-                Message.to,
-                Message.sender,
-                Message.body,
-                Message.message_class,
-                Message.segments,
-                Message.attempt_count,
-                Message.valid_until,
-            )
+        returning = (
+            Message.id,
+            Message.account_id,
+            Message.to,
+            Message.sender,
+            Message.body,
+            Message.message_class,
+            Message.segments,
+            Message.attempt_count,
+            Message.valid_until,
         )
+        taken = {"status": Status.SENDING.value, "updated_at": now, "next_attempt_at": None}
         with self.engine.begin() as conn:
-            rows = conn.execute(stmt).all()
+            rows = (
+                list(
+                    conn.execute(
+                        update(Message)
+                        .where(Message.id.in_(list(ids)), Message.status == Status.QUEUED.value)
+                        .values(**taken)
+                        .returning(*returning)
+                    ).all()
+                )
+                if ids
+                else []
+            )
+            if fill_class and len(rows) < fill_to:
+                due = or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)
+                oldest = (
+                    select(Message.id)
+                    .where(Message.status == Status.QUEUED.value, Message.message_class == fill_class, due)
+                    .order_by(Message.created_at)
+                    .limit(fill_to - len(rows))
+                    .with_for_update(skip_locked=True)
+                )
+                # Two statements, not `IN (subquery LIMIT n)`: PostgreSQL may run such a subquery
+                # more than once and take more than n rows.
+                picked = list(conn.execute(oldest).scalars())
+                rows += conn.execute(
+                    update(Message)
+                    .where(Message.id.in_(picked), Message.status == Status.QUEUED.value)
+                    .values(**taken)
+                    .returning(*returning)
+                ).all()
         order = {mid: i for i, mid in enumerate(ids)}
         claimed = [
             ClaimedMessage(
@@ -216,7 +249,7 @@ class MessageStore:
             )
             for r in rows
         ]
-        return sorted(claimed, key=lambda c: order.get(c.id, 0))
+        return sorted(claimed, key=lambda c: order.get(c.id, len(order)))
 
     def record_outcomes(self, outcomes: Sequence[SendOutcome], now: datetime) -> list[StatusChange]:
         """Write the attempts, parts and new status of each message in one transaction."""

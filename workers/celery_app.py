@@ -66,9 +66,9 @@ def make_celery(settings: WorkerSettings) -> Celery:
     outbox = CeleryOutbox(app, settings.send_batch_max)
 
     @app.task(name=SEND_TASK)  # type: ignore[untyped-decorator]
-    def send(ids: list[str]) -> dict[str, int]:
-        """Send a batch of queued messages."""
-        stats, _changes = context().sender().send(ids)
+    def send(ids: list[str], message_class: str | None = None) -> dict[str, int]:
+        """Send a batch of queued messages, topped up from the backlog of their class."""
+        stats, _changes = context().sender().send(ids, message_class)
         return vars(stats)
 
     # A receipt is already acknowledged to the carrier: a database hiccup must not drop it.

@@ -101,6 +101,7 @@ class WorkerContext:
             response_timeout=self.settings.response_timeout,
             token_wait_max=self.settings.token_wait_max,
             retry_backoff=self.settings.retry_backoff,
+            batch_max=self.settings.send_batch_max,
         )
 
     def close(self) -> None:

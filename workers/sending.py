@@ -101,6 +101,7 @@ class Sender:
         token_wait_max: float = 0.5,
         retry_backoff: float = 5.0,
         snapshot: Callable[[], Snapshot] = Snapshot.empty,
+        batch_max: int = 200,
     ) -> None:
         self.store = store
         self.routes = routes
@@ -112,11 +113,12 @@ class Sender:
         self.token_wait_max = token_wait_max
         self.retry_backoff = retry_backoff
         self.snapshot = snapshot
+        self.batch_max = batch_max
 
-    def send(self, ids: list[str]) -> tuple[SendStats, list[StatusChange]]:
-        """Claim, route, submit and record one batch."""
+    def send(self, ids: list[str], fill_class: str | None = None) -> tuple[SendStats, list[StatusChange]]:
+        """Claim (topping up from the backlog of `fill_class`), route, submit and record one batch."""
         stats = SendStats()
-        claimed = self.store.claim(ids, self.clock())
+        claimed = self.store.claim(ids, self.clock(), fill_class, self.batch_max)
         stats.claimed = len(claimed)
         if not claimed:
             return stats, []

@@ -117,3 +117,15 @@ def test_retry_later_is_released_when_due(store: MessageStore) -> None:
     assert store.requeue_due(later, stale_before=NOW - timedelta(hours=1)) == {"marketing": [row.id]}
     view = store.get_message(account, row.id)
     assert view is not None and view.attempts[0].submit_status == "error" and view.attempts[0].cost == 0
+
+
+def test_claim_tops_up_with_the_oldest_due_messages_of_its_class(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    marketing = [_message(account, created_at=NOW + timedelta(seconds=i)) for i in range(5)]
+    otp = _message(account, message_class="otp")
+    store.insert_messages([*marketing, otp])
+    claimed = store.claim([marketing[4].id], NOW, fill_class="marketing", fill_to=3)
+    assert claimed[0].id == marketing[4].id  # its own ids first
+    assert {c.id for c in claimed[1:]} == {marketing[0].id, marketing[1].id}  # then the oldest
+    assert store.claim([marketing[0].id], NOW) == []  # already taken by the top-up
+    assert store.status_counts() == {"sending": 3, "queued": 3}
