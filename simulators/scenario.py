@@ -147,7 +147,8 @@ class CarrierSim(BaseModel):
     outages: list[Outage] = Field(default_factory=list)
     bind_loss_every_s: float | None = Field(None, gt=0)  # drop every connection this often
     enquire_link_s: float | None = Field(None, gt=0)  # the SMSC's own enquire_link interval
-    # Stop reading from a session whose unsent output passes this (a client not reading).
+    # Stop reading from a session whose unsent output passes this (a client not reading);
+    # also the socket's kernel send buffer, so the two together stay bounded.
     write_high_water: int = Field(256 * 1024, ge=1024)
     prefixes: list[PrefixRule] = Field(default_factory=list)
 

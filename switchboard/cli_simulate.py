@@ -13,13 +13,17 @@ from simulators.runner import serve
 
 
 def simulate(
-    scenario: Path = typer.Option(  # noqa: B008  (typer declares options as defaults)
+    file: Path | None = typer.Argument(  # noqa: B008  (typer declares arguments as defaults)
+        None, help="scenario TOML file (same as --scenario)", show_default=False
+    ),
+    scenario: Path = typer.Option(  # noqa: B008
         "config/simulator.toml", help="scenario TOML file"
     ),
     check: bool = typer.Option(False, "--check", help="validate the scenario and exit"),
     control_port: int | None = typer.Option(None, help="override the scenario's control_port"),
 ) -> None:
     """Play the simulated carriers of SCENARIO until Ctrl-C, printing rates each second."""
+    scenario = file or scenario
     try:
         loaded = load_scenario(scenario)
     except ConfigError as exc:

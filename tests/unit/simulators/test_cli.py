@@ -52,3 +52,10 @@ def test_rates_line_divides_deltas_by_the_elapsed_time() -> None:
     }
     line = rates_line({"alpha": zero}, {"alpha": now}, 2.0)
     assert " ".join(line.split()) == "alpha: ok/s 500 thr/s 10 dlr/s 250 binds 2 pending 7"
+
+
+def test_check_takes_the_file_as_an_argument_too() -> None:
+    path = ROOT / "config/scenarios/flaky.toml"
+    result = CliRunner().invoke(app(), ["simulate", "--check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}: ok (2 carriers)" in result.output
