@@ -53,6 +53,11 @@ def bucket_key(carrier: str) -> str:
     return f"carrier:{carrier}"
 
 
+def bulk_bucket_key(carrier: str) -> str:
+    """Redis key of the marketing share of a carrier's MPS."""
+    return f"carrier:{carrier}:bulk"
+
+
 def bucket_shape(mps: float) -> tuple[float, float]:
     """(rate, capacity) of our bucket for a carrier limit of `mps` over any 1-s window."""
     capacity = max(1.0, mps * BUCKET_BURST_SHARE)
@@ -165,20 +170,22 @@ class Sender:
 
     def _round(self, jobs: list[_Job], table: RoutingTable, stats: SendStats) -> list[_Job]:
         """Take tokens and submit every job once; return the jobs that need another round."""
-        by_carrier: dict[str, list[_Job]] = defaultdict(list)
+        lanes: dict[tuple[str, bool], list[_Job]] = defaultdict(list)
         for job in jobs:
             candidate = job.candidate
             assert candidate is not None
-            by_carrier[candidate.carrier].append(job)
+            lanes[(candidate.carrier, job.message.message_class == MessageClass.MARKETING.value)].append(job)
         in_flight: list[tuple[_Job, list[concurrent.futures.Future[str]]]] = []
         waiting: list[_Job] = []
         shortest_wait = self.token_wait_max
-        for carrier, group in by_carrier.items():
+        for (carrier, bulk), group in sorted(
+            lanes.items(), key=lambda item: item[0][1]
+        ):  # priority lane first
             spec = table.carriers[carrier]
             wanted = sum(j.segmentation.segments for j in group)
-            rate, capacity = bucket_shape(float(spec.mps))
-            grant = self.buckets.take(bucket_key(carrier), rate, capacity, wanted, partial=True)
-            budget = grant.granted
+            budget, rate = self.take_tokens(
+                carrier, float(spec.mps), spec.otp_reserved_share if bulk else 0.0, wanted
+            )
             backlog = 0
             for job in group:
                 needed = job.segmentation.segments
@@ -198,6 +205,24 @@ class Sender:
             stats.token_waits += 1
             self.sleep(max(shortest_wait, 0.002))
         return [j for j in jobs if j.outcome is None]
+
+    def take_tokens(self, carrier: str, mps: float, reserved_share: float, wanted: int) -> tuple[int, float]:
+        """Take up to `wanted` PDU tokens; returns (granted, pacing rate of the lane).
+
+        Every PDU takes from the carrier's bucket (the carrier's limit, cluster-wide). Marketing
+        also takes from a bulk bucket at `(1 - reserved_share)` of the limit first, so OTP and
+        transactional traffic always find that share free (ARCHITECTURE.md invariant 3).
+        """
+        rate, capacity = bucket_shape(mps)
+        if reserved_share > 0:
+            bulk_rate, bulk_capacity = bucket_shape(mps * (1 - reserved_share))
+            bulk = self.buckets.take(bulk_bucket_key(carrier), bulk_rate, bulk_capacity, wanted, partial=True)
+            if bulk.granted == 0:
+                return 0, bulk_rate
+            grant = self.buckets.take(bucket_key(carrier), rate, capacity, bulk.granted, partial=True)
+            return grant.granted, bulk_rate  # bulk tokens the carrier bucket refused are forfeit
+        grant = self.buckets.take(bucket_key(carrier), rate, capacity, wanted, partial=True)
+        return grant.granted, rate
 
     def _submit(self, job: _Job) -> list[concurrent.futures.Future[str]]:
         candidate = job.candidate

@@ -183,3 +183,16 @@ def test_long_message_is_submitted_as_concatenated_parts(store: MessageStore, ta
     assert len(parts) == 2 and all(p.esm_class & 0x40 for p in parts)
     view = store.get_message(store.ensure_account("acme", NOW), message_id)
     assert view is not None and view.attempts[0].carrier_message_ids == ("1", "2")
+
+
+def test_marketing_leaves_the_reserved_share_of_mps_to_otp(store: MessageStore, table: RoutingTable) -> None:
+    clock = [0.0]
+    sender = Sender(
+        store, lambda: table, MemoryTokenBuckets(lambda: clock[0]), {}.__getitem__, lambda: NOW, print
+    )
+    # mps 1000: the carrier bucket holds 20 PDUs (2%); marketing's bulk bucket (80% of it) holds 16.
+    marketing, _ = sender.take_tokens("cheap", 1000, 0.2, 50)
+    otp, _ = sender.take_tokens("cheap", 1000, 0.0, 50)
+    assert (marketing, otp) == (16, 4)
+    more_marketing, _ = sender.take_tokens("cheap", 1000, 0.2, 50)
+    assert more_marketing == 0  # bulk share used up until it refills
