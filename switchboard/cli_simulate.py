@@ -13,12 +13,10 @@ from simulators.runner import serve
 
 
 def simulate(
-    file: Path | None = typer.Argument(  # noqa: B008  (typer declares arguments as defaults)
+    file: Path | None = typer.Argument(
         None, help="scenario TOML file (same as --scenario)", show_default=False
     ),
-    scenario: Path = typer.Option(  # noqa: B008
-        "config/simulator.toml", help="scenario TOML file"
-    ),
+    scenario: Path = typer.Option("config/simulator.toml", help="scenario TOML file"),
     check: bool = typer.Option(False, "--check", help="validate the scenario and exit"),
     control_port: int | None = typer.Option(None, help="override the scenario's control_port"),
 ) -> None:

@@ -3,6 +3,7 @@ race ahead, per-segment receipts, faults on a timeline, the SMSC's enquire_link,
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -125,7 +126,7 @@ def test_syserr_bursts_repeat_on_their_timeline(start_sim: Start) -> None:
             client.submit(registered_delivery=0)
             statuses.append(client.read().status)
             time.sleep(0.01)
-    changes = [b for a, b in zip(statuses, statuses[1:], strict=False) if a != b]
+    changes = [b for a, b in itertools.pairwise(statuses) if a != b]
     # ok → syserr → ok → syserr …: at least two bursts seen, each one ending
     assert changes.count(CommandStatus.ESME_RSYSERR) >= 2
     assert changes.count(CommandStatus.ESME_ROK) >= 2
@@ -167,9 +168,7 @@ def test_the_smsc_sends_enquire_link_and_counts_the_unanswered(start_sim: Start)
 
 def test_a_client_that_stops_reading_pauses_the_session_not_the_server(start_sim: Start) -> None:
     sent = 5_000
-    sim = start_sim(
-        carrier("alpha", mps=10_000_000, receipts=False, write_high_water=1024), carrier("beta")
-    )
+    sim = start_sim(carrier("alpha", mps=10_000_000, receipts=False, write_high_water=1024), carrier("beta"))
     submits = b"".join(
         encode(
             Pdu(

@@ -117,9 +117,7 @@ def test_missing_required_keys_and_no_carriers(tmp_path: Path) -> None:
 
 def test_ephemeral_ports_may_repeat(tmp_path: Path) -> None:
     path = tmp_path / "sim.toml"
-    path.write_text(
-        '[[carriers]]\nname = "a"\nsystem_id = "a"\n[[carriers]]\nname = "b"\nsystem_id = "b"\n'
-    )
+    path.write_text('[[carriers]]\nname = "a"\nsystem_id = "a"\n[[carriers]]\nname = "b"\nsystem_id = "b"\n')
     assert [c.port for c in load_scenario(path).carriers] == [0, 0]
 
 
@@ -149,8 +147,7 @@ system_id = "a"
 prefixes = [{ prefix = "44x" }]
 """
     assert problems(tmp_path, bad) == [
-        "sim.toml:4: carriers[0].prefixes[0].prefix:"
-        " must be digits, optionally after one leading +",
+        "sim.toml:4: carriers[0].prefixes[0].prefix: must be digits, optionally after one leading +",
     ]
     duplicate = """[[carriers]]
 name = "a"
@@ -163,3 +160,63 @@ prefixes = [
     assert problems(tmp_path, duplicate) == [
         "sim.toml:4: carriers[0].prefixes[1].prefix: duplicate prefix '+4477' (also prefixes[0])",
     ]
+
+
+def test_quirk_and_timeline_problems_are_located(tmp_path: Path) -> None:
+    text = """[[carriers]]
+name = "a"
+system_id = "a"
+throttle = "drop"
+receipt_race_share = 1.5
+segment_receipts = "middle"
+bind_loss_every_s = 0
+enquire_link_s = -2
+write_high_water = 100
+"""
+    assert problems(tmp_path, text) == [
+        "sim.toml:4: carriers[0].throttle: must be one of 'reject', 'queue' or 'queue_full'",
+        "sim.toml:5: carriers[0].receipt_race_share: must be <= 1.0",
+        "sim.toml:6: carriers[0].segment_receipts: must be one of 'each', 'first' or 'last'",
+        "sim.toml:7: carriers[0].bind_loss_every_s: must be > 0.0",
+        "sim.toml:8: carriers[0].enquire_link_s: must be > 0.0",
+        "sim.toml:9: carriers[0].write_high_water: must be >= 1024",
+    ]
+
+
+def test_outage_tables_under_the_second_carrier_point_at_their_own_lines(tmp_path: Path) -> None:
+    text = """[[carriers]]
+name = "a"
+system_id = "a"
+
+[[carriers.outages]]
+after_s = 1
+for_s = 1
+
+[[carriers]]
+name = "b"
+system_id = "b"
+
+[[carriers.outages]]
+after_s = 2
+for_s = 3
+every_s = 3
+mode = "syserr"
+
+[[carriers.outages]]
+after_s = 1
+for_s = 1
+mode = "slow"
+latency_factor = 0
+"""
+    assert problems(tmp_path, text) == [
+        "sim.toml:13: carriers[1].outages[0]: every_s must be > for_s (the windows would never end)",
+        "sim.toml:23: carriers[1].outages[1].latency_factor: must be > 0.0",
+    ]
+
+
+def test_shipped_five_scenarios_exist_with_alpha_and_beta() -> None:
+    names = ("steady", "throttled", "flaky", "outage", "quirky_receipts")
+    for name in names:
+        scenario = load_scenario(ROOT / "config" / "scenarios" / f"{name}.toml")
+        assert [c.name for c in scenario.carriers] == ["alpha", "beta"], name
+        assert scenario.control_port == 0, name
