@@ -10,9 +10,7 @@ group committer, so it rides the otp queue and the `quality` route.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,13 +21,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from api.committer import GroupCommitter
+from api.otp_guard import PumpingGuard, as_block
+from api.otp_schemas import json_body, parse_code, parse_start
 from api.problems import ApiProblem, problem_response
 from api.services import OWNER
-from messaging import InvalidInput, PhoneNumber, RateLimited, parse_e164, segment
+from messaging import RateLimited, segment
 from otp import (
-    MAX_LENGTH,
-    MIN_LENGTH,
-    Block,
     DestinationBlocked,
     GeoNotPermitted,
     OtpConfig,
@@ -38,23 +35,20 @@ from otp import (
     OtpNotFound,
     OtpText,
     OtpVelocityLimited,
-    PrefixStats,
     Verification,
     VerificationStatus,
     admit_cancel,
     admit_check,
     admit_resend,
-    assess,
     code_matches,
     generate_code,
     hash_code,
     prefix_of,
     render,
-    windows,
 )
 from ratelimit import WindowCounters
 from store import KeyOwner, NewMessage, new_id
-from store.otp_repository import BlockRecord, NewVerification, OtpStore, VerificationRecord
+from store.otp_repository import NewVerification, OtpStore, VerificationRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,7 +63,6 @@ OTP_STATUS: dict[type[OtpError], tuple[int, str]] = {
 }
 # OtpExpired is 410 Gone: the verification existed and will never work again.
 _GONE = {"otp_expired"}
-_FIELDS = {"to", "template", "locale", "code_length", "ttl", "channel", "web_otp_domain", "allow_unicode"}
 HOUR = 3600.0
 
 
@@ -90,67 +83,12 @@ class OtpServices:
     guard: PumpingGuard = field(init=False)
 
     def __post_init__(self) -> None:
-        self.guard = PumpingGuard(self)
+        self.guard = PumpingGuard(
+            self.store, self.config.pumping, self.metrics, self.block_refresh_seconds
+        )
 
 
 OTP_SERVICES = web.AppKey("otp_services", OtpServices)
-
-
-class PumpingGuard:
-    """Blocked prefixes cached per process (reloaded every few seconds) and assessed after sends."""
-
-    def __init__(self, services: OtpServices) -> None:
-        self._services = services
-        self._blocks: dict[str, Block] = {}
-        self._loaded_at = -1e18
-        self._assessed_at: dict[str, float] = {}
-
-    def _reload(self) -> None:
-        records = self._services.store.blocks()
-        self._blocks = {r.prefix: _as_block(r) for r in records}
-        self._loaded_at = time.monotonic()
-
-    def blocked(self, prefix: str, now: datetime) -> Block | None:
-        """The active block on `prefix`, if any (blocking I/O when the cache is stale)."""
-        if time.monotonic() - self._loaded_at > self._services.block_refresh_seconds:
-            self._reload()
-        found = self._blocks.get(prefix)
-        return found if found is not None and found.active(now) else None
-
-    def assess_after_send(self, prefix: str, now: datetime) -> bool:
-        """Assess `prefix` (at most every `evaluate_every` s per process); True when it got blocked."""
-        config = self._services.config.pumping
-        if not config.enabled:
-            return False
-        last = self._assessed_at.get(prefix)
-        if last is not None and time.monotonic() - last < config.evaluate_every:
-            return False
-        self._assessed_at[prefix] = time.monotonic()
-        previous = self._blocks.get(prefix)
-        bounds = windows(now, config, previous.lifted_at if previous else None)
-        counts = self._services.store.prefix_counts(
-            prefix, bounds.recent_start, bounds.settled_before, bounds.baseline_start
-        )
-        stats = PrefixStats(counts.recent_sends, counts.baseline_sends, counts.settled, counts.approved)
-        verdict = assess(stats, config)
-        if not verdict.block:
-            return False
-        until = now + timedelta(seconds=config.block_seconds)
-        if self._services.store.block(prefix, now, until, verdict.reason):
-            self._services.metrics["otp_pumping_blocks_total"] += 1
-            log.warning("pumping guard blocked %s until %s: %s", prefix, until.isoformat(), verdict.reason)
-        self._reload()
-        return True
-
-    def lift(self, prefix: str, now: datetime) -> bool:
-        """Lift the block on `prefix`; True when one was active."""
-        lifted = self._services.store.lift(prefix, now)
-        self._reload()
-        return lifted
-
-
-def _as_block(r: BlockRecord) -> Block:
-    return Block(r.prefix, r.blocked_at, r.until, r.reason, r.lifted_at)
 
 
 def _verification(r: VerificationRecord) -> Verification:
@@ -190,83 +128,6 @@ def _otp_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-# -- request parsing ---------------------------------------------------------------------------
-
-
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiProblem(
-            400, "malformed_json", "Malformed JSON", f"the body is not valid JSON: {exc}"
-        ) from None
-
-
-@dataclass(frozen=True)
-class StartRequest:
-    """A validated POST /v1/otp body."""
-
-    to: PhoneNumber
-    code_length: int
-    ttl: int
-    text: OtpText
-
-
-def _int(data: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    value = data.get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidInput(name, f"must be a whole number from {low} to {high}")
-    return value
-
-
-def _optional_str(data: dict[str, Any], name: str) -> str | None:
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(name, "must be a string")
-    return value
-
-
-def parse_start(data: Any, limits: OtpLimits) -> StartRequest:
-    """Validate a POST /v1/otp body.
-
-    Raises:
-        InvalidInput: naming the field at fault.
-    """
-    if not isinstance(data, dict):
-        raise InvalidInput("body", "the request body must be a JSON object")
-    unknown = sorted(set(data) - _FIELDS)
-    if unknown:
-        raise InvalidInput(unknown[0], "unknown field")
-    to = parse_e164(_optional_str(data, "to") or "")
-    channel = data.get("channel", "sms")
-    if channel != "sms":
-        raise InvalidInput("channel", "only 'sms' is supported")
-    allow_unicode = data.get("allow_unicode", False)
-    if not isinstance(allow_unicode, bool):
-        raise InvalidInput("allow_unicode", "must be true or false")
-    text = OtpText(
-        locale=_optional_str(data, "locale") or "en",
-        template=_optional_str(data, "template"),
-        web_otp_domain=_optional_str(data, "web_otp_domain"),
-        allow_unicode=allow_unicode,
-    )
-    code_length = _int(data, "code_length", 6, MIN_LENGTH, MAX_LENGTH)
-    ttl = _int(data, "ttl", limits.ttl_default, 60, limits.ttl_max)
-    render(text, "0" * code_length, "app", ttl)  # reject a bad template before anything is counted
-    return StartRequest(to, code_length, ttl, text)
-
-
-def _code(data: Any) -> str:
-    if not isinstance(data, dict) or set(data) - {"code"}:
-        raise InvalidInput("body", "expected a JSON object with only 'code'")
-    code = data.get("code")
-    if not isinstance(code, str) or not code.isascii() or not code.isdigit():
-        raise InvalidInput("code", "must be a string of digits")
-    if not MIN_LENGTH <= len(code) <= MAX_LENGTH:
-        raise InvalidInput("code", f"must have {MIN_LENGTH} to {MAX_LENGTH} digits")
-    return code
-
-
 # -- the steps -----------------------------------------------------------------------------------
 
 
@@ -284,7 +145,9 @@ def _send_hits(account_id: str, to: str, limits: OtpLimits) -> list[tuple[str, i
     ]
 
 
-async def _send_sms(services: OtpServices, owner: KeyOwner, r: VerificationRecord, code: str) -> None:
+async def _send_sms(
+    services: OtpServices, owner: KeyOwner, r: VerificationRecord, code: str
+) -> None:
     now = r.last_sent_at
     ttl = int((r.expires_at - r.created_at).total_seconds())
     body = render(_text(r), code, services.app_name, ttl)
@@ -320,7 +183,10 @@ async def _resend(
     now = services.clock()
     admit_resend(_verification(current), now, limits.resend_cooldown)
     await _io(
-        _hit_all, services.windows, _send_hits(owner.account_id, current.to, limits), "too many OTP sends"
+        _hit_all,
+        services.windows,
+        _send_hits(owner.account_id, current.to, limits),
+        "too many OTP sends",
     )
     code = generate_code(current.code_length)
     updated = await _io(
@@ -344,7 +210,7 @@ async def start_verification(request: web.Request) -> web.Response:
     services = request.app[OTP_SERVICES]
     owner: KeyOwner = request[OWNER]
     limits = services.config.limits_for(owner.account_name)
-    parsed = parse_start(await _json_body(request), limits)
+    parsed = parse_start(await json_body(request), limits)
     to = parsed.to
     if not limits.permits(to.region):
         raise GeoNotPermitted(to.region, f"this account may not send OTPs to {to.region}")
@@ -361,7 +227,10 @@ async def start_verification(request: web.Request) -> web.Response:
             resent = await _resend(services, owner, existing, limits)
             return _created(services, resent, now, new=False)
         await _io(
-            _hit_all, services.windows, _send_hits(owner.account_id, to.e164, limits), "too many OTP sends"
+            _hit_all,
+            services.windows,
+            _send_hits(owner.account_id, to.e164, limits),
+            "too many OTP sends",
         )
         code = generate_code(parsed.code_length)
         vid = new_id()
@@ -382,14 +251,18 @@ async def start_verification(request: web.Request) -> web.Response:
     raise OtpVelocityLimited(1.0, "concurrent requests for this number; try again")
 
 
-def _created(services: OtpServices, r: VerificationRecord, now: datetime, new: bool) -> web.Response:
+def _created(
+    services: OtpServices, r: VerificationRecord, now: datetime, new: bool
+) -> web.Response:
     body = _json(_verification(r), now, new=new)
     return web.json_response(body, status=201, headers={"Location": f"/v1/otp/{r.id}"})
 
 
 def _assess_later(services: OtpServices, prefix: str, now: datetime) -> None:
     """Assess the prefix off the request path: the 201 does not wait for the guard's query."""
-    future = asyncio.get_running_loop().run_in_executor(None, services.guard.assess_after_send, prefix, now)
+    future = asyncio.get_running_loop().run_in_executor(
+        None, services.guard.assess_after_send, prefix, now
+    )
 
     def _done(f: asyncio.Future[bool]) -> None:
         if not f.cancelled() and f.exception() is not None:
@@ -398,7 +271,9 @@ def _assess_later(services: OtpServices, prefix: str, now: datetime) -> None:
     future.add_done_callback(_done)
 
 
-async def _owned(services: OtpServices, owner: KeyOwner, verification_id: str) -> VerificationRecord:
+async def _owned(
+    services: OtpServices, owner: KeyOwner, verification_id: str
+) -> VerificationRecord:
     record = await _io(services.store.get, owner.account_id, verification_id)
     if record is None:
         raise OtpNotFound(f"no verification {verification_id!r}")
@@ -410,7 +285,7 @@ async def check_verification(request: web.Request) -> web.Response:
     """POST /v1/otp/{id}/check → {status, attempts_left}; approved exactly once."""
     services = request.app[OTP_SERVICES]
     owner: KeyOwner = request[OWNER]
-    code = _code(await _json_body(request))
+    code = parse_code(await json_body(request))
     record = await _owned(services, owner, request.match_info["id"])
     now = services.clock()
     limits = services.config.limits_for(owner.account_name)
@@ -420,17 +295,23 @@ async def check_verification(request: web.Request) -> web.Response:
             {"id": record.id, "status": early.status.value, "attempts_left": early.attempts_left}
         )
     # Brute force across many verifications to one number is capped here, per hour.
-    brute = [(f"otp:check:n:{owner.account_id}:{record.to}", limits.checks_per_number_per_hour, HOUR)]
+    brute = [
+        (f"otp:check:n:{owner.account_id}:{record.to}", limits.checks_per_number_per_hour, HOUR)
+    ]
     await _io(_hit_all, services.windows, brute, "too many OTP checks for this number")
     counted = await _io(services.store.count_check, owner.account_id, record.id, now)
     if counted is None:  # not admitted any more: answer from the row as it is now
         latest = await _owned(services, owner, record.id)
         answer = admit_check(_verification(latest), now)
-        status, left = (answer.status, answer.attempts_left) if answer else (VerificationStatus.PENDING, 0)
+        status, left = (
+            (answer.status, answer.attempts_left) if answer else (VerificationStatus.PENDING, 0)
+        )
         return web.json_response({"id": record.id, "status": status.value, "attempts_left": left})
     status = VerificationStatus.PENDING
     if code_matches(services.secret, counted.id, code, counted.code_hash):
-        if await _io(services.store.approve, counted.id, counted.code_hash, now):
+        if await _io(
+            services.store.approve, counted.id, counted.code_hash, now, counted.message_id, code
+        ):
             status = VerificationStatus.APPROVED
             services.metrics["otp_approved_total"] += 1
         else:
@@ -490,7 +371,7 @@ async def list_blocks(request: web.Request) -> web.Response:
     services = _admin(request)
     now = services.clock()
     records = await _io(services.store.blocks)
-    active = [b for b in map(_as_block, records) if b.active(now)]
+    active = [b for b in map(as_block, records) if b.active(now)]
     body = {
         "blocks": [
             {

@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy import Engine, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from store.models import Message
 from store.otp import PENDING, PrefixBlock, Verification
 
 APPROVED = "approved"
 CANCELED = "canceled"
 EXPIRED = "expired"
+_IN_OUTBOX = ("queued", "sending")  # a body still to be sent is never masked
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,9 @@ class OtpStore:
             return False
         return True
 
-    def count_check(self, account_id: str, verification_id: str, now: datetime) -> VerificationRecord | None:
+    def count_check(
+        self, account_id: str, verification_id: str, now: datetime
+    ) -> VerificationRecord | None:
         """Count one check attempt if pending, unexpired and under the limit; the row after, or None."""
         stmt = (
             update(Verification)
@@ -200,8 +204,14 @@ class OtpStore:
             row = conn.execute(stmt).first()
         return _record(row) if row else None
 
-    def approve(self, verification_id: str, code_hash: str, now: datetime) -> bool:
-        """Approve once: True only for the one caller that moved it from pending with this code."""
+    def approve(
+        self, verification_id: str, code_hash: str, now: datetime, message_id: str, code: str
+    ) -> bool:
+        """Approve once: True only for the one caller that moved it from pending with this code.
+
+        The approved code is masked in its SMS row's body in the same transaction (once the row
+        has left the outbox), so the clear code does not outlive its use.
+        """
         stmt = (
             update(Verification)
             .where(
@@ -212,8 +222,16 @@ class OtpStore:
             )
             .values(status=APPROVED, approved_at=now, updated_at=now)
         )
+        mask = (
+            update(Message)
+            .where(Message.id == message_id, Message.status.not_in(_IN_OUTBOX))
+            .values(body=func.replace(Message.body, code, "*" * len(code)))
+        )
         with self.engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+            if conn.execute(stmt).rowcount != 1:
+                return False
+            conn.execute(mask)
+            return True
 
     def resend(
         self,
@@ -264,7 +282,11 @@ class OtpStore:
     # -- pumping guard -----------------------------------------------------------------
 
     def prefix_counts(
-        self, prefix: str, recent_start: datetime, settled_before: datetime, baseline_start: datetime
+        self,
+        prefix: str,
+        recent_start: datetime,
+        settled_before: datetime,
+        baseline_start: datetime,
     ) -> PrefixCounts:
         """Sends to `prefix` since `recent_start` and in the baseline before it, and conversion of
         the recent verifications created before `settled_before`."""
@@ -290,7 +312,11 @@ class OtpStore:
                     with conn.begin_nested():
                         conn.execute(
                             insert(PrefixBlock).values(
-                                prefix=prefix, blocked_at=now, until=until, reason=reason, lifted_at=None
+                                prefix=prefix,
+                                blocked_at=now,
+                                until=until,
+                                reason=reason,
+                                lifted_at=None,
                             )
                         )
                 except IntegrityError:
@@ -310,7 +336,11 @@ class OtpStore:
         """Lift an active block on `prefix`; True when one was lifted."""
         stmt = (
             update(PrefixBlock)
-            .where(PrefixBlock.prefix == prefix, PrefixBlock.lifted_at.is_(None), PrefixBlock.until > now)
+            .where(
+                PrefixBlock.prefix == prefix,
+                PrefixBlock.lifted_at.is_(None),
+                PrefixBlock.until > now,
+            )
             .values(lifted_at=now)
         )
         with self.engine.begin() as conn:

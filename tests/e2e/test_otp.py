@@ -52,3 +52,6 @@ def test_code_sent_over_a_carrier_is_approved_once(make_stack: StackFactory) -> 
     assert (status, checked["status"]) == (200, "approved")
     status, again = _post(stack, f"/v1/otp/{started['id']}/check", {"code": code[1]})
     assert (status, again["code"]) == (409, "otp_already_used")
+    with stack.store.engine.connect() as conn:
+        masked = conn.execute(select(Message.body).where(Message.id == message_id)).scalar_one()
+    assert code[1] not in masked and masked.startswith("******")

@@ -194,3 +194,22 @@ def test_web_otp_line_and_locale(harness: Harness) -> None:
         assert body == f"{code} est votre code Acme. Il expire dans 10 minutes.\n\n@acme.example #{code}"
 
     run(harness, scenario)
+
+
+def test_approved_code_is_masked_in_the_sent_message_body(harness: Harness) -> None:
+    from sqlalchemy import update
+
+    from store.models import Message
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness)
+        code = harness.code_of(started["message_id"])
+        with harness.engine.begin() as conn:  # as the workers would once the carrier took it
+            conn.execute(
+                update(Message).where(Message.id == started["message_id"]).values(status="delivered")
+            )
+        _, body = await check(client, harness, started["id"], code)
+        assert body["status"] == "approved"
+        assert harness.body_of(started["message_id"]) == "****** is your Acme code. It expires in 10 minutes."
+
+    run(harness, scenario)
