@@ -67,7 +67,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise ApiProblem(401, "missing_api_key", "Unauthorized", "send 'Authorization: Bearer <api key>'")
+        raise ApiProblem(
+            401, "missing_api_key", "Unauthorized", "send 'Authorization: Bearer <api key>'"
+        )
     key = key.strip()
     cache = request.app[KEY_CACHE]
     known, owner = cache.get(key)
@@ -179,7 +181,9 @@ async def health(_request: web.Request) -> web.Response:
 
 def make_app(services: ApiServices) -> web.Application:
     """The API application over `services`."""
-    app = web.Application(middlewares=[problems_middleware, auth_middleware], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[problems_middleware, auth_middleware], client_max_size=64 * 1024
+    )
     app[SERVICES] = services
     app[KEY_CACHE] = _KeyCache(services.key_cache_seconds)
     app.router.add_post("/v1/messages", send_message)

@@ -15,7 +15,9 @@ from routing import Candidate, RouteRequest, RoutingTable, Snapshot, explain
 def _table(request: web.Request) -> RoutingTable:
     routes = request.app[SERVICES].routes
     if routes is None:
-        raise ApiProblem(503, "routing_unavailable", "Routing unavailable", "no routing table is loaded")
+        raise ApiProblem(
+            503, "routing_unavailable", "Routing unavailable", "no routing table is loaded"
+        )
     return routes()
 
 

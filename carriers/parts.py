@@ -37,7 +37,9 @@ def reference_for(message_id: str) -> int:
     return digest[0]
 
 
-def build_parts(source: str, destination: str, seg: Segmentation, reference: int) -> list[SubmitPart]:
+def build_parts(
+    source: str, destination: str, seg: Segmentation, reference: int
+) -> list[SubmitPart]:
     """One SubmitPart per segment; more than one gets the 8-bit concatenation UDH.
 
     Raises:

@@ -78,7 +78,9 @@ def _index_lines(text: str) -> dict[Loc, int]:
             assign = _ASSIGN.match(line)
             if assign:
                 index[(*table, *_split_key(assign.group(1)))] = number
-        depth += stripped.count("[") + stripped.count("{") - stripped.count("]") - stripped.count("}")
+        depth += (
+            stripped.count("[") + stripped.count("{") - stripped.count("]") - stripped.count("}")
+        )
         depth = max(depth, 0)
     return index
 
@@ -114,7 +116,9 @@ def read_toml(path: str | Path, display_path: str | None = None) -> TomlSource:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([ConfigProblem(shown, None, "", f"cannot read: {exc.strerror}")]) from None
+        raise ConfigError(
+            [ConfigProblem(shown, None, "", f"cannot read: {exc.strerror}")]
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -165,7 +169,9 @@ def problems_from_validation(
     """Turn every pydantic error into a located problem."""
     out = []
     for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = tuple(
+            p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+        )
         out.append(source.problem((*prefix, *loc), _reason(error)))
     return out
 

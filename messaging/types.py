@@ -18,7 +18,7 @@ class MessageClass(StrEnum):
 
 
 class Status(StrEnum):
-    """Lifecycle: queued → sending → sent → delivered/undelivered/expired; or failed, rejected, canceled."""
+    """queued → sending → sent → delivered/undelivered/expired; or failed, rejected, canceled."""
 
     QUEUED = "queued"
     SENDING = "sending"

@@ -57,7 +57,7 @@ class Account(Base):
 
 
 class ApiKey(Base):
-    """An API key; only its SHA-256 is stored (keys are 160-bit random, so no slow hash is needed)."""
+    """An API key; only its SHA-256 is stored (keys are random 192-bit, no slow hash needed)."""
 
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -220,7 +220,11 @@ class MessageStore:
                 due = or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)
                 oldest = (
                     select(Message.id)
-                    .where(Message.status == Status.QUEUED.value, Message.message_class == fill_class, due)
+                    .where(
+                        Message.status == Status.QUEUED.value,
+                        Message.message_class == fill_class,
+                        due,
+                    )
                     .order_by(Message.created_at)
                     .limit(fill_to - len(rows))
                     .with_for_update(skip_locked=True)
@@ -258,7 +262,9 @@ class MessageStore:
         ids = [o.message_id for o in outcomes]
         with self.engine.begin() as conn:
             base = dict(
-                conn.execute(select(Message.id, Message.attempt_count).where(Message.id.in_(ids))).all()
+                conn.execute(
+                    select(Message.id, Message.attempt_count).where(Message.id.in_(ids))
+                ).all()
             )
             attempt_rows: list[dict[str, Any]] = []
             part_ids: list[tuple[str, tuple[str, ...]]] = []
@@ -329,11 +335,15 @@ class MessageStore:
                 updates,
             )
         return [
-            StatusChange(o.message_id, o.status, None) for o in outcomes if o.status != Status.QUEUED.value
+            StatusChange(o.message_id, o.status, None)
+            for o in outcomes
+            if o.status != Status.QUEUED.value
         ]
 
-    def apply_receipts(self, receipts: Sequence[ReceiptRecord], now: datetime) -> ReceiptBatchResult:
-        """Match receipts to parts (idempotently) and settle messages whose parts all have receipts."""
+    def apply_receipts(
+        self, receipts: Sequence[ReceiptRecord], now: datetime
+    ) -> ReceiptBatchResult:
+        """Match receipts to parts (idempotently); settle messages whose parts all have receipts."""
         if not receipts:
             return ReceiptBatchResult(0, 0, ())
         carriers = {r.carrier for r in receipts}
@@ -362,7 +372,11 @@ class MessageStore:
             seen_parts: set[int] = set()
             for r in receipts:
                 part = next(
-                    (newest[(r.carrier, v)] for v in r.carrier_message_ids if (r.carrier, v) in newest),
+                    (
+                        newest[(r.carrier, v)]
+                        for v in r.carrier_message_ids
+                        if (r.carrier, v) in newest
+                    ),
                     None,
                 )
                 if part is None:
@@ -375,7 +389,9 @@ class MessageStore:
                     duplicates += 1
                     continue
                 seen_parts.add(part.id)
-                part_updates.append({"b_id": part.id, "b_state": r.state, "b_err": r.error_code or None})
+                part_updates.append(
+                    {"b_id": part.id, "b_state": r.state, "b_err": r.error_code or None}
+                )
                 touched_attempts.add(part.attempt_id)
             if part_updates:
                 conn.execute(
@@ -391,7 +407,9 @@ class MessageStore:
                 changes = self._settle_attempts(conn, touched_attempts, now)
         return ReceiptBatchResult(matched, duplicates, tuple(unmatched), tuple(changes))
 
-    def _settle_attempts(self, conn: Any, attempt_ids: Iterable[int], now: datetime) -> list[StatusChange]:
+    def _settle_attempts(
+        self, conn: Any, attempt_ids: Iterable[int], now: datetime
+    ) -> list[StatusChange]:
         rows = conn.execute(
             select(Part.attempt_id, Part.message_id, Part.receipt_state).where(
                 Part.attempt_id.in_(list(attempt_ids))
@@ -406,7 +424,10 @@ class MessageStore:
             if any(p.receipt_state is None for p in parts):
                 continue  # wait for every segment's receipt
             status = max(
-                (_RECEIPT_TO_STATUS.get(ReceiptState(p.receipt_state), Status.UNDELIVERED) for p in parts),
+                (
+                    _RECEIPT_TO_STATUS.get(ReceiptState(p.receipt_state), Status.UNDELIVERED)
+                    for p in parts
+                ),
                 key=lambda s: _STATUS_RANK[s],
             )
             attempt_updates.append({"b_id": attempt_id, "b_state": status.value})
@@ -421,7 +442,9 @@ class MessageStore:
         )
         ids = [u["b_id"] for u in message_updates]
         open_rows = conn.execute(
-            select(Message.id, Message.callback_url).where(Message.id.in_(ids), Message.status.in_(_OPEN))
+            select(Message.id, Message.callback_url).where(
+                Message.id.in_(ids), Message.status.in_(_OPEN)
+            )
         ).all()
         callback = {r.id: r.callback_url for r in open_rows}
         settle = [u for u in message_updates if u["b_id"] in callback]
@@ -434,7 +457,9 @@ class MessageStore:
             )
         return [StatusChange(u["b_id"], u["b_status"], callback[u["b_id"]]) for u in settle]
 
-    def requeue_due(self, now: datetime, stale_before: datetime, limit: int = 5000) -> dict[str, list[str]]:
+    def requeue_due(
+        self, now: datetime, stale_before: datetime, limit: int = 5000
+    ) -> dict[str, list[str]]:
         """Ids to enqueue again, by class: retries now due, and queued/sending rows left behind.
 
         This is the outbox sweep (ARCHITECTURE.md invariant 1): whatever fell between a commit
@@ -444,7 +469,9 @@ class MessageStore:
             Message.next_attempt_at <= now,
             (Message.next_attempt_at.is_(None) & (Message.updated_at < stale_before)),
         )
-        stranded_sending = (Message.status == Status.SENDING.value) & (Message.updated_at < stale_before)
+        stranded_sending = (Message.status == Status.SENDING.value) & (
+            Message.updated_at < stale_before
+        )
         with self.engine.begin() as conn:
             rows = conn.execute(
                 select(Message.id, Message.message_class)
@@ -519,6 +546,8 @@ class MessageStore:
         with self.engine.connect() as conn:
             return int(
                 conn.execute(
-                    select(func.count()).where(Message.status.in_([s.value for s in FINAL_STATUSES]))
+                    select(func.count()).where(
+                        Message.status.in_([s.value for s in FINAL_STATUSES])
+                    )
                 ).scalar_one()
             )

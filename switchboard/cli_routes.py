@@ -88,7 +88,9 @@ def explain_number(
     segments: Annotated[int, typer.Option("--segments", min=1, help="SMS parts")] = 1,
     encoding: Annotated[Encoding, typer.Option("--encoding", help="alphabet")] = Encoding.GSM7,
     sender: Annotated[str, typer.Option("--sender", help="sender id")] = "",
-    message_id: Annotated[str, typer.Option("--message-id", help="id hashed by weighted routes")] = "explain",
+    message_id: Annotated[
+        str, typer.Option("--message-id", help="id hashed by weighted routes")
+    ] = "explain",
     down: Annotated[
         list[str] | None,
         typer.Option("--down", help="treat this carrier's circuit as open (repeatable)"),
@@ -109,7 +111,8 @@ def explain_number(
         console.print(f"{to} ({message_class}{who}): no route matches", markup=False)
     else:
         console.print(
-            f'{to} ({message_class}{who}, {segments} segment(s), {encoding}): route "{decision.route_name}"',
+            f"{to} ({message_class}{who}, {segments} segment(s), {encoding}): "
+            f'route "{decision.route_name}"',
             markup=False,
         )
     if decision.candidates:

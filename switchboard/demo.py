@@ -48,7 +48,9 @@ def run_load(
         done = 0
         while time.monotonic() < deadline:
             counts = stack.store.status_counts(result.accepted)
-            done = sum(n for status, n in counts.items() if status in {s.value for s in FINAL_STATUSES})
+            done = sum(
+                n for status, n in counts.items() if status in {s.value for s in FINAL_STATUSES}
+            )
             progress.update(final_task, completed=done)
             if done >= len(result.accepted):
                 break
@@ -97,7 +99,11 @@ def summary_table(figures: dict[str, Any]) -> Table:
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in figures.items():
-        shown = ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+        shown = (
+            ", ".join(f"{k}: {v}" for k, v in value.items())
+            if isinstance(value, dict)
+            else str(value)
+        )
         table.add_row(key, shown)
     return table
 
@@ -105,13 +111,17 @@ def summary_table(figures: dict[str, Any]) -> Table:
 def demo(
     messages: int = typer.Option(1000, help="messages to send"),
     timeout: float = typer.Option(120.0, help="seconds to wait for final statuses"),
-    var_dir: Path | None = typer.Option(None, help="where the demo keeps its files (default var/demo)"),
+    var_dir: Path | None = typer.Option(
+        None, help="where the demo keeps its files (default var/demo)"
+    ),
 ) -> None:
-    """Start Redis, two simulated carriers, Celery workers and the API; send messages; report; stop."""
+    """Start Redis, simulated carriers, Celery workers and the API; send; report; stop."""
     console = Console(stderr=True)
     settings = Settings()
     stack = stack_from_settings(settings, var_dir)
-    console.print(f"[bold]Starting[/] embedded Redis, simulator, workers and API in {stack.var_dir} …")
+    console.print(
+        f"[bold]Starting[/] embedded Redis, simulator, workers and API in {stack.var_dir} …"
+    )
     with stack:
         console.print(f"API on {stack.api_url}; sending {messages} messages")
         figures = run_load(stack, messages, timeout, console)

@@ -15,7 +15,7 @@ from types import TracebackType
 
 @dataclass
 class ProcessGroup:
-    """Starts commands with a shared environment, logs each to a file, stops them in reverse order."""
+    """Starts commands with a shared environment, logs each to a file, stops them newest first."""
 
     log_dir: Path
     env: dict[str, str] = field(default_factory=dict)

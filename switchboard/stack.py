@@ -1,6 +1,6 @@
 """A whole Switchboard on one machine: Redis, simulator, Celery workers, API — as real processes.
 
-Used by `switchboard demo`, the end-to-end tests and `bench/e2e.py`, so all three run the same thing.
+Used by `switchboard demo`, the end-to-end tests and `bench/e2e.py`: all three run the same.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Stack:
         return self._group
 
     def start(self) -> Stack:
-        """Start Redis (embedded unless given), migrate, create a key, start simulator, workers, API."""
+        """Start Redis (embedded unless given), migrate, make a key, start the processes."""
         if self.fresh and self.var_dir.exists():
             shutil.rmtree(self.var_dir)
         self.var_dir.mkdir(parents=True, exist_ok=True)

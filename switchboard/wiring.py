@@ -26,7 +26,7 @@ def utcnow() -> datetime:
 
 
 def require_redis(settings: Settings) -> None:
-    """Standalone processes need a Redis; only `switchboard demo` starts an embedded one for them."""
+    """Standalone processes need a Redis; only `switchboard demo` starts an embedded one."""
     if not settings.redis_url:
         raise SystemExit(
             "SWITCHBOARD_REDIS_URL is not set: point it at a Redis server, "

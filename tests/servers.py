@@ -63,7 +63,9 @@ class Postgres:
     def stop(self) -> None:
         """Stop the cluster and remove its files."""
         subprocess.run(  # noqa: S603
-            _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"]),
+            _as_postgres(
+                [_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"]
+            ),
             capture_output=True,
             check=False,
         )
@@ -78,11 +80,14 @@ def start_postgres() -> Postgres:
     data = directory / "data"
     port = free_port()
     subprocess.run(  # noqa: S603
-        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+        _as_postgres(
+            [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
+        ),
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options += " -c max_connections=200"
     subprocess.run(  # noqa: S603
         _as_postgres(
             [

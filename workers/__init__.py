@@ -1,4 +1,4 @@
-"""Celery app and tasks: send (route, token, submit, fail over), reconcile receipts, sweep the outbox."""
+"""Celery app and tasks: send (route, token, submit, fail over), reconcile receipts, sweep."""
 
 from workers.celery_app import (
     CLASS_QUEUES,

@@ -80,10 +80,11 @@ def make_celery(settings: WorkerSettings) -> Celery:
         max_retries=50,
     )
     def reconcile(receipts: list[dict[str, Any]]) -> dict[str, int]:
-        """Match receipts to attempts; park (re-publish later) those that raced ahead of their submit."""
+        """Match receipts to attempts; park (re-publish later) those that raced ahead."""
         ctx = context()
         records = [
-            ReceiptRecord(r["carrier"], tuple(r["ids"]), r["state"], r.get("err") or "") for r in receipts
+            ReceiptRecord(r["carrier"], tuple(r["ids"]), r["state"], r.get("err") or "")
+            for r in receipts
         ]
         result = ctx.store.apply_receipts(records, utcnow())
         if result.unmatched:
@@ -94,7 +95,9 @@ def make_celery(settings: WorkerSettings) -> Celery:
             "unmatched": len(result.unmatched),
         }
 
-    def _park(ctx: WorkerContext, receipts: list[dict[str, Any]], unmatched: Sequence[ReceiptRecord]) -> None:
+    def _park(
+        ctx: WorkerContext, receipts: list[dict[str, Any]], unmatched: Sequence[ReceiptRecord]
+    ) -> None:
         wanted = {(r.carrier, r.carrier_message_ids) for r in unmatched}
         keep, dropped = [], 0
         for r in receipts:

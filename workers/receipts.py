@@ -66,7 +66,7 @@ class ReceiptForwarder:
         try:
             self._publish([payload for payload, _ in batch])
         except Exception:
-            # Not acked: the carrier will resend these receipts (SMPP 3.4 §4.6.2 — no resp, no delivery).
+            # Not acked: the carrier resends these receipts (SMPP 3.4 §4.6.2: no resp, no delivery).
             self.failures += 1
             log.exception("could not hand off %d receipts; leaving them unacknowledged", len(batch))
             return

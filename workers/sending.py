@@ -120,8 +120,10 @@ class Sender:
         self.snapshot = snapshot
         self.batch_max = batch_max
 
-    def send(self, ids: list[str], fill_class: str | None = None) -> tuple[SendStats, list[StatusChange]]:
-        """Claim (topping up from the backlog of `fill_class`), route, submit and record one batch."""
+    def send(
+        self, ids: list[str], fill_class: str | None = None
+    ) -> tuple[SendStats, list[StatusChange]]:
+        """Claim (topped up from the `fill_class` backlog), route, submit, record one batch."""
         stats = SendStats()
         claimed = self.store.claim(ids, self.clock(), fill_class, self.batch_max)
         stats.claimed = len(claimed)
@@ -174,7 +176,9 @@ class Sender:
         for job in jobs:
             candidate = job.candidate
             assert candidate is not None
-            lanes[(candidate.carrier, job.message.message_class == MessageClass.MARKETING.value)].append(job)
+            lanes[
+                (candidate.carrier, job.message.message_class == MessageClass.MARKETING.value)
+            ].append(job)
         in_flight: list[tuple[_Job, list[concurrent.futures.Future[str]]]] = []
         waiting: list[_Job] = []
         shortest_wait = self.token_wait_max
@@ -206,7 +210,9 @@ class Sender:
             self.sleep(max(shortest_wait, 0.002))
         return [j for j in jobs if j.outcome is None]
 
-    def take_tokens(self, carrier: str, mps: float, reserved_share: float, wanted: int) -> tuple[int, float]:
+    def take_tokens(
+        self, carrier: str, mps: float, reserved_share: float, wanted: int
+    ) -> tuple[int, float]:
         """Take up to `wanted` PDU tokens; returns (granted, pacing rate of the lane).
 
         Every PDU takes from the carrier's bucket (the carrier's limit, cluster-wide). Marketing
@@ -216,10 +222,14 @@ class Sender:
         rate, capacity = bucket_shape(mps)
         if reserved_share > 0:
             bulk_rate, bulk_capacity = bucket_shape(mps * (1 - reserved_share))
-            bulk = self.buckets.take(bulk_bucket_key(carrier), bulk_rate, bulk_capacity, wanted, partial=True)
+            bulk = self.buckets.take(
+                bulk_bucket_key(carrier), bulk_rate, bulk_capacity, wanted, partial=True
+            )
             if bulk.granted == 0:
                 return 0, bulk_rate
-            grant = self.buckets.take(bucket_key(carrier), rate, capacity, bulk.granted, partial=True)
+            grant = self.buckets.take(
+                bucket_key(carrier), rate, capacity, bulk.granted, partial=True
+            )
             return grant.granted, bulk_rate  # bulk tokens the carrier bucket refused are forfeit
         grant = self.buckets.take(bucket_key(carrier), rate, capacity, wanted, partial=True)
         return grant.granted, rate
@@ -240,7 +250,9 @@ class Sender:
             futures.append(failed)
         return futures
 
-    def _settle(self, job: _Job, futures: list[concurrent.futures.Future[str]], stats: SendStats) -> None:
+    def _settle(
+        self, job: _Job, futures: list[concurrent.futures.Future[str]], stats: SendStats
+    ) -> None:
         candidate = job.candidate
         assert candidate is not None
         ids: list[str] = []
@@ -259,7 +271,9 @@ class Sender:
         code = _error_code(error)
         job.attempts.append(self._attempt(candidate, False, code, ()))
         if isinstance(error, PermanentCarrierError):
-            job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.FAILED.value, code)
+            job.outcome = SendOutcome(
+                job.message.id, tuple(job.attempts), Status.FAILED.value, code
+            )
             return
         if not isinstance(error, TransientCarrierError | concurrent.futures.TimeoutError):
             log.error("unexpected error submitting %s: %r", job.message.id, error)

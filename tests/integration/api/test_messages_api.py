@@ -1,4 +1,4 @@
-"""POST/GET /v1/messages over real HTTP on SQLite and PostgreSQL: 202 only after commit, clear errors."""
+"""POST/GET /v1/messages over HTTP, SQLite and PostgreSQL: 202 after commit, clear errors."""
 
 from __future__ import annotations
 
@@ -50,12 +50,16 @@ Scenario = Callable[[TestClient[Any, Any], str], Awaitable[None]]
 ROUTES = load_routes(Path(__file__).resolve().parents[3] / "config" / "routes.toml")
 
 
-def run(store: MessageStore, outbox: RecordingOutbox, scenario: Scenario, admin: bool = False) -> None:
+def run(
+    store: MessageStore, outbox: RecordingOutbox, scenario: Scenario, admin: bool = False
+) -> None:
     key = store.create_api_key("acme", NOW, is_admin=admin)
 
     async def main() -> None:
         committer = GroupCommitter(store, outbox)
-        services = ApiServices(store=store, committer=committer, clock=lambda: NOW, routes=lambda: ROUTES)
+        services = ApiServices(
+            store=store, committer=committer, clock=lambda: NOW, routes=lambda: ROUTES
+        )
         app = make_app(services)
         async with TestClient(TestServer(app)) as client:
             await scenario(client, key)
@@ -231,7 +235,9 @@ def test_pricing_gives_the_routed_carriers_price_per_segment(store: MessageStore
 def test_route_explain_needs_an_admin_key(store: MessageStore) -> None:
     async def scenario(client: TestClient[Any, Any], key: str) -> None:
         response = await client.get(
-            "/v1/routes/explain", params={"to": "+447400123456"}, headers={"Authorization": f"Bearer {key}"}
+            "/v1/routes/explain",
+            params={"to": "+447400123456"},
+            headers={"Authorization": f"Bearer {key}"},
         )
         assert response.status == 403
         assert (await response.json(content_type=None))["code"] == "admin_required"
@@ -249,7 +255,10 @@ def test_route_explain_shows_candidates_in_order(store: MessageStore) -> None:
         assert response.status == 200
         decision = await response.json()
         assert decision["route"] == "default"
-        assert [c["carrier"] for c in decision["candidates"]] == ["beta", "alpha"]  # beta is cheaper for +33
+        assert [c["carrier"] for c in decision["candidates"]] == [
+            "beta",
+            "alpha",
+        ]  # beta is cheaper for +33
         costs = [float(c["cost"]) for c in decision["candidates"]]
         assert costs == sorted(costs)
 

@@ -1,4 +1,4 @@
-"""RoutesWatcher: a changed valid file is swapped in; an invalid one is refused, the old table stays."""
+"""RoutesWatcher: a changed valid file is swapped in; an invalid one is refused, old table stays."""
 
 from __future__ import annotations
 

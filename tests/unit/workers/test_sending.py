@@ -105,7 +105,9 @@ def _queue(store: MessageStore, body: str = "hello") -> str:
     return message_id
 
 
-def _sender(store: MessageStore, table: RoutingTable, sessions: dict[str, ScriptedSession]) -> Sender:
+def _sender(
+    store: MessageStore, table: RoutingTable, sessions: dict[str, ScriptedSession]
+) -> Sender:
     clock = [0.0]
 
     def sleep(seconds: float) -> None:
@@ -131,7 +133,9 @@ def test_cheapest_carrier_takes_the_message(store: MessageStore, table: RoutingT
     assert sessions["dear"].submitted == []
 
 
-def test_throttled_submit_fails_over_to_next_candidate(store: MessageStore, table: RoutingTable) -> None:
+def test_throttled_submit_fails_over_to_next_candidate(
+    store: MessageStore, table: RoutingTable
+) -> None:
     sessions = {
         "cheap": ScriptedSession("cheap", [Throttled(0x58)]),
         "dear": ScriptedSession("dear", ["77"]),
@@ -147,7 +151,9 @@ def test_throttled_submit_fails_over_to_next_candidate(store: MessageStore, tabl
     assert view.status == "sent" and view.attempts[0].cost == 0
 
 
-def test_permanent_error_fails_without_trying_others(store: MessageStore, table: RoutingTable) -> None:
+def test_permanent_error_fails_without_trying_others(
+    store: MessageStore, table: RoutingTable
+) -> None:
     sessions = {
         "cheap": ScriptedSession("cheap", [PermanentCarrierError(0x0B)]),
         "dear": ScriptedSession("dear", []),
@@ -175,7 +181,9 @@ def test_every_candidate_down_goes_back_to_queued_with_a_retry_time(
     }
 
 
-def test_long_message_is_submitted_as_concatenated_parts(store: MessageStore, table: RoutingTable) -> None:
+def test_long_message_is_submitted_as_concatenated_parts(
+    store: MessageStore, table: RoutingTable
+) -> None:
     sessions = {"cheap": ScriptedSession("cheap", ["1", "2"]), "dear": ScriptedSession("dear", [])}
     message_id = _queue(store, "x" * 200)
     _sender(store, table, sessions).send([message_id])
@@ -185,10 +193,17 @@ def test_long_message_is_submitted_as_concatenated_parts(store: MessageStore, ta
     assert view is not None and view.attempts[0].carrier_message_ids == ("1", "2")
 
 
-def test_marketing_leaves_the_reserved_share_of_mps_to_otp(store: MessageStore, table: RoutingTable) -> None:
+def test_marketing_leaves_the_reserved_share_of_mps_to_otp(
+    store: MessageStore, table: RoutingTable
+) -> None:
     clock = [0.0]
     sender = Sender(
-        store, lambda: table, MemoryTokenBuckets(lambda: clock[0]), {}.__getitem__, lambda: NOW, print
+        store,
+        lambda: table,
+        MemoryTokenBuckets(lambda: clock[0]),
+        {}.__getitem__,
+        lambda: NOW,
+        print,
     )
     # mps 1000: the carrier bucket holds 20 PDUs (2%); marketing's bulk bucket (80% of it) holds 16.
     marketing, _ = sender.take_tokens("cheap", 1000, 0.2, 50)
