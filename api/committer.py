@@ -88,7 +88,9 @@ class GroupCommitter:
                     self.outbox.enqueue(message_class, ids)
             except Exception:
                 self.enqueue_failures += 1
-                log.exception("enqueue after commit failed; the sweeper will re-enqueue %d rows", len(batch))
+                log.exception(
+                    "enqueue after commit failed; the sweeper will re-enqueue %d rows", len(batch)
+                )
         for _, future, loop in batch:
             loop.call_soon_threadsafe(_settle, future, error)
 

@@ -66,12 +66,16 @@ def parse_send_request(data: Any, default_sender: str) -> SendRequest:
         raise InvalidInput("body", f"longer than {MAX_BODY_CHARS} characters")
     seg = segment(body)
     if seg.segments > MAX_SEGMENTS:
-        raise InvalidInput("body", f"needs {seg.segments} segments; at most {MAX_SEGMENTS} are allowed")
+        raise InvalidInput(
+            "body", f"needs {seg.segments} segments; at most {MAX_SEGMENTS} are allowed"
+        )
     sender = _string(data, "from", required=False) or default_sender
-    if not (_ALPHANUMERIC_SENDER.match(sender) and not sender.isdigit()) and not _NUMERIC_SENDER.match(
-        sender
-    ):
-        raise InvalidInput("from", "must be 1-11 letters/digits (alphanumeric) or a number of 3-15 digits")
+    if not (
+        _ALPHANUMERIC_SENDER.match(sender) and not sender.isdigit()
+    ) and not _NUMERIC_SENDER.match(sender):
+        raise InvalidInput(
+            "from", "must be 1-11 letters/digits (alphanumeric) or a number of 3-15 digits"
+        )
     raw_class = _string(data, "class", required=False) or MessageClass.TRANSACTIONAL.value
     try:
         message_class = MessageClass(raw_class)
@@ -83,7 +87,9 @@ def parse_send_request(data: Any, default_sender: str) -> SendRequest:
         raise InvalidInput("callback_url", "must be an http(s) URL")
     validity = data.get("validity")
     if validity is not None and (
-        not isinstance(validity, int) or isinstance(validity, bool) or not 60 <= validity <= 72 * 3600
+        not isinstance(validity, int)
+        or isinstance(validity, bool)
+        or not 60 <= validity <= 72 * 3600
     ):
         raise InvalidInput("validity", "must be a whole number of seconds from 60 to 259200")
     return SendRequest(to, sender, body, message_class, callback_url, validity, seg)

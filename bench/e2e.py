@@ -50,7 +50,9 @@ def main() -> None:
         with stack:
             figures = run_load(stack, args.messages, args.timeout, console, args.concurrency)
     figures["messages"] = args.messages
-    figures["database"] = "postgresql" if settings.database_url.startswith("postgresql") else "sqlite"
+    figures["database"] = (
+        "postgresql" if settings.database_url.startswith("postgresql") else "sqlite"
+    )
     console.print(summary_table(figures))
     print(json.dumps(figures))
 
