@@ -98,7 +98,9 @@ class CarrierRuntime:
         self.mode = Mode.NORMAL
         self.live_mode: Mode | None = None  # set through the control endpoint; None → schedule
         self.latency_factor = 1.0  # > 1 while a `slow` fault is on
-        self.next_bind_loss = self.started_at + config.bind_loss_every_s if config.bind_loss_every_s else None
+        self.next_bind_loss = (
+            self.started_at + config.bind_loss_every_s if config.bind_loss_every_s else None
+        )
         self.submits_accepted = 0
         self.throttled = 0
         self.queued = 0

@@ -75,7 +75,9 @@ SIMULATOR_KEY = web.AppKey("simulator", Controllable)
 
 
 def _validation_detail(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 def _problem(status: int, title: str, detail: str) -> web.Response:
@@ -108,7 +110,9 @@ async def post_faults(request: web.Request) -> web.Response:
         if fault.mps is not None:
             simulator.set_mps(fault.carrier, fault.mps, fault.burst)
         if fault.mode is not None:
-            simulator.set_mode(fault.carrier, None if fault.mode == "schedule" else Mode(fault.mode))
+            simulator.set_mode(
+                fault.carrier, None if fault.mode == "schedule" else Mode(fault.mode)
+            )
         dropped = simulator.drop_connections(fault.carrier) if fault.drop else 0
     except KeyError:
         return _problem(404, "unknown carrier", f"no carrier {fault.carrier!r}")

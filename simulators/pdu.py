@@ -292,7 +292,9 @@ def decode(frame: bytes) -> Pdu:
         raise PduError(CommandStatus.ESME_RINVCMDLEN, "shorter than the 16-octet header")
     length, command_id, status, sequence = HEADER.unpack_from(frame)
     if length != len(frame):
-        raise PduError(CommandStatus.ESME_RINVCMDLEN, f"command_length {length} != {len(frame)} octets")
+        raise PduError(
+            CommandStatus.ESME_RINVCMDLEN, f"command_length {length} != {len(frame)} octets"
+        )
     decoder = _DECODERS.get(command_id)
     if decoder is None:
         raise PduError(CommandStatus.ESME_RINVCMDID, f"unknown command_id 0x{command_id:08X}")

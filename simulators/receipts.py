@@ -74,7 +74,9 @@ def preview_text(short_message: bytes, esm_class: int, data_coding: int) -> str:
     elif data_coding == 0x00:  # SMSC default alphabet: GSM-7, unpacked
         head = body[: TEXT_PREVIEW * 2]
         # An escape means the extension table: let messaging decode it; else one translate.
-        text = decode_gsm7(head) if _ESCAPE in head else head.decode("latin-1").translate(_GSM7_TABLE)
+        text = (
+            decode_gsm7(head) if _ESCAPE in head else head.decode("latin-1").translate(_GSM7_TABLE)
+        )
     else:
         text = body[: TEXT_PREVIEW * 2].decode("latin-1")
     return text[:TEXT_PREVIEW]

@@ -21,7 +21,8 @@ def rates_line(before: Stats, after: Stats, seconds: float) -> str:
     for name, now in after.items():
         then = before.get(name, {})
         rates = " ".join(
-            f"{label} {(now[key] - then.get(key, 0)) / seconds:7.0f}" for key, label in _RATE_COLUMNS
+            f"{label} {(now[key] - then.get(key, 0)) / seconds:7.0f}"
+            for key, label in _RATE_COLUMNS
         )
         parts.append(f"{name}: {rates} binds {now['binds']} pending {now['receipts_pending']}")
     return " | ".join(parts)

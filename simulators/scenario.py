@@ -53,7 +53,9 @@ class DelayRange(BaseModel):
     def _ordered(self) -> DelayRange:
         if self.min > self.max:
             raise ValueError("min must be <= max")
-        if self.shape == "exponential" and (self.mean is None or not self.min < self.mean <= self.max):
+        if self.shape == "exponential" and (
+            self.mean is None or not self.min < self.mean <= self.max
+        ):
             raise ValueError("an exponential delay needs min < mean <= max")
         return self
 

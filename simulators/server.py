@@ -44,7 +44,9 @@ class Simulator:
             c.name: CarrierRuntime(c, scenario.seed, clock, wall_clock) for c in scenario.carriers
         }
         self._clock = clock
-        self._audit = AuditLog(Path(scenario.audit_path), wall_clock) if scenario.audit_path else None
+        self._audit = (
+            AuditLog(Path(scenario.audit_path), wall_clock) if scenario.audit_path else None
+        )
         self._servers: list[asyncio.Server] = []
         self._sessions: set[Session] = set()
         self._ticker: asyncio.Task[None] | None = None

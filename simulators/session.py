@@ -347,7 +347,11 @@ class Session(asyncio.Protocol):
 
     def has_room(self) -> bool:
         """True while fewer than the receipt window are awaiting deliver_sm_resp."""
-        return len(self._in_flight) < self._window and self._transport is not None and not self._write_paused
+        return (
+            len(self._in_flight) < self._window
+            and self._transport is not None
+            and not self._write_paused
+        )
 
     def send_deliver(self, item: Deliverable, done_at: float) -> None:
         """Queue a deliver_sm for `item` with this session's next sequence number."""

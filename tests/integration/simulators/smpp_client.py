@@ -71,7 +71,9 @@ class RawClient:
         self.send(Pdu(command_id, self.next_sequence(), body=Bind(system_id, password)))
         return self.read()
 
-    def submit(self, destination: str = "447700900123", text: bytes = b"hello", **fields: int) -> Pdu:
+    def submit(
+        self, destination: str = "447700900123", text: bytes = b"hello", **fields: int
+    ) -> Pdu:
         """Send one submit_sm (receipt requested unless told otherwise) and return the PDU sent."""
         body = ShortMessage("Switchboard", destination, text, registered_delivery=1)
         for name, value in fields.items():

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_process_serves_and_prints_final_stats_on_sigterm(tmp_path: Path) -> None:
     scenario = tmp_path / "sim.toml"
     scenario.write_text(
-        '[[carriers]]\nname = "alpha"\nsystem_id = "alpha"\npassword = "alphapw"\nreceipts = false\n'
+        '[[carriers]]\nname = "alpha"\nsystem_id = "alpha"\npassword = "alphapw"\n'
+        "receipts = false\n"
     )
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "simulators", "--scenario", str(scenario), "--quiet"],

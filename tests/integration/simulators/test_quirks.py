@@ -168,7 +168,9 @@ def test_the_smsc_sends_enquire_link_and_counts_the_unanswered(start_sim: Start)
 
 def test_a_client_that_stops_reading_pauses_the_session_not_the_server(start_sim: Start) -> None:
     sent = 5_000
-    sim = start_sim(carrier("alpha", mps=10_000_000, receipts=False, write_high_water=1024), carrier("beta"))
+    sim = start_sim(
+        carrier("alpha", mps=10_000_000, receipts=False, write_high_water=1024), carrier("beta")
+    )
     submits = b"".join(
         encode(
             Pdu(

@@ -91,7 +91,9 @@ def test_longest_prefix_rule_wins_and_plus_is_ignored() -> None:
 
 
 def test_prefix_rule_sets_the_outcome_mix() -> None:
-    carrier, _ = runtime(undelivered_share=0.0, prefixes=[PrefixRule(prefix="49", undelivered_share=1.0)])
+    carrier, _ = runtime(
+        undelivered_share=0.0, prefixes=[PrefixRule(prefix="49", undelivered_share=1.0)]
+    )
     for destination in ("4915112345678", "447700900123"):
         message = ShortMessage("s", destination, b"x", registered_delivery=1)
         carrier.accept(message, destination, 0.0, carrier.rule_for(destination))

@@ -117,7 +117,9 @@ def test_missing_required_keys_and_no_carriers(tmp_path: Path) -> None:
 
 def test_ephemeral_ports_may_repeat(tmp_path: Path) -> None:
     path = tmp_path / "sim.toml"
-    path.write_text('[[carriers]]\nname = "a"\nsystem_id = "a"\n[[carriers]]\nname = "b"\nsystem_id = "b"\n')
+    path.write_text(
+        '[[carriers]]\nname = "a"\nsystem_id = "a"\n[[carriers]]\nname = "b"\nsystem_id = "b"\n'
+    )
     assert [c.port for c in load_scenario(path).carriers] == [0, 0]
 
 
@@ -135,8 +137,8 @@ outages = [{ after_s = -1, for_s = 0, mode = "broken" }]
     assert problems(tmp_path, text) == [
         "sim.toml:4: carriers[0].outages[0].after_s: must be >= 0.0",
         "sim.toml:4: carriers[0].outages[0].for_s: must be > 0.0",
-        "sim.toml:4: carriers[0].outages[0].mode: must be one of 'normal', 'syserr', 'silent', 'down'"
-        " or 'slow'",
+        "sim.toml:4: carriers[0].outages[0].mode:"
+        " must be one of 'normal', 'syserr', 'silent', 'down' or 'slow'",
     ]
 
 
@@ -147,7 +149,8 @@ system_id = "a"
 prefixes = [{ prefix = "44x" }]
 """
     assert problems(tmp_path, bad) == [
-        "sim.toml:4: carriers[0].prefixes[0].prefix: must be digits, optionally after one leading +",
+        "sim.toml:4: carriers[0].prefixes[0].prefix:"
+        " must be digits, optionally after one leading +",
     ]
     duplicate = """[[carriers]]
 name = "a"
@@ -209,7 +212,8 @@ mode = "slow"
 latency_factor = 0
 """
     assert problems(tmp_path, text) == [
-        "sim.toml:13: carriers[1].outages[0]: every_s must be > for_s (the windows would never end)",
+        "sim.toml:13: carriers[1].outages[0]:"
+        " every_s must be > for_s (the windows would never end)",
         "sim.toml:23: carriers[1].outages[1].latency_factor: must be > 0.0",
     ]
 
