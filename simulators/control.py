@@ -35,13 +35,18 @@ class Controllable(Protocol):
         """Close every connection of a carrier; how many. KeyError for an unknown carrier."""
         ...
 
+    def restart_schedule(self, carrier: str) -> None:
+        """Count a carrier's fault timeline from now; KeyError for an unknown carrier."""
+        ...
+
     def inject_mo(self, carrier: str, source: str, destination: str, text: str) -> None:
         """Queue an MO message; KeyError for an unknown carrier, ValueError if too long."""
         ...
 
 
 class Fault(BaseModel):
-    """Body of POST /faults: any of a new limit, a mode, a one-off drop of all connections."""
+    """Body of POST /faults: any of a new limit, a mode, a one-off drop of all connections,
+    a restart of the fault timeline (outage windows and bind losses count from now)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,11 +55,12 @@ class Fault(BaseModel):
     burst: int | None = Field(None, gt=0)
     mode: ModeChoice | None = None
     drop: bool = False
+    restart: bool = False
 
     @model_validator(mode="after")
     def _something(self) -> Fault:
-        if self.mps is None and self.mode is None and not self.drop:
-            raise ValueError("give at least one of mps, mode, drop")
+        if self.mps is None and self.mode is None and not self.drop and not self.restart:
+            raise ValueError("give at least one of mps, mode, drop, restart")
         if self.burst is not None and self.mps is None:
             raise ValueError("burst needs mps")
         return self
@@ -113,6 +119,8 @@ async def post_faults(request: web.Request) -> web.Response:
             simulator.set_mode(
                 fault.carrier, None if fault.mode == "schedule" else Mode(fault.mode)
             )
+        if fault.restart:
+            simulator.restart_schedule(fault.carrier)
         dropped = simulator.drop_connections(fault.carrier) if fault.drop else 0
     except KeyError:
         return _problem(404, "unknown carrier", f"no carrier {fault.carrier!r}")

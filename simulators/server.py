@@ -157,6 +157,17 @@ class Simulator:
         if runtime.refresh_mode() is Mode.DOWN:
             self.drop_connections(carrier)
 
+    def restart_schedule(self, carrier: str) -> None:
+        """Count `carrier`'s outage windows and bind losses from now (rehearse on cue).
+
+        Raises:
+            KeyError: no such carrier.
+        """
+        runtime = self.carriers[carrier]
+        runtime.restart_schedule(self._clock())
+        if runtime.refresh_mode() is Mode.DOWN:
+            self.drop_connections(carrier)
+
     def drop_connections(self, carrier: str) -> int:
         """Close every connection to `carrier` (as a network cut would); returns how many.
 

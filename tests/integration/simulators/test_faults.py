@@ -131,3 +131,19 @@ def test_mo_too_long_or_for_an_unknown_carrier_is_refused(start_sim: Start) -> N
         _post(control, request | {"carrier": "zulu", "text": "hi"}, path="/mo")
     unknown.value.close()
     assert unknown.value.code == 404
+
+
+def test_restart_counts_the_fault_timeline_from_now(start_sim: Start) -> None:
+    outage = Outage(after_s=0.3, for_s=60, mode=Mode.DOWN)
+    sim = start_sim(carrier("alpha", outages=[outage]), control_port=0)
+    control = sim.simulator.control_port
+    assert control
+    eventually(lambda: sim.call(lambda s: s.carriers["alpha"].mode) is Mode.DOWN)
+    assert _post(control, {"carrier": "alpha", "restart": True})["mode"] == "normal"
+    with RawClient(sim.simulator.ports["alpha"]) as client:
+        assert client.bind("alpha", "alphapw").status == CommandStatus.ESME_ROK
+        assert client.closed_by_peer()  # 0.3 s later the window opens again and drops the link
+    with pytest.raises(urllib.error.HTTPError) as empty:
+        _post(control, {"carrier": "alpha"})
+    empty.value.close()
+    assert empty.value.code == 400
