@@ -93,11 +93,21 @@ OTP_SERVICES = web.AppKey("otp_services", OtpServices)
 
 def _verification(r: VerificationRecord) -> Verification:
     return Verification(
-        id=r.id, account_id=r.account_id, to=r.to, status=VerificationStatus(r.status),
-        code_hash=r.code_hash, check_attempts=r.check_attempts, max_checks=r.max_checks,
-        sends=r.sends, max_sends=r.max_sends, created_at=r.created_at, expires_at=r.expires_at,
-        last_sent_at=r.last_sent_at, message_id=r.message_id, approved_at=r.approved_at,
-    )  # fmt: skip
+        id=r.id,
+        account_id=r.account_id,
+        to=r.to,
+        status=VerificationStatus(r.status),
+        code_hash=r.code_hash,
+        check_attempts=r.check_attempts,
+        max_checks=r.max_checks,
+        sends=r.sends,
+        max_sends=r.max_sends,
+        created_at=r.created_at,
+        expires_at=r.expires_at,
+        last_sent_at=r.last_sent_at,
+        message_id=r.message_id,
+        approved_at=r.approved_at,
+    )
 
 
 def _text(r: VerificationRecord) -> OtpText:
@@ -153,10 +163,18 @@ async def _send_sms(
     body = render(_text(r), code, services.app_name, ttl)
     seg = segment(body)
     row = NewMessage(
-        id=r.message_id, account_id=owner.account_id, to=r.to, sender=services.sender, body=body,
-        message_class="otp", encoding=seg.encoding.value, segments=seg.segments, callback_url=None,
-        created_at=now, valid_until=r.expires_at,
-    )  # fmt: skip
+        id=r.message_id,
+        account_id=owner.account_id,
+        to=r.to,
+        sender=services.sender,
+        body=body,
+        message_class="otp",
+        encoding=seg.encoding.value,
+        segments=seg.segments,
+        callback_url=None,
+        created_at=now,
+        valid_until=r.expires_at,
+    )
     await services.committer.commit(row)
     services.metrics["otp_sent_total"] += 1
 
@@ -190,9 +208,14 @@ async def _resend(
     )
     code = generate_code(current.code_length)
     updated = await _io(
-        services.store.resend, owner.account_id, current.id, hash_code(services.secret, current.id, code),
-        new_id(), now, limits.resend_cooldown,
-    )  # fmt: skip
+        services.store.resend,
+        owner.account_id,
+        current.id,
+        hash_code(services.secret, current.id, code),
+        new_id(),
+        now,
+        limits.resend_cooldown,
+    )
     if updated is None:  # lost a race: say precisely why, from the row as it is now
         latest = await _io(services.store.get, owner.account_id, current.id)
         if latest is None:
@@ -235,13 +258,23 @@ async def start_verification(request: web.Request) -> web.Response:
         code = generate_code(parsed.code_length)
         vid = new_id()
         new = NewVerification(
-            id=vid, account_id=owner.account_id, to=to.e164, prefix=prefix, region=to.region,
-            code_hash=hash_code(services.secret, vid, code), max_checks=limits.max_checks,
-            max_sends=limits.max_sends, message_id=new_id(), created_at=now,
-            expires_at=now + timedelta(seconds=parsed.ttl), code_length=parsed.code_length,
-            locale=parsed.text.locale, template=parsed.text.template,
-            web_otp_domain=parsed.text.web_otp_domain, allow_unicode=parsed.text.allow_unicode,
-        )  # fmt: skip
+            id=vid,
+            account_id=owner.account_id,
+            to=to.e164,
+            prefix=prefix,
+            region=to.region,
+            code_hash=hash_code(services.secret, vid, code),
+            max_checks=limits.max_checks,
+            max_sends=limits.max_sends,
+            message_id=new_id(),
+            created_at=now,
+            expires_at=now + timedelta(seconds=parsed.ttl),
+            code_length=parsed.code_length,
+            locale=parsed.text.locale,
+            template=parsed.text.template,
+            web_otp_domain=parsed.text.web_otp_domain,
+            allow_unicode=parsed.text.allow_unicode,
+        )
         if await _io(services.store.insert, new):
             record = await _io(services.store.get, owner.account_id, vid)
             assert record is not None

@@ -44,7 +44,7 @@ class PumpingGuard:
         return found if found is not None and found.active(now) else None
 
     def assess_after_send(self, prefix: str, now: datetime) -> bool:
-        """Assess `prefix` (at most every `evaluate_every` s per process); True when it got blocked."""
+        """Assess `prefix` (at most every `evaluate_every` s per process); True if blocked."""
         config = self._config
         if not config.enabled:
             return False

@@ -1,4 +1,4 @@
-"""OTP limits and pumping-guard settings: defaults like the commercial services, per-account overrides.
+"""OTP limits and pumping-guard settings: commercial-style defaults, per-account overrides.
 
 An operator file (TOML) looks like::
 
@@ -43,16 +43,24 @@ class OtpLimits(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_checks: int = Field(default=5, ge=1, le=20, description="check attempts per verification")
-    max_sends: int = Field(default=5, ge=1, le=20, description="sends per verification, the first included")
+    max_sends: int = Field(
+        default=5, ge=1, le=20, description="sends per verification, the first included"
+    )
     resend_cooldown: float = Field(
         default=30.0, ge=0, description="seconds between sends of one verification"
     )
-    ttl_default: int = Field(default=600, ge=60, le=86400, description="seconds a code is valid by default")
-    ttl_max: int = Field(default=3600, ge=60, le=86400, description="the longest ttl a request may ask")
+    ttl_default: int = Field(
+        default=600, ge=60, le=86400, description="seconds a code is valid by default"
+    )
+    ttl_max: int = Field(
+        default=3600, ge=60, le=86400, description="the longest ttl a request may ask"
+    )
     sends_per_number_per_hour: int = Field(default=10, ge=1)
     sends_per_account_per_hour: int = Field(default=10_000, ge=1)
     checks_per_number_per_hour: int = Field(
-        default=30, ge=1, description="checks to one number across all its verifications (brute force cap)"
+        default=30,
+        ge=1,
+        description="checks to one number across all its verifications (brute force cap)",
     )
     allowed_countries: list[str] | None = Field(
         default=None, description="ISO regions this account may send OTPs to; None allows all"
@@ -89,17 +97,35 @@ class PumpingConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = True
-    prefix_digits: int = Field(default=5, ge=1, le=12, description="digits after '+' that name a prefix")
-    window_seconds: float = Field(default=600.0, gt=0, description="the recent window whose rate is judged")
-    baseline_seconds: float = Field(default=86400.0, gt=0, description="the usual rate is measured over this")
-    surge_factor: float = Field(default=10.0, gt=1, description="recent rate ≥ this × usual rate is a surge")
-    min_usual_per_hour: float = Field(default=6.0, gt=0, description="floor of the usual rate (per hour)")
+    prefix_digits: int = Field(
+        default=5, ge=1, le=12, description="digits after '+' that name a prefix"
+    )
+    window_seconds: float = Field(
+        default=600.0, gt=0, description="the recent window whose rate is judged"
+    )
+    baseline_seconds: float = Field(
+        default=86400.0, gt=0, description="the usual rate is measured over this"
+    )
+    surge_factor: float = Field(
+        default=10.0, gt=1, description="recent rate ≥ this × usual rate is a surge"
+    )
+    min_usual_per_hour: float = Field(
+        default=6.0, gt=0, description="floor of the usual rate (per hour)"
+    )
     min_sends: int = Field(default=30, ge=1, description="no verdict on fewer recent sends")
-    conversion_grace: float = Field(default=60.0, ge=0, description="seconds a verification has to convert")
-    min_settled: int = Field(default=20, ge=1, description="no conversion verdict on fewer settled sends")
-    max_conversion: float = Field(default=0.2, ge=0, le=1, description="conversion below this has collapsed")
+    conversion_grace: float = Field(
+        default=60.0, ge=0, description="seconds a verification has to convert"
+    )
+    min_settled: int = Field(
+        default=20, ge=1, description="no conversion verdict on fewer settled sends"
+    )
+    max_conversion: float = Field(
+        default=0.2, ge=0, le=1, description="conversion below this has collapsed"
+    )
     block_seconds: float = Field(default=3600.0, gt=0)
-    evaluate_every: float = Field(default=5.0, ge=0, description="seconds between assessments of one prefix")
+    evaluate_every: float = Field(
+        default=5.0, ge=0, description="seconds between assessments of one prefix"
+    )
 
 
 class OtpConfig(BaseModel):
@@ -116,7 +142,10 @@ class OtpConfig(BaseModel):
         override = self.accounts.get(account_name)
         if override is None:
             return self.defaults
-        merged: dict[str, Any] = {**self.defaults.model_dump(), **override.model_dump(exclude_none=True)}
+        merged: dict[str, Any] = {
+            **self.defaults.model_dump(),
+            **override.model_dump(exclude_none=True),
+        }
         return OtpLimits.model_validate(merged)
 
 

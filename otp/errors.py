@@ -4,7 +4,7 @@ SwitchboardError
 ├── OtpError                         base of the OTP-specific refusals
 │   ├── OtpNotFound                  otp_not_found        (404)
 │   ├── OtpExpired                   otp_expired          (410)
-│   ├── OtpNotPending                otp_not_pending      (409) approved/canceled: no resend, no reuse
+│   ├── OtpNotPending                otp_not_pending      (409) approved/canceled: no resend
 │   ├── OtpAlreadyUsed               otp_already_used     (409) a code is approved only once
 │   ├── DestinationBlocked           destination_blocked  (403) pumping guard
 │   └── GeoNotPermitted              geo_not_permitted    (403) account's country list

@@ -69,9 +69,13 @@ class Verdict:
 def assess(stats: PrefixStats, config: PumpingConfig) -> Verdict:
     """Block when the recent rate surges above the usual one and conversion has collapsed."""
     if stats.recent_sends < config.min_sends:
-        return Verdict(False, f"{stats.recent_sends} recent sends: below {config.min_sends}, no verdict")
+        return Verdict(
+            False, f"{stats.recent_sends} recent sends: below {config.min_sends}, no verdict"
+        )
     recent_per_hour = stats.recent_sends * 3600.0 / config.window_seconds
-    usual_per_hour = max(stats.baseline_sends * 3600.0 / config.baseline_seconds, config.min_usual_per_hour)
+    usual_per_hour = max(
+        stats.baseline_sends * 3600.0 / config.baseline_seconds, config.min_usual_per_hour
+    )
     surge = recent_per_hour / usual_per_hour
     if surge < config.surge_factor:
         return Verdict(False, f"{surge:.1f}x the usual rate: below {config.surge_factor:g}x")

@@ -42,7 +42,9 @@ def resolve_locale(locale: str) -> str:
     """
     language = locale.replace("_", "-").split("-", 1)[0].lower()
     if language not in TEMPLATES:
-        raise InvalidInput("locale", f"no template for {locale!r}; one of {', '.join(sorted(TEMPLATES))}")
+        raise InvalidInput(
+            "locale", f"no template for {locale!r}; one of {', '.join(sorted(TEMPLATES))}"
+        )
     return language
 
 
@@ -55,7 +57,9 @@ def check_template(template: str) -> None:
     if len(template) > MAX_TEMPLATE_CHARS:
         raise InvalidInput("template", f"longer than {MAX_TEMPLATE_CHARS} characters")
     try:
-        fields = [name for _, name, spec, conv in string.Formatter().parse(template) if name is not None]
+        fields = [
+            name for _, name, spec, conv in string.Formatter().parse(template) if name is not None
+        ]
     except ValueError as exc:
         raise InvalidInput("template", f"malformed placeholder: {exc}") from None
     unknown = sorted(set(fields) - PLACEHOLDERS)
@@ -74,7 +78,9 @@ def check_domain(domain: str) -> None:
         InvalidInput: naming `web_otp_domain`.
     """
     if not _DOMAIN.match(domain):
-        raise InvalidInput("web_otp_domain", f"{domain!r} is not a lowercase host name like example.com")
+        raise InvalidInput(
+            "web_otp_domain", f"{domain!r} is not a lowercase host name like example.com"
+        )
 
 
 def render(text: OtpText, code: str, app: str, ttl_seconds: int) -> str:
@@ -83,7 +89,9 @@ def render(text: OtpText, code: str, app: str, ttl_seconds: int) -> str:
     Raises:
         InvalidInput: unknown locale, bad template or domain, or not GSM-7 without `allow_unicode`.
     """
-    template = text.template if text.template is not None else TEMPLATES[resolve_locale(text.locale)]
+    template = (
+        text.template if text.template is not None else TEMPLATES[resolve_locale(text.locale)]
+    )
     if text.template is not None:
         check_template(template)
     minutes = max(1, ttl_seconds // 60)

@@ -94,12 +94,14 @@ def admit_check(v: Verification, now: datetime) -> CheckResult | None:
     if status is not VerificationStatus.PENDING:
         return CheckResult(status, v.attempts_left)
     if v.check_attempts >= v.max_checks:
-        raise OtpMaxAttempts(_seconds_until(v.expires_at, now), f"all {v.max_checks} check attempts are used")
+        raise OtpMaxAttempts(
+            _seconds_until(v.expires_at, now), f"all {v.max_checks} check attempts are used"
+        )
     return None
 
 
 def apply_check(v: Verification, matched: bool, now: datetime) -> tuple[Verification, CheckResult]:
-    """Count one check attempt whose code did (`matched`) or did not match; see :func:`admit_check`."""
+    """Count one check attempt whose code did (`matched`) or did not match; see `admit_check`."""
     early = admit_check(v, now)
     if early is not None:
         return v, early
@@ -135,7 +137,9 @@ def apply_resend(
 ) -> Verification:
     """The verification after a resend with a fresh code (the old code stops working)."""
     admit_resend(v, now, cooldown_seconds)
-    return replace(v, code_hash=code_hash, message_id=message_id, sends=v.sends + 1, last_sent_at=now)
+    return replace(
+        v, code_hash=code_hash, message_id=message_id, sends=v.sends + 1, last_sent_at=now
+    )
 
 
 def admit_cancel(v: Verification, now: datetime) -> bool:

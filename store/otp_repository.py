@@ -171,15 +171,29 @@ class OtpStore:
                 )
                 conn.execute(
                     insert(Verification).values(
-                        id=new.id, account_id=new.account_id, to=new.to, prefix=new.prefix,
-                        region=new.region, status=PENDING, code_hash=new.code_hash, check_attempts=0,
-                        max_checks=new.max_checks, sends=1, max_sends=new.max_sends,
-                        message_id=new.message_id, created_at=new.created_at, updated_at=new.created_at,
-                        expires_at=new.expires_at, last_sent_at=new.created_at,
-                        code_length=new.code_length, locale=new.locale, template=new.template,
-                        web_otp_domain=new.web_otp_domain, allow_unicode=new.allow_unicode,
+                        id=new.id,
+                        account_id=new.account_id,
+                        to=new.to,
+                        prefix=new.prefix,
+                        region=new.region,
+                        status=PENDING,
+                        code_hash=new.code_hash,
+                        check_attempts=0,
+                        max_checks=new.max_checks,
+                        sends=1,
+                        max_sends=new.max_sends,
+                        message_id=new.message_id,
+                        created_at=new.created_at,
+                        updated_at=new.created_at,
+                        expires_at=new.expires_at,
+                        last_sent_at=new.created_at,
+                        code_length=new.code_length,
+                        locale=new.locale,
+                        template=new.template,
+                        web_otp_domain=new.web_otp_domain,
+                        allow_unicode=new.allow_unicode,
                     )
-                )  # fmt: skip
+                )
         except IntegrityError:
             return False
         return True
@@ -187,7 +201,7 @@ class OtpStore:
     def count_check(
         self, account_id: str, verification_id: str, now: datetime
     ) -> VerificationRecord | None:
-        """Count one check attempt if pending, unexpired and under the limit; the row after, or None."""
+        """Count one check if pending, unexpired and under the limit; the row after, or None."""
         stmt = (
             update(Verification)
             .where(
@@ -255,11 +269,14 @@ class OtpStore:
                 Verification.last_sent_at <= now - timedelta(seconds=cooldown_seconds),
             )
             .values(
-                code_hash=code_hash, message_id=message_id, sends=Verification.sends + 1,
-                last_sent_at=now, updated_at=now,
+                code_hash=code_hash,
+                message_id=message_id,
+                sends=Verification.sends + 1,
+                last_sent_at=now,
+                updated_at=now,
             )
             .returning(*_COLUMNS)
-        )  # fmt: skip
+        )
         with self.engine.begin() as conn:
             row = conn.execute(stmt).first()
         return _record(row) if row else None
@@ -304,7 +321,7 @@ class OtpStore:
         return PrefixCounts(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def block(self, prefix: str, now: datetime, until: datetime, reason: str) -> bool:
-        """Block `prefix` until `until` unless a block already holds; True when this call blocked it."""
+        """Block `prefix` until `until` unless a block holds; True when this call blocked it."""
         with self.engine.begin() as conn:
             existing = conn.execute(select(PrefixBlock).where(PrefixBlock.prefix == prefix)).first()
             if existing is None:

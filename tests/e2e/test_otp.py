@@ -1,4 +1,4 @@
-"""OTP end to end on real processes: POST /v1/otp → otp queue → carrier → check the code → approved."""
+"""OTP end to end on real processes: POST /v1/otp → otp queue → carrier → check → approved."""
 
 from __future__ import annotations
 
@@ -34,18 +34,22 @@ def test_code_sent_over_a_carrier_is_approved_once(make_stack: StackFactory) -> 
     status, started = _post(stack, "/v1/otp", {"to": "+447400123456"})
     assert status == 201 and started["status"] == "pending"
     message_id = started["message_id"]
-    assert wait_until(lambda: stack.store.status_counts([message_id]) == {"delivered": 1}, timeout=30), (
-        stack.store.status_counts([message_id])
-    )
+    assert wait_until(
+        lambda: stack.store.status_counts([message_id]) == {"delivered": 1}, timeout=30
+    ), stack.store.status_counts([message_id])
     with stack.store.engine.connect() as conn:
-        row = conn.execute(select(Message.body, Message.message_class).where(Message.id == message_id)).one()
+        row = conn.execute(
+            select(Message.body, Message.message_class).where(Message.id == message_id)
+        ).one()
     assert row.message_class == "otp"
     code = re.match(r"(\d{6}) is your Switchboard code", row.body)
     assert code is not None
     sim = stack.simulator_stats()
     assert sum(sim[c]["submits_accepted"] for c in ("alpha", "beta")) == 1
     status, wrong = _post(
-        stack, f"/v1/otp/{started['id']}/check", {"code": "000000" if code[1] != "000000" else "111111"}
+        stack,
+        f"/v1/otp/{started['id']}/check",
+        {"code": "000000" if code[1] != "000000" else "111111"},
     )
     assert status == 200 and wrong["status"] == "pending" and wrong["attempts_left"] == 4
     status, checked = _post(stack, f"/v1/otp/{started['id']}/check", {"code": code[1]})

@@ -97,7 +97,9 @@ class Harness:
     def body_of(self, message_id: str) -> str:
         """The SMS text as committed (what the carrier will receive)."""
         with self.engine.connect() as conn:
-            return str(conn.execute(select(Message.body).where(Message.id == message_id)).scalar_one())
+            return str(
+                conn.execute(select(Message.body).where(Message.id == message_id)).scalar_one()
+            )
 
     def code_of(self, message_id: str) -> str:
         """The code inside a committed OTP message (only the handset would see it)."""
@@ -109,10 +111,15 @@ class Harness:
         """The API app with OTP routes over this harness."""
         app = make_app(ApiServices(store=self.messages, committer=committer, clock=self.clock))
         self.services = OtpServices(
-            store=self.otp_store, committer=committer,
-            windows=RedisWindowCounters(limits_client(self.redis_url)), clock=self.clock,
-            secret=SECRET, config=self.config, app_name="Acme", block_refresh_seconds=0.0,
-        )  # fmt: skip
+            store=self.otp_store,
+            committer=committer,
+            windows=RedisWindowCounters(limits_client(self.redis_url)),
+            clock=self.clock,
+            secret=SECRET,
+            config=self.config,
+            app_name="Acme",
+            block_refresh_seconds=0.0,
+        )
         add_otp_routes(app, self.services)
         return app
 

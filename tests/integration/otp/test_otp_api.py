@@ -12,14 +12,18 @@ from tests.integration.otp.conftest import Harness, run
 TO = "+447400123456"
 
 
-async def start(client: TestClient[Any, Any], h: Harness, to: str = TO, **extra: Any) -> dict[str, Any]:
+async def start(
+    client: TestClient[Any, Any], h: Harness, to: str = TO, **extra: Any
+) -> dict[str, Any]:
     response = await client.post("/v1/otp", json={"to": to, **extra}, headers=h.auth())
     assert response.status == 201, await response.text()
     body: dict[str, Any] = await response.json()
     return body
 
 
-async def check(client: TestClient[Any, Any], h: Harness, vid: str, code: str) -> tuple[int, dict[str, Any]]:
+async def check(
+    client: TestClient[Any, Any], h: Harness, vid: str, code: str
+) -> tuple[int, dict[str, Any]]:
     response = await client.post(f"/v1/otp/{vid}/check", json={"code": code}, headers=h.auth())
     return response.status, await response.json()
 
@@ -31,7 +35,8 @@ def test_right_code_is_approved_once_and_never_returned(harness: Harness) -> Non
         code = harness.code_of(started["message_id"])
         assert code not in str(started)
         assert (
-            harness.body_of(started["message_id"]) == f"{code} is your Acme code. It expires in 10 minutes."
+            harness.body_of(started["message_id"])
+            == f"{code} is your Acme code. It expires in 10 minutes."
         )
         assert harness.outbox.enqueued == [("otp", [started["message_id"]])]
         status, body = await check(client, harness, started["id"], code)
@@ -188,10 +193,15 @@ def test_bad_input_names_the_field(harness: Harness) -> None:
 
 def test_web_otp_line_and_locale(harness: Harness) -> None:
     async def scenario(client: TestClient[Any, Any]) -> None:
-        started = await start(client, harness, locale="fr-FR", web_otp_domain="acme.example", code_length=8)
+        started = await start(
+            client, harness, locale="fr-FR", web_otp_domain="acme.example", code_length=8
+        )
         body = harness.body_of(started["message_id"])
         code = body[:8]
-        assert body == f"{code} est votre code Acme. Il expire dans 10 minutes.\n\n@acme.example #{code}"
+        assert (
+            body
+            == f"{code} est votre code Acme. Il expire dans 10 minutes.\n\n@acme.example #{code}"
+        )
 
     run(harness, scenario)
 
@@ -206,10 +216,15 @@ def test_approved_code_is_masked_in_the_sent_message_body(harness: Harness) -> N
         code = harness.code_of(started["message_id"])
         with harness.engine.begin() as conn:  # as the workers would once the carrier took it
             conn.execute(
-                update(Message).where(Message.id == started["message_id"]).values(status="delivered")
+                update(Message)
+                .where(Message.id == started["message_id"])
+                .values(status="delivered")
             )
         _, body = await check(client, harness, started["id"], code)
         assert body["status"] == "approved"
-        assert harness.body_of(started["message_id"]) == "****** is your Acme code. It expires in 10 minutes."
+        assert (
+            harness.body_of(started["message_id"])
+            == "****** is your Acme code. It expires in 10 minutes."
+        )
 
     run(harness, scenario)

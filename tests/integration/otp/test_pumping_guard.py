@@ -30,7 +30,9 @@ async def _wait_for_block(client: TestClient[Any, Any], h: Harness) -> list[dict
     raise AssertionError("no block appeared")
 
 
-def test_burst_with_no_conversions_is_blocked_and_lifted_while_normal_traffic_flows(harness: Harness) -> None:
+def test_burst_with_no_conversions_is_blocked_and_lifted_while_normal_traffic_flows(
+    harness: Harness,
+) -> None:
     harness.config = OtpConfig(pumping=GUARD)
 
     async def scenario(client: TestClient[Any, Any]) -> None:
@@ -45,7 +47,9 @@ def test_burst_with_no_conversions_is_blocked_and_lifted_while_normal_traffic_fl
         statuses = []
         for i in range(40):
             harness.clock.advance(5)
-            response = await client.post("/v1/otp", json={"to": f"+4474001000{i:02d}"}, headers=auth)
+            response = await client.post(
+                "/v1/otp", json={"to": f"+4474001000{i:02d}"}, headers=auth
+            )
             statuses.append(response.status)
             await asyncio.sleep(0)  # let the off-path assessment of the previous send run
         assert statuses[:30] == [201] * 30  # no verdict on fewer than 30 sends
@@ -58,16 +62,23 @@ def test_burst_with_no_conversions_is_blocked_and_lifted_while_normal_traffic_fl
         elsewhere = await client.post("/v1/otp", json={"to": "+33612345699"}, headers=auth)
         assert elsewhere.status == 201
         metrics = (await _blocks(client, harness))["metrics"]
-        assert metrics["otp_pumping_blocks_total"] == 1 and metrics["otp_refused_destination_blocked"] >= 1
+        assert (
+            metrics["otp_pumping_blocks_total"] == 1
+            and metrics["otp_refused_destination_blocked"] >= 1
+        )
         # Only an admin may lift it; then the range is served again.
         forbidden = await client.delete("/v1/admin/otp/blocks/+44740", headers=auth)
         assert forbidden.status == 403 and (await forbidden.json())["code"] == "admin_only"
-        lifted = await client.delete("/v1/admin/otp/blocks/+44740", headers=harness.auth(admin=True))
+        lifted = await client.delete(
+            "/v1/admin/otp/blocks/+44740", headers=harness.auth(admin=True)
+        )
         assert lifted.status == 204
         assert (await _blocks(client, harness))["blocks"] == []
         again = await client.post("/v1/otp", json={"to": "+447400100098"}, headers=auth)
         assert again.status == 201
-        missing = await client.delete("/v1/admin/otp/blocks/+44740", headers=harness.auth(admin=True))
+        missing = await client.delete(
+            "/v1/admin/otp/blocks/+44740", headers=harness.auth(admin=True)
+        )
         assert missing.status == 404 and (await missing.json())["code"] == "block_not_found"
 
     run(harness, scenario)

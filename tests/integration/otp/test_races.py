@@ -45,7 +45,9 @@ class Server:
     runner: web.AppRunner | None = None
 
 
-def _serve(url: str, redis_url: str, port: int, ready: threading.Event, box: dict[str, Any]) -> None:
+def _serve(
+    url: str, redis_url: str, port: int, ready: threading.Event, box: dict[str, Any]
+) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     engine = make_engine(url)
@@ -55,10 +57,14 @@ def _serve(url: str, redis_url: str, port: int, ready: threading.Event, box: dic
     add_otp_routes(
         app,
         OtpServices(
-            store=OtpStore(engine), committer=committer, clock=FakeClock(), secret=SECRET, config=CONFIG,
+            store=OtpStore(engine),
+            committer=committer,
+            clock=FakeClock(),
+            secret=SECRET,
+            config=CONFIG,
             windows=RedisWindowCounters(limits_client(redis_url)),
         ),
-    )  # fmt: skip
+    )
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())
     loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
@@ -104,12 +110,24 @@ def setup(database_url: str) -> Iterator[tuple[str, str, OtpStore]]:
     store = OtpStore(engine)
     assert store.insert(
         NewVerification(
-            id=vid, account_id=owner.account_id, to=TO, prefix="+44740", region="GB",
-            code_hash=hash_code(SECRET, vid, CODE), max_checks=5, max_sends=5, message_id=new_id(),
-            created_at=START, expires_at=START + timedelta(minutes=10), code_length=6, locale="en",
-            template=None, web_otp_domain=None, allow_unicode=False,
+            id=vid,
+            account_id=owner.account_id,
+            to=TO,
+            prefix="+44740",
+            region="GB",
+            code_hash=hash_code(SECRET, vid, CODE),
+            max_checks=5,
+            max_sends=5,
+            message_id=new_id(),
+            created_at=START,
+            expires_at=START + timedelta(minutes=10),
+            code_length=6,
+            locale="en",
+            template=None,
+            web_otp_domain=None,
+            allow_unicode=False,
         )
-    )  # fmt: skip
+    )
     yield key, vid, store
     engine.dispose()
 
@@ -138,7 +156,10 @@ def test_forty_concurrent_wrong_checks_count_exactly_five(
     left = sorted(body["attempts_left"] for status, body in results if status == 200)
     assert left == [0, 1, 2, 3, 4]
     with store.engine.connect() as conn:
-        assert conn.execute(select(Verification.check_attempts).where(Verification.id == vid)).scalar() == 5
+        assert (
+            conn.execute(select(Verification.check_attempts).where(Verification.id == vid)).scalar()
+            == 5
+        )
 
 
 def test_thirty_concurrent_right_checks_approve_exactly_once(

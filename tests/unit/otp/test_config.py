@@ -40,7 +40,9 @@ def test_every_problem_is_located(tmp_path: Path) -> None:
         load_otp_config(path)
     shown = [str(p) for p in raised.value.problems]
     assert f"{path}:2: defaults.max_checks: must be >= 1" in shown
-    assert any(s.startswith(f"{path}:5: accounts.acme.allowed_countries: not ISO 3166") for s in shown)
+    assert any(
+        s.startswith(f"{path}:5: accounts.acme.allowed_countries: not ISO 3166") for s in shown
+    )
     assert f"{path}:9: pumping.surge: unknown key" in shown
 
 

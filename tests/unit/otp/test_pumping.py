@@ -17,12 +17,16 @@ def test_prefix_of_takes_leading_digits() -> None:
 
 
 def test_pumping_burst_is_blocked() -> None:
-    verdict = assess(PrefixStats(recent_sends=200, baseline_sends=24, settled=150, approved=3), CONFIG)
+    verdict = assess(
+        PrefixStats(recent_sends=200, baseline_sends=24, settled=150, approved=3), CONFIG
+    )
     assert verdict.block and "2% of 150 verified" in verdict.reason
 
 
 def test_converting_surge_is_not_blocked() -> None:
-    verdict = assess(PrefixStats(recent_sends=200, baseline_sends=24, settled=150, approved=120), CONFIG)
+    verdict = assess(
+        PrefixStats(recent_sends=200, baseline_sends=24, settled=150, approved=120), CONFIG
+    )
     assert not verdict.block and "80% verified" in verdict.reason
 
 

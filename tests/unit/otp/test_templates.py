@@ -10,7 +10,9 @@ from otp import TEMPLATES, OtpText, render, resolve_locale
 
 @pytest.mark.parametrize("locale", sorted(TEMPLATES))
 def test_every_builtin_locale_is_gsm7_and_one_segment(locale: str) -> None:
-    body = render(OtpText(locale, web_otp_domain="login.example.com"), "1234567890", "Acme Bank", 3600)
+    body = render(
+        OtpText(locale, web_otp_domain="login.example.com"), "1234567890", "Acme Bank", 3600
+    )
     assert is_gsm7(body) and segment(body).segments == 1
     assert body.startswith("1234567890") and "Acme Bank" in body and "60" in body
 

@@ -1,4 +1,4 @@
-"""Velocity windows as the OTP API uses them: 10 sends per number per hour, then 429 until it slides."""
+"""Velocity windows as the OTP API uses them: 10 sends per number per hour, then 429."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ def test_eleventh_send_to_a_number_in_an_hour_is_refused_until_the_window_slides
             _hit_all(counters, hits, "too many")
         assert raised.value.retry_after == 3600 - 600
         assert raised.value.code == "otp_velocity_limited"
-        _hit_all(counters, _send_hits("a1", "+447400123457", OtpLimits()), "too many")  # another number
+        _hit_all(
+            counters, _send_hits("a1", "+447400123457", OtpLimits()), "too many"
+        )  # another number
         frozen.tick(timedelta(seconds=3000))
         _hit_all(counters, hits, "too many")  # the first send slid out of the window
 

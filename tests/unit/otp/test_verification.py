@@ -1,4 +1,4 @@
-"""The verification state machine: approved exactly once, never on a wrong code, TTL and limits hold."""
+"""The verification state machine: approved once, never on a wrong code; TTL and limits hold."""
 
 from __future__ import annotations
 
@@ -32,10 +32,20 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 def pending(code: str = "123456", now: datetime = T0, ttl: int = 600) -> Verification:
     return Verification(
-        id="v1", account_id="a1", to="+447400123456", status=VerificationStatus.PENDING,
-        code_hash=hash_code(SECRET, "v1", code), check_attempts=0, max_checks=5, sends=1, max_sends=5,
-        created_at=now, expires_at=now + timedelta(seconds=ttl), last_sent_at=now, message_id="m1",
-    )  # fmt: skip
+        id="v1",
+        account_id="a1",
+        to="+447400123456",
+        status=VerificationStatus.PENDING,
+        code_hash=hash_code(SECRET, "v1", code),
+        check_attempts=0,
+        max_checks=5,
+        sends=1,
+        max_sends=5,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+        last_sent_at=now,
+        message_id="m1",
+    )
 
 
 def check(v: Verification, code: str, now: datetime) -> tuple[Verification, VerificationStatus]:
