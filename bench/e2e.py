@@ -36,7 +36,7 @@ def main() -> None:
     console = Console(stderr=True)
     workers = (
         WorkerSpec("worker-send", "otp,transactional,marketing", args.send_workers),
-        WorkerSpec("worker-receipts", "receipts", 1, beat=True),
+        WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
     )
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
         stack = Stack(

@@ -261,11 +261,13 @@ class MessageStore:
             return []
         ids = [o.message_id for o in outcomes]
         with self.engine.begin() as conn:
-            base = dict(
-                conn.execute(
-                    select(Message.id, Message.attempt_count).where(Message.id.in_(ids))
-                ).all()
-            )
+            current = conn.execute(
+                select(Message.id, Message.attempt_count, Message.callback_url).where(
+                    Message.id.in_(ids)
+                )
+            ).all()
+            base = {row.id: row.attempt_count for row in current}
+            callbacks = {row.id: row.callback_url for row in current}
             attempt_rows: list[dict[str, Any]] = []
             part_ids: list[tuple[str, tuple[str, ...]]] = []
             for o in outcomes:
@@ -335,7 +337,7 @@ class MessageStore:
                 updates,
             )
         return [
-            StatusChange(o.message_id, o.status, None)
+            StatusChange(o.message_id, o.status, callbacks.get(o.message_id))
             for o in outcomes
             if o.status != Status.QUEUED.value
         ]

@@ -72,11 +72,15 @@ def api(
 
 @app.command("worker")
 def worker(
-    queues: str = typer.Option("otp,transactional,marketing,receipts", help="comma-separated queues"),
+    queues: str = typer.Option(
+        "otp,transactional,marketing,receipts", help="comma-separated queues"
+    ),
     concurrency: int | None = typer.Option(
         None, help="worker processes (default SWITCHBOARD_WORKER_CONCURRENCY)"
     ),
-    beat: bool = typer.Option(False, "--beat", help="also run the sweeper schedule (one per cluster)"),
+    beat: bool = typer.Option(
+        False, "--beat", help="also run the sweeper schedule (one per cluster)"
+    ),
     loglevel: str = typer.Option("WARNING"),
 ) -> None:
     """Run a Celery worker (prefork) on the given queues."""

@@ -35,7 +35,7 @@ class WorkerSpec:
 DEFAULT_WORKERS = (
     WorkerSpec("worker-otp", "otp,transactional", 1),
     WorkerSpec("worker-marketing", "marketing", 1),
-    WorkerSpec("worker-receipts", "receipts", 1, beat=True),
+    WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
 )
 
 

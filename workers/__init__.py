@@ -1,6 +1,8 @@
 """Celery app and tasks: send (route, token, submit, fail over), reconcile receipts, sweep."""
 
+from workers.callbacks import CALLBACKS_QUEUE, sign, verify
 from workers.celery_app import (
+    CALLBACK_TASK,
     CLASS_QUEUES,
     RECEIPTS_QUEUE,
     RECONCILE_TASK,
@@ -14,6 +16,8 @@ from workers.receipts import ReceiptForwarder
 from workers.sending import Sender, SendStats, bucket_key, bucket_shape
 
 __all__ = [
+    "CALLBACKS_QUEUE",
+    "CALLBACK_TASK",
     "CLASS_QUEUES",
     "RECEIPTS_QUEUE",
     "RECONCILE_TASK",
@@ -27,4 +31,6 @@ __all__ = [
     "bucket_key",
     "bucket_shape",
     "make_celery",
+    "sign",
+    "verify",
 ]

@@ -17,7 +17,8 @@ from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from messaging import MessageClass
-from store import ReceiptRecord
+from store import ReceiptRecord, StatusChange
+from workers.callbacks import CALLBACKS_QUEUE, payloads, post
 from workers.config import WorkerSettings
 from workers.context import WorkerContext, utcnow
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 SEND_TASK = "switchboard.send"
 RECONCILE_TASK = "switchboard.reconcile"
 SWEEP_TASK = "switchboard.sweep"
+CALLBACK_TASK = "switchboard.callback"
 RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)
 
@@ -65,10 +67,15 @@ def make_celery(settings: WorkerSettings) -> Celery:
 
     outbox = CeleryOutbox(app, settings.send_batch_max)
 
+    def notify(changes: Sequence[StatusChange]) -> None:
+        for url, payload in payloads(changes, time.time()):
+            app.send_task(CALLBACK_TASK, args=[url, payload], queue=CALLBACKS_QUEUE)
+
     @app.task(name=SEND_TASK)  # type: ignore[untyped-decorator]
     def send(ids: list[str], message_class: str | None = None) -> dict[str, int]:
         """Send a batch of queued messages, topped up from the backlog of their class."""
-        stats, _changes = context().sender().send(ids, message_class)
+        stats, changes = context().sender().send(ids, message_class)
+        notify(changes)
         return vars(stats)
 
     # A receipt is already acknowledged to the carrier: a database hiccup must not drop it.
@@ -87,6 +94,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
             for r in receipts
         ]
         result = ctx.store.apply_receipts(records, utcnow())
+        notify(result.changes)
         if result.unmatched:
             _park(ctx, receipts, result.unmatched)
         return {
@@ -115,6 +123,17 @@ def make_celery(settings: WorkerSettings) -> Celery:
         if keep:
             app.send_task(RECONCILE_TASK, args=[keep], queue=RECEIPTS_QUEUE, countdown=0.25)
 
+    @app.task(  # type: ignore[untyped-decorator]
+        name=CALLBACK_TASK,
+        autoretry_for=(OSError,),
+        retry_backoff=2,
+        retry_backoff_max=300,
+        max_retries=10,
+    )
+    def callback(url: str, payload: dict[str, Any]) -> int:
+        """POST one signed status callback; retried with backoff while the receiver fails."""
+        return post(url, payload, settings.secret_key)
+
     @app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
     def sweep() -> dict[str, int]:
         """Outbox sweep: re-enqueue stranded or due messages, expire overdue ones."""
@@ -124,6 +143,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
         for message_class, ids in due.items():
             outbox.enqueue(message_class, ids)
         expired = ctx.store.expire_overdue(now)
+        notify(expired)
         counts: dict[str, int] = defaultdict(int)
         for ids in due.values():
             counts["requeued"] += len(ids)

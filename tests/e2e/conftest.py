@@ -121,7 +121,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
             workers=workers
             or (
                 WorkerSpec("worker-send", "otp,transactional,marketing", 1),
-                WorkerSpec("worker-receipts", "receipts", 1, beat=True),
+                WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
             ),
             extra_env={"SWITCHBOARD_SWEEP_INTERVAL": "0.5", **(env or {})},
         )

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from switchboard.embedded import free_port
 from switchboard.load import generated_messages, send_all
+from switchboard.settings import Settings
 from switchboard.stack import Stack, WorkerSpec, wait_until
 from tests.e2e.conftest import StackFactory
+from workers import verify
 
 FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "canceled"}
 
@@ -50,7 +55,9 @@ def test_messages_reach_final_status_and_books_match_the_carriers(
     )  # flushed each 0.5 s
     audit = [json.loads(line) for line in audit_file.read_text().splitlines()]
     destinations = {row["destination"].lstrip("+") for row in audit}
-    assert len(audit) == len(ids) and len(destinations) == len({m["to"] for m in generated_messages(200)})
+    assert len(audit) == len(ids) and len(destinations) == len(
+        {m["to"] for m in generated_messages(200)}
+    )
 
 
 def test_carrier_with_mps_50_is_never_throttled(make_stack: StackFactory) -> None:
@@ -68,19 +75,26 @@ def test_killed_send_worker_loses_nothing(make_stack: StackFactory) -> None:
     stack = make_stack(alpha_mps=100, carriers='["alpha"]', env={"SWITCHBOARD_REQUEUE_AFTER": "2"})
     ids = _send(stack, 300)
     assert wait_until(lambda: stack.store.status_counts(ids).get("queued", 0) < 250, timeout=30)
-    stack.kill_worker(send_worker.name)  # mid-run: some messages are `sending`, some submitted, unrecorded
+    stack.kill_worker(
+        send_worker.name
+    )  # mid-run: some messages are `sending`, some submitted, unrecorded
     stranded = stack.store.status_counts(ids)
     assert stranded.get("queued", 0) + stranded.get("sending", 0) > 0
     stack.start_worker(send_worker)
     assert wait_until(lambda: _all_final(stack, ids), timeout=90), stack.store.status_counts(ids)
-    assert stack.simulator_stats()["alpha"]["submits_accepted"] >= 300  # at least once to the carrier
+    assert (
+        stack.simulator_stats()["alpha"]["submits_accepted"] >= 300
+    )  # at least once to the carrier
 
 
 def test_hot_reload_under_load_moves_new_messages_and_loses_none(
     make_stack: StackFactory, tmp_path: Path
 ) -> None:
     stack = make_stack()
-    uk = [{"to": f"+4474001{n:05d}", "body": f"reload test {n}", "class": "marketing"} for n in range(450)]
+    uk = [
+        {"to": f"+4474001{n:05d}", "body": f"reload test {n}", "class": "marketing"}
+        for n in range(450)
+    ]
     routes = tmp_path / "routes.toml"
 
     async def send(bodies: list[dict[str, Any]]) -> list[str]:
@@ -102,3 +116,58 @@ def test_hot_reload_under_load_moves_new_messages_and_loses_none(
     assert wait_until(lambda: _all_final(stack, ids), timeout=60), stack.store.status_counts(ids)
     assert Counter(row[1] for row in stack.store.report(before)) == {"alpha": 150}
     assert Counter(row[1] for row in stack.store.report(after)) == {"beta": 150}
+
+
+class CallbackReceiver:
+    """A real HTTP server on 127.0.0.1 recording the callbacks it gets."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, Any], str, str, bytes]] = []
+        self.port = free_port()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver._lock:
+                    receiver.received.append(
+                        (
+                            json.loads(body),
+                            self.headers["X-Switchboard-Timestamp"],
+                            self.headers["X-Switchboard-Signature"],
+                            body,
+                        )
+                    )
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/sms"
+
+
+def test_status_callbacks_are_signed_and_follow_the_lifecycle(make_stack: StackFactory) -> None:
+    receiver = CallbackReceiver()
+    stack = make_stack(undelivered=0.0)
+    bodies = [
+        {"to": f"+4474001{n:05d}", "body": f"callback {n}", "callback_url": receiver.url}
+        for n in range(20)
+    ]
+    result = asyncio.run(send_all(stack.api_url, stack.api_key, bodies, concurrency=4))
+    ids = set(result.accepted)
+    assert wait_until(lambda: len(receiver.received) >= 40, timeout=60), len(receiver.received)
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    statuses: dict[str, list[str]] = {}
+    for payload, timestamp, signature, body in receiver.received:
+        assert verify(Settings().secret_key, int(timestamp), body, signature)
+        statuses.setdefault(payload["id"], []).append(payload["status"])
+    assert set(statuses) == ids
+    assert all(sorted(s) == ["delivered", "sent"] for s in statuses.values())
