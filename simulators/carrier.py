@@ -19,7 +19,15 @@ from simulators.faults import Mode, active_outage
 from simulators.ids import MessageIds, convert_id
 from simulators.limiter import Clock, PeakRate, RateLimiter
 from simulators.pdu import Pdu, ShortMessage
-from simulators.receipts import DELIVERED, UNDELIVERABLE, PendingReceipt
+from simulators.receipts import (
+    DELIVERED,
+    EXPIRED,
+    REJECTED,
+    UNDELIVERABLE,
+    UNKNOWN,
+    Outcome,
+    PendingReceipt,
+)
 from simulators.scenario import THROTTLE_STATUS, CarrierSim, PrefixRule
 from simulators.udh import concatenation
 
@@ -30,7 +38,6 @@ _RECEIPT_WANTED: dict[int, Callable[[bool], bool]] = {
     2: lambda delivered: not delivered,
     3: lambda delivered: True,  # reserved; treated like 1, as most SMSCs do
 }
-UNDELIVERED_ERROR = 1  # the `err:` an undeliverable receipt reports
 RESEND_AFTER_NACK = 1.0  # seconds before a receipt the ESME refused is offered again
 LIVE_SLOW_FACTOR = 2.0  # latency factor of a `slow` mode forced through POST /faults
 
@@ -83,6 +90,14 @@ class CarrierRuntime:
         self.throttle_status = THROTTLE_STATUS.get(config.throttle, 0)
         self.queues = config.throttle == "queue"  # answer late instead of refusing
         self.segment_wanted = _SEGMENT_WANTED[config.segment_receipts]
+        # Final states other than delivered/undelivered, in draw order; None: no receipt at all.
+        self.other_outcomes: list[tuple[Outcome | None, float]] = [
+            (EXPIRED, config.expired_share),
+            (REJECTED, config.rejected_share),
+            (UNKNOWN, config.unknown_share),
+            (None, config.no_receipt_share),
+        ]
+        self.other_share = sum(share for _, share in self.other_outcomes)
         self.rng = random.Random(f"{seed}/{config.name}")  # replayable per carrier
         self.ids = MessageIds(config.message_id_format, self.rng)
         self.peak = PeakRate()
@@ -105,6 +120,7 @@ class CarrierRuntime:
         self.throttled = 0
         self.queued = 0
         self.receipts_raced = 0
+        self.receipts_withheld = 0
         self.binds_dropped = 0
         self.enquire_links_sent = 0
         self.enquire_links_unanswered = 0
@@ -179,8 +195,20 @@ class CarrierRuntime:
         if rule is not None:
             share = rule.undelivered_share if rule.undelivered_share is not None else share
             delay = rule.receipt_delay_ms or delay
-        delivered = self.rng.random() >= share
-        if not _RECEIPT_WANTED[message.registered_delivery & 0x03](delivered):
+        # One draw decides the fate: [0, share) undelivered, then the other outcomes' bands.
+        draw = self.rng.random()
+        error = 0
+        outcome: Outcome | None = DELIVERED
+        if draw < share:
+            outcome = UNDELIVERABLE
+            errors = config.undelivered_errors
+            error = errors[0] if len(errors) == 1 else self.rng.choice(errors)
+        elif draw < share + self.other_share:
+            outcome = self._other_outcome(draw - share)
+            if outcome is None:
+                self.receipts_withheld += 1
+                return
+        if not _RECEIPT_WANTED[message.registered_delivery & 0x03](outcome.delivered):
             return
         if config.receipt_id_format is not None:
             message_id = convert_id(message_id, config.message_id_format, config.receipt_id_format)
@@ -192,8 +220,8 @@ class CarrierRuntime:
             short_message=message.short_message,
             esm_class=message.esm_class,
             data_coding=message.data_coding,
-            outcome=DELIVERED if delivered else UNDELIVERABLE,
-            error=0 if delivered else UNDELIVERED_ERROR,
+            outcome=outcome,
+            error=error,
         )
         copies = 2 if self.rng.random() < config.duplicate_receipt_share else 1
         self.receipts_created += copies
@@ -209,6 +237,13 @@ class CarrierRuntime:
         for _ in range(copies):  # a duplicate gets its own delay, as a resending SMSC's would
             due = self.clock() + answered_in + draw_ms(delay, self.rng) / 1000.0
             heapq.heappush(self._scheduled, (due, next(self._tiebreak), receipt))
+
+    def _other_outcome(self, draw: float) -> Outcome | None:
+        for outcome, share in self.other_outcomes:
+            if draw < share:
+                return outcome
+            draw -= share
+        return None  # float rounding at the top edge: the last band
 
     # --- receipts -------------------------------------------------------------------------
 
@@ -330,6 +365,7 @@ class CarrierRuntime:
             "receipts_acked": self.receipts_acked,
             "receipts_pending": self.receipts_pending,
             "receipts_raced": self.receipts_raced,
+            "receipts_withheld": self.receipts_withheld,
             "mo_sent": self.mo_sent,
             "mo_acked": self.mo_acked,
             "mo_pending": self.mo_created - self.mo_acked,

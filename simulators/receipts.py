@@ -37,6 +37,7 @@ DELIVERED: Final = Outcome("DELIVRD", 2, True)
 UNDELIVERABLE: Final = Outcome("UNDELIV", 5, False)
 EXPIRED: Final = Outcome("EXPIRED", 3, False)
 REJECTED: Final = Outcome("REJECTD", 8, False)
+UNKNOWN: Final = Outcome("UNKNOWN", 7, False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,14 @@ class CarrierSim(BaseModel):
     submit_latency_ms: Delay = DelayRange()
     receipt_delay_ms: Delay = DelayRange(min=50, max=300)
     undelivered_share: float = Field(0.0, ge=0, le=1)
+    # The `err:` of an undeliverable receipt, drawn evenly from this list (Appendix B: 3 digits).
+    undelivered_errors: list[Annotated[int, Field(ge=0, le=999)]] = Field(
+        default_factory=lambda: [1], min_length=1
+    )
+    expired_share: float = Field(0.0, ge=0, le=1)  # stat:EXPIRED
+    rejected_share: float = Field(0.0, ge=0, le=1)  # stat:REJECTD
+    unknown_share: float = Field(0.0, ge=0, le=1)  # stat:UNKNOWN
+    no_receipt_share: float = Field(0.0, ge=0, le=1)  # accepted, and never a receipt
     message_id_format: IdFormat = "hex"
     receipt_id_format: IdFormat | None = None  # None: the receipt quotes the id as submitted
     duplicate_receipt_share: float = Field(0.0, ge=0, le=1)
@@ -153,6 +161,19 @@ class CarrierSim(BaseModel):
     # also the socket's kernel send buffer, so the two together stay bounded.
     write_high_water: int = Field(256 * 1024, ge=1024)
     prefixes: list[PrefixRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> CarrierSim:
+        total = (
+            self.undelivered_share
+            + self.expired_share
+            + self.rejected_share
+            + self.unknown_share
+            + self.no_receipt_share
+        )
+        if total > 1:
+            raise ValueError(f"outcome shares must sum to <= 1 (they sum to {total:g})")
+        return self
 
     @property
     def bucket_size(self) -> int:

@@ -195,3 +195,39 @@ def test_a_client_that_stops_reading_pauses_the_session_not_the_server(start_sim
         writer.join(10)
     assert all(a.status == CommandStatus.ESME_ROK for a in answers)
     assert sim.stats()["alpha"]["submits_accepted"] == sent
+
+
+@pytest.mark.parametrize(
+    ("fields", "stat", "state"),
+    [
+        ({"expired_share": 1.0}, b"stat:EXPIRED err:000", 3),
+        ({"rejected_share": 1.0}, b"stat:REJECTD err:000", 8),
+        ({"unknown_share": 1.0}, b"stat:UNKNOWN err:000", 7),
+        ({"undelivered_share": 1.0, "undelivered_errors": [34]}, b"stat:UNDELIV err:034", 5),
+    ],
+)
+def test_outcome_mix_reaches_the_client_as_receipt_state_and_text(
+    start_sim: Start, fields: dict[str, object], stat: bytes, state: int
+) -> None:
+    sim = start_sim(carrier("alpha", **fields))
+    with RawClient(sim.simulator.ports["alpha"]) as client:
+        client.bind("alpha", "alphapw")
+        client.submit()
+        client.read()
+        receipt = client.read()
+        client.ack(receipt)
+    assert isinstance(receipt.body, ShortMessage)
+    assert stat in receipt.body.short_message
+    assert receipt.body.tlvs[Tag.MESSAGE_STATE] == bytes((state,))
+
+
+def test_no_receipt_share_accepts_and_never_sends_a_receipt(start_sim: Start) -> None:
+    sim = start_sim(carrier("alpha", no_receipt_share=1.0))
+    with RawClient(sim.simulator.ports["alpha"]) as client:
+        client.bind("alpha", "alphapw")
+        client.submit()
+        assert client.read().status == CommandStatus.ESME_ROK
+        time.sleep(0.05)  # a receipt (delay 0) would be due by now; the next PDU is the echo
+        assert client.enquire_link().command_id == Cmd.ENQUIRE_LINK_RESP
+    stats = sim.stats()["alpha"]
+    assert (stats["receipts_withheld"], stats["receipts_sent"]) == (1, 0)

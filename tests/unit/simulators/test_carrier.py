@@ -172,3 +172,26 @@ def test_set_mps_changes_the_limit_live() -> None:
     carrier.set_mps(3)
     assert sum(carrier.admit() for _ in range(10)) == 3
     assert carrier.stats()["mps"] == 3
+
+
+def test_outcome_bands_follow_their_shares_and_replay() -> None:
+    def outcomes() -> list[str]:
+        carrier, clock = runtime(
+            undelivered_share=0.2, expired_share=0.1, no_receipt_share=0.1, mps=10_000
+        )
+        sink = FakeSink(window=10_000)
+        carrier.receivers.append(sink)
+        for _ in range(2000):
+            submit(carrier)
+        clock.now += 1
+        carrier.pump()
+        assert carrier.receipts_withheld + len(sink.sent) == 2000
+        return [r.outcome.stat for r in sink.sent]
+
+    first = outcomes()
+    assert first == outcomes()  # same seed, same fates
+    counts = {stat: first.count(stat) for stat in set(first)}
+    assert set(counts) == {"DELIVRD", "UNDELIV", "EXPIRED"}
+    assert 0.15 * 2000 < counts["UNDELIV"] < 0.25 * 2000
+    assert 0.06 * 2000 < counts["EXPIRED"] < 0.14 * 2000
+    assert 0.55 * 2000 < counts["DELIVRD"] < 0.65 * 2000

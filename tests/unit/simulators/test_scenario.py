@@ -224,3 +224,20 @@ def test_shipped_five_scenarios_exist_with_alpha_and_beta() -> None:
         scenario = load_scenario(ROOT / "config" / "scenarios" / f"{name}.toml")
         assert [c.name for c in scenario.carriers] == ["alpha", "beta"], name
         assert scenario.control_port == 0, name
+
+
+def test_outcome_shares_must_fit_in_one(tmp_path: Path) -> None:
+    text = """[[carriers]]
+name = "a"
+system_id = "a"
+undelivered_share = 0.5
+expired_share = 0.4
+no_receipt_share = 0.3
+"""
+    assert problems(tmp_path, text) == [
+        "sim.toml:1: carriers[0]: outcome shares must sum to <= 1 (they sum to 1.2)",
+    ]
+    errors = '[[carriers]]\nname = "a"\nsystem_id = "a"\nundelivered_errors = [1, 1000]\n'
+    assert problems(tmp_path, errors) == [
+        "sim.toml:4: carriers[0].undelivered_errors[1]: must be <= 999",
+    ]
