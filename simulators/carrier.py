@@ -198,16 +198,17 @@ class CarrierRuntime:
         # One draw decides the fate: [0, share) undelivered, then the other outcomes' bands.
         draw = self.rng.random()
         error = 0
-        outcome: Outcome | None = DELIVERED
+        outcome = DELIVERED
         if draw < share:
             outcome = UNDELIVERABLE
             errors = config.undelivered_errors
             error = errors[0] if len(errors) == 1 else self.rng.choice(errors)
         elif draw < share + self.other_share:
-            outcome = self._other_outcome(draw - share)
-            if outcome is None:
+            other = self._other_outcome(draw - share)
+            if other is None:
                 self.receipts_withheld += 1
                 return
+            outcome = other
         if not _RECEIPT_WANTED[message.registered_delivery & 0x03](outcome.delivered):
             return
         if config.receipt_id_format is not None:
