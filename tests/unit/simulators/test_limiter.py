@@ -81,3 +81,31 @@ def test_peak_rate_is_the_busiest_whole_second() -> None:
     for t in [1.0, 1.5, 1.9, 2.0, 3.1, 3.2, 3.3, 3.4, 5.0]:
         peak.add(t)
     assert peak.peak == 4
+
+
+def test_reserve_grants_the_burst_now_then_paces_at_the_rate() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate=10, capacity=3, clock=clock)
+    slots = [round(limiter.reserve() - clock.now, 6) for _ in range(6)]
+    assert slots == [0.0, 0.0, 0.0, 0.1, 0.2, 0.3]
+
+
+@given(
+    rate=st.integers(1, 50),
+    capacity=st.integers(1, 50),
+    gaps=st.lists(st.floats(0, 0.2), min_size=1, max_size=300),
+)
+def test_reserved_slots_never_put_more_than_rate_in_any_second(
+    rate: int, capacity: int, gaps: list[float]
+) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate=rate, capacity=capacity, clock=clock)
+    slots = []
+    for gap in gaps:
+        clock.now += gap
+        slot = limiter.reserve()
+        assert slot >= clock.now
+        slots.append(slot)
+    assert slots == sorted(slots)
+    for i, start in enumerate(slots):  # any window [start, start + 1) holds <= rate slots
+        assert sum(1 for s in slots[i:] if s < start + 1.0 - 1e-9) <= rate
