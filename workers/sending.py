@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,11 @@ class _Job:
         return self.candidates[self.index] if self.index < len(self.candidates) else None
 
 
+_InFlight = tuple[_Job, list[concurrent.futures.Future[str]], float]  # job, parts, sent at
+RECORD_EVERY = 100  # finished messages per store write…
+RECORD_INTERVAL = 0.05  # …or this often, so receipts rarely race ahead of their attempt rows
+
+
 @dataclass
 class SendStats:
     """What one batch did, for logs and tests."""
@@ -107,6 +113,7 @@ class Sender:
         retry_backoff: float = 5.0,
         snapshot: Callable[[], Snapshot] = Snapshot.empty,
         batch_max: int = 200,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.routes = routes
@@ -119,6 +126,7 @@ class Sender:
         self.retry_backoff = retry_backoff
         self.snapshot = snapshot
         self.batch_max = batch_max
+        self.monotonic = monotonic
 
     def send(
         self, ids: list[str], fill_class: str | None = None
@@ -133,14 +141,50 @@ class Sender:
         snapshot = self.snapshot()
         jobs = [self._plan(m, table, snapshot) for m in claimed]
         changes = self._record([j for j in jobs if j.outcome is not None], stats)
-        active = [j for j in jobs if j.outcome is None]
-        while active:
-            still = self._round(active, table, stats)
-            # Record each round as it settles: receipts can come back within milliseconds, and a
-            # receipt whose attempt row is already committed need not be parked.
-            changes += self._record([j for j in active if j.outcome is not None], stats)
-            active = still
+        pending = [j for j in jobs if j.outcome is None]
+        in_flight: list[_InFlight] = []
+        finished: list[_Job] = []
+        recorded_at = self.monotonic()
+        # A pipeline, not rounds: tokens are taken and parts submitted while earlier parts are
+        # still awaiting their submit_sm_resp; finished messages are recorded in groups.
+        while pending or in_flight:
+            submitted, pending, wait = self._dispatch(pending, table)
+            in_flight += submitted
+            settled, in_flight = self._collect(in_flight)
+            for job, futures, _ in settled:
+                self._settle(job, futures, stats)
+                (finished if job.outcome is not None else pending).append(job)
+            now = self.monotonic()
+            if finished and (
+                len(finished) >= RECORD_EVERY
+                or now - recorded_at >= RECORD_INTERVAL
+                or not (pending or in_flight)
+            ):
+                changes += self._record(finished, stats)
+                finished, recorded_at = [], now
+            if submitted or settled:
+                continue
+            if in_flight:  # nothing moved: wait for the next response (or for tokens)
+                futures = [f for _, fs, _ in in_flight for f in fs]
+                timeout = min(wait, RECORD_INTERVAL) if pending else RECORD_INTERVAL
+                concurrent.futures.wait(futures, timeout, concurrent.futures.FIRST_COMPLETED)
+            elif pending:
+                stats.token_waits += 1
+                self.sleep(max(wait, 0.002))
+        changes += self._record(finished, stats)
         return stats, changes
+
+    def _collect(self, in_flight: list[_InFlight]) -> tuple[list[_InFlight], list[_InFlight]]:
+        """Split in-flight submits into settled ones (or overdue: the session failed to time
+        them out) and those still waiting."""
+        overdue = self.monotonic() - self.response_timeout - 1
+        settled: list[_InFlight] = []
+        waiting: list[_InFlight] = []
+        for entry in in_flight:
+            _, futures, sent_at = entry
+            done = sent_at < overdue or all(f.done() for f in futures)
+            (settled if done else waiting).append(entry)
+        return settled, waiting
 
     def _record(self, done: list[_Job], stats: SendStats) -> list[StatusChange]:
         outcomes = [j.outcome for j in done if j.outcome is not None]
@@ -170,32 +214,30 @@ class Sender:
             job.outcome = SendOutcome(message.id, (), Status.FAILED.value, "no_route")
         return job
 
-    def _round(self, jobs: list[_Job], table: RoutingTable, stats: SendStats) -> list[_Job]:
-        """Take tokens and submit every job once; return the jobs that need another round."""
+    def _dispatch(
+        self, jobs: list[_Job], table: RoutingTable
+    ) -> tuple[list[_InFlight], list[_Job], float]:
+        """Take tokens and submit what they allow; return (submitted, still pending, wait)."""
         lanes: dict[tuple[str, bool], list[_Job]] = defaultdict(list)
         for job in jobs:
             candidate = job.candidate
             assert candidate is not None
-            lanes[
-                (candidate.carrier, job.message.message_class == MessageClass.MARKETING.value)
-            ].append(job)
-        in_flight: list[tuple[_Job, list[concurrent.futures.Future[str]]]] = []
+            bulk = job.message.message_class == MessageClass.MARKETING.value
+            lanes[(candidate.carrier, bulk)].append(job)
+        submitted: list[_InFlight] = []
         waiting: list[_Job] = []
         shortest_wait = self.token_wait_max
-        for (carrier, bulk), group in sorted(
-            lanes.items(), key=lambda item: item[0][1]
-        ):  # priority lane first
-            spec = table.carriers[carrier]
+        for (carrier, bulk), group in sorted(lanes.items(), key=lambda lane: lane[0][1]):
+            spec = table.carriers[carrier]  # priority lane (bulk=False) sorts first
             wanted = sum(j.segmentation.segments for j in group)
-            budget, rate = self.take_tokens(
-                carrier, float(spec.mps), spec.otp_reserved_share if bulk else 0.0, wanted
-            )
+            share = spec.otp_reserved_share if bulk else 0.0
+            budget, rate = self.take_tokens(carrier, float(spec.mps), share, wanted)
             backlog = 0
             for job in group:
                 needed = job.segmentation.segments
                 if needed <= budget:
                     budget -= needed
-                    in_flight.append((job, self._submit(job)))
+                    submitted.append((job, self._submit(job), self.monotonic()))
                     continue
                 backlog += needed
                 if backlog / rate > self.token_wait_max and job.index + 1 < len(job.candidates):
@@ -203,12 +245,7 @@ class Sender:
                 else:
                     shortest_wait = min(shortest_wait, needed / rate)
                 waiting.append(job)
-        for job, futures in in_flight:
-            self._settle(job, futures, stats)
-        if waiting and not in_flight:
-            stats.token_waits += 1
-            self.sleep(max(shortest_wait, 0.002))
-        return [j for j in jobs if j.outcome is None]
+        return submitted, waiting, shortest_wait
 
     def take_tokens(
         self, carrier: str, mps: float, reserved_share: float, wanted: int
@@ -259,7 +296,7 @@ class Sender:
         error: BaseException | None = None
         for future in futures:
             try:
-                ids.append(normalize_message_id(future.result(timeout=self.response_timeout + 1)))
+                ids.append(normalize_message_id(future.result(timeout=0)))
             except concurrent.futures.TimeoutError as exc:
                 error = error or exc
             except Exception as exc:
