@@ -72,6 +72,7 @@ def _serve(
     ready.set()
     loop.run_forever()
     loop.run_until_complete(runner.cleanup())
+    loop.run_until_complete(loop.shutdown_default_executor())  # off-path assessments finish
     committer.close()
     engine.dispose()
     loop.close()
