@@ -148,7 +148,7 @@ class CarrierRuntime:
     def admit_queued(self) -> float:
         """One submit_sm of a queueing carrier takes the next slot: seconds until it is answered."""
         now = self.clock()
-        at = self.limiter.reserve()
+        at = self.limiter.reserve(now)  # the same instant: an immediate slot is exactly `now`
         self.submits_accepted += 1
         self.peak.add(at)
         if at > now:

@@ -114,12 +114,12 @@ class RateLimiter:
             return False
         return True
 
-    def reserve(self) -> float:
-        """Queue one submit_sm: the (monotonic) time it may be answered, now or later.
+    def reserve(self, now: float | None = None) -> float:
+        """Queue one submit_sm: the (monotonic) time it may be answered, `now` or later.
 
         For a carrier that queues instead of rejecting; the slot is taken either way.
         """
-        return self.window.reserve(self.bucket.reserve(self._clock()))
+        return self.window.reserve(self.bucket.reserve(self._clock() if now is None else now))
 
     def reconfigure(self, rate: int, capacity: int) -> None:
         """Change the limit live (faults endpoint)."""

@@ -195,3 +195,10 @@ def test_outcome_bands_follow_their_shares_and_replay() -> None:
     assert 0.15 * 2000 < counts["UNDELIV"] < 0.25 * 2000
     assert 0.06 * 2000 < counts["EXPIRED"] < 0.14 * 2000
     assert 0.55 * 2000 < counts["DELIVRD"] < 0.65 * 2000
+
+
+def test_queueing_carrier_answers_the_burst_at_once_and_delays_the_rest() -> None:
+    carrier, _ = runtime(throttle="queue", mps=10, burst=3)
+    delays = [round(carrier.admit_queued(), 6) for _ in range(5)]
+    assert delays == [0.0, 0.0, 0.0, 0.1, 0.2]
+    assert (carrier.submits_accepted, carrier.queued, carrier.throttled) == (5, 2, 0)
