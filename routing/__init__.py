@@ -20,12 +20,21 @@ from routing.health import HEALTHY, CarrierHealth, Circuit, Snapshot
 from routing.loader import load_routes
 from routing.reload import Reload, TableHolder
 from routing.strategies import STRATEGIES
-from routing.table import CarrierSpec, Match, Price, Route, RoutePlan, RoutingTable
+from routing.table import (
+    AccountSpec,
+    CarrierSpec,
+    Match,
+    Price,
+    Route,
+    RoutePlan,
+    RoutingTable,
+)
 from routing.watch import RoutesWatcher
 
 __all__ = [
     "HEALTHY",
     "STRATEGIES",
+    "AccountSpec",
     "BindMode",
     "Candidate",
     "CarrierChange",

@@ -77,6 +77,14 @@ class CarrierModel(_Frozen):
     encodings: tuple[Encoding, ...] = Field(default=(Encoding.GSM7, Encoding.UCS2), min_length=1)
     otp_reserved_share: float = Field(default=0.2, ge=0, le=0.9)
     alphanumeric_sender: bool = True
+    # Destinations this carrier does not serve, whatever its price list says.
+    exclude_prefixes: tuple[Prefix, ...] = ()
+
+
+class AccountModel(_Frozen):
+    """`[accounts.<name>]`: rules for one sending account (the API account name)."""
+
+    blocked_prefixes: tuple[Prefix, ...] = ()
 
 
 class PriceListModel(BaseModel):
@@ -121,5 +129,6 @@ class RoutesFile(_Frozen):
     # Emptiness is checked by the loader: pydantic would also flag a list whose only item
     # failed validation as empty, doubling that problem.
     carriers: dict[str, CarrierModel]
+    accounts: dict[str, AccountModel] = {}
     prices: dict[str, PriceListModel] = {}
     routes: tuple[RouteModel, ...]

@@ -6,7 +6,7 @@ process. No I/O, no clock; the worker reads the health `Snapshot` first and pass
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -36,19 +36,27 @@ _new = tuple.__new__
 
 
 class Exclusion(StrEnum):
-    """Why a carrier was left out of a decision."""
+    """Why a carrier was left out of a decision (or, for OVER_MPS_SHARE, moved to the end)."""
 
     NOT_IN_ROUTE = "not in route"
+    ACCOUNT_BLOCKED = "account blocked"
+    NOT_SERVED = "destination not served"
     NO_PRICE = "no price for prefix"
     ENCODING = "encoding not supported"
     SENDER = "alphanumeric sender not supported"
     CIRCUIT_OPEN = "circuit open"
     UNHEALTHY = "unhealthy"
+    OVER_MPS_SHARE = "over its MPS share"
+
+
+_TRIAL = "half-open circuit, trial only"
+_OVER_SHARE = Exclusion.OVER_MPS_SHARE.value
+_OVER_SHARE_TRIAL = f"{_OVER_SHARE}; {_TRIAL}"
 
 
 @dataclass(frozen=True, slots=True)
 class Excluded:
-    """A carrier left out, the kind of reason, and the detail an operator reads."""
+    """A carrier left out (or demoted), the kind of reason, and the detail an operator reads."""
 
     carrier: str
     reason: Exclusion
@@ -57,14 +65,22 @@ class Excluded:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The whole routing decision: route taken, ordered candidates, and every carrier left out."""
+    """The whole routing decision: route taken, ordered candidates, and every carrier left out.
+
+    `demoted` names the candidates moved to the end of the list because their MPS bucket has
+    fewer tokens than the message has segments; they are still in `candidates`.
+    """
 
     route_name: str | None
     candidates: tuple[Candidate, ...]
     excluded: tuple[Excluded, ...]
+    demoted: tuple[Excluded, ...] = ()
 
     def no_route(self) -> NoRoute:
         """The error to raise when there are no candidates, listing every reason."""
+        blocked = [e.detail for e in self.excluded if e.reason is Exclusion.ACCOUNT_BLOCKED]
+        if blocked:
+            return NoRoute(blocked[:1])  # the same detail for every carrier: say it once
         if self.route_name is None:
             return NoRoute(["no route matches this number, class and account"])
         reasons = [
@@ -78,7 +94,7 @@ class Decision:
 def route(request: RouteRequest, table: RoutingTable, snapshot: Snapshot) -> list[Candidate]:
     """Carriers to try for `request`, best first; empty when no route or no eligible carrier."""
     plan = table.plan(request.to, request.message_class, request.account)
-    if plan is None:
+    if plan is None or (plan.blocked and request.account in plan.blocked):
         return []
     return _candidates(request, snapshot, plan)
 
@@ -86,6 +102,16 @@ def route(request: RouteRequest, table: RoutingTable, snapshot: Snapshot) -> lis
 def explain(request: RouteRequest, table: RoutingTable, snapshot: Snapshot) -> Decision:
     """The decision `route()` makes, with the reason each other carrier was left out."""
     plan = table.plan(request.to, request.message_class, request.account)
+    blocked = table.blocked_prefix(request.account, request.to)
+    if blocked is not None:
+        detail = (
+            f'account "{request.account}" may not send to {blocked} '
+            f"(accounts.{request.account}.blocked_prefixes)"
+        )
+        excluded = tuple(
+            Excluded(name, Exclusion.ACCOUNT_BLOCKED, detail) for name in table.carriers
+        )
+        return Decision(plan.route.name if plan else None, (), excluded)
     if plan is None:
         excluded = tuple(
             Excluded(name, Exclusion.NOT_IN_ROUTE, "no route matches") for name in table.carriers
@@ -99,6 +125,15 @@ def explain(request: RouteRequest, table: RoutingTable, snapshot: Snapshot) -> D
         if (why := _exclusion(request, table.carriers[price.carrier], snapshot, alphanumeric))
     ]
     out += [
+        Excluded(
+            name,
+            Exclusion.NOT_SERVED,
+            f"does not serve {table.carriers[name].unserved(request.to)} "
+            f"(carriers.{name}.exclude_prefixes)",
+        )
+        for name in plan.unserved
+    ]
+    out += [
         Excluded(name, Exclusion.NO_PRICE, f"no price for {request.to} in prices.{name}")
         for name in plan.unpriced
     ]
@@ -108,7 +143,18 @@ def explain(request: RouteRequest, table: RoutingTable, snapshot: Snapshot) -> D
         for name in table.carriers
         if name not in in_route
     ]
-    return Decision(plan.route.name, tuple(candidates), tuple(out))
+    demoted = tuple(
+        Excluded(
+            c.carrier,
+            Exclusion.OVER_MPS_SHARE,
+            f"{left:g} token(s) left in its MPS bucket for {request.segments} segment(s): "
+            "tried last",
+        )
+        for c in candidates
+        if (left := snapshot.health(c.carrier).capacity_left) is not None
+        and left < request.segments
+    )
+    return Decision(plan.route.name, tuple(candidates), tuple(out), demoted)
 
 
 def _is_alphanumeric(sender: str) -> bool:
@@ -116,37 +162,55 @@ def _is_alphanumeric(sender: str) -> bool:
 
 
 def _candidates(request: RouteRequest, snapshot: Snapshot, plan: RoutePlan) -> list[Candidate]:
-    # The hot path of every send. Set operations on compiled sets do the per-carrier work;
-    # only carriers the snapshot mentions are looked at one by one.
+    # The hot path of every send. The plan holds, per lane, the carriers that can take the
+    # message already in the strategy's base order; one pass over them sorts each into
+    # usable, half-open (trial) or short of MPS tokens, dropping the unusable.
     health = snapshot.carriers
-    allowed: frozenset[str] | set[str] = plan.takes[
-        request.encoding, _is_alphanumeric(request.sender)
-    ]
-    touched = health.keys() & allowed if health else set()
-    probing: set[str] = set()
-    if touched:
-        allowed = set(allowed)
-        for name in touched:
-            state = health[name]
-            if state.circuit is Circuit.CLOSED and state.bound and state.score > 0.0:
+    segments = request.segments
+    lane = (request.encoding, bool(request.sender) and not request.sender.lstrip("+").isdigit())
+    if not health and segments == 1:
+        fast = plan.healthy[lane]
+        if fast:
+            return list(fast)
+    prices: Sequence[Price] = plan.lanes[lane]
+    trial: list[Price] = []
+    short: list[Price] = []
+    if health:
+        usable: list[Price] = []
+        for p in prices:
+            state = health.get(p.carrier)
+            if state is None:
+                usable.append(p)
+            elif state.circuit is Circuit.OPEN or not state.bound or state.score <= 0.0:
                 continue
-            allowed.discard(name)
-            if state.circuit is Circuit.HALF_OPEN and state.bound and state.score > 0.0:
-                probing.add(name)
-    elif request.segments == 1 and plan.healthy_order and len(allowed) == len(plan.priced):
-        return list(plan.healthy_order)
+            elif state.capacity_left is not None and state.capacity_left < segments:
+                short.append(p)
+            elif state.circuit is Circuit.HALF_OPEN:
+                trial.append(p)
+            else:
+                usable.append(p)
+        prices = usable
     strategy = STRATEGIES[plan.route.strategy]
-    ordered = strategy(plan, allowed, request.message_id, snapshot) if allowed else []
+    message_id = request.message_id
+    ordered = strategy(plan, prices, message_id, snapshot) if prices else []
     overrides: dict[str, str] = {}  # reasons that differ from the compiled ones
     if ordered and plan.route.strategy is Strategy.WEIGHTED:
         first = ordered[0].carrier
         overrides[first] = f"weighted pick (weight {plan.weights[first]})"
-    if probing:
+    if trial:
         # A half-open circuit admits trial traffic only: such carriers go after the others.
-        trial = strategy(plan, probing, request.message_id, snapshot)
-        overrides.update((p.carrier, "half-open circuit, trial only") for p in trial)
-        ordered += trial
-    return _build(ordered, plan, request.segments, health, overrides)
+        tried = strategy(plan, trial, message_id, snapshot)
+        overrides.update((p.carrier, _TRIAL) for p in tried)
+        ordered += tried
+    if short:
+        # Too few tokens left for this message: still a valid fallback, so tried last
+        # rather than dropped (the worker may wait for its bucket or move on).
+        late = strategy(plan, short, message_id, snapshot)
+        for p in late:
+            trial_too = health[p.carrier].circuit is Circuit.HALF_OPEN
+            overrides[p.carrier] = _OVER_SHARE_TRIAL if trial_too else _OVER_SHARE
+        ordered += late
+    return _build(ordered, plan, segments, health, overrides)
 
 
 def _build(

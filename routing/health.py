@@ -18,15 +18,28 @@ class Circuit(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CarrierHealth:
-    """One carrier's health: score in [0, 1], circuit state, and whether any session is bound."""
+    """One carrier's health: score in [0, 1], circuit state, whether any session is bound.
+
+    `capacity_left` is what the caller read of the carrier's MPS bucket (tokens, i.e. PDUs,
+    left now) or None when unknown. A carrier with fewer tokens than a message has segments is
+    still a valid fallback, so the engine moves it to the end instead of leaving it out.
+    """
 
     score: float = 1.0
     circuit: Circuit = Circuit.CLOSED
     bound: bool = True
+    capacity_left: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
             raise ValueError(f"score must be in [0, 1], got {self.score}")
+        if self.capacity_left is not None and not self.capacity_left >= 0.0:
+            raise ValueError(f"capacity_left must be >= 0, got {self.capacity_left}")
+
+    @property
+    def usable(self) -> bool:
+        """May take traffic at all: circuit not open, bound, score above 0."""
+        return self.circuit is not Circuit.OPEN and self.bound and self.score > 0.0
 
 
 HEALTHY = CarrierHealth()

@@ -11,10 +11,16 @@ Route matching rule (documented here because operators rely on it):
 So file order only breaks ties between identical matches, which is why the loader rejects a
 route whose match repeats an earlier one: it could never be chosen.
 
+Exclusions: a carrier's ``exclude_prefixes`` (destinations it does not serve) take it out of
+every route for numbers under them, priced or not; an account's ``blocked_prefixes`` leave a
+message from that account to such a number with no carrier at all.
+
 Every number is looked up once in a prefix index built at compile time: the keys are every
-price prefix and every route prefix, and each key holds the longest-prefix price of every
-carrier and the routes that fit it, most specific first. A lookup is a handful of dict
-probes, not a scan of the price lists.
+price, route, exclusion and block prefix, and each key holds the longest-prefix price of every
+carrier, the accounts blocked there, and each route's plan already resolved for every class
+and account the file names. A lookup is a handful of dict probes, not a scan of the price
+lists. Since every exclusion prefix is itself a key, the longest key that starts a number
+starts with every exclusion prefix that does, so a key's exclusions are its number's.
 """
 
 from __future__ import annotations
@@ -46,6 +52,23 @@ class CarrierSpec:
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})
     otp_reserved_share: float = 0.2
     alphanumeric_sender: bool = True
+    exclude_prefixes: tuple[str, ...] = ()  # destinations it does not serve
+
+    def unserved(self, e164: str) -> str | None:
+        """The prefix of `e164` this carrier does not serve, or None when it serves it."""
+        return next((p for p in self.exclude_prefixes if e164.startswith(p)), None)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """Rules for one sending account: destinations it may not send to."""
+
+    name: str
+    blocked_prefixes: tuple[str, ...] = ()
+
+    def blocked(self, e164: str) -> str | None:
+        """The blocked prefix of `e164`, or None when the account may send there."""
+        return next((p for p in self.blocked_prefixes if e164.startswith(p)), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,24 +115,33 @@ class Route:
     position: int = 0
 
 
+Lane = tuple[Encoding, bool]
+"""What a message asks of a carrier: its encoding, and whether its sender is alphanumeric."""
+
+LANES: tuple[Lane, ...] = tuple((e, a) for e in Encoding for a in (False, True))
+
+
 @dataclass(frozen=True, slots=True)
 class RoutePlan:
     """A route's carriers at one prefix, resolved once at compile time."""
 
     route: Route
-    priced: tuple[Price, ...]  # in the route's listed order
+    priced: tuple[Price, ...]  # served and priced, in the route's listed order
     by_cost: tuple[Price, ...]  # cheapest first, ties by carrier name
-    unpriced: tuple[str, ...]  # carriers of the route with no price at this prefix
-    # Priced carriers that can take a message of (encoding, alphanumeric sender?).
-    takes: Mapping[tuple[Encoding, bool], frozenset[str]]
+    unpriced: tuple[str, ...]  # served carriers of the route with no price at this prefix
+    unserved: tuple[str, ...]  # carriers of the route whose exclude_prefixes cover it
+    blocked: frozenset[str]  # accounts that may not send to this prefix
+    # Priced carriers that can take a message of each lane, in the strategy's base order
+    # (by cost; listed order for priority): the engine filters these by health in one pass.
+    lanes: Mapping[Lane, tuple[Price, ...]]
     weights: Mapping[str, int]  # weighted routes only
     reasons: Mapping[str, str]  # why each carrier is where the strategy put it
     # The candidate each carrier becomes for a one-segment message at full health: built
     # once here, reused by every decision (candidates are immutable).
     singles: Mapping[str, Candidate]
-    # The whole answer when every priced carrier is eligible at full health and the message
-    # has one segment (not for weighted routes, whose first pick depends on the message id).
-    healthy_order: tuple[Candidate, ...]
+    # The whole answer per lane when every carrier is at full health and the message has one
+    # segment (empty for weighted routes, whose first pick depends on the message id).
+    healthy: Mapping[Lane, tuple[Candidate, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +151,10 @@ class PrefixNode:
     prefix: str
     prices: Mapping[str, Price]
     plans: tuple[RoutePlan, ...]  # most specific route first
+    # The plan a message takes, resolved at compile time: by class for any account, and by
+    # (account, class) for the accounts that routes name (only where that differs).
+    by_class: Mapping[MessageClass, RoutePlan]
+    by_account: Mapping[tuple[str, MessageClass], RoutePlan]
 
 
 def _freeze(mapping: Mapping[str, Price]) -> Mapping[str, Price]:
@@ -128,7 +164,15 @@ def _freeze(mapping: Mapping[str, Price]) -> Mapping[str, Price]:
 class RoutingTable:
     """Immutable compiled routing config; build with `load_routes` or `RoutingTable.build`."""
 
-    __slots__ = ("_carriers", "_index", "_lengths", "_price_lists", "_routes", "currency")
+    __slots__ = (
+        "_accounts",
+        "_carriers",
+        "_index",
+        "_lengths",
+        "_price_lists",
+        "_routes",
+        "currency",
+    )
 
     def __init__(
         self,
@@ -136,12 +180,14 @@ class RoutingTable:
         price_lists: Mapping[str, Mapping[str, Price]],
         routes: Iterable[Route],
         currency: str = "EUR",
+        accounts: Mapping[str, AccountSpec] | None = None,
     ) -> None:
         self._carriers: Mapping[str, CarrierSpec] = MappingProxyType(dict(carriers))
         self._price_lists: Mapping[str, Mapping[str, Price]] = MappingProxyType(
             {name: _freeze(prices) for name, prices in sorted(price_lists.items())}
         )
         self._routes: tuple[Route, ...] = tuple(routes)
+        self._accounts: Mapping[str, AccountSpec] = MappingProxyType(dict(accounts or {}))
         self.currency = currency
         index = self._compile()
         self._lengths: tuple[int, ...] = tuple(sorted({len(key) for key in index}, reverse=True))
@@ -155,12 +201,19 @@ class RoutingTable:
         prices: Iterable[Price],
         routes: Iterable[Route],
         currency: str = "EUR",
+        accounts: Iterable[AccountSpec] = (),
     ) -> RoutingTable:
         """Assemble a table from already-checked parts (tests, benchmarks)."""
         price_lists: dict[str, dict[str, Price]] = {}
         for price in prices:
             price_lists.setdefault(price.carrier, {})[price.prefix] = price
-        return cls({c.name: c for c in carriers}, price_lists, routes, currency)
+        return cls(
+            {c.name: c for c in carriers},
+            price_lists,
+            routes,
+            currency,
+            {a.name: a for a in accounts},
+        )
 
     def __setattr__(self, name: str, value: object) -> None:
         if hasattr(self, "_index"):
@@ -171,6 +224,11 @@ class RoutingTable:
     def carriers(self) -> Mapping[str, CarrierSpec]:
         """Carrier name → spec, in file order."""
         return self._carriers
+
+    @property
+    def accounts(self) -> Mapping[str, AccountSpec]:
+        """Account name → its rules (accounts without rules are not listed)."""
+        return self._accounts
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -186,6 +244,11 @@ class RoutingTable:
         """Per-segment price of `carrier` for `e164`, longest prefix wins; None if unpriced."""
         return self.node(e164).prices.get(carrier)
 
+    def blocked_prefix(self, account: str | None, e164: str) -> str | None:
+        """The prefix of `e164` that `account` may not send to, or None."""
+        rules = self._accounts.get(account) if account is not None else None
+        return rules.blocked(e164) if rules is not None else None
+
     def match(
         self, e164: str, message_class: MessageClass, account: str | None = None
     ) -> Route | None:
@@ -197,13 +260,12 @@ class RoutingTable:
         self, e164: str, message_class: MessageClass, account: str | None = None
     ) -> RoutePlan | None:
         """The matched route with its carriers priced for `e164`, or None."""
-        for plan in self.node(e164).plans:
-            match = plan.route.match
-            if (match.message_class is None or match.message_class == message_class) and (
-                match.account is None or match.account == account
-            ):
+        node = self.node(e164)
+        if account is not None and node.by_account:
+            plan = node.by_account.get((account, message_class))
+            if plan is not None:
                 return plan
-        return None
+        return node.by_class.get(message_class)
 
     def node(self, e164: str) -> PrefixNode:
         """The index entry for the longest indexed prefix of `e164` (``""`` at worst)."""
@@ -221,10 +283,15 @@ class RoutingTable:
         for prices in self._price_lists.values():
             keys.update(prices)
         keys.update(route.match.prefix for route in self._routes)
+        for spec in self._carriers.values():
+            keys.update(spec.exclude_prefixes)
+        for account in self._accounts.values():
+            keys.update(account.blocked_prefixes)
         ordered_routes = sorted(
             self._routes,
             key=lambda r: (*(-x for x in r.match.specificity), r.position),
         )
+        named = sorted({r.match.account for r in self._routes if r.match.account is not None})
         index: dict[str, PrefixNode] = {}
         for key in keys:
             prices = {
@@ -232,13 +299,42 @@ class RoutingTable:
                 for carrier, table in self._price_lists.items()
                 if (best := _longest(table, key)) is not None
             }
+            blocked = frozenset(a.name for a in self._accounts.values() if a.blocked(key))
             plans = tuple(
-                _plan(route, prices, self._carriers)
+                _plan(route, prices, self._carriers, key, blocked)
                 for route in ordered_routes
                 if key.startswith(route.match.prefix)
             )
-            index[key] = PrefixNode(key, _freeze(prices), plans)
+            by_class = {
+                c: plan for c in MessageClass if (plan := _first(plans, c, None)) is not None
+            }
+            by_account = {
+                (a, c): plan
+                for a in named
+                for c in MessageClass
+                if (plan := _first(plans, c, a)) is not None and plan is not by_class.get(c)
+            }
+            index[key] = PrefixNode(
+                key,
+                _freeze(prices),
+                plans,
+                MappingProxyType(by_class),
+                MappingProxyType(by_account),
+            )
         return index
+
+
+def _first(
+    plans: Iterable[RoutePlan], message_class: MessageClass, account: str | None
+) -> RoutePlan | None:
+    """The first (most specific) plan whose match takes this class and account."""
+    for plan in plans:
+        match = plan.route.match
+        if (match.message_class is None or match.message_class == message_class) and (
+            match.account is None or match.account == account
+        ):
+            return plan
+    return None
 
 
 def _longest(prices: Mapping[str, Price], key: str) -> Price | None:
@@ -250,20 +346,26 @@ def _longest(prices: Mapping[str, Price], key: str) -> Price | None:
 
 
 def _plan(
-    route: Route, prices: Mapping[str, Price], carriers: Mapping[str, CarrierSpec]
+    route: Route,
+    prices: Mapping[str, Price],
+    carriers: Mapping[str, CarrierSpec],
+    key: str,
+    blocked: frozenset[str],
 ) -> RoutePlan:
-    priced = tuple(prices[c] for c in route.carriers if c in prices)
-    unpriced = tuple(c for c in route.carriers if c not in prices)
+    unserved = tuple(c for c in route.carriers if carriers[c].unserved(key) is not None)
+    served = [c for c in route.carriers if c not in unserved]
+    priced = tuple(prices[c] for c in served if c in prices)
+    unpriced = tuple(c for c in served if c not in prices)
     by_cost = tuple(sorted(priced, key=lambda p: (p.per_segment, p.carrier)))
-    takes = {
-        (encoding, alphanumeric): frozenset(
-            p.carrier
-            for p in priced
+    base = priced if route.strategy is Strategy.PRIORITY else by_cost
+    lanes = {
+        (encoding, alphanumeric): tuple(
+            p
+            for p in base
             if encoding in carriers[p.carrier].encodings
             and (carriers[p.carrier].alphanumeric_sender or not alphanumeric)
         )
-        for encoding in Encoding
-        for alphanumeric in (False, True)
+        for encoding, alphanumeric in LANES
     }
     reasons = {
         name: _REASONS[route.strategy].format(position=i)
@@ -275,18 +377,24 @@ def _plan(
         )
         for p in priced
     }
-    order = _HEALTHY_ORDER.get(route.strategy)
-    healthy = by_cost if order == "cost" else priced if order == "listed" else ()
+    healthy = {
+        lane: ()
+        if route.strategy is Strategy.WEIGHTED
+        else tuple(singles[p.carrier] for p in lane_prices)
+        for lane, lane_prices in lanes.items()
+    }
     return RoutePlan(
         route,
         priced,
         by_cost,
         unpriced,
-        MappingProxyType(takes),
+        unserved,
+        blocked,
+        MappingProxyType(lanes),
         MappingProxyType(dict(zip(route.carriers, route.weights, strict=False))),
         MappingProxyType(reasons),
         MappingProxyType(singles),
-        tuple(singles[p.carrier] for p in healthy),
+        MappingProxyType(healthy),
     )
 
 
@@ -297,9 +405,4 @@ _REASONS: Mapping[Strategy, str] = MappingProxyType(
         Strategy.WEIGHTED: "by cost after the weighted pick",
         Strategy.PRIORITY: "priority {position}",
     }
-)
-
-# Order of `RoutePlan.healthy_order`: at equal scores, quality falls back to cost.
-_HEALTHY_ORDER: Mapping[Strategy, str] = MappingProxyType(
-    {Strategy.LEAST_COST: "cost", Strategy.QUALITY: "cost", Strategy.PRIORITY: "listed"}
 )
