@@ -8,6 +8,13 @@ from carriers.health import (
     counts_as_failure,
     score,
 )
+from carriers.health_store import (
+    HealthPolicy,
+    HealthStore,
+    HealthView,
+    MemoryHealthStore,
+    RedisHealthStore,
+)
 from carriers.memory import MemorySession
 from carriers.parts import build_parts, concat_udh, reference_for
 from carriers.pool import CarrierPool, CarrierSession, RebindBackoff
@@ -33,11 +40,16 @@ __all__ = [
     "CircuitState",
     "Endpoint",
     "HealthCounts",
+    "HealthPolicy",
+    "HealthStore",
+    "HealthView",
+    "MemoryHealthStore",
     "MemorySession",
     "Mo",
     "Outcome",
     "RebindBackoff",
     "Receipt",
+    "RedisHealthStore",
     "SmppSession",
     "SubmitPart",
     "build_parts",

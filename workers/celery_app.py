@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -95,6 +95,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
         ]
         result = ctx.store.apply_receipts(records, utcnow())
         notify(result.changes)
+        _count_receipts(ctx, receipts)
         if result.unmatched:
             _park(ctx, receipts, result.unmatched)
         return {
@@ -102,6 +103,16 @@ def make_celery(settings: WorkerSettings) -> Celery:
             "duplicates": result.duplicates,
             "unmatched": len(result.unmatched),
         }
+
+    def _count_receipts(ctx: WorkerContext, receipts: list[dict[str, Any]]) -> None:
+        tally: dict[str, Counter[str]] = defaultdict(Counter)
+        for r in receipts:
+            if r["state"] in {"delivered", "undelivered", "expired", "rejected"}:
+                tally[r["carrier"]][
+                    "delivered" if r["state"] == "delivered" else "undelivered"
+                ] += 1
+        for carrier, counts in tally.items():
+            ctx.health.add(carrier, **counts)
 
     def _park(
         ctx: WorkerContext, receipts: list[dict[str, Any]], unmatched: Sequence[ReceiptRecord]

@@ -11,9 +11,16 @@ from typing import Any
 
 import redis
 
-from carriers import CarrierPool, Endpoint, Receipt, message_id_variants
+from carriers import (
+    CarrierPool,
+    Endpoint,
+    HealthView,
+    Receipt,
+    RedisHealthStore,
+    message_id_variants,
+)
 from ratelimit import RedisTokenBuckets
-from routing import RoutesWatcher
+from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
 from store import MessageStore, make_engine
 from workers.config import WorkerSettings
 from workers.receipts import ReceiptForwarder
@@ -50,6 +57,7 @@ class WorkerContext:
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.buckets = RedisTokenBuckets(self.redis)
         self.routes = RoutesWatcher(settings.routes_file, time.monotonic)
+        self.health = RedisHealthStore(self.redis)
         self._publish_receipts = publish_receipts
         self._pool: CarrierPool | None = None
         self._forwarder: ReceiptForwarder | None = None
@@ -102,7 +110,14 @@ class WorkerContext:
             token_wait_max=self.settings.token_wait_max,
             retry_backoff=self.settings.retry_backoff,
             batch_max=self.settings.send_batch_max,
+            health=self.health,
+            snapshot=self.snapshot,
         )
+
+    def snapshot(self) -> Snapshot:
+        """Carrier health as every worker sees it, read once per batch."""
+        views = self.health.views(self.routes.current().carriers)
+        return Snapshot.of({name: _routing_health(view) for name, view in views.items()})
 
     def close(self) -> None:
         """Unbind sessions, flush receipts, close connections."""
@@ -112,3 +127,7 @@ class WorkerContext:
             self._forwarder.close()
         self.redis.close()
         self.engine.dispose()
+
+
+def _routing_health(view: HealthView) -> CarrierHealth:
+    return CarrierHealth(score=view.score, circuit=Circuit(view.circuit.value))

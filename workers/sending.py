@@ -11,20 +11,28 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from carriers import SubmitPart, build_parts, normalize_message_id, reference_for
+from carriers import (
+    HealthStore,
+    SubmitPart,
+    build_parts,
+    counts_as_failure,
+    normalize_message_id,
+    reference_for,
+)
 from messaging import (
     CarrierError,
     MessageClass,
     PermanentCarrierError,
     Segmentation,
     Status,
+    Throttled,
     TransientCarrierError,
     segment,
 )
@@ -114,6 +122,7 @@ class Sender:
         snapshot: Callable[[], Snapshot] = Snapshot.empty,
         batch_max: int = 200,
         monotonic: Callable[[], float] = time.monotonic,
+        health: HealthStore | None = None,
     ) -> None:
         self.store = store
         self.routes = routes
@@ -127,6 +136,8 @@ class Sender:
         self.snapshot = snapshot
         self.batch_max = batch_max
         self.monotonic = monotonic
+        self.health = health
+        self._tally: dict[str, Counter[str]] = defaultdict(Counter)
 
     def send(
         self, ids: list[str], fill_class: str | None = None
@@ -187,6 +198,10 @@ class Sender:
         return settled, waiting
 
     def _record(self, done: list[_Job], stats: SendStats) -> list[StatusChange]:
+        if self.health is not None:
+            for carrier, counts in self._tally.items():
+                self.health.add(carrier, **counts)
+        self._tally.clear()
         outcomes = [j.outcome for j in done if j.outcome is not None]
         if not outcomes:
             return []
@@ -301,11 +316,18 @@ class Sender:
                 error = error or exc
             except Exception as exc:
                 error = error or exc
+        tally = self._tally[candidate.carrier]
         if error is None:
+            tally["ok"] += 1
             job.attempts.append(self._attempt(candidate, True, None, tuple(ids)))
             job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.SENT.value)
             return
         code = _error_code(error)
+        tally["throttled" if isinstance(error, Throttled) else "error"] += 1
+        if isinstance(error, CarrierError | concurrent.futures.TimeoutError) and (
+            not isinstance(error, CarrierError) or counts_as_failure(error)
+        ):
+            tally["failure"] += 1  # the carrier itself is failing: feeds its circuit
         job.attempts.append(self._attempt(candidate, False, code, ()))
         if isinstance(error, PermanentCarrierError):
             job.outcome = SendOutcome(

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from carriers import SubmitPart
+from carriers import MemoryHealthStore, SubmitPart
 from messaging import CarrierError, PermanentCarrierError, Throttled, Unbound
 from ratelimit import MemoryTokenBuckets
-from routing import RoutingTable, load_routes
+from routing import CarrierHealth, Circuit, RoutingTable, Snapshot, load_routes
 from store import MessageStore, NewMessage, make_engine, new_id, upgrade
 from workers import Sender
 
@@ -211,3 +211,37 @@ def test_marketing_leaves_the_reserved_share_of_mps_to_otp(
     assert (marketing, otp) == (16, 4)
     more_marketing, _ = sender.take_tokens("cheap", 1000, 0.2, 50)
     assert more_marketing == 0  # bulk share used up until it refills
+
+
+def test_carrier_whose_circuit_opened_is_skipped_by_the_next_batch(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    health = MemoryHealthStore(clock=lambda: 1000.0)
+
+    def snapshot() -> Snapshot:
+        views = health.views(table.carriers)
+        return Snapshot.of(
+            {n: CarrierHealth(v.score, Circuit(v.circuit.value)) for n, v in views.items()}
+        )
+
+    down = [Unbound() for _ in range(5)]
+    sessions = {"cheap": ScriptedSession("cheap", list(down)), "dear": ScriptedSession("dear", [])}
+    clock = [0.0]
+    sender = Sender(
+        store,
+        lambda: table,
+        MemoryTokenBuckets(lambda: clock[0]),
+        sessions.__getitem__,
+        lambda: NOW,
+        lambda s: None,
+        health=health,
+        snapshot=snapshot,
+    )
+    first = [_queue(store) for _ in range(5)]
+    sender.send(first)  # five lost binds on the cheap carrier, each failed over to dear
+    assert len(sessions["cheap"].submitted) == 5
+    second = [_queue(store) for _ in range(3)]
+    sender.send(second)
+    assert len(sessions["cheap"].submitted) == 5  # circuit open: not even tried
+    views = [store.get_message(store.ensure_account("acme", NOW), m) for m in second]
+    assert all(v is not None and [a.carrier for a in v.attempts] == ["dear"] for v in views)

@@ -1,0 +1,178 @@
+"""Carrier health shared by every worker: rolling counters in Redis, read as one view per carrier.
+
+Counters go into 5-second buckets (`sb:health:{carrier}:{bucket}` hashes that expire after a
+minute); a view sums the last 12 buckets for the score (`carriers.health.score`) and the last 3
+for the circuit: at least `failure_threshold` carrier failures (system errors, timeouts, lost
+binds) and no success in those 15 s → `open`; once the newest failure is `open_for` seconds old
+without a success since → `half_open` (routed last, as a trial). Buckets use the worker's wall
+clock (NTP-synced hosts are close enough for health; MPS uses Redis's own clock).
+
+Fails open: if Redis cannot be read, every carrier looks healthy (counted, logged), because
+health only orders candidates — the MPS buckets, which fail closed, still guard the carriers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis
+
+from carriers.health import CircuitState, HealthCounts, score
+
+log = logging.getLogger(__name__)
+
+BUCKET_SECONDS = 5
+SCORE_BUCKETS = 12  # one minute
+CIRCUIT_BUCKETS = 3  # fifteen seconds
+FIELDS = ("ok", "error", "throttled", "failure", "delivered", "undelivered")
+
+
+@dataclass(frozen=True)
+class HealthView:
+    """What routing needs of one carrier now."""
+
+    score: float = 1.0
+    circuit: CircuitState = CircuitState.CLOSED
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """When a circuit opens and when it is tried again."""
+
+    failure_threshold: int = 5
+    open_for: float = 10.0
+
+
+class HealthStore(Protocol):
+    """Rolling carrier counters shared by the cluster."""
+
+    def add(self, carrier: str, **counts: int) -> None:
+        """Add to the current bucket (ok, error, throttled, failure, delivered, undelivered)."""
+        ...
+
+    def views(self, carriers: Iterable[str]) -> dict[str, HealthView]:
+        """The current view of each carrier."""
+        ...
+
+
+def view_from_buckets(
+    buckets: dict[int, dict[str, int]], now: float, policy: HealthPolicy
+) -> HealthView:
+    """Pure: a carrier's view from its per-bucket counters (bucket index → field → count)."""
+    current = int(now // BUCKET_SECONDS)
+    total: dict[str, int] = defaultdict(int)
+    for index, fields in buckets.items():
+        if current - index < SCORE_BUCKETS:
+            for name, value in fields.items():
+                total[name] += value
+    counts = HealthCounts(
+        submit_ok=total["ok"],
+        submit_error=total["error"],
+        throttled=total["throttled"],
+        receipts_delivered=total["delivered"],
+        receipts_undelivered=total["undelivered"],
+    )
+    recent = [i for i in buckets if current - i < CIRCUIT_BUCKETS]
+    failures = sum(buckets[i].get("failure", 0) for i in recent)
+    successes = sum(buckets[i].get("ok", 0) for i in recent)
+    circuit = CircuitState.CLOSED
+    if failures >= policy.failure_threshold and successes == 0:
+        newest_failure = max(i for i in recent if buckets[i].get("failure", 0))
+        failing_since = (current - newest_failure) * BUCKET_SECONDS
+        circuit = CircuitState.HALF_OPEN if failing_since >= policy.open_for else CircuitState.OPEN
+    return HealthView(score(counts), circuit)
+
+
+class RedisHealthStore:
+    """HealthStore on Redis hashes; writes are one pipeline, reads one pipeline for all carriers."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        policy: HealthPolicy = HealthPolicy(),
+        clock: Callable[[], float] = time.time,
+        prefix: str = "sb:health:",
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.clock = clock
+        self.prefix = prefix
+        self.failures = 0
+
+    def add(self, carrier: str, **counts: int) -> None:
+        """Add to this bucket's counters; a Redis error is logged and counted, never raised."""
+        bucket = int(self.clock() // BUCKET_SECONDS)
+        key = f"{self.prefix}{carrier}:{bucket}"
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for name, value in counts.items():
+                if value:
+                    pipe.hincrby(key, name, value)
+            pipe.expire(key, BUCKET_SECONDS * SCORE_BUCKETS + BUCKET_SECONDS)
+            pipe.execute()
+        except redis.RedisError:
+            self.failures += 1
+            log.warning("carrier health counters not written (Redis unavailable)")
+
+    def views(self, carriers: Iterable[str]) -> dict[str, HealthView]:
+        """Every carrier's view; all healthy when Redis cannot be read (fails open)."""
+        names = list(carriers)
+        now = self.clock()
+        current = int(now // BUCKET_SECONDS)
+        indexes = [current - i for i in range(SCORE_BUCKETS)]
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                for index in indexes:
+                    pipe.hgetall(f"{self.prefix}{name}:{index}")
+            raw = pipe.execute()
+        except redis.RedisError:
+            self.failures += 1
+            log.warning(
+                "carrier health unreadable (Redis unavailable); treating carriers as healthy"
+            )
+            return {name: HealthView() for name in names}
+        out: dict[str, HealthView] = {}
+        for n, name in enumerate(names):
+            buckets = {
+                index: {k.decode(): int(v) for k, v in raw[n * len(indexes) + i].items()}
+                for i, index in enumerate(indexes)
+                if raw[n * len(indexes) + i]
+            }
+            out[name] = view_from_buckets(buckets, now, self.policy)
+        return out
+
+
+class MemoryHealthStore:
+    """In-process twin of RedisHealthStore (same bucketing), for unit tests."""
+
+    def __init__(
+        self, policy: HealthPolicy = HealthPolicy(), clock: Callable[[], float] = time.time
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self._buckets: dict[str, dict[int, dict[str, int]]] = defaultdict(dict)
+        self._lock = threading.Lock()
+
+    def add(self, carrier: str, **counts: int) -> None:
+        """Add to this bucket's counters."""
+        bucket = int(self.clock() // BUCKET_SECONDS)
+        with self._lock:
+            fields = self._buckets[carrier].setdefault(bucket, defaultdict(int))
+            for name, value in counts.items():
+                fields[name] += value
+
+    def views(self, carriers: Iterable[str]) -> dict[str, HealthView]:
+        """Every carrier's view."""
+        now = self.clock()
+        with self._lock:
+            return {
+                name: view_from_buckets(dict(self._buckets.get(name, {})), now, self.policy)
+                for name in carriers
+            }
