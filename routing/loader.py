@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from messaging import ConfigProblem, TomlSource, raise_if, read_toml, validate
 from routing.config import PREFIX_PATTERN, PriceListModel, RouteModel, RoutesFile, Strategy
-from routing.table import CarrierSpec, Match, Price, Route, RoutingTable
+from routing.table import AccountSpec, CarrierSpec, Match, Price, Route, RoutingTable
 
 _PREFIX = re.compile(PREFIX_PATTERN)
 _WEIGHT_TOTAL = 100
@@ -34,6 +34,7 @@ def load_routes(path: str | Path, display_path: str | None = None) -> RoutingTab
         if not getattr(model, section)
     ]
     price_lists = _price_lists(source, Path(path), model, problems)
+    problems += _prefix_list_problems(source, model)
     problems += _route_problems(source, model, price_lists)
     raise_if(problems)
     return _compile(model, price_lists)
@@ -137,6 +138,31 @@ def _read_csv(
         yield prefix, amount, None
 
 
+def _prefix_list_problems(source: TomlSource, model: RoutesFile) -> list[ConfigProblem]:
+    """Exclusion lists: no prefix twice, none already covered by a shorter one in the list."""
+    lists: list[tuple[tuple[str, ...], Sequence[str]]] = [
+        (("carriers", name, "exclude_prefixes"), c.exclude_prefixes)
+        for name, c in model.carriers.items()
+    ]
+    lists += [
+        (("accounts", name, "blocked_prefixes"), a.blocked_prefixes)
+        for name, a in model.accounts.items()
+    ]
+    problems: list[ConfigProblem] = []
+    for loc, prefixes in lists:
+        for j, prefix in enumerate(prefixes):
+            first = prefixes.index(prefix)
+            if first < j:
+                problems.append(source.problem((*loc, j), f'"{prefix}" is listed twice'))
+                continue
+            wider = next((p for p in prefixes if p != prefix and prefix.startswith(p)), None)
+            if wider is not None:
+                problems.append(
+                    source.problem((*loc, j), f'"{prefix}" is already covered by "{wider}"')
+                )
+    return problems
+
+
 def _route_problems(
     source: TomlSource, model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]
 ) -> list[ConfigProblem]:
@@ -180,6 +206,7 @@ def _carrier_problems(
 ) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     seen: set[str] = set()
+    unserved: list[str] = []
     prefix = route.match.prefix
     for j, carrier in enumerate(route.carriers):
         loc = ("routes", i, "carriers", j)
@@ -192,13 +219,28 @@ def _carrier_problems(
             continue
         if carrier in model.prices and carrier not in price_lists:
             continue  # its price list is broken and already reported
+        if prefix is not None and _covers(model.carriers[carrier].exclude_prefixes, prefix):
+            unserved.append(carrier)
+            continue  # it does not serve this route's numbers: it needs no price for them
         prices = price_lists.get(carrier, {})
         if prefix is None:
             if not prices:
                 problems.append(source.problem(loc, f'carrier "{carrier}" has no prices'))
         elif not any(prefix[:end] in prices for end in range(len(prefix), 0, -1)):
             problems.append(source.problem(loc, f'no price for "{prefix}" in prices.{carrier}'))
+    if unserved and len(unserved) == len(route.carriers):
+        problems.append(
+            source.problem(
+                ("routes", i, "carriers"),
+                f'no carrier serves "{prefix}": each lists it in its exclude_prefixes',
+            )
+        )
     return problems
+
+
+def _covers(prefixes: Sequence[str], prefix: str) -> bool:
+    """True when one of `prefixes` starts `prefix` (every number under it is covered)."""
+    return any(prefix.startswith(p) for p in prefixes)
 
 
 def _weight_problems(source: TomlSource, i: int, route: RouteModel) -> list[ConfigProblem]:
@@ -243,6 +285,7 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             encodings=frozenset(c.encodings),
             otp_reserved_share=c.otp_reserved_share,
             alphanumeric_sender=c.alphanumeric_sender,
+            exclude_prefixes=c.exclude_prefixes,
         )
         for name, c in model.carriers.items()
     }
@@ -260,4 +303,9 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
         for i, r in enumerate(model.routes)
     ]
     currency = next(iter(model.prices.values())).currency if model.prices else "EUR"
-    return RoutingTable(carriers, price_lists, routes, currency)
+    accounts = {
+        name: AccountSpec(name, a.blocked_prefixes)
+        for name, a in model.accounts.items()
+        if a.blocked_prefixes
+    }
+    return RoutingTable(carriers, price_lists, routes, currency, accounts)
