@@ -64,7 +64,9 @@ async def send_all(
         while not queue.empty():
             body = queue.get_nowait()
             started = time.perf_counter()
-            async with session.post(f"{api_url}/v1/messages", json=body, headers=headers) as response:
+            async with session.post(
+                f"{api_url}/v1/messages", json=body, headers=headers
+            ) as response:
                 data = await response.json(content_type=None)
             result.accept_latencies.append(time.perf_counter() - started)
             if response.status == 202:

@@ -15,8 +15,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", frozen=True, extra="ignore")
 
-    var_dir: Path = Field(default=ROOT / "var", description="runtime files: SQLite, embedded Redis, logs")
-    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite file in var_dir")
+    var_dir: Path = Field(
+        default=ROOT / "var", description="runtime files: SQLite, embedded Redis, logs"
+    )
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; empty = SQLite file in var_dir"
+    )
     redis_url: str = Field(default="", description="redis:// URL; empty = embedded redis-server")
     routes_file: Path = ROOT / "config" / "routes.toml"
     simulator_file: Path = ROOT / "config" / "simulator.toml"
@@ -43,14 +47,18 @@ class Settings(BaseSettings):
     requeue_after: float = Field(
         default=15.0, gt=0, description="a message queued or sending this long is re-enqueued"
     )
-    retry_backoff: float = Field(default=5.0, gt=0, description="first wait after every candidate failed")
+    retry_backoff: float = Field(
+        default=5.0, gt=0, description="first wait after every candidate failed"
+    )
     receipt_flush_ms: float = Field(default=20.0, gt=0)
     receipt_park_seconds: float = Field(
         default=60.0, gt=0, description="how long an unmatched receipt is retried"
     )
     otp_app_name: str = Field(default="Switchboard", description="{app} in OTP message templates")
     otp_sender: str = Field(default="Verify", description="sender id of OTP messages")
-    otp_config_file: Path | None = Field(default=None, description="OTP limits/pumping TOML; None = defaults")
+    otp_config_file: Path | None = Field(
+        default=None, description="OTP limits/pumping TOML; None = defaults"
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under var_dir."""

@@ -113,10 +113,18 @@ def test_retry_later_is_released_when_due(store: MessageStore) -> None:
     failed_try = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", False, "throttled")
     later = NOW + timedelta(seconds=5)
     store.record_outcomes([SendOutcome(row.id, (failed_try,), "queued", "throttled", later)], NOW)
-    assert store.requeue_due(NOW + timedelta(seconds=1), stale_before=NOW - timedelta(hours=1)) == {}
-    assert store.requeue_due(later, stale_before=NOW - timedelta(hours=1)) == {"marketing": [row.id]}
+    assert (
+        store.requeue_due(NOW + timedelta(seconds=1), stale_before=NOW - timedelta(hours=1)) == {}
+    )
+    assert store.requeue_due(later, stale_before=NOW - timedelta(hours=1)) == {
+        "marketing": [row.id]
+    }
     view = store.get_message(account, row.id)
-    assert view is not None and view.attempts[0].submit_status == "error" and view.attempts[0].cost == 0
+    assert (
+        view is not None
+        and view.attempts[0].submit_status == "error"
+        and view.attempts[0].cost == 0
+    )
 
 
 def test_claim_tops_up_with_the_oldest_due_messages_of_its_class(store: MessageStore) -> None:

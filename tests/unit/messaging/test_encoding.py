@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from messaging import Encoding, decode_gsm7, encode_gsm7, segment
 from messaging.encoding import GSM7_BASIC, GSM7_EXTENSION
 
-GSM_TEXT = st.text(alphabet=[c for c in GSM7_BASIC if c != "\x1b"] + list(GSM7_EXTENSION), max_size=700)
+GSM_TEXT = st.text(
+    alphabet=[c for c in GSM7_BASIC if c != "\x1b"] + list(GSM7_EXTENSION), max_size=700
+)
 
 
 def test_160_gsm7_characters_fit_one_segment_161_need_two() -> None:
