@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -27,6 +28,7 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from switchboard.embedded import free_port  # noqa: E402
 from switchboard.load import percentile, send_all  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 from switchboard.stack import Stack, WorkerSpec, wait_until  # noqa: E402
@@ -105,6 +107,30 @@ def _latencies(audit_path: Path, answered: dict[str, float], timeout: float) -> 
     }
 
 
+def _write_configs(settings: Settings, directory: Path, audit_path: Path) -> None:
+    """The configured routes and simulator on free ports (nothing clashes with a running demo),
+    with the simulator's audit trail on."""
+    simulator = settings.simulator_file.read_text()
+    routes = settings.routes_file.read_text()
+    for port in sorted(set(re.findall(r"^port = (\d+)", simulator, flags=re.M))):
+        fresh = str(free_port())
+        simulator = re.sub(rf"^port = {port}\b", f"port = {fresh}", simulator, flags=re.M)
+        routes = re.sub(rf"^port = {port}\b", f"port = {fresh}", routes, flags=re.M)
+    simulator = re.sub(
+        r"^control_port = \d+", f"control_port = {free_port()}", simulator, flags=re.M
+    )
+    simulator = re.sub(
+        r"^# audit_path = .*$", f'audit_path = "{audit_path}"', simulator, flags=re.M
+    )
+    assert str(audit_path) in simulator, "config/simulator.toml changed: cannot turn its audit on"
+    (directory / "simulator.toml").write_text(simulator)
+    base = settings.routes_file.resolve().parent  # price files are relative to the routes file
+    routes = re.sub(
+        r'^file = "([^"/][^"]*)"', lambda m: f'file = "{base / m.group(1)}"', routes, flags=re.M
+    )
+    (directory / "routes.toml").write_text(routes)
+
+
 def main() -> None:
     """Run both phases and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -121,18 +147,11 @@ def main() -> None:
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="switchboard-otp-bench-") as tmp:
         audit_path = Path(tmp) / "audit.jsonl"
-        simulator = settings.simulator_file.read_text()
-        simulator = simulator.replace(
-            '# audit_path = "var/simulator-audit.jsonl"', f'audit_path = "{audit_path}"'
-        )
-        assert str(audit_path) in simulator, (
-            "config/simulator.toml changed: cannot turn its audit on"
-        )
-        (Path(tmp) / "simulator.toml").write_text(simulator)
+        _write_configs(settings, Path(tmp), audit_path)
         (Path(tmp) / "otp.toml").write_text(OTP_CONFIG)
         stack = Stack(
             var_dir=Path(tmp) / "var",
-            routes_file=settings.routes_file,
+            routes_file=Path(tmp) / "routes.toml",
             simulator_file=Path(tmp) / "simulator.toml",
             database_url=settings.database_url,
             redis_url=settings.redis_url,
