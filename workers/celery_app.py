@@ -45,7 +45,9 @@ def make_celery(settings: WorkerSettings) -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=RECEIPTS_QUEUE,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # A task a dead worker held comes back after this long. Every task is idempotent (claim
+        # takes only `queued` rows; receipts apply once), so a slow task run twice is harmless.
+        broker_transport_options={"visibility_timeout": 120},
         worker_hijack_root_logger=False,
         beat_schedule={
             "sweep": {
