@@ -140,7 +140,7 @@ def make_celery(settings: WorkerSettings) -> Celery:
         name=CALLBACK_TASK,
         autoretry_for=(OSError,),
         retry_backoff=2,
-        retry_backoff_max=300,
+        retry_backoff_max=100,  # under the visibility timeout: no duplicate ETAs
         max_retries=10,
     )
     def callback(url: str, payload: dict[str, Any]) -> int:
