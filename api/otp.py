@@ -5,6 +5,10 @@ these handlers only order the steps. Refusals that cost nothing (geo, blocked pr
 come before anything is written. The code itself is never logged nor returned: only its
 HMAC is stored, and the SMS is an ordinary `otp`-class message row committed through the
 group committer, so it rides the otp queue and the `quality` route.
+
+When Redis is unreachable the velocity windows fail OPEN (counted in `windows.failures`):
+the per-verification limits (5 checks, 5 sends, cooldown) live in the database and still
+hold; only the per-number/per-account hourly caps lapse until Redis is back.
 """
 
 from __future__ import annotations
