@@ -228,3 +228,24 @@ def test_approved_code_is_masked_in_the_sent_message_body(harness: Harness) -> N
         )
 
     run(harness, scenario)
+
+
+def test_redis_down_fails_open_but_per_verification_limits_hold(harness: Harness) -> None:
+    from switchboard.embedded import free_port
+
+    harness.redis_url = f"redis://127.0.0.1:{free_port()}"  # nothing listens there
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness)
+        wrong = "000000" if harness.code_of(started["message_id"]) != "000000" else "111111"
+        for _ in range(5):
+            status, body = await check(client, harness, started["id"], wrong)
+            assert (status, body["status"]) == (200, "pending")
+        response = await client.post(
+            f"/v1/otp/{started['id']}/check", json={"code": wrong}, headers=harness.auth()
+        )
+        assert response.status == 429 and (await response.json())["code"] == "otp_max_attempts"
+        assert harness.services is not None
+        assert harness.services.windows.failures >= 6  # type: ignore[attr-defined]
+
+    run(harness, scenario)
