@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from api.problems import ApiProblem
 from api.services import OWNER, SERVICES
 from messaging import InvalidInput, MessageClass, parse_e164, segment
-from routing import Candidate, RouteRequest, RoutingTable, Snapshot, explain
+from routing import RouteRequest, RoutingTable, Snapshot, decision_json, explain
 
 
 def _table(request: web.Request) -> RoutingTable:
@@ -42,38 +40,16 @@ def _request_from_query(request: web.Request) -> RouteRequest:
     )
 
 
-def _candidate_json(candidate: Candidate) -> dict[str, Any]:
-    return {
-        "carrier": candidate.carrier,
-        "route": candidate.route,
-        "price_per_segment": str(candidate.price_per_segment),
-        "cost": str(candidate.cost),
-        "currency": candidate.currency,
-        "score": candidate.score,
-        "reason": candidate.reason,
-    }
-
-
 async def explain_route(request: web.Request) -> web.Response:
-    """GET /v1/routes/explain?to=&class=[&account=&body=&from=] (admin): the whole decision."""
+    """GET /v1/routes/explain?to=&class=[&account=&body=&from=] (admin): the whole decision.
+
+    The JSON is `routing.decision_json`, the same `switchboard routes explain --json` prints.
+    """
     if not request[OWNER].is_admin:
         raise ApiProblem(403, "admin_required", "Forbidden", "this endpoint needs an admin API key")
     route_request = _request_from_query(request)
     decision = explain(route_request, _table(request), Snapshot.empty())
-    return web.json_response(
-        {
-            "to": route_request.to,
-            "class": route_request.message_class.value,
-            "segments": route_request.segments,
-            "encoding": route_request.encoding.value,
-            "route": decision.route_name,
-            "candidates": [_candidate_json(c) for c in decision.candidates],
-            "excluded": [
-                {"carrier": e.carrier, "reason": e.reason.value, "detail": e.detail}
-                for e in decision.excluded
-            ],
-        }
-    )
+    return web.json_response(decision_json(route_request, decision))
 
 
 async def pricing(request: web.Request) -> web.Response:

@@ -3,11 +3,12 @@
 table = load_routes("config/routes.toml")
 candidates = route(RouteRequest(...), table, snapshot)   # best first
 decision = explain(RouteRequest(...), table, snapshot)   # + why each other carrier is out
+decision_json(request, decision)                         # the same, as JSON data
 """
 
 from routing.candidate import Candidate
 from routing.config import BindMode, Strategy
-from routing.diff import CarrierChange, PriceChange, TableDiff, diff_tables
+from routing.diff import CarrierChange, ExclusionChange, PriceChange, TableDiff, diff_tables
 from routing.engine import (
     Decision,
     Excluded,
@@ -19,6 +20,7 @@ from routing.engine import (
 from routing.health import HEALTHY, CarrierHealth, Circuit, Snapshot
 from routing.loader import load_routes
 from routing.reload import Reload, TableHolder
+from routing.render import candidate_json, decision_json
 from routing.strategies import STRATEGIES
 from routing.table import (
     AccountSpec,
@@ -44,6 +46,7 @@ __all__ = [
     "Decision",
     "Excluded",
     "Exclusion",
+    "ExclusionChange",
     "Match",
     "Price",
     "PriceChange",
@@ -57,6 +60,8 @@ __all__ = [
     "Strategy",
     "TableDiff",
     "TableHolder",
+    "candidate_json",
+    "decision_json",
     "diff_tables",
     "explain",
     "load_routes",

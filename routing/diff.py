@@ -36,19 +36,47 @@ class CarrierChange:
 
 
 @dataclass(frozen=True, slots=True)
+class ExclusionChange:
+    """A carrier's ``exclude_prefixes`` or an account's ``blocked_prefixes`` gained or lost one."""
+
+    section: str  # "carriers" or "accounts"
+    name: str
+    prefix: str
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TableDiff:
-    """Every price change and every prefix whose carriers change, sorted by prefix."""
+    """Every price change, every prefix whose carriers change, and every exclusion change."""
 
     prices: tuple[PriceChange, ...]
     carriers: tuple[CarrierChange, ...]
+    exclusions: tuple[ExclusionChange, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.prices or self.carriers)
+        return bool(self.prices or self.carriers or self.exclusions)
 
 
 def diff_tables(old: RoutingTable, new: RoutingTable) -> TableDiff:
     """Compare two tables prefix by prefix, for every class and every account they name."""
-    return TableDiff(_price_changes(old, new), _carrier_changes(old, new))
+    return TableDiff(
+        _price_changes(old, new), _carrier_changes(old, new), _exclusion_changes(old, new)
+    )
+
+
+def _exclusion_changes(old: RoutingTable, new: RoutingTable) -> tuple[ExclusionChange, ...]:
+    def lists(table: RoutingTable) -> dict[tuple[str, str], set[str]]:
+        out = {("carriers", c.name): set(c.exclude_prefixes) for c in table.carriers.values()}
+        out.update((("accounts", a.name), set(a.blocked_prefixes)) for a in table.accounts.values())
+        return out
+
+    before, after = lists(old), lists(new)
+    changes = []
+    for key in sorted(before.keys() | after.keys()):
+        was, now = before.get(key, set()), after.get(key, set())
+        changes += [ExclusionChange(*key, p, False) for p in sorted(was - now)]
+        changes += [ExclusionChange(*key, p, True) for p in sorted(now - was)]
+    return tuple(changes)
 
 
 def _price_changes(old: RoutingTable, new: RoutingTable) -> tuple[PriceChange, ...]:

@@ -6,6 +6,7 @@ and `routing.diff.diff_tables`, and prints what they say.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import replace
@@ -25,6 +26,7 @@ from routing import (
     RouteRequest,
     RoutingTable,
     Snapshot,
+    decision_json,
     diff_tables,
     explain,
     load_routes,
@@ -75,6 +77,45 @@ def check(
         f"{prices} prices ({table.currency})",
         markup=False,
     )
+    for line in _summary(table):
+        console.print(line, markup=False, soft_wrap=True)
+
+
+def _summary(table: RoutingTable) -> list[str]:
+    """What the file says, one line per carrier, route and account rule, for a person on call."""
+    lines = ["carriers:"]
+    for c in table.carriers.values():
+        served = f"; does not serve {', '.join(c.exclude_prefixes)}" if c.exclude_prefixes else ""
+        listed = len(table.price_lists.get(c.name, {}))
+        lines.append(
+            f"  {c.name}: {c.host}:{c.port}, {c.mps} MPS ({c.otp_reserved_share:.0%} for OTP), "
+            f"{c.binds} x {c.bind} window {c.window}, {listed} prices{served}"
+        )
+    lines.append("routes (most specific match wins):")
+    for r in table.routes:
+        match = r.match
+        fits = ", ".join(
+            part
+            for part in (
+                match.prefix and f"prefix {match.prefix}",
+                match.message_class and f"class {match.message_class}",
+                match.account and f"account {match.account}",
+            )
+            if part
+        )
+        carriers = (
+            ", ".join(f"{c} {w}%" for c, w in zip(r.carriers, r.weights, strict=True))
+            if r.weights
+            else ", ".join(r.carriers)
+        )
+        lines.append(f"  {r.name}: {fits or 'everything else'} → {r.strategy}: {carriers}")
+    if table.accounts:
+        lines.append("accounts:")
+        lines += [
+            f"  {a.name}: blocked from {', '.join(a.blocked_prefixes)}"
+            for a in table.accounts.values()
+        ]
+    return lines
 
 
 @routes_app.command("explain")
@@ -95,17 +136,24 @@ def explain_number(
         list[str] | None,
         typer.Option("--down", help="treat this carrier's circuit as open (repeatable)"),
     ] = None,
+    tokens: Annotated[
+        list[str] | None,
+        typer.Option("--tokens", help="CARRIER=N: tokens left in its MPS bucket (repeatable)"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the JSON of GET /v1/routes/explain")
+    ] = False,
 ) -> None:
     """Show the ordered candidates for a number and why every other carrier was left out."""
     console = _console()
     to = _normalise(number)
     table = _load(file, console)
-    unknown = sorted(set(down or ()) - set(table.carriers))
-    if unknown:
-        raise typer.BadParameter(f"unknown carrier {', '.join(unknown)}", param_hint="--down")
-    snapshot = Snapshot.of({name: CarrierHealth(circuit=Circuit.OPEN) for name in down or ()})
+    snapshot = _snapshot(table, down or [], tokens or [])
     request = RouteRequest(message_id, to, message_class, segments, encoding, account, sender)
     decision = explain(request, table, snapshot)
+    if as_json:
+        typer.echo(json.dumps(decision_json(request, decision), indent=2))
+        return
     who = f" for account {account}" if account else ""
     if decision.route_name is None:
         console.print(f"{to} ({message_class}{who}): no route matches", markup=False)
@@ -131,6 +179,16 @@ def explain_number(
         console.print(candidates)
     else:
         console.print("no candidates: the message would fail with no_route", markup=False)
+        if decision.route_name is not None:
+            for reason in decision.no_route().reasons:
+                console.print(f"  {reason}", markup=False)
+    if decision.demoted:
+        console.print(
+            "tried last, over its MPS share: "
+            + "; ".join(f"{d.carrier} ({d.detail})" for d in decision.demoted),
+            markup=False,
+            soft_wrap=True,
+        )
     if decision.excluded:
         left_out = Table(title="Left out")
         for column in ("carrier", "reason", "detail"):
@@ -138,6 +196,32 @@ def explain_number(
         for e in decision.excluded:
             left_out.add_row(e.carrier, str(e.reason), e.detail)
         console.print(left_out)
+
+
+def _snapshot(table: RoutingTable, down: list[str], tokens: list[str]) -> Snapshot:
+    """The health the operator asks to assume: open circuits and bucket levels by carrier."""
+    levels: dict[str, float] = {}
+    for item in tokens:
+        name, _, raw = item.partition("=")
+        try:
+            levels[name] = float(raw)
+        except ValueError:
+            raise typer.BadParameter(f"{item!r} is not CARRIER=N", param_hint="--tokens") from None
+        if not levels[name] >= 0:
+            raise typer.BadParameter(f"{item!r}: N must be >= 0", param_hint="--tokens")
+    for names, hint in ((down, "--down"), (list(levels), "--tokens")):
+        unknown = sorted(set(names) - set(table.carriers))
+        if unknown:
+            raise typer.BadParameter(f"unknown carrier {', '.join(unknown)}", param_hint=hint)
+    return Snapshot.of(
+        {
+            name: CarrierHealth(
+                circuit=Circuit.OPEN if name in down else Circuit.CLOSED,
+                capacity_left=levels.get(name),
+            )
+            for name in {*down, *levels}
+        }
+    )
 
 
 @routes_app.command("diff")
@@ -177,6 +261,19 @@ def diff(
                 _way(c.new_route, c.new),
             )
         console.print(carriers)
+    if changes.exclusions:
+        exclusions = Table(title="Exclusion changes")
+        for column in ("", "who", "prefix", "meaning"):
+            exclusions.add_column(column)
+        for e in changes.exclusions:
+            who = f"{e.section}.{e.name}"
+            if e.section == "carriers":
+                meaning = f"{e.name} {'no longer serves' if e.added else 'now serves'} {e.prefix}"
+            else:
+                verb = "may no longer" if e.added else "may now"
+                meaning = f"account {e.name} {verb} send to {e.prefix}"
+            exclusions.add_row("+" if e.added else "-", who, e.prefix, meaning)
+        console.print(exclusions)
 
 
 def _money(amount: Decimal | None) -> str:

@@ -24,7 +24,7 @@ def write(tmp_path: Path, name: str, text: str) -> str:
 def test_check_accepts_the_shipped_file() -> None:
     result = runner.invoke(routes_app, ["check", SHIPPED])
     assert result.exit_code == 0, result.output
-    assert "ok — 2 carriers, 2 routes, 10 prices (EUR)" in result.output
+    assert "ok — 2 carriers, 2 routes, 13 prices (EUR)" in result.output
 
 
 def test_check_prints_every_problem_and_exits_1(tmp_path: Path) -> None:
