@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from messaging import Encoding, MessageClass
 from routing import (
+    AccountSpec,
     CarrierHealth,
     CarrierSpec,
     Circuit,
@@ -26,6 +27,8 @@ from routing import (
 
 NAMES = ("a", "b", "c", "d", "e")
 PREFIXES = ("+1", "+12", "+123", "+4", "+44", "+447", "+4477", "+3", "+33")
+# Exclusion prefixes include some no price or route uses, so the index must split on them.
+EXCLUDABLE = ("+1", "+123", "+44", "+4477", "+447712", "+33", "+339")
 BOTH = frozenset(Encoding)
 ENCODINGS = (BOTH, BOTH, BOTH, frozenset({Encoding.GSM7}), frozenset({Encoding.UCS2}))
 
@@ -39,10 +42,21 @@ class World:
     routes: tuple[Route, ...]
     snapshot: Snapshot
     request: RouteRequest
+    accounts: tuple[AccountSpec, ...] = ()
 
     def table(self) -> RoutingTable:
         """Compile the table from its parts."""
-        return RoutingTable.build(self.carriers, self.prices, self.routes)
+        return RoutingTable.build(self.carriers, self.prices, self.routes, accounts=self.accounts)
+
+
+# Strategies built once: building them inside the composite costs more than drawing.
+CARRIER_ENCODINGS = st.sampled_from(ENCODINGS)
+EXCLUSIONS = st.sets(st.sampled_from(EXCLUDABLE), max_size=2).map(tuple)
+MILLIS = st.integers(1, 100)
+PRICE_PREFIXES = st.sets(st.sampled_from(PREFIXES), min_size=4)
+SCORES = st.floats(0, 1) | st.just(1.0) | st.just(0.0)
+CIRCUITS = st.sampled_from(Circuit)
+TOKENS = st.none() | st.integers(0, 12).map(lambda n: n / 2)  # halves: hits "== segments"
 
 
 @st.composite
@@ -56,15 +70,16 @@ def worlds(draw: st.DrawFn) -> World:
             2775,
             n,
             "pw",
-            encodings=draw(st.sampled_from(ENCODINGS)),
+            encodings=draw(CARRIER_ENCODINGS),
             alphanumeric_sender=draw(st.booleans()),
+            exclude_prefixes=draw(EXCLUSIONS),
         )
         for n in names
     )
     prices = tuple(
-        Price(n, p, Decimal(draw(st.integers(1, 100))) / 1000, "EUR")
+        Price(n, p, Decimal(draw(MILLIS)) / 1000, "EUR")
         for n in names
-        for p in draw(st.sets(st.sampled_from(PREFIXES), min_size=4))
+        for p in draw(PRICE_PREFIXES)
     )
     routes = []
     count = draw(st.integers(1, 4))
@@ -92,22 +107,26 @@ def worlds(draw: st.DrawFn) -> World:
         routes.append(Route(f"r{position}", match, strategy, members, weights, position))
     health = {
         n: CarrierHealth(
-            draw(st.floats(0, 1) | st.just(1.0) | st.just(0.0)),
-            draw(st.sampled_from(Circuit)),
+            draw(SCORES),
+            draw(CIRCUITS),
             draw(st.booleans()),
+            draw(TOKENS),
         )
         for n in draw(st.sets(st.sampled_from(names)))
     }
+    accounts = tuple(
+        AccountSpec(a, draw(EXCLUSIONS)) for a in draw(st.sets(st.sampled_from(("acme", "other"))))
+    )
     request = RouteRequest(
         draw(st.text(min_size=1, max_size=12)),
-        draw(st.sampled_from(PREFIXES)) + draw(st.from_regex(r"[0-9]{0,8}", fullmatch=True)),
+        draw(st.sampled_from(PREFIXES)) + draw(st.text("0123456789", max_size=8)),
         draw(st.sampled_from(MessageClass)),
         draw(st.integers(1, 5)),
         draw(st.sampled_from(Encoding)),
         draw(st.none() | st.just("acme") | st.just("other")),
         draw(st.sampled_from(("", "ACME", "+447700900000", "12345"))),
     )
-    return World(carriers, prices, tuple(routes), Snapshot.of(health), request)
+    return World(carriers, prices, tuple(routes), Snapshot.of(health), request, accounts)
 
 
 def reference_price(world: World, carrier: str, number: str) -> Price | None:
@@ -137,6 +156,11 @@ def reference_eligible(world: World) -> set[str]:
     req, chosen = world.request, reference_route(world)
     if chosen is None:
         return set()
+    if any(
+        a.name == req.account and any(req.to.startswith(p) for p in a.blocked_prefixes)
+        for a in world.accounts
+    ):
+        return set()
     alphanumeric = bool(req.sender) and not req.sender.lstrip("+").isdigit()
     specs = {c.name: c for c in world.carriers}
     out = set()
@@ -144,6 +168,7 @@ def reference_eligible(world: World) -> set[str]:
         health = world.snapshot.health(name)
         if (
             reference_price(world, name, req.to) is not None
+            and not any(req.to.startswith(p) for p in specs[name].exclude_prefixes)
             and req.encoding in specs[name].encodings
             and (specs[name].alphanumeric_sender or not alphanumeric)
             and health.circuit is not Circuit.OPEN
@@ -184,32 +209,48 @@ def test_candidates_carry_longest_prefix_price_times_segments(world: World) -> N
         assert c.score == world.snapshot.health(c.carrier).score
 
 
+def group_of(world: World, carrier: str) -> int:
+    """Where the engine must place a carrier: 0 usable, 1 half-open trial, 2 short of tokens."""
+    health = world.snapshot.health(carrier)
+    if health.capacity_left is not None and health.capacity_left < world.request.segments:
+        return 2
+    return 1 if health.circuit is Circuit.HALF_OPEN else 0
+
+
 @settings(deadline=None)
 @given(worlds())
-def test_least_cost_is_sorted_by_cost_with_trials_last(world: World) -> None:
+def test_groups_come_in_order_usable_then_trials_then_over_mps_share(world: World) -> None:
+    candidates = route(world.request, world.table(), world.snapshot)
+    groups = [group_of(world, c.carrier) for c in candidates]
+    assert groups == sorted(groups)
+    for c, group in zip(candidates, groups, strict=True):
+        assert (group == 2) == c.reason.startswith("over its MPS share")
+
+
+@settings(deadline=None)
+@given(worlds())
+def test_least_cost_is_sorted_by_cost_within_each_group(world: World) -> None:
     chosen = reference_route(world)
     if chosen is None or chosen.strategy is not Strategy.LEAST_COST:
         return
     candidates = route(world.request, world.table(), world.snapshot)
-    trial = [world.snapshot.health(c.carrier).circuit is Circuit.HALF_OPEN for c in candidates]
-    assert trial == sorted(trial)  # healthy ones first, then half-open trials
-    for group in (False, True):
-        keys = [(c.cost, c.carrier) for c, t in zip(candidates, trial, strict=True) if t is group]
+    for group in (0, 1, 2):
+        keys = [(c.cost, c.carrier) for c in candidates if group_of(world, c.carrier) == group]
         assert keys == sorted(keys)
 
 
 @settings(deadline=None)
 @given(worlds())
-def test_quality_is_sorted_by_score_then_cost(world: World) -> None:
+def test_quality_is_sorted_by_score_then_cost_within_each_group(world: World) -> None:
     chosen = reference_route(world)
     if chosen is None or chosen.strategy is not Strategy.QUALITY:
         return
     candidates = route(world.request, world.table(), world.snapshot)
-    healthy = [
-        c for c in candidates if world.snapshot.health(c.carrier).circuit is not Circuit.HALF_OPEN
-    ]
-    keys = [(-c.score, c.cost, c.carrier) for c in healthy]
-    assert keys == sorted(keys)
+    for group in (0, 1, 2):
+        keys = [
+            (-c.score, c.cost, c.carrier) for c in candidates if group_of(world, c.carrier) == group
+        ]
+        assert keys == sorted(keys)
 
 
 @settings(deadline=None)
