@@ -263,3 +263,36 @@ def test_route_explain_shows_candidates_in_order(store: MessageStore) -> None:
         assert costs == sorted(costs)
 
     run(store, RecordingOutbox(), scenario, admin=True)
+
+
+def test_route_explain_shows_account_blocks_and_unserved_destinations(
+    store: MessageStore,
+) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        blocked = await client.get(
+            "/v1/routes/explain",
+            params={"to": "+2348031234567", "account": "trial"},
+            headers=auth,
+        )
+        assert blocked.status == 200
+        decision = await blocked.json()
+        assert decision["account"] == "trial"
+        assert decision["candidates"] == []
+        assert {e["carrier"]: e["reason"] for e in decision["excluded"]} == {
+            "alpha": "account blocked",
+            "beta": "account blocked",
+        }
+        russia = await client.get("/v1/routes/explain", params={"to": "+79161234567"}, headers=auth)
+        decision = await russia.json()
+        assert [c["carrier"] for c in decision["candidates"]] == ["alpha"]
+        assert decision["excluded"] == [
+            {
+                "carrier": "beta",
+                "reason": "destination not served",
+                "detail": "does not serve +7 (carriers.beta.exclude_prefixes)",
+            }
+        ]
+        assert decision["demoted"] == []
+
+    run(store, RecordingOutbox(), scenario, admin=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from messaging import Encoding, MessageClass
+from routing import RouteRequest, Snapshot, decision_json, explain, load_routes
 from switchboard.cli_routes import routes_app
 from tests.unit.routing.conftest import CARRIERS, DEFAULT_ROUTE, PRICES
 
@@ -128,3 +131,77 @@ def test_diff_refuses_an_invalid_file(tmp_path: Path) -> None:
     result = runner.invoke(routes_app, ["diff", SHIPPED, bad])
     assert result.exit_code == 1
     assert "carriers: must be a table" in result.output
+
+
+def test_check_summarises_carriers_routes_and_account_rules() -> None:
+    result = runner.invoke(routes_app, ["check", SHIPPED])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith("  beta: 127.0.0.1:2776, 500 MPS") for line in lines)
+    assert any(line.endswith("; does not serve +7") for line in lines)
+    assert "  otp: class otp → quality: alpha, beta" in lines
+    assert "  default: everything else → least_cost: alpha, beta" in lines
+    assert "  trial: blocked from +234, +7" in lines
+
+
+def test_explain_json_is_the_api_json() -> None:
+    result = runner.invoke(
+        routes_app, ["explain", "+79161234567", "-c", "otp", "-f", SHIPPED, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    request = RouteRequest("explain", "+79161234567", MessageClass.OTP, 1, Encoding.GSM7)
+    expected = decision_json(request, explain(request, load_routes(SHIPPED), Snapshot.empty()))
+    assert json.loads(result.output) == expected
+    assert expected["excluded"] == [
+        {
+            "carrier": "beta",
+            "reason": "destination not served",
+            "detail": "does not serve +7 (carriers.beta.exclude_prefixes)",
+        }
+    ]
+
+
+def test_explain_tokens_demote_a_carrier_over_its_mps_share() -> None:
+    result = runner.invoke(
+        routes_app,
+        ["explain", "+447700900123", "-f", SHIPPED, "--segments", "2", "--tokens", "alpha=1"],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "EUR" in line]
+    assert "beta" in rows[0]
+    assert "alpha" in rows[1]
+    assert "over its MPS share" in rows[1]
+    assert (
+        "tried last, over its MPS share: alpha (1 token(s) left in its MPS bucket for 2 "
+        "segment(s): tried last)" in result.output
+    )
+
+
+def test_explain_tokens_must_name_a_carrier_and_a_number() -> None:
+    for bad in ("alpha", "alpha=x", "zeta=1", "alpha=-1"):
+        result = runner.invoke(routes_app, ["explain", "+4420", "-f", SHIPPED, "--tokens", bad])
+        assert result.exit_code == 2, (bad, result.output)
+
+
+def test_explain_blocked_account_says_why() -> None:
+    result = runner.invoke(
+        routes_app, ["explain", "+2348031234567", "-f", SHIPPED, "--account", "trial"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no candidates" in result.output
+    assert 'account "trial" may not send to +234 (accounts.trial.blocked_prefixes)' in result.output
+    assert result.output.count("account blocked") == 2  # alpha and beta
+
+
+def test_diff_lists_exclusion_changes(tmp_path: Path) -> None:
+    old = write(tmp_path, "old.toml", CARRIERS + PRICES + DEFAULT_ROUTE)
+    text = CARRIERS.replace("mps = 500\n", 'mps = 500\nexclude_prefixes = ["+33"]\n', 1)
+    text += PRICES + DEFAULT_ROUTE + '\n[accounts.acme]\nblocked_prefixes = ["+44"]\n'
+    new = write(tmp_path, "new.toml", text)
+    result = runner.invoke(routes_app, ["diff", old, new])
+    assert result.exit_code == 0, result.output
+    section = result.output.split("Exclusion changes")[1]
+    assert "account acme may no longer send to +44" in section
+    assert "alpha no longer serves +33" in section
+    traffic = result.output.split("Traffic that goes another way")[1].split("Exclusion")[0]
+    assert any("+33 " in row and "default: beta 0.045 " in row for row in traffic.splitlines())
