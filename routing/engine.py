@@ -6,16 +6,15 @@ process. No I/O, no clock; the worker reads the health `Snapshot` first and pass
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from messaging import Encoding, MessageClass, NoRoute
 from routing.candidate import Candidate
 from routing.config import Strategy
-from routing.health import CarrierHealth, Circuit, Snapshot
+from routing.health import Circuit, Snapshot
 from routing.strategies import STRATEGIES
-from routing.table import CarrierSpec, Price, RoutePlan, RoutingTable
+from routing.table import CarrierSpec, RoutePlan, RoutingTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,90 +161,69 @@ def _is_alphanumeric(sender: str) -> bool:
 
 
 def _candidates(request: RouteRequest, snapshot: Snapshot, plan: RoutePlan) -> list[Candidate]:
-    # The hot path of every send. The plan holds, per lane, the carriers that can take the
-    # message already in the strategy's base order; one pass over them sorts each into
-    # usable, half-open (trial) or short of MPS tokens, dropping the unusable.
-    health = snapshot.carriers
+    # The hot path of every send. The plan's lane holds the carriers that can take the
+    # message, in the strategy's base order, as ready-made full-health candidates: copy
+    # them, then touch only the carriers the snapshot mentions (a set intersection finds
+    # them) — drop the unusable, rescore the degraded, move trials and the short of MPS
+    # tokens to the end. Work is per degraded carrier, not per carrier.
+    states = snapshot.states
     segments = request.segments
-    lane = (request.encoding, bool(request.sender) and not request.sender.lstrip("+").isdigit())
-    if not health and segments == 1:
-        fast = plan.healthy[lane]
-        if fast:
-            return list(fast)
-    prices: Sequence[Price] = plan.lanes[lane]
-    trial: list[Price] = []
-    short: list[Price] = []
-    if health:
-        usable: list[Price] = []
-        for p in prices:
-            state = health.get(p.carrier)
-            if state is None:
-                usable.append(p)
-            elif state.circuit is Circuit.OPEN or not state.bound or state.score <= 0.0:
+    sender = request.sender
+    lane = plan.lanes[request.encoding, bool(sender) and not sender.lstrip("+").isdigit()]
+    if segments == 1:
+        out = list(lane.singles)
+    else:
+        out = [
+            _new(Candidate, (c[0], c[1], c[2], c[2] * segments, c[4], c[5], c[6]))
+            for c in lane.singles
+        ]
+    touched = states.keys() & lane.index.keys() if states else None
+    rescored = False
+    trial: list[Candidate] = []
+    short: list[Candidate] = []
+    if touched:
+        index = lane.index
+        # Highest position first, so deleting one never shifts those still to visit.
+        for i in sorted([index[name] for name in touched], reverse=True):
+            c = out[i]
+            state = states[c[0]]
+            left = state.capacity_left
+            enough = left is None or left >= segments
+            circuit = state.circuit
+            if state.score == 1.0 and circuit is Circuit.CLOSED and state.bound and enough:
                 continue
-            elif state.capacity_left is not None and state.capacity_left < segments:
-                short.append(p)
-            elif state.circuit is Circuit.HALF_OPEN:
-                trial.append(p)
+            if circuit is Circuit.OPEN or not state.bound or state.score <= 0.0:
+                del out[i]
+            elif not enough:
+                # Too few tokens for this message: still a valid fallback, so tried last
+                # rather than dropped (the worker may wait for its bucket or move on).
+                del out[i]
+                late = _OVER_SHARE_TRIAL if circuit is Circuit.HALF_OPEN else _OVER_SHARE
+                short.append(_new(Candidate, (c[0], c[1], c[2], c[3], c[4], state.score, late)))
+            elif circuit is Circuit.HALF_OPEN:
+                # A half-open circuit admits trial traffic only: such carriers go after the others.
+                del out[i]
+                trial.append(_new(Candidate, (c[0], c[1], c[2], c[3], c[4], state.score, _TRIAL)))
             else:
-                usable.append(p)
-        prices = usable
-    strategy = STRATEGIES[plan.route.strategy]
+                out[i] = _new(Candidate, (c[0], c[1], c[2], c[3], c[4], state.score, c[6]))
+                rescored = True
+        trial.reverse()
+        short.reverse()
+    strategy = plan.route.strategy
+    order = STRATEGIES[strategy]
     message_id = request.message_id
-    ordered = strategy(plan, prices, message_id, snapshot) if prices else []
-    overrides: dict[str, str] = {}  # reasons that differ from the compiled ones
-    if ordered and plan.route.strategy is Strategy.WEIGHTED:
-        first = ordered[0].carrier
-        overrides[first] = f"weighted pick (weight {plan.weights[first]})"
-    if trial:
-        # A half-open circuit admits trial traffic only: such carriers go after the others.
-        tried = strategy(plan, trial, message_id, snapshot)
-        overrides.update((p.carrier, _TRIAL) for p in tried)
-        ordered += tried
-    if short:
-        # Too few tokens left for this message: still a valid fallback, so tried last
-        # rather than dropped (the worker may wait for its bucket or move on).
-        late = strategy(plan, short, message_id, snapshot)
-        for p in late:
-            trial_too = health[p.carrier].circuit is Circuit.HALF_OPEN
-            overrides[p.carrier] = _OVER_SHARE_TRIAL if trial_too else _OVER_SHARE
-        ordered += late
-    return _build(ordered, plan, segments, health, overrides)
-
-
-def _build(
-    ordered: list[Price],
-    plan: RoutePlan,
-    segments: int,
-    health: Mapping[str, CarrierHealth],
-    overrides: Mapping[str, str],
-) -> list[Candidate]:
-    """Candidates in order, reusing the compiled one-segment, full-health ones where they fit."""
-    singles = plan.singles
-    reasons = plan.reasons
-    route_name = plan.route.name
-    out: list[Candidate] = []
-    for p in ordered:
-        name = p.carrier
-        state = health.get(name)
-        if segments == 1 and state is None and name not in overrides:
-            out.append(singles[name])
-            continue
-        out.append(
-            _new(
-                Candidate,
-                (
-                    name,
-                    route_name,
-                    p.per_segment,
-                    p.per_segment * segments,
-                    p.currency,
-                    1.0 if state is None else state.score,
-                    overrides.get(name) or reasons[name],
-                ),
-            )
-        )
-    return out
+    # At full health every strategy but weighted keeps the base order: skip the call.
+    if out and (rescored or strategy is Strategy.WEIGHTED):
+        out = order(plan, out, message_id)
+        if strategy is Strategy.WEIGHTED:
+            first = out[0]
+            weight = plan.weights[first.carrier]
+            out[0] = first._replace(reason=f"weighted pick (weight {weight})")
+    if len(trial) > 1:
+        trial = order(plan, trial, message_id)
+    if len(short) > 1:
+        short = order(plan, short, message_id)
+    return out + trial + short if trial or short else out
 
 
 def _exclusion(

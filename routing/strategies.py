@@ -1,46 +1,41 @@
-"""Routing strategies: a table of functions that order the eligible carriers of a route.
+"""Routing strategies: a table of functions that order the eligible candidates of a route.
 
-Each strategy takes the route's plan at the number's prefix, the eligible prices in the plan's
-base order (cheapest first, ties by carrier name; the listed order for `priority`: both fixed
-at compile time), the message id and the health snapshot, and returns them best first. Ties
-always fall back to cost, then carrier name, so every order is total and deterministic.
+Each strategy takes the route's plan at the number's prefix, the eligible candidates in the
+plan's base order (cheapest first, ties by carrier name; the listed order for `priority`:
+both fixed at compile time) and the message id, and returns them best first. It may reorder
+the list it is given. Ties always fall back to the base order, so every order is total and
+deterministic.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from operator import attrgetter
 from types import MappingProxyType
 
+from routing.candidate import Candidate
 from routing.config import Strategy
-from routing.health import HEALTHY, Snapshot
-from routing.table import Price, RoutePlan
+from routing.table import RoutePlan
 
-StrategyFn = Callable[[RoutePlan, Sequence[Price], str, Snapshot], list[Price]]
+StrategyFn = Callable[[RoutePlan, list[Candidate], str], list[Candidate]]
+
+_score = attrgetter("score")
 
 
-def least_cost(
-    plan: RoutePlan, eligible: Sequence[Price], message_id: str, snapshot: Snapshot
-) -> list[Price]:
+def least_cost(plan: RoutePlan, eligible: list[Candidate], message_id: str) -> list[Candidate]:
     """Cheapest per segment first; ties by carrier name (the base order, from compile time)."""
-    return list(eligible)
+    return eligible
 
 
-def quality(
-    plan: RoutePlan, eligible: Sequence[Price], message_id: str, snapshot: Snapshot
-) -> list[Price]:
+def quality(plan: RoutePlan, eligible: list[Candidate], message_id: str) -> list[Candidate]:
     """Best health score first, then cheapest, then carrier name."""
-    prices = list(eligible)
-    if snapshot.carriers:
-        health_of = snapshot.carriers.get
-        # The base order is (cost, name) and list.sort is stable: sort on score only.
-        prices.sort(key=lambda p: -health_of(p.carrier, HEALTHY).score)
-    return prices
+    # The base order is (cost, name) and list.sort is stable, also in reverse: sort on score.
+    eligible.sort(key=_score, reverse=True)
+    return eligible
 
 
-def weighted(
-    plan: RoutePlan, eligible: Sequence[Price], message_id: str, snapshot: Snapshot
-) -> list[Price]:
+def weighted(plan: RoutePlan, eligible: list[Candidate], message_id: str) -> list[Candidate]:
     """One carrier drawn by weight from a stable hash of the message id; the rest by cost.
 
     The draw is over the eligible carriers' weights only, in the route's listed order, so an
@@ -48,27 +43,26 @@ def weighted(
     same message id must pick the same carrier in every process (PYTHONHASHSEED differs).
     """
     weights = plan.weights
-    names = {p.carrier for p in eligible}
-    pool = [p for p in plan.priced if p.carrier in names and weights[p.carrier] > 0]
-    total = sum(weights[p.carrier] for p in pool)
+    by_name = {c.carrier: c for c in eligible}
+    pool = [p.carrier for p in plan.priced if p.carrier in by_name and weights[p.carrier] > 0]
+    total = sum(weights[name] for name in pool)
     if total == 0:
-        return list(eligible)
+        return eligible
     digest = hashlib.blake2b(message_id.encode(), digest_size=8).digest()
     point = int.from_bytes(digest, "big") % total  # 2**64 ≫ 100: the modulo bias is negligible
     picked = pool[-1]
-    for price in pool:
-        point -= weights[price.carrier]
+    for name in pool:
+        point -= weights[name]
         if point < 0:
-            picked = price
+            picked = name
             break
-    return [picked, *(p for p in eligible if p is not picked)]
+    first = by_name[picked]
+    return [first, *(c for c in eligible if c is not first)]
 
 
-def priority(
-    plan: RoutePlan, eligible: Sequence[Price], message_id: str, snapshot: Snapshot
-) -> list[Price]:
+def priority(plan: RoutePlan, eligible: list[Candidate], message_id: str) -> list[Candidate]:
     """The route's listed order (the base order of a priority plan)."""
-    return list(eligible)
+    return eligible
 
 
 STRATEGIES: Mapping[Strategy, StrategyFn] = MappingProxyType(

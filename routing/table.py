@@ -115,10 +115,25 @@ class Route:
     position: int = 0
 
 
-Lane = tuple[Encoding, bool]
+LaneKey = tuple[Encoding, bool]
 """What a message asks of a carrier: its encoding, and whether its sender is alphanumeric."""
 
-LANES: tuple[Lane, ...] = tuple((e, a) for e in Encoding for a in (False, True))
+LANE_KEYS: tuple[LaneKey, ...] = tuple((e, a) for e in Encoding for a in (False, True))
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """The carriers of a plan that can take one kind of message, in the strategy's base order.
+
+    `singles` is the whole answer for a one-segment message at full health; the engine copies
+    it and touches only the few carriers the health snapshot mentions (found by `index`).
+    """
+
+    prices: tuple[Price, ...]  # by cost, ties by name; listed order for priority
+    singles: tuple[Candidate, ...]  # aligned with prices
+    # carrier → position in prices / singles. A plain dict, read-only by convention: the
+    # engine intersects its keys with the snapshot's, and a mappingproxy is slower there.
+    index: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,17 +146,12 @@ class RoutePlan:
     unpriced: tuple[str, ...]  # served carriers of the route with no price at this prefix
     unserved: tuple[str, ...]  # carriers of the route whose exclude_prefixes cover it
     blocked: frozenset[str]  # accounts that may not send to this prefix
-    # Priced carriers that can take a message of each lane, in the strategy's base order
-    # (by cost; listed order for priority): the engine filters these by health in one pass.
-    lanes: Mapping[Lane, tuple[Price, ...]]
+    lanes: Mapping[LaneKey, Lane]  # priced carriers able to take each kind of message
     weights: Mapping[str, int]  # weighted routes only
     reasons: Mapping[str, str]  # why each carrier is where the strategy put it
     # The candidate each carrier becomes for a one-segment message at full health: built
     # once here, reused by every decision (candidates are immutable).
     singles: Mapping[str, Candidate]
-    # The whole answer per lane when every carrier is at full health and the message has one
-    # segment (empty for weighted routes, whose first pick depends on the message id).
-    healthy: Mapping[Lane, tuple[Candidate, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,15 +368,6 @@ def _plan(
     unpriced = tuple(c for c in served if c not in prices)
     by_cost = tuple(sorted(priced, key=lambda p: (p.per_segment, p.carrier)))
     base = priced if route.strategy is Strategy.PRIORITY else by_cost
-    lanes = {
-        (encoding, alphanumeric): tuple(
-            p
-            for p in base
-            if encoding in carriers[p.carrier].encodings
-            and (carriers[p.carrier].alphanumeric_sender or not alphanumeric)
-        )
-        for encoding, alphanumeric in LANES
-    }
     reasons = {
         name: _REASONS[route.strategy].format(position=i)
         for i, name in enumerate(route.carriers, start=1)
@@ -377,12 +378,19 @@ def _plan(
         )
         for p in priced
     }
-    healthy = {
-        lane: ()
-        if route.strategy is Strategy.WEIGHTED
-        else tuple(singles[p.carrier] for p in lane_prices)
-        for lane, lane_prices in lanes.items()
-    }
+    lanes = {}
+    for encoding, alphanumeric in LANE_KEYS:
+        fit = tuple(
+            p
+            for p in base
+            if encoding in carriers[p.carrier].encodings
+            and (carriers[p.carrier].alphanumeric_sender or not alphanumeric)
+        )
+        lanes[encoding, alphanumeric] = Lane(
+            fit,
+            tuple(singles[p.carrier] for p in fit),
+            {p.carrier: i for i, p in enumerate(fit)},
+        )
     return RoutePlan(
         route,
         priced,
@@ -394,7 +402,6 @@ def _plan(
         MappingProxyType(dict(zip(route.carriers, route.weights, strict=False))),
         MappingProxyType(reasons),
         MappingProxyType(singles),
-        MappingProxyType(healthy),
     )
 
 
