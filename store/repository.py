@@ -459,38 +459,44 @@ class MessageStore:
             )
         return [StatusChange(u["b_id"], u["b_status"], callback[u["b_id"]]) for u in settle]
 
-    def requeue_due(
-        self, now: datetime, stale_before: datetime, limit: int = 5000
-    ) -> dict[str, list[str]]:
-        """Ids to enqueue again, by class: retries now due, and queued/sending rows left behind.
+    def stranded(
+        self, now: datetime, queued_before: datetime, sending_before: datetime
+    ) -> dict[str, int]:
+        """How many messages of each class need a send task: the outbox sweep.
 
-        This is the outbox sweep (ARCHITECTURE.md invariant 1): whatever fell between a commit
-        and its enqueue, or died with a worker, is found here and sent again.
+        ARCHITECTURE.md invariant 1: whatever fell between a commit and its enqueue (queued,
+        untouched since `queued_before`), retries now due, and rows a dead worker left in
+        `sending` (no heartbeat since `sending_before`, put back to `queued` here) are counted;
+        the sweeper then wakes send tasks of the class, which claim the oldest first.
         """
         due = or_(
             Message.next_attempt_at <= now,
-            (Message.next_attempt_at.is_(None) & (Message.updated_at < stale_before)),
-        )
-        stranded_sending = (Message.status == Status.SENDING.value) & (
-            Message.updated_at < stale_before
+            (Message.next_attempt_at.is_(None) & (Message.updated_at < queued_before)),
         )
         with self.engine.begin() as conn:
+            # updated_at is kept: the row is as stale as it was, so it is counted just below.
+            conn.execute(
+                update(Message)
+                .where(Message.status == Status.SENDING.value, Message.updated_at < sending_before)
+                .values(status=Status.QUEUED.value)
+            )
             rows = conn.execute(
-                select(Message.id, Message.message_class)
-                .where(or_((Message.status == Status.QUEUED.value) & due, stranded_sending))
-                .order_by(Message.updated_at)
-                .limit(limit)
+                select(Message.message_class, func.count())
+                .where(Message.status == Status.QUEUED.value, due)
+                .group_by(Message.message_class)
             ).all()
-            if rows:
-                conn.execute(
-                    update(Message)
-                    .where(Message.id.in_([r.id for r in rows]), Message.status.in_(_OPEN[:2]))
-                    .values(status=Status.QUEUED.value, updated_at=now, next_attempt_at=None)
-                )
-        out: dict[str, list[str]] = defaultdict(list)
-        for r in rows:
-            out[r.message_class].append(r.id)
-        return dict(out)
+        return {message_class: int(n) for message_class, n in rows}
+
+    def heartbeat(self, ids: Sequence[str], now: datetime) -> None:
+        """A worker still holds these `sending` rows: keep the sweeper off them."""
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(Message)
+                .where(Message.id.in_(list(ids)), Message.status == Status.SENDING.value)
+                .values(updated_at=now)
+            )
 
     def expire_overdue(self, now: datetime) -> list[StatusChange]:
         """Messages past validity with no final receipt become `expired`."""

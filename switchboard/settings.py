@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     requeue_after: float = Field(
         default=15.0, gt=0, description="a message queued or sending this long is re-enqueued"
     )
+    stuck_sending_after: float = Field(
+        default=60.0,
+        gt=0,
+        description="a `sending` row without a worker heartbeat this long is re-sent",
+    )
     retry_backoff: float = Field(
         default=5.0, gt=0, description="first wait after every candidate failed"
     )

@@ -28,6 +28,7 @@ SEND_TASK = "switchboard.send"
 RECONCILE_TASK = "switchboard.reconcile"
 SWEEP_TASK = "switchboard.sweep"
 CALLBACK_TASK = "switchboard.callback"
+MAX_WAKEUPS_PER_SWEEP = 20
 RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)
 
@@ -152,18 +153,21 @@ def make_celery(settings: WorkerSettings) -> Celery:
         """Outbox sweep: re-enqueue stranded or due messages, expire overdue ones."""
         ctx = context()
         now = utcnow()
-        due = ctx.store.requeue_due(now, now - timedelta(seconds=ctx.settings.requeue_after))
-        for message_class, ids in due.items():
-            outbox.enqueue(message_class, ids)
+        stranded = ctx.store.stranded(
+            now,
+            queued_before=now - timedelta(seconds=ctx.settings.requeue_after),
+            sending_before=now - timedelta(seconds=ctx.settings.stuck_sending_after),
+        )
+        for message_class, count in stranded.items():
+            # Wake-up tasks carry no ids: each claims the oldest due messages of its class.
+            wakeups = min(-(-count // settings.send_batch_max), MAX_WAKEUPS_PER_SWEEP)
+            for _ in range(wakeups):
+                outbox.enqueue_wakeup(message_class)
         expired = ctx.store.expire_overdue(now)
         notify(expired)
-        counts: dict[str, int] = defaultdict(int)
-        for ids in due.values():
-            counts["requeued"] += len(ids)
-        counts["expired"] = len(expired)
-        if counts["requeued"]:
-            log.info("sweeper re-enqueued %d messages", counts["requeued"])
-        return dict(counts)
+        if stranded:
+            log.info("sweeper woke send tasks for %s", stranded)
+        return {"stranded": sum(stranded.values()), "expired": len(expired)}
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:
@@ -188,6 +192,9 @@ class CeleryOutbox:
     def enqueue(self, message_class: str, ids: Sequence[str]) -> None:
         """Publish one send task per `batch_max` ids."""
         for start in range(0, len(ids), self.batch_max):
-            self.app.send_task(
-                SEND_TASK, args=[list(ids[start : start + self.batch_max])], queue=message_class
-            )
+            batch = list(ids[start : start + self.batch_max])
+            self.app.send_task(SEND_TASK, args=[batch, message_class], queue=message_class)
+
+    def enqueue_wakeup(self, message_class: str) -> None:
+        """A send task with no ids: it claims the oldest due messages of its class."""
+        self.app.send_task(SEND_TASK, args=[[], message_class], queue=message_class)

@@ -90,6 +90,7 @@ class _Job:
 _InFlight = tuple[_Job, list[concurrent.futures.Future[str]], float]  # job, parts, sent at
 RECORD_EVERY = 100  # finished messages per store write…
 RECORD_INTERVAL = 0.05  # …or this often, so receipts rarely race ahead of their attempt rows
+HEARTBEAT_EVERY = 10.0  # seconds; well under Settings.stuck_sending_after
 
 
 @dataclass
@@ -155,7 +156,7 @@ class Sender:
         pending = [j for j in jobs if j.outcome is None]
         in_flight: list[_InFlight] = []
         finished: list[_Job] = []
-        recorded_at = self.monotonic()
+        recorded_at = beat_at = self.monotonic()
         # A pipeline, not rounds: tokens are taken and parts submitted while earlier parts are
         # still awaiting their submit_sm_resp; finished messages are recorded in groups.
         while pending or in_flight:
@@ -173,6 +174,10 @@ class Sender:
             ):
                 changes += self._record(finished, stats)
                 finished, recorded_at = [], now
+            if now - beat_at >= HEARTBEAT_EVERY:  # a long batch keeps the sweeper off its rows
+                held = [j.message.id for j in pending] + [j.message.id for j, _, _ in in_flight]
+                self.store.heartbeat(held, self.clock())
+                beat_at = now
             if submitted or settled:
                 continue
             if in_flight:  # nothing moved: wait for the next response (or for tokens)

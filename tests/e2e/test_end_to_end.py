@@ -72,7 +72,11 @@ def test_carrier_with_mps_50_is_never_throttled(make_stack: StackFactory) -> Non
 
 def test_killed_send_worker_loses_nothing(make_stack: StackFactory) -> None:
     send_worker = WorkerSpec("worker-send", "otp,transactional,marketing", 1)
-    stack = make_stack(alpha_mps=100, carriers='["alpha"]', env={"SWITCHBOARD_REQUEUE_AFTER": "2"})
+    stack = make_stack(
+        alpha_mps=100,
+        carriers='["alpha"]',
+        env={"SWITCHBOARD_REQUEUE_AFTER": "2", "SWITCHBOARD_STUCK_SENDING_AFTER": "3"},
+    )
     ids = _send(stack, 300)
     assert wait_until(lambda: stack.store.status_counts(ids).get("queued", 0) < 250, timeout=30)
     stack.kill_worker(

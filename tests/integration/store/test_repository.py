@@ -93,16 +93,31 @@ def test_message_of_two_segments_waits_for_both_receipts(store: MessageStore) ->
     assert store.status_counts() == {"undelivered": 1}
 
 
-def test_sweep_requeues_stranded_messages_and_expires_overdue(store: MessageStore) -> None:
+def test_sweep_counts_stranded_messages_and_expires_overdue(store: MessageStore) -> None:
     account = store.ensure_account("acme", NOW)
     stranded = _message(account)
     late = _message(account, message_class="otp", valid_until=NOW - timedelta(seconds=1))
     store.insert_messages([stranded, late])
-    assert store.requeue_due(NOW, stale_before=NOW - timedelta(seconds=5)) == {}
-    due = store.requeue_due(NOW + timedelta(seconds=30), stale_before=NOW + timedelta(seconds=10))
-    assert due == {"marketing": [stranded.id], "otp": [late.id]}
+    early = store.stranded(NOW, NOW - timedelta(seconds=5), NOW - timedelta(seconds=60))
+    assert early == {}
+    later = NOW + timedelta(seconds=30)
+    counts = store.stranded(later, later - timedelta(seconds=15), later - timedelta(seconds=60))
+    assert counts == {"marketing": 1, "otp": 1}
     changes = store.expire_overdue(NOW)
     assert [c.message_id for c in changes] == [late.id]
+
+
+def test_sending_row_without_heartbeat_goes_back_to_queued(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    held, dead = _message(account), _message(account)
+    store.insert_messages([held, dead])
+    store.claim([held.id, dead.id], NOW)
+    store.heartbeat([held.id], NOW + timedelta(seconds=50))
+    after = NOW + timedelta(seconds=70)
+    counts = store.stranded(after, after - timedelta(seconds=15), after - timedelta(seconds=60))
+    assert counts == {"marketing": 1}
+    assert store.status_counts() == {"sending": 1, "queued": 1}
+    assert [c.id for c in store.claim([], after, fill_class="marketing", fill_to=10)] == [dead.id]
 
 
 def test_retry_later_is_released_when_due(store: MessageStore) -> None:
@@ -113,12 +128,9 @@ def test_retry_later_is_released_when_due(store: MessageStore) -> None:
     failed_try = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", False, "throttled")
     later = NOW + timedelta(seconds=5)
     store.record_outcomes([SendOutcome(row.id, (failed_try,), "queued", "throttled", later)], NOW)
-    assert (
-        store.requeue_due(NOW + timedelta(seconds=1), stale_before=NOW - timedelta(hours=1)) == {}
-    )
-    assert store.requeue_due(later, stale_before=NOW - timedelta(hours=1)) == {
-        "marketing": [row.id]
-    }
+    hour_ago = NOW - timedelta(hours=1)
+    assert store.stranded(NOW + timedelta(seconds=1), hour_ago, hour_ago) == {}
+    assert store.stranded(later, hour_ago, hour_ago) == {"marketing": 1}
     view = store.get_message(account, row.id)
     assert (
         view is not None

@@ -175,10 +175,9 @@ def test_every_candidate_down_goes_back_to_queued_with_a_retry_time(
     stats, _ = _sender(store, table, sessions).send([message_id])
     assert stats.retry_later == 1
     assert store.status_counts() == {"queued": 1}
-    assert store.requeue_due(NOW + timedelta(seconds=4), NOW - timedelta(hours=1)) == {}
-    assert store.requeue_due(NOW + timedelta(seconds=11), NOW - timedelta(hours=1)) == {
-        "marketing": [message_id]
-    }
+    hour_ago = NOW - timedelta(hours=1)
+    assert store.stranded(NOW + timedelta(seconds=4), hour_ago, hour_ago) == {}
+    assert store.stranded(NOW + timedelta(seconds=11), hour_ago, hour_ago) == {"marketing": 1}
 
 
 def test_long_message_is_submitted_as_concatenated_parts(
