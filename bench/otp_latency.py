@@ -157,8 +157,8 @@ def main() -> None:
             redis_url=settings.redis_url,
             workers=(
                 WorkerSpec("worker-otp", "otp", args.otp_workers),
-                WorkerSpec("worker-bulk", "transactional,marketing", args.bulk_workers),
-                WorkerSpec("worker-receipts", "receipts", 1, beat=True),
+                WorkerSpec("worker-bulk", "transactional,marketing", args.bulk_workers, nice=10),
+                WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
             ),
             extra_env={"SWITCHBOARD_OTP_CONFIG_FILE": str(Path(tmp) / "otp.toml")},
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -82,8 +83,11 @@ def worker(
         False, "--beat", help="also run the sweeper schedule (one per cluster)"
     ),
     loglevel: str = typer.Option("WARNING"),
+    nice: int = typer.Option(0, help="CPU niceness: give bulk (marketing) workers 10 so OTP wins"),
 ) -> None:
     """Run a Celery worker (prefork) on the given queues."""
+    if nice:
+        os.nice(nice)  # the pool children inherit it
     settings = Settings()
     wiring.require_redis(settings)
     wiring.migrate(settings)

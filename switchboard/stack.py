@@ -30,11 +30,12 @@ class WorkerSpec:
     queues: str
     concurrency: int = 1
     beat: bool = False
+    nice: int = 0
 
 
 DEFAULT_WORKERS = (
     WorkerSpec("worker-otp", "otp,transactional", 1),
-    WorkerSpec("worker-marketing", "marketing", 1),
+    WorkerSpec("worker-marketing", "marketing", 1, nice=10),  # OTP first when CPU is short
     WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
 )
 
@@ -127,6 +128,7 @@ class Stack:
     def start_worker(self, spec: WorkerSpec) -> None:
         """Start one more worker process (e.g. after a crash)."""
         args = ["worker", "--queues", spec.queues, "--concurrency", str(spec.concurrency)]
+        args += ["--nice", str(spec.nice)] if spec.nice else []
         self.group.python(spec.name, "switchboard", *([*args, "--beat"] if spec.beat else args))
 
     def simulator_stats(self) -> dict[str, Any]:
