@@ -378,7 +378,8 @@ def _plan(
         )
         for p in priced
     }
-    lanes = {}
+    lanes: dict[LaneKey, Lane] = {}
+    shared: dict[tuple[str, ...], Lane] = {}  # most carriers take every lane: build it once
     for encoding, alphanumeric in LANE_KEYS:
         fit = tuple(
             p
@@ -386,11 +387,15 @@ def _plan(
             if encoding in carriers[p.carrier].encodings
             and (carriers[p.carrier].alphanumeric_sender or not alphanumeric)
         )
-        lanes[encoding, alphanumeric] = Lane(
-            fit,
-            tuple(singles[p.carrier] for p in fit),
-            {p.carrier: i for i, p in enumerate(fit)},
-        )
+        names = tuple(p.carrier for p in fit)
+        lane = shared.get(names)
+        if lane is None:
+            lane = shared[names] = Lane(
+                fit,
+                tuple(singles[name] for name in names),
+                {name: i for i, name in enumerate(names)},
+            )
+        lanes[encoding, alphanumeric] = lane
     return RoutePlan(
         route,
         priced,
