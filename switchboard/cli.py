@@ -107,7 +107,8 @@ def worker(
     ]
     if beat:
         argv += ["-B", "-s", str(settings.var_dir / "celerybeat-schedule")]
-    wiring.celery_app(settings).worker_main(argv)
+    sends = bool(set(queues.split(",")) & {"otp", "transactional", "marketing"})
+    wiring.celery_app(settings, warm_sessions=sends).worker_main(argv)
 
 
 app.add_typer(routes_app, name="routes", help="Check, explain and diff routing files")

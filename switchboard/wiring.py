@@ -40,9 +40,9 @@ def migrate(settings: Settings) -> None:
     upgrade(settings.resolved_database_url())
 
 
-def celery_app(settings: Settings) -> Celery:
-    """The Celery app of this deployment."""
-    return make_celery(settings)
+def celery_app(settings: Settings, warm_sessions: bool = False) -> Celery:
+    """The Celery app of this deployment (workers that send bind their carriers at start)."""
+    return make_celery(settings, warm_sessions)
 
 
 def api_app(settings: Settings) -> web.Application:

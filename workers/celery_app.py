@@ -7,6 +7,7 @@ behind marketing), a `receipts` queue, and a beat schedule for the outbox sweepe
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -33,8 +34,12 @@ RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)
 
 
-def make_celery(settings: WorkerSettings) -> Celery:
-    """The Celery app: broker, options, tasks and beat schedule, all from `settings`."""
+def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery:
+    """The Celery app: broker, options, tasks and beat schedule, all from `settings`.
+
+    With `warm_sessions`, each worker process binds its carrier sessions as soon as it starts,
+    so the first OTP it sends does not wait for a bind.
+    """
     app = Celery("switchboard", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
         task_serializer="json",
@@ -59,14 +64,16 @@ def make_celery(settings: WorkerSettings) -> Celery:
         },
     )
     state: dict[str, WorkerContext] = {}
+    state_lock = threading.Lock()  # the warm-up thread and the first task may race
 
     def publish_receipts(batch: list[dict[str, Any]]) -> None:
         app.send_task(RECONCILE_TASK, args=[batch], queue=RECEIPTS_QUEUE)
 
     def context() -> WorkerContext:
-        if "ctx" not in state:
-            state["ctx"] = WorkerContext(settings, publish_receipts)
-        return state["ctx"]
+        with state_lock:
+            if "ctx" not in state:
+                state["ctx"] = WorkerContext(settings, publish_receipts)
+            return state["ctx"]
 
     outbox = CeleryOutbox(app, settings.send_batch_max)
 
@@ -172,6 +179,16 @@ def make_celery(settings: WorkerSettings) -> Celery:
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:
         state.clear()  # sockets and connections never cross a fork
+        if warm_sessions:
+            threading.Thread(target=_warm, name="warm-sessions", daemon=True).start()
+
+    def _warm() -> None:
+        pool = context().pool()
+        for name in pool.endpoints:
+            try:
+                pool.session(name)
+            except Exception as exc:  # a carrier down at start: the send path handles it later
+                log.warning("could not bind %s at start: %s", name, exc)
 
     @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _close(**_: Any) -> None:
