@@ -12,6 +12,7 @@ from store.records import (
     NewMessage,
     ReceiptBatchResult,
     ReceiptRecord,
+    ResendPolicy,
     SendOutcome,
     StatusChange,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "NewMessage",
     "ReceiptBatchResult",
     "ReceiptRecord",
+    "ResendPolicy",
     "SendOutcome",
     "StatusChange",
     "hash_key",

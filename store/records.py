@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 
@@ -93,13 +93,36 @@ class StatusChange:
 
 
 @dataclass(frozen=True)
+class ResendPolicy:
+    """Which messages get another carrier when a receipt says undelivered (or none comes)."""
+
+    classes: frozenset[str] = frozenset({"otp"})
+    max_attempts: int = 3
+    min_validity_left: timedelta = timedelta(seconds=30)
+
+    def allows(
+        self, message_class: str, attempts: int, valid_until: datetime, now: datetime
+    ) -> bool:
+        """True when one more attempt is worth it: right class, tries left, time left."""
+        return (
+            message_class in self.classes
+            and attempts < self.max_attempts
+            and valid_until - now >= self.min_validity_left
+        )
+
+
+NO_RESEND = ResendPolicy(classes=frozenset())
+
+
+@dataclass(frozen=True)
 class ReceiptBatchResult:
-    """Which receipts matched a part and which must be parked and retried."""
+    """Which receipts matched a part, which must be parked, which messages go out again."""
 
     matched: int
     duplicates: int
     unmatched: tuple[ReceiptRecord, ...]
     changes: tuple[StatusChange, ...] = field(default=())
+    resend: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from messaging import FINAL_STATUSES, ReceiptState, Status
 from store.ids import new_id
 from store.models import Account, ApiKey, Attempt, Message, Part
 from store.records import (
+    NO_RESEND,
     AttemptView,
     ClaimedMessage,
     KeyOwner,
@@ -22,6 +23,7 @@ from store.records import (
     NewMessage,
     ReceiptBatchResult,
     ReceiptRecord,
+    ResendPolicy,
     SendOutcome,
     StatusChange,
 )
@@ -238,6 +240,14 @@ class MessageStore:
                     .values(**taken)
                     .returning(*returning)
                 ).all()
+        tried: dict[str, set[str]] = defaultdict(set)
+        again = [r.id for r in rows if r.attempt_count]
+        if again:  # a resend: the carriers already tried go last
+            with self.engine.connect() as conn:
+                for message_id, carrier in conn.execute(
+                    select(Attempt.message_id, Attempt.carrier).where(Attempt.message_id.in_(again))
+                ):
+                    tried[message_id].add(carrier)
         order = {mid: i for i, mid in enumerate(ids)}
         claimed = [
             ClaimedMessage(
@@ -250,6 +260,7 @@ class MessageStore:
                 segments=r.segments,
                 attempt_count=r.attempt_count,
                 valid_until=r.valid_until,
+                tried_carriers=tuple(sorted(tried.get(r.id, ()))),
             )
             for r in rows
         ]
@@ -343,7 +354,7 @@ class MessageStore:
         ]
 
     def apply_receipts(
-        self, receipts: Sequence[ReceiptRecord], now: datetime
+        self, receipts: Sequence[ReceiptRecord], now: datetime, resend: ResendPolicy = NO_RESEND
     ) -> ReceiptBatchResult:
         """Match receipts to parts (idempotently); settle messages whose parts all have receipts."""
         if not receipts:
@@ -353,6 +364,7 @@ class MessageStore:
         matched = duplicates = 0
         unmatched: list[ReceiptRecord] = []
         changes: list[StatusChange] = []
+        again: list[str] = []
         with self.engine.begin() as conn:
             found = conn.execute(
                 select(
@@ -406,12 +418,15 @@ class MessageStore:
                     ),
                     part_updates,
                 )
-                changes = self._settle_attempts(conn, touched_attempts, now)
-        return ReceiptBatchResult(matched, duplicates, tuple(unmatched), tuple(changes))
+                changes, again = self._settle_attempts(conn, touched_attempts, now, resend)
+        return ReceiptBatchResult(
+            matched, duplicates, tuple(unmatched), tuple(changes), tuple(again)
+        )
 
     def _settle_attempts(
-        self, conn: Any, attempt_ids: Iterable[int], now: datetime
-    ) -> list[StatusChange]:
+        self, conn: Any, attempt_ids: Iterable[int], now: datetime, resend: ResendPolicy
+    ) -> tuple[list[StatusChange], list[str]]:
+        """Settle attempts whose parts all have receipts; a failed one may go out again."""
         rows = conn.execute(
             select(Part.attempt_id, Part.message_id, Part.receipt_state).where(
                 Part.attempt_id.in_(list(attempt_ids))
@@ -435,7 +450,7 @@ class MessageStore:
             attempt_updates.append({"b_id": attempt_id, "b_state": status.value})
             message_updates.append({"b_id": parts[0].message_id, "b_status": status.value})
         if not attempt_updates:
-            return []
+            return [], []
         conn.execute(
             update(Attempt)
             .where(Attempt.id == bindparam("b_id"))
@@ -443,13 +458,28 @@ class MessageStore:
             attempt_updates,
         )
         ids = [u["b_id"] for u in message_updates]
-        open_rows = conn.execute(
-            select(Message.id, Message.callback_url).where(
-                Message.id.in_(ids), Message.status.in_(_OPEN)
-            )
-        ).all()
-        callback = {r.id: r.callback_url for r in open_rows}
-        settle = [u for u in message_updates if u["b_id"] in callback]
+        open_rows = {
+            r.id: r
+            for r in conn.execute(
+                select(
+                    Message.id,
+                    Message.callback_url,
+                    Message.message_class,
+                    Message.attempt_count,
+                    Message.valid_until,
+                ).where(Message.id.in_(ids), Message.status.in_(_OPEN))
+            ).all()
+        }
+        settle, again = [], []
+        for u in message_updates:
+            row = open_rows.get(u["b_id"])
+            if row is None:
+                continue
+            failed = u["b_status"] != Status.DELIVERED.value
+            if failed and resend.allows(row.message_class, row.attempt_count, row.valid_until, now):
+                again.append(u["b_id"])
+            else:
+                settle.append(u)
         if settle:
             conn.execute(
                 update(Message)
@@ -457,7 +487,58 @@ class MessageStore:
                 .values(status=bindparam("b_status"), final_at=now, updated_at=now),
                 settle,
             )
-        return [StatusChange(u["b_id"], u["b_status"], callback[u["b_id"]]) for u in settle]
+        if (
+            again
+        ):  # e.g. an OTP the carrier could not deliver: next carrier, while the code is valid
+            conn.execute(
+                update(Message)
+                .where(Message.id.in_(again), _is_open())
+                .values(status=Status.QUEUED.value, updated_at=now, next_attempt_at=None)
+            )
+        changes = [
+            StatusChange(u["b_id"], u["b_status"], open_rows[u["b_id"]].callback_url)
+            for u in settle
+        ]
+        return changes, again
+
+    def silent_to_resend(
+        self, now: datetime, sent_before: datetime, resend: ResendPolicy
+    ) -> dict[str, list[str]]:
+        """Messages sent before `sent_before` with no receipt yet that the policy sends again.
+
+        They go back to `queued` (a late receipt for the first attempt still settles them).
+        """
+        if not resend.classes:
+            return {}
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(
+                    Message.id, Message.message_class, Message.attempt_count, Message.valid_until
+                )
+                .where(
+                    Message.status == Status.SENT.value,
+                    Message.message_class.in_(sorted(resend.classes)),
+                    Message.sent_at < sent_before,
+                )
+                .limit(1000)
+            ).all()
+            chosen = [
+                r
+                for r in rows
+                if resend.allows(r.message_class, r.attempt_count, r.valid_until, now)
+            ]
+            if chosen:
+                conn.execute(
+                    update(Message)
+                    .where(
+                        Message.id.in_([r.id for r in chosen]), Message.status == Status.SENT.value
+                    )
+                    .values(status=Status.QUEUED.value, updated_at=now, next_attempt_at=None)
+                )
+        out: dict[str, list[str]] = defaultdict(list)
+        for r in chosen:
+            out[r.message_class].append(r.id)
+        return dict(out)
 
     def stranded(
         self, now: datetime, queued_before: datetime, sending_before: datetime

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         default=None, description="OTP limits/pumping TOML; None = defaults"
     )
 
+    otp_resend_after: float = Field(
+        default=20.0, gt=0, description="an OTP with no receipt this long goes to the next carrier"
+    )
+    otp_max_carrier_attempts: int = Field(
+        default=3, gt=0, description="carrier attempts per OTP message (undelivered → next carrier)"
+    )
+
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under var_dir."""
         return self.database_url or f"sqlite:///{self.var_dir / 'switchboard.db'}"

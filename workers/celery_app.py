@@ -18,7 +18,7 @@ from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from messaging import MessageClass
-from store import ReceiptRecord, StatusChange
+from store import ReceiptRecord, ResendPolicy, StatusChange
 from workers.callbacks import CALLBACKS_QUEUE, payloads, post
 from workers.config import WorkerSettings
 from workers.context import WorkerContext, utcnow
@@ -76,6 +76,9 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
             return state["ctx"]
 
     outbox = CeleryOutbox(app, settings.send_batch_max)
+    resend_policy = ResendPolicy(
+        classes=frozenset({MessageClass.OTP.value}), max_attempts=settings.otp_max_carrier_attempts
+    )
 
     def notify(changes: Sequence[StatusChange]) -> None:
         for url, payload in payloads(changes, time.time()):
@@ -103,8 +106,10 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
             ReceiptRecord(r["carrier"], tuple(r["ids"]), r["state"], r.get("err") or "")
             for r in receipts
         ]
-        result = ctx.store.apply_receipts(records, utcnow())
+        result = ctx.store.apply_receipts(records, utcnow(), resend_policy)
         notify(result.changes)
+        if result.resend:
+            outbox.enqueue(MessageClass.OTP.value, list(result.resend))
         _count_receipts(ctx, receipts)
         if result.unmatched:
             _park(ctx, receipts, result.unmatched)
@@ -170,6 +175,11 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
             wakeups = min(-(-count // settings.send_batch_max), MAX_WAKEUPS_PER_SWEEP)
             for _ in range(wakeups):
                 outbox.enqueue_wakeup(message_class)
+        silent = ctx.store.silent_to_resend(
+            now, now - timedelta(seconds=ctx.settings.otp_resend_after), resend_policy
+        )
+        for message_class, ids in silent.items():
+            outbox.enqueue(message_class, ids)
         expired = ctx.store.expire_overdue(now)
         notify(expired)
         if stranded:

@@ -229,7 +229,13 @@ class Sender:
             encoding=seg.encoding,
             sender=message.sender,
         )
-        job = _Job(message, seg, route(request, table, snapshot))
+        candidates = route(request, table, snapshot)
+        if message.tried_carriers:  # a resend (e.g. an undelivered OTP): untried carriers first
+            tried = set(message.tried_carriers)
+            candidates = [c for c in candidates if c.carrier not in tried] + [
+                c for c in candidates if c.carrier in tried
+            ]
+        job = _Job(message, seg, candidates)
         if not job.candidates:
             job.outcome = SendOutcome(message.id, (), Status.FAILED.value, "no_route")
         return job

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from store import AttemptResult, MessageStore, NewMessage, ReceiptRecord, SendOutcome, new_id
+from store import (
+    AttemptResult,
+    MessageStore,
+    NewMessage,
+    ReceiptRecord,
+    ResendPolicy,
+    SendOutcome,
+    new_id,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -149,3 +157,61 @@ def test_claim_tops_up_with_the_oldest_due_messages_of_its_class(store: MessageS
     assert {c.id for c in claimed[1:]} == {marketing[0].id, marketing[1].id}  # then the oldest
     assert store.claim([marketing[0].id], NOW) == []  # already taken by the top-up
     assert store.status_counts() == {"sending": 3, "queued": 3}
+
+
+OTP_RESEND = ResendPolicy(
+    frozenset({"otp"}), max_attempts=3, min_validity_left=timedelta(seconds=30)
+)
+
+
+def _sent(store: MessageStore, row: NewMessage, carrier: str, cmid: str) -> None:
+    store.claim([row.id], NOW)
+    attempt = AttemptResult(carrier, "otp", Decimal("0.03"), "EUR", True, None, (cmid,))
+    store.record_outcomes([SendOutcome(row.id, (attempt,), "sent")], NOW)
+
+
+def test_undelivered_otp_goes_out_again_and_avoids_the_carrier_tried(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    otp = _message(account, message_class="otp", valid_until=NOW + timedelta(minutes=10))
+    promo = _message(account)
+    store.insert_messages([otp, promo])
+    _sent(store, otp, "alpha", "a1")
+    _sent(store, promo, "alpha", "a2")
+    result = store.apply_receipts(
+        [
+            ReceiptRecord("alpha", ("a1",), "undelivered"),
+            ReceiptRecord("alpha", ("a2",), "undelivered"),
+        ],
+        NOW,
+        OTP_RESEND,
+    )
+    assert result.resend == (otp.id,)
+    assert [c.message_id for c in result.changes] == [promo.id]  # marketing is final
+    assert store.status_counts() == {"queued": 1, "undelivered": 1}
+    again = store.claim([otp.id], NOW)
+    assert [c.tried_carriers for c in again] == [("alpha",)]
+
+
+def test_otp_past_its_attempts_or_validity_is_final(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    short = _message(account, message_class="otp", valid_until=NOW + timedelta(seconds=10))
+    store.insert_messages([short])
+    _sent(store, short, "alpha", "b1")
+    result = store.apply_receipts([ReceiptRecord("alpha", ("b1",), "undelivered")], NOW, OTP_RESEND)
+    assert result.resend == () and store.status_counts() == {"undelivered": 1}
+
+
+def test_silent_otp_is_sent_again_after_the_wait(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    otp = _message(account, message_class="otp", valid_until=NOW + timedelta(minutes=10))
+    store.insert_messages([otp])
+    _sent(store, otp, "alpha", "c1")
+    assert store.silent_to_resend(NOW + timedelta(seconds=5), NOW, OTP_RESEND) == {}
+    later = NOW + timedelta(seconds=25)
+    assert store.silent_to_resend(later, later - timedelta(seconds=20), OTP_RESEND) == {
+        "otp": [otp.id]
+    }
+    late = store.apply_receipts([ReceiptRecord("alpha", ("c1",), "delivered")], later, OTP_RESEND)
+    assert [c.status for c in late.changes] == [
+        "delivered"
+    ]  # the first attempt's late receipt still counts

@@ -244,3 +244,16 @@ def test_carrier_whose_circuit_opened_is_skipped_by_the_next_batch(
     assert len(sessions["cheap"].submitted) == 5  # circuit open: not even tried
     views = [store.get_message(store.ensure_account("acme", NOW), m) for m in second]
     assert all(v is not None and [a.carrier for a in v.attempts] == ["dear"] for v in views)
+
+
+def test_resend_tries_an_untried_carrier_first(store: MessageStore, table: RoutingTable) -> None:
+    sessions = {"cheap": ScriptedSession("cheap", ["c1"]), "dear": ScriptedSession("dear", ["d1"])}
+    message_id = _queue(store)
+    sender = _sender(store, table, sessions)
+    sender.send([message_id])
+    with store.engine.begin() as conn:  # as the receipt path does for an undelivered OTP
+        conn.exec_driver_sql("update messages set status = 'queued'")
+    sender.send([message_id])
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None
+    assert [a.carrier for a in view.attempts] == ["cheap", "dear"]
