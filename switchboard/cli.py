@@ -84,6 +84,7 @@ def worker(
     ),
     loglevel: str = typer.Option("WARNING"),
     nice: int = typer.Option(0, help="CPU niceness: give bulk (marketing) workers 10 so OTP wins"),
+    pool: str = typer.Option("prefork", help="prefork (processes) or threads (one process)"),
 ) -> None:
     """Run a Celery worker (prefork) on the given queues."""
     if nice:
@@ -100,7 +101,7 @@ def worker(
         "--loglevel",
         loglevel,
         "-P",
-        "prefork",
+        pool,
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",

@@ -31,6 +31,7 @@ class WorkerSpec:
     concurrency: int = 1
     beat: bool = False
     nice: int = 0
+    pool: str = "prefork"
 
 
 DEFAULT_WORKERS = (
@@ -129,6 +130,7 @@ class Stack:
         """Start one more worker process (e.g. after a crash)."""
         args = ["worker", "--queues", spec.queues, "--concurrency", str(spec.concurrency)]
         args += ["--nice", str(spec.nice)] if spec.nice else []
+        args += ["--pool", spec.pool] if spec.pool != "prefork" else []
         self.group.python(spec.name, "switchboard", *([*args, "--beat"] if spec.beat else args))
 
     def simulator_stats(self) -> dict[str, Any]:
