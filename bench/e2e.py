@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from switchboard.demo import run_load, summary_table  # noqa: E402
+from switchboard.embedded import start_postgres  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 from switchboard.stack import Stack, WorkerSpec  # noqa: E402
 
@@ -31,7 +32,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--send-workers", type=int, default=2, help="processes of the send worker")
     parser.add_argument("--concurrency", type=int, default=64, help="HTTP requests in flight")
+    parser.add_argument(
+        "--postgres", action="store_true", help="start a throwaway PostgreSQL 15 and use it"
+    )
     args = parser.parse_args()
+    cluster = start_postgres() if args.postgres else None
+    database_url = cluster.create_database("bench") if cluster else Settings().database_url
     settings = Settings()
     console = Console(stderr=True)
     workers = (
@@ -43,16 +49,18 @@ def main() -> None:
             var_dir=Path(tmp) / "var",
             routes_file=settings.routes_file,
             simulator_file=settings.simulator_file,
-            database_url=settings.database_url,
+            database_url=database_url,
             redis_url=settings.redis_url,
             workers=workers,
         )
-        with stack:
-            figures = run_load(stack, args.messages, args.timeout, console, args.concurrency)
+        try:
+            with stack:
+                figures = run_load(stack, args.messages, args.timeout, console, args.concurrency)
+        finally:
+            if cluster:
+                cluster.stop()
     figures["messages"] = args.messages
-    figures["database"] = (
-        "postgresql" if settings.database_url.startswith("postgresql") else "sqlite"
-    )
+    figures["database"] = "postgresql" if database_url.startswith("postgresql") else "sqlite"
     console.print(summary_table(figures))
     print(json.dumps(figures))
 
