@@ -131,6 +131,15 @@ async def send_message(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
     parsed = parse_send_request(await _json_body(request), services.default_sender)
+    if services.routes is not None:
+        blocked = services.routes().blocked_prefix(owner.account_name, parsed.to.e164)
+        if blocked is not None:
+            raise ApiProblem(
+                403,
+                "destination_blocked",
+                "Destination blocked",
+                f"account {owner.account_name!r} may not send to {blocked}",
+            )
     now = services.clock()
     validity = parsed.validity_seconds or services.validity_seconds
     row = NewMessage(

@@ -101,6 +101,16 @@ class MessageStore:
             row = conn.execute(query).first()
         return KeyOwner(row.account_id, row.name, bool(row.is_admin)) if row else None
 
+    def account_names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        """Account id → name (routing rules name accounts)."""
+        ids = sorted(set(account_ids))
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            return dict(
+                conn.execute(select(Account.id, Account.name).where(Account.id.in_(ids))).all()
+            )
+
     # -- the API side ------------------------------------------------------------------
 
     def insert_messages(self, rows: Sequence[NewMessage]) -> None:

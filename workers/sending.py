@@ -139,6 +139,7 @@ class Sender:
         self.monotonic = monotonic
         self.health = health
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
+        self._account_names: dict[str, str] = {}
 
     def send(
         self, ids: list[str], fill_class: str | None = None
@@ -151,6 +152,8 @@ class Sender:
             return stats, []
         table = self.routes()
         snapshot = self.snapshot()
+        unknown = {m.account_id for m in claimed} - self._account_names.keys()
+        self._account_names.update(self.store.account_names(unknown))
         jobs = [self._plan(m, table, snapshot) for m in claimed]
         changes = self._record([j for j in jobs if j.outcome is not None], stats)
         pending = [j for j in jobs if j.outcome is None]
@@ -228,6 +231,7 @@ class Sender:
             segments=seg.segments,
             encoding=seg.encoding,
             sender=message.sender,
+            account=self._account_names.get(message.account_id),
         )
         candidates = route(request, table, snapshot)
         if message.tried_carriers:  # a resend (e.g. an undelivered OTP): untried carriers first
@@ -237,7 +241,10 @@ class Sender:
             ]
         job = _Job(message, seg, candidates)
         if not job.candidates:
-            job.outcome = SendOutcome(message.id, (), Status.FAILED.value, "no_route")
+            if table.blocked_prefix(request.account, message.to) is not None:
+                job.outcome = SendOutcome(message.id, (), Status.REJECTED.value, "account_blocked")
+            else:
+                job.outcome = SendOutcome(message.id, (), Status.FAILED.value, "no_route")
         return job
 
     def _dispatch(

@@ -51,9 +51,13 @@ ROUTES = load_routes(Path(__file__).resolve().parents[3] / "config" / "routes.to
 
 
 def run(
-    store: MessageStore, outbox: RecordingOutbox, scenario: Scenario, admin: bool = False
+    store: MessageStore,
+    outbox: RecordingOutbox,
+    scenario: Scenario,
+    admin: bool = False,
+    account: str = "acme",
 ) -> None:
-    key = store.create_api_key("acme", NOW, is_admin=admin)
+    key = store.create_api_key(account, NOW, is_admin=admin)
 
     async def main() -> None:
         committer = GroupCommitter(store, outbox)
@@ -296,3 +300,18 @@ def test_route_explain_shows_account_blocks_and_unserved_destinations(
         assert decision["demoted"] == []
 
     run(store, RecordingOutbox(), scenario, admin=True)
+
+
+def test_destination_blocked_for_the_account_is_refused_and_not_stored(store: MessageStore) -> None:
+    outbox = RecordingOutbox()
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        body = {"to": "+2348031234567", "body": "hi"}
+        response = await client.post("/v1/messages", json=body, headers=auth)
+        assert response.status == 403
+        problem = await response.json(content_type=None)
+        assert problem["code"] == "destination_blocked" and "+234" in problem["detail"]
+
+    run(store, outbox, scenario, account="trial")
+    assert message_rows(store) == 0 and outbox.enqueued == []

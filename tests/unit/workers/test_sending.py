@@ -257,3 +257,17 @@ def test_resend_tries_an_untried_carrier_first(store: MessageStore, table: Routi
     view = store.get_message(store.ensure_account("acme", NOW), message_id)
     assert view is not None
     assert [a.carrier for a in view.attempts] == ["cheap", "dear"]
+
+
+def test_destination_blocked_for_the_account_is_rejected_unsent(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "blocked.toml"
+    path.write_text(ROUTES + '\n[accounts.acme]\nblocked_prefixes = ["+4474"]\n')
+    table = load_routes(path)
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    message_id = _queue(store)
+    _sender(store, table, sessions).send([message_id])
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None and (view.status, view.error_code) == ("rejected", "account_blocked")
+    assert sessions["cheap"].submitted == [] and sessions["dear"].submitted == []
