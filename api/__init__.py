@@ -2,6 +2,7 @@
 
 from api.app import make_app
 from api.committer import GroupCommitter, Outbox
+from api.otp import OtpServices, add_otp_routes
 from api.problems import PROBLEM_JSON, problem_response, response_for
 from api.services import SERVICES, ApiServices
 
@@ -10,7 +11,9 @@ __all__ = [
     "SERVICES",
     "ApiServices",
     "GroupCommitter",
+    "OtpServices",
     "Outbox",
+    "add_otp_routes",
     "make_app",
     "problem_response",
     "response_for",

@@ -54,3 +54,13 @@ def test_ttl_default_above_ttl_max_is_located(tmp_path: Path) -> None:
     assert [str(p) for p in raised.value.problems] == [
         f"{path}:2: accounts.acme.ttl_default: must be <= ttl_max"
     ]
+
+
+def test_shipped_otp_file_is_valid() -> None:
+    from pathlib import Path
+
+    from otp.config import load_otp_config
+
+    config = load_otp_config(Path(__file__).resolve().parents[3] / "config" / "otp.toml")
+    assert config.limits_for("trial").allowed_countries == ["GB"]
+    assert config.limits_for("acme").max_checks == 5
