@@ -28,6 +28,15 @@ def _send(stack: Stack, count: int, seed: int = 7) -> list[str]:
     return result.accepted
 
 
+def _accepted_attempts(stack: Stack) -> Counter[str]:
+    with stack.store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "select carrier, count(*) from attempts"
+            " where submit_status = 'accepted' group by carrier"
+        ).all()
+    return Counter({carrier: int(n) for carrier, n in rows})
+
+
 def _all_final(stack: Stack, ids: list[str]) -> bool:
     counts = stack.store.status_counts(ids)
     return sum(n for status, n in counts.items() if status in FINAL) == len(ids)
@@ -44,20 +53,23 @@ def test_messages_reach_final_status_and_books_match_the_carriers(
     assert set(statuses) <= {"delivered", "undelivered"}
     assert statuses["delivered"] > statuses["undelivered"] > 0  # 10% undelivered share, seeded
     sim = stack.simulator_stats()
-    accepted_by_carrier = Counter(row[1] for row in rows)
+    # Every accepted attempt (an undelivered OTP is sent again on the other carrier) is one
+    # submit_sm the carrier accepted and one receipt it got acknowledged.
+    accepted_by_carrier = _accepted_attempts(stack)
+    assert sum(accepted_by_carrier.values()) >= len(ids)
     for carrier in ("alpha", "beta"):
         assert sim[carrier]["submits_accepted"] == accepted_by_carrier[carrier]
         assert sim[carrier]["receipts_acked"] == accepted_by_carrier[carrier]
         assert sim[carrier]["throttled"] == 0
     audit_file = tmp_path / "audit.jsonl"
+    submitted = sum(accepted_by_carrier.values())
     assert wait_until(
-        lambda: len(audit_file.read_text().splitlines()) >= len(ids), timeout=5
+        lambda: len(audit_file.read_text().splitlines()) >= submitted, timeout=5
     )  # flushed each 0.5 s
     audit = [json.loads(line) for line in audit_file.read_text().splitlines()]
     destinations = {row["destination"].lstrip("+") for row in audit}
-    assert len(audit) == len(ids) and len(destinations) == len(
-        {m["to"] for m in generated_messages(200)}
-    )
+    assert len(audit) == submitted
+    assert destinations == {m["to"].lstrip("+") for m in generated_messages(200)}
 
 
 def test_carrier_with_mps_50_is_never_throttled(make_stack: StackFactory) -> None:
@@ -65,7 +77,7 @@ def test_carrier_with_mps_50_is_never_throttled(make_stack: StackFactory) -> Non
     ids = _send(stack, 500)
     assert wait_until(lambda: _all_final(stack, ids), timeout=90), stack.store.status_counts(ids)
     sim = stack.simulator_stats()["alpha"]
-    assert sim["submits_accepted"] == 500
+    assert sim["submits_accepted"] == _accepted_attempts(stack)["alpha"] >= 500
     assert sim["throttled"] == 0
     assert sim["max_mps_1s"] <= 50
 
