@@ -71,17 +71,29 @@ class GroupCommitter:
             self._write(batch)
 
     def _write(self, batch: list[_Item]) -> None:
-        error: BaseException | None = None
+        errors: list[BaseException | None] = [None] * len(batch)
         try:
             self.store.insert_messages([row for row, _, _ in batch])
-            self.commits += 1
-            self.rows += len(batch)
         except Exception as exc:
-            log.exception("group commit of %d rows failed", len(batch))
-            error = exc
-        if error is None:
+            if len(batch) == 1:
+                log.exception("commit of one row failed")
+                errors[0] = exc
+            else:  # one bad row must not fail its neighbours: write them one by one
+                log.warning(
+                    "group commit of %d rows failed (%s); committing one by one", len(batch), exc
+                )
+                for i, (row, _, _) in enumerate(batch):
+                    try:
+                        self.store.insert_messages([row])
+                    except Exception as single:
+                        log.exception("commit of message %s failed", row.id)
+                        errors[i] = single
+        committed = [item for item, error in zip(batch, errors, strict=True) if error is None]
+        if committed:
+            self.commits += 1
+            self.rows += len(committed)
             by_class: dict[str, list[str]] = defaultdict(list)
-            for row, _, _ in batch:
+            for row, _, _ in committed:
                 by_class[row.message_class].append(row.id)
             try:
                 for message_class, ids in by_class.items():
@@ -89,9 +101,10 @@ class GroupCommitter:
             except Exception:
                 self.enqueue_failures += 1
                 log.exception(
-                    "enqueue after commit failed; the sweeper will re-enqueue %d rows", len(batch)
+                    "enqueue after commit failed; the sweeper will re-enqueue %d rows",
+                    len(committed),
                 )
-        for _, future, loop in batch:
+        for (_, future, loop), error in zip(batch, errors, strict=True):
             loop.call_soon_threadsafe(_settle, future, error)
 
     def close(self) -> None:

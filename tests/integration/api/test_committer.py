@@ -1,0 +1,66 @@
+"""Group commit: a bad row fails alone; its neighbours are committed and enqueued."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from api import GroupCommitter
+from store import MessageStore, NewMessage, make_engine, new_id, upgrade
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class RecordingOutbox:
+    def __init__(self) -> None:
+        self.enqueued: list[str] = []
+
+    def enqueue(self, message_class: str, ids: Sequence[str]) -> None:
+        self.enqueued.extend(ids)
+
+
+def test_duplicate_row_fails_alone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    upgrade(url)
+    store = MessageStore(make_engine(url))
+    account = store.ensure_account("acme", NOW)
+    first = NewMessage(
+        new_id(),
+        account,
+        "+447400123456",
+        "Acme",
+        "hi",
+        "otp",
+        "gsm7",
+        1,
+        None,
+        NOW,
+        NOW + timedelta(minutes=5),
+    )
+    store.insert_messages([first])
+    outbox = RecordingOutbox()
+    committer = GroupCommitter(store, outbox)
+    others = [replace(first, id=new_id()) for _ in range(5)]
+
+    async def main() -> list[BaseException | None]:
+        results = await asyncio.gather(
+            *(committer.commit(row) for row in [*others[:2], first, *others[2:]]),
+            return_exceptions=True,
+        )
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    errors = asyncio.run(main())
+    committer.close()
+    assert isinstance(errors[2], IntegrityError)
+    assert [e for i, e in enumerate(errors) if i != 2] == [None] * 5
+    assert sorted(outbox.enqueued) == sorted(r.id for r in others)
+    assert store.status_counts() == {"queued": 6}
+    with pytest.raises(IntegrityError):
+        store.insert_messages([first])
+    store.engine.dispose()
