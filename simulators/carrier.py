@@ -49,6 +49,9 @@ _SEGMENT_WANTED: dict[str, Callable[[int, int], bool]] = {
 }
 
 
+DUPLICATE_MEMORY = 100_000  # accepted messages remembered for duplicate detection
+
+
 class Deliverable(Protocol):
     """Something the carrier sends in a deliver_sm: a receipt or a mobile-originated message."""
 
@@ -117,6 +120,10 @@ class CarrierRuntime:
             self.started_at + config.bind_loss_every_s if config.bind_loss_every_s else None
         )
         self.submits_accepted = 0
+        self.duplicates_seen = 0
+        # The last DUPLICATE_MEMORY accepted messages, by content: a gateway resending what a
+        # carrier already took (at-least-once) shows up here.
+        self._recent: dict[tuple[str, str, bytes], None] = {}
         self.throttled = 0
         self.queued = 0
         self.receipts_raced = 0
@@ -155,6 +162,15 @@ class CarrierRuntime:
             self.queued += 1
         return at - now
 
+    def _remember(self, message: ShortMessage) -> None:
+        key = (message.source_addr, message.destination_addr, message.short_message)
+        if key in self._recent:
+            self.duplicates_seen += 1
+            return
+        self._recent[key] = None
+        if len(self._recent) > DUPLICATE_MEMORY:
+            del self._recent[next(iter(self._recent))]  # oldest first (dicts keep order)
+
     def rule_for(self, destination: str) -> PrefixRule | None:
         """The longest prefix rule matching `destination`, if any."""
         digits = destination.lstrip("+")
@@ -183,6 +199,7 @@ class CarrierRuntime:
         A receipt that races ahead is written at once, to `via` (the submitting session) when
         it can take it, so it precedes the submit_sm_resp the caller writes next.
         """
+        self._remember(message)
         config = self.config
         if not config.receipts:
             return
@@ -359,6 +376,7 @@ class CarrierRuntime:
             "binds": len(self.bound),
             "mps": int(self.limiter.bucket.rate),
             "submits_accepted": self.submits_accepted,
+            "duplicates_seen": self.duplicates_seen,
             "throttled": self.throttled,
             "queued": self.queued,
             "errors": self.errors,

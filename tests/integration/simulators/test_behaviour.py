@@ -58,3 +58,15 @@ def test_receipt_quotes_a_hex_id_in_decimal_when_configured(start_sim: Start) ->
     decimal = str(int(resp.body.message_id, 16))
     assert receipt.body.short_message.startswith(f"id:{decimal} ".encode())
     assert receipt.body.tlvs[Tag.RECEIPTED_MESSAGE_ID] == decimal.encode() + b"\0"
+
+
+def test_the_same_message_submitted_twice_counts_as_a_duplicate(start_sim: Start) -> None:
+    sim = start_sim(carrier("alpha"))
+    with RawClient(sim.simulator.ports["alpha"]) as client:
+        client.bind("alpha", "alphapw")
+        client.submit("447911123456", b"code 1234", registered_delivery=0)
+        client.submit("447911123456", b"code 5678", registered_delivery=0)
+        client.submit("447911123456", b"code 1234", registered_delivery=0)
+        assert [client.read().status for _ in range(3)] == [0, 0, 0]
+    stats = sim.stats()["alpha"]
+    assert (stats["submits_accepted"], stats["duplicates_seen"]) == (3, 1)
