@@ -279,9 +279,8 @@ async def start_verification(request: web.Request) -> web.Response:
             web_otp_domain=parsed.text.web_otp_domain,
             allow_unicode=parsed.text.allow_unicode,
         )
-        if await _io(services.store.insert, new):
-            record = await _io(services.store.get, owner.account_id, vid)
-            assert record is not None
+        record = await _io(services.store.insert, new)
+        if record is not None:
             await _send_sms(services, owner, record, code)
             _assess_later(services, prefix, now)
             return _created(services, record, now, new=True)

@@ -152,8 +152,9 @@ class OtpStore:
             row = conn.execute(query).first()
         return _record(row) if row else None
 
-    def insert(self, new: NewVerification) -> bool:
-        """Open `new`; False when `to` already has a pending verification (nothing written).
+    def insert(self, new: NewVerification) -> VerificationRecord | None:
+        """Open `new` and return it as written; None when `to` already has a pending
+        verification (nothing written).
 
         A pending verification past its TTL is marked expired first, in the same transaction.
         """
@@ -169,8 +170,9 @@ class OtpStore:
                     )
                     .values(status=EXPIRED, updated_at=new.created_at)
                 )
-                conn.execute(
-                    insert(Verification).values(
+                row = conn.execute(
+                    insert(Verification)
+                    .values(
                         id=new.id,
                         account_id=new.account_id,
                         to=new.to,
@@ -193,10 +195,13 @@ class OtpStore:
                         web_otp_domain=new.web_otp_domain,
                         allow_unicode=new.allow_unicode,
                     )
-                )
+                    # The row as inserted, not re-read: a concurrent resend may change it at once,
+                    # and this request must send the message id it created (not the resend's).
+                    .returning(*_COLUMNS)
+                ).one()
         except IntegrityError:
-            return False
-        return True
+            return None
+        return _record(row)
 
     def count_check(
         self, account_id: str, verification_id: str, now: datetime
