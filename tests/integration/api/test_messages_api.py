@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api import ApiServices, GroupCommitter, make_app
 from routing import load_routes
-from store import MessageStore, make_engine, upgrade
-from tests.servers import Postgres
+from store import MessageStore
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 _db = itertools.count()
@@ -29,19 +28,6 @@ class RecordingOutbox:
 
     def enqueue(self, message_class: str, ids: Sequence[str]) -> None:
         self.enqueued.append((message_class, list(ids)))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'api.db'}"
-    else:
-        cluster: Postgres = request.getfixturevalue("postgres")
-        url = cluster.create_database(f"api_{next(_db)}")
-    upgrade(url)
-    engine = make_engine(url)
-    yield MessageStore(engine)
-    engine.dispose()
 
 
 Scenario = Callable[[TestClient[Any, Any], str], Awaitable[None]]

@@ -8,7 +8,6 @@ import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +19,9 @@ from api import ApiServices, GroupCommitter, make_app
 from api.otp import OtpServices, add_otp_routes
 from otp import OtpConfig
 from ratelimit import RedisWindowCounters, limits_client
-from store import MessageStore, make_engine, upgrade
+from store import MessageStore, make_engine
 from store.models import Message
 from store.otp_repository import OtpStore
-from tests.servers import Postgres
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SECRET = b"test-secret-key"
@@ -51,18 +49,6 @@ class RecordingOutbox:
 
     def enqueue(self, message_class: str, ids: Sequence[str]) -> None:
         self.enqueued.append((message_class, list(ids)))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty database on each backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'otp.db'}"
-    else:
-        cluster: Postgres = request.getfixturevalue("postgres")
-        url = cluster.create_database(f"otp_{next(_db)}")
-    upgrade(url)
-    return url
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""One test body for SQLite and PostgreSQL: the `store` fixture is parametrised by backend."""
+"""Integration fixtures: one test body for SQLite and PostgreSQL (a fixture parameter)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ import pytest
 from store import MessageStore, make_engine, upgrade
 from tests.servers import Postgres
 
-_counter = itertools.count()
+_databases = itertools.count()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
+        url = f"sqlite:///{tmp_path / 'switchboard.db'}"
     else:
         cluster: Postgres = request.getfixturevalue("postgres")
-        url = cluster.create_database(f"store_{next(_counter)}")
+        url = cluster.create_database(f"db_{next(_databases)}")
     upgrade(url)
     return url
 
