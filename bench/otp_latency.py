@@ -172,7 +172,7 @@ def run(args: argparse.Namespace, settings: Settings, console: Console, database
             workers=(
                 WorkerSpec("worker-otp", "otp", args.otp_workers),
                 WorkerSpec("worker-bulk", "transactional,marketing", args.bulk_workers, nice=10),
-                WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
+                WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True, nice=10),
             ),
             extra_env={"SWITCHBOARD_OTP_CONFIG_FILE": str(Path(tmp) / "otp.toml")},
         )

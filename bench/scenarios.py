@@ -102,7 +102,7 @@ def run_one(name: str, messages: int, timeout: float, directory: Path) -> dict[s
         simulator_file=work / "simulator.toml",
         workers=(
             WorkerSpec("worker-send", "otp,transactional,marketing", 2),
-            WorkerSpec("worker-receipts", "receipts", 1, beat=True),
+            WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
         ),
     )
     with stack:

@@ -9,44 +9,22 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
 
-from messaging import FINAL_STATUSES, ReceiptState, Status
+from messaging import FINAL_STATUSES, Status
 from store.ids import new_id
 from store.models import Account, ApiKey, Attempt, Message, Part
+from store.receipts import ReceiptBook
 from store.records import (
-    NO_RESEND,
     AttemptView,
     ClaimedMessage,
     KeyOwner,
     MessageView,
     NewMessage,
-    ReceiptBatchResult,
-    ReceiptRecord,
-    ResendPolicy,
     SendOutcome,
     StatusChange,
 )
-
-_OPEN = (Status.QUEUED.value, Status.SENDING.value, Status.SENT.value)
-
-
-def _is_open() -> ColumnElement[bool]:
-    # Spelled as equalities, not IN: an expanding IN cannot be used with executemany().
-    return or_(*(Message.status == s for s in _OPEN))
-
-
-# What an attempt's receipts make of its message: all delivered → delivered, else the worst.
-_RECEIPT_TO_STATUS = {
-    ReceiptState.DELIVERED: Status.DELIVERED,
-    ReceiptState.EXPIRED: Status.EXPIRED,
-    ReceiptState.UNDELIVERED: Status.UNDELIVERED,
-    ReceiptState.REJECTED: Status.UNDELIVERED,
-    ReceiptState.DELETED: Status.UNDELIVERED,
-    ReceiptState.UNKNOWN: Status.UNDELIVERED,
-}
-_INTERIM = {ReceiptState.ACCEPTED.value, ReceiptState.ENROUTE.value}
-_STATUS_RANK = {Status.DELIVERED: 0, Status.UNDELIVERED: 1, Status.EXPIRED: 2}
+from store.sweep import OutboxSweep
 
 
 def hash_key(key: str) -> str:
@@ -54,7 +32,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class MessageStore:
+class MessageStore(ReceiptBook, OutboxSweep):
     """Repository over an engine; every method is one short transaction."""
 
     def __init__(self, engine: Engine) -> None:
@@ -362,248 +340,6 @@ class MessageStore:
             for o in outcomes
             if o.status != Status.QUEUED.value
         ]
-
-    def apply_receipts(
-        self, receipts: Sequence[ReceiptRecord], now: datetime, resend: ResendPolicy = NO_RESEND
-    ) -> ReceiptBatchResult:
-        """Match receipts to parts (idempotently); settle messages whose parts all have receipts."""
-        if not receipts:
-            return ReceiptBatchResult(0, 0, ())
-        carriers = {r.carrier for r in receipts}
-        variants = {v for r in receipts for v in r.carrier_message_ids}
-        matched = duplicates = 0
-        unmatched: list[ReceiptRecord] = []
-        changes: list[StatusChange] = []
-        again: list[str] = []
-        with self.engine.begin() as conn:
-            found = conn.execute(
-                select(
-                    Part.id,
-                    Part.attempt_id,
-                    Part.message_id,
-                    Part.carrier,
-                    Part.carrier_message_id,
-                    Part.receipt_state,
-                )
-                .where(Part.carrier.in_(carriers), Part.carrier_message_id.in_(variants))
-                .order_by(Part.id.desc())
-            ).all()
-            newest: dict[tuple[str, str], Any] = {}
-            for p in found:
-                newest.setdefault((p.carrier, p.carrier_message_id), p)
-            part_updates: list[dict[str, Any]] = []
-            touched_attempts: set[int] = set()
-            seen_parts: set[int] = set()
-            for r in receipts:
-                part = next(
-                    (
-                        newest[(r.carrier, v)]
-                        for v in r.carrier_message_ids
-                        if (r.carrier, v) in newest
-                    ),
-                    None,
-                )
-                if part is None:
-                    unmatched.append(r)
-                    continue
-                matched += 1
-                if r.state in _INTERIM:
-                    continue
-                if part.receipt_state is not None or part.id in seen_parts:
-                    duplicates += 1
-                    continue
-                seen_parts.add(part.id)
-                part_updates.append(
-                    {"b_id": part.id, "b_state": r.state, "b_err": r.error_code or None}
-                )
-                touched_attempts.add(part.attempt_id)
-            if part_updates:
-                conn.execute(
-                    update(Part)
-                    .where(Part.id == bindparam("b_id"), Part.receipt_state.is_(None))
-                    .values(
-                        receipt_state=bindparam("b_state"),
-                        receipt_error=bindparam("b_err"),
-                        receipt_at=now,
-                    ),
-                    part_updates,
-                )
-                changes, again = self._settle_attempts(conn, touched_attempts, now, resend)
-        return ReceiptBatchResult(
-            matched, duplicates, tuple(unmatched), tuple(changes), tuple(again)
-        )
-
-    def _settle_attempts(
-        self, conn: Any, attempt_ids: Iterable[int], now: datetime, resend: ResendPolicy
-    ) -> tuple[list[StatusChange], list[str]]:
-        """Settle attempts whose parts all have receipts; a failed one may go out again."""
-        rows = conn.execute(
-            select(Part.attempt_id, Part.message_id, Part.receipt_state).where(
-                Part.attempt_id.in_(list(attempt_ids))
-            )
-        ).all()
-        by_attempt: dict[int, list[Any]] = defaultdict(list)
-        for row in rows:
-            by_attempt[row.attempt_id].append(row)
-        attempt_updates: list[dict[str, Any]] = []
-        message_updates: list[dict[str, Any]] = []
-        for attempt_id, parts in by_attempt.items():
-            if any(p.receipt_state is None for p in parts):
-                continue  # wait for every segment's receipt
-            status = max(
-                (
-                    _RECEIPT_TO_STATUS.get(ReceiptState(p.receipt_state), Status.UNDELIVERED)
-                    for p in parts
-                ),
-                key=lambda s: _STATUS_RANK[s],
-            )
-            attempt_updates.append({"b_id": attempt_id, "b_state": status.value})
-            message_updates.append({"b_id": parts[0].message_id, "b_status": status.value})
-        if not attempt_updates:
-            return [], []
-        conn.execute(
-            update(Attempt)
-            .where(Attempt.id == bindparam("b_id"))
-            .values(receipt_state=bindparam("b_state"), receipt_at=now),
-            attempt_updates,
-        )
-        ids = [u["b_id"] for u in message_updates]
-        open_rows = {
-            r.id: r
-            for r in conn.execute(
-                select(
-                    Message.id,
-                    Message.callback_url,
-                    Message.message_class,
-                    Message.attempt_count,
-                    Message.valid_until,
-                ).where(Message.id.in_(ids), Message.status.in_(_OPEN))
-            ).all()
-        }
-        settle, again = [], []
-        for u in message_updates:
-            row = open_rows.get(u["b_id"])
-            if row is None:
-                continue
-            failed = u["b_status"] != Status.DELIVERED.value
-            if failed and resend.allows(row.message_class, row.attempt_count, row.valid_until, now):
-                again.append(u["b_id"])
-            else:
-                settle.append(u)
-        if settle:
-            conn.execute(
-                update(Message)
-                .where(Message.id == bindparam("b_id"), _is_open())
-                .values(status=bindparam("b_status"), final_at=now, updated_at=now),
-                settle,
-            )
-        if (
-            again
-        ):  # e.g. an OTP the carrier could not deliver: next carrier, while the code is valid
-            conn.execute(
-                update(Message)
-                .where(Message.id.in_(again), _is_open())
-                .values(status=Status.QUEUED.value, updated_at=now, next_attempt_at=None)
-            )
-        changes = [
-            StatusChange(u["b_id"], u["b_status"], open_rows[u["b_id"]].callback_url)
-            for u in settle
-        ]
-        return changes, again
-
-    def silent_to_resend(
-        self, now: datetime, sent_before: datetime, resend: ResendPolicy
-    ) -> dict[str, list[str]]:
-        """Messages sent before `sent_before` with no receipt yet that the policy sends again.
-
-        They go back to `queued` (a late receipt for the first attempt still settles them).
-        """
-        if not resend.classes:
-            return {}
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(
-                    Message.id, Message.message_class, Message.attempt_count, Message.valid_until
-                )
-                .where(
-                    Message.status == Status.SENT.value,
-                    Message.message_class.in_(sorted(resend.classes)),
-                    Message.sent_at < sent_before,
-                )
-                .limit(1000)
-            ).all()
-            chosen = [
-                r
-                for r in rows
-                if resend.allows(r.message_class, r.attempt_count, r.valid_until, now)
-            ]
-            if chosen:
-                conn.execute(
-                    update(Message)
-                    .where(
-                        Message.id.in_([r.id for r in chosen]), Message.status == Status.SENT.value
-                    )
-                    .values(status=Status.QUEUED.value, updated_at=now, next_attempt_at=None)
-                )
-        out: dict[str, list[str]] = defaultdict(list)
-        for r in chosen:
-            out[r.message_class].append(r.id)
-        return dict(out)
-
-    def stranded(
-        self, now: datetime, queued_before: datetime, sending_before: datetime
-    ) -> dict[str, int]:
-        """How many messages of each class need a send task: the outbox sweep.
-
-        ARCHITECTURE.md invariant 1: whatever fell between a commit and its enqueue (queued,
-        untouched since `queued_before`), retries now due, and rows a dead worker left in
-        `sending` (no heartbeat since `sending_before`, put back to `queued` here) are counted;
-        the sweeper then wakes send tasks of the class, which claim the oldest first.
-        """
-        due = or_(
-            Message.next_attempt_at <= now,
-            (Message.next_attempt_at.is_(None) & (Message.updated_at < queued_before)),
-        )
-        with self.engine.begin() as conn:
-            # updated_at is kept: the row is as stale as it was, so it is counted just below.
-            conn.execute(
-                update(Message)
-                .where(Message.status == Status.SENDING.value, Message.updated_at < sending_before)
-                .values(status=Status.QUEUED.value)
-            )
-            rows = conn.execute(
-                select(Message.message_class, func.count())
-                .where(Message.status == Status.QUEUED.value, due)
-                .group_by(Message.message_class)
-            ).all()
-        return {message_class: int(n) for message_class, n in rows}
-
-    def heartbeat(self, ids: Sequence[str], now: datetime) -> None:
-        """A worker still holds these `sending` rows: keep the sweeper off them."""
-        if not ids:
-            return
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(Message)
-                .where(Message.id.in_(list(ids)), Message.status == Status.SENDING.value)
-                .values(updated_at=now)
-            )
-
-    def expire_overdue(self, now: datetime) -> list[StatusChange]:
-        """Messages past validity with no final receipt become `expired`."""
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(Message.id, Message.callback_url).where(
-                    Message.status.in_(_OPEN), Message.valid_until < now
-                )
-            ).all()
-            if rows:
-                conn.execute(
-                    update(Message)
-                    .where(Message.id.in_([r.id for r in rows]), Message.status.in_(_OPEN))
-                    .values(status=Status.EXPIRED.value, final_at=now, updated_at=now)
-                )
-        return [StatusChange(r.id, Status.EXPIRED.value, r.callback_url) for r in rows]
 
     def status_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
         """How many messages are in each status (optionally among `ids`)."""

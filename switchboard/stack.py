@@ -37,7 +37,7 @@ class WorkerSpec:
 DEFAULT_WORKERS = (
     WorkerSpec("worker-otp", "otp,transactional", 1),
     WorkerSpec("worker-marketing", "marketing", 1, nice=10),  # OTP first when CPU is short
-    WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
+    WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True, nice=10),  # not urgent
 )
 
 
