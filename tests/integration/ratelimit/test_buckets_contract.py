@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from ratelimit import MemoryTokenBuckets, RedisTokenBuckets, TokenBuckets
+from tests.fakes import FakeClock
 
 #: Wall-clock time a Redis-backed step may take beyond what the test waited.
 SLACK_S = 0.05
@@ -29,23 +30,10 @@ class Harness:
     slack: float  # seconds of unplanned elapsed time the assertions must tolerate
 
 
-class FakeClock:
-    """Seconds that move only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(params=["memory", "redis"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "memory":
-        clock = FakeClock()
+        clock = FakeClock(1_000.0)
         yield Harness(MemoryTokenBuckets(clock), clock.advance, 0.0)
         return
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))

@@ -14,6 +14,7 @@ import redis
 
 from ratelimit import BindLeases, Lease, MemoryBindLeases, RedisBindLeases, limits_client
 from switchboard.embedded import start_redis
+from tests.fakes import FakeClock
 
 
 @dataclass
@@ -24,23 +25,10 @@ class Harness:
     advance: Callable[[float], object]
 
 
-class FakeClock:
-    """Seconds that move only when told."""
-
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(params=["memory", "redis"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "memory":
-        clock = FakeClock()
+        clock = FakeClock(500.0)
         yield Harness(MemoryBindLeases(clock), clock.advance)
         return
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))

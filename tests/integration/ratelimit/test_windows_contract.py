@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from ratelimit import MemoryWindowCounters, RedisWindowCounters, WindowCounters
+from tests.fakes import FakeClock
 
 SLACK_S = 0.05
 
@@ -28,23 +29,10 @@ class Harness:
     slack: float
 
 
-class FakeClock:
-    """Seconds that move only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1_767_268_800.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(params=["memory", "redis"])
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     if request.param == "memory":
-        clock = FakeClock()
+        clock = FakeClock(1_767_268_800.0)
         yield Harness(MemoryWindowCounters(clock), clock.advance, 0.0)
         return
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))

@@ -15,20 +15,11 @@ from simulators.ids import ID_FORMATS, MessageIds, convert_id
 from simulators.pdu import ShortMessage
 from simulators.receipts import PendingReceipt
 from simulators.scenario import CarrierSim, DelayRange, PrefixRule
-
-
-class FakeClock:
-    """Seconds that move only when told."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 def runtime(**fields: object) -> tuple[CarrierRuntime, FakeClock]:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     config = CarrierSim.model_validate(
         {"name": "a", "system_id": "a", "receipt_delay_ms": 0, "mps": 10_000} | fields
     )

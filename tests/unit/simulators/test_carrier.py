@@ -6,16 +6,7 @@ from simulators.carrier import CarrierRuntime, Deliverable
 from simulators.pdu import ShortMessage
 from simulators.receipts import PendingReceipt
 from simulators.scenario import CarrierSim
-
-
-class FakeClock:
-    """Seconds that move only when told."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 class FakeSink:

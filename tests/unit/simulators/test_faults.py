@@ -5,6 +5,7 @@ from __future__ import annotations
 from simulators.carrier import CarrierRuntime
 from simulators.faults import Mode, scheduled_mode
 from simulators.scenario import CarrierSim, Outage
+from tests.fakes import FakeClock
 
 OUTAGES = [
     Outage(after_s=10, for_s=5, mode=Mode.SYSERR),
@@ -26,18 +27,8 @@ def test_schedule_gives_each_window_its_mode_and_normal_elsewhere() -> None:
     ]
 
 
-class FakeClock:
-    """Seconds that move only when told."""
-
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_live_mode_overrides_the_schedule_until_cleared() -> None:
-    clock = FakeClock()
+    clock = FakeClock(500.0)
     runtime = CarrierRuntime(CarrierSim(name="a", system_id="a", outages=OUTAGES), 0, clock, clock)
     assert runtime.refresh_mode() is None  # normal at start: no change
     clock.now += 12

@@ -6,16 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulators.limiter import PeakRate, RateLimiter, SlidingWindow, TokenBucket
-
-
-class FakeClock:
-    """Monotonic seconds that move only when told."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import FakeClock
 
 
 def test_bucket_starts_full_and_refills_at_its_rate() -> None:
