@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy 2 models, the message repository, Alembic migrations."""
 
-from store.engine import make_engine
+from store.engine import make_engine, share_niceness
 from store.ids import new_id
 from store.migrate import upgrade
 from store.records import (
@@ -34,5 +34,6 @@ __all__ = [
     "hash_key",
     "make_engine",
     "new_id",
+    "share_niceness",
     "upgrade",
 ]

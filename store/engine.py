@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+
+log = logging.getLogger(__name__)
+LOCAL_HOSTS = frozenset({"", "127.0.0.1", "::1", "localhost"})
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:
@@ -30,4 +35,32 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pool_pre_ping: it costs a round trip per transaction (one an OTP would wait for). A
+    # connection the server dropped fails the one call that finds it and renews the pool.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+
+
+def share_niceness(engine: Engine) -> None:
+    """Give each PostgreSQL backend this engine opens this process's CPU niceness, when the
+    server runs on this host and we may (root, or the server's user).
+
+    A bulk worker at nice 10 otherwise makes the database work for it at nice 0, where it
+    competes on equal terms with the queries an OTP is waiting for. Other databases and remote
+    servers are left alone.
+    """
+    if engine.dialect.name != "postgresql" or (engine.url.host or "") not in LOCAL_HOSTS:
+        return
+    niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    if niceness <= 0:
+        return
+
+    @event.listens_for(engine, "connect")
+    def _renice_backend(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("select pg_backend_pid()")
+            backend = int(cursor.fetchone()[0])
+        dbapi_connection.commit()
+        try:
+            os.setpriority(os.PRIO_PROCESS, backend, niceness)
+        except OSError as exc:  # not permitted (another user), or the backend already gone
+            log.info("database backend %d keeps its priority: %s", backend, exc)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Engine,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from messaging import FINAL_STATUSES, Status
 from store.ids import new_id
@@ -27,6 +44,67 @@ from store.records import (
 from store.sweep import OutboxSweep
 
 
+@functools.cache
+def _claim_statement(fill: bool) -> Update:
+    """The claim as one statement, built once (building it is most of a claim's CPU).
+
+    `own`: the task's own ids still queued. `fill` (optional): the oldest due queued messages of
+    `:fill_class`, enough to make `:fill_to`, skipping rows another worker is claiming. Both lock
+    what they pick (FOR UPDATE re-checks `status` on the newest row version), so the UPDATE
+    itself needs no status test and reaches its rows by primary key alone.
+
+    Plans must not depend on how many rows are `queued`: statistics lag a backlog that appears
+    in seconds (see migration 0004). `own` tests status through an expression no index covers,
+    so its ids are always looked up by primary key, never by scanning the queued rows.
+    """
+    queued = Message.status == Status.QUEUED.value
+    own = (
+        select(Message.id)
+        .where(
+            Message.id.in_(bindparam("ids", expanding=True)),
+            func.coalesce(Message.status, "") == Status.QUEUED.value,  # no index: by id only
+        )
+        .with_for_update()  # wait for a row another claim holds, then re-check its status
+        .cte("own")
+        .prefix_with("MATERIALIZED")
+    )
+    own_ids: Select[tuple[str]] = select(own.c.id)
+    picked: Select[tuple[str]] | CompoundSelect[tuple[str]] = own_ids
+    if fill:
+        taken = select(func.count()).select_from(own).scalar_subquery()
+        room: ColumnElement[int] = bindparam("fill_to", type_=Integer) - taken
+        due = or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= bindparam("now"))
+        oldest = (
+            select(Message.id)
+            .where(queued, Message.message_class == bindparam("fill_class"), due)
+            .where(Message.id.not_in(bindparam("not_ids", expanding=True)))
+            .order_by(Message.created_at)
+            .limit(case((room > 0, room), else_=0))
+            .with_for_update(skip_locked=True)  # rows another worker is claiming
+            .cte("fill")
+            .prefix_with("MATERIALIZED")  # evaluated once: never more than `room` rows
+        )
+        picked = own_ids.union_all(select(oldest.c.id))
+    now = bindparam("now", type_=Message.updated_at.type)
+    chosen = picked.subquery("picked")
+    return (
+        update(Message)
+        .where(Message.id == chosen.c.id)
+        .values(status=Status.SENDING.value, updated_at=now, next_attempt_at=None)
+        .returning(
+            Message.id,
+            Message.account_id,
+            Message.to,
+            Message.sender,
+            Message.body,
+            Message.message_class,
+            Message.segments,
+            Message.attempt_count,
+            Message.valid_until,
+        )
+    )
+
+
 def hash_key(key: str) -> str:
     """SHA-256 of an API key, the only form stored."""
     return hashlib.sha256(key.encode()).hexdigest()
@@ -37,6 +115,13 @@ class MessageStore(ReceiptBook, OutboxSweep):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # PostgreSQL runs a lone statement as its own transaction: no BEGIN/COMMIT round trips
+        # (same pool, same connections). SQLite is in-process; it keeps BEGIN IMMEDIATE.
+        self._autocommit = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else None
+        )
 
     # -- accounts and keys -------------------------------------------------------------
 
@@ -167,6 +252,12 @@ class MessageStore(ReceiptBook, OutboxSweep):
             ),
         )
 
+    def _statement(self) -> AbstractContextManager[Connection]:
+        """A connection for one statement that commits on its own."""
+        if self._autocommit is not None:
+            return self._autocommit.connect()
+        return self.engine.begin()
+
     # -- the worker side ---------------------------------------------------------------
 
     def claim(
@@ -181,53 +272,15 @@ class MessageStore(ReceiptBook, OutboxSweep):
         """
         if not ids and not fill_class:
             return []
-        returning = (
-            Message.id,
-            Message.account_id,
-            Message.to,
-            Message.sender,
-            Message.body,
-            Message.message_class,
-            Message.segments,
-            Message.attempt_count,
-            Message.valid_until,
-        )
-        taken = {"status": Status.SENDING.value, "updated_at": now, "next_attempt_at": None}
-        with self.engine.begin() as conn:
-            rows = (
-                list(
-                    conn.execute(
-                        update(Message)
-                        .where(Message.id.in_(list(ids)), Message.status == Status.QUEUED.value)
-                        .values(**taken)
-                        .returning(*returning)
-                    ).all()
-                )
-                if ids
-                else []
-            )
-            if fill_class and len(rows) < fill_to:
-                due = or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)
-                oldest = (
-                    select(Message.id)
-                    .where(
-                        Message.status == Status.QUEUED.value,
-                        Message.message_class == fill_class,
-                        due,
-                    )
-                    .order_by(Message.created_at)
-                    .limit(fill_to - len(rows))
-                    .with_for_update(skip_locked=True)
-                )
-                # Two statements, not `IN (subquery LIMIT n)`: PostgreSQL may run such a subquery
-                # more than once and take more than n rows.
-                picked = list(conn.execute(oldest).scalars())
-                rows += conn.execute(
-                    update(Message)
-                    .where(Message.id.in_(picked), Message.status == Status.QUEUED.value)
-                    .values(**taken)
-                    .returning(*returning)
-                ).all()
+        params = {
+            "ids": list(ids),
+            "not_ids": list(ids),  # one list, two parameters: SQLAlchemy renders each empty list
+            "now": now,  # as its own kind of empty set
+            "fill_class": fill_class,
+            "fill_to": fill_to,
+        }
+        with self._statement() as conn:
+            rows = list(conn.execute(_claim_statement(bool(fill_class)), params).all())
         tried: dict[str, set[str]] = defaultdict(set)
         again = [r.id for r in rows if r.attempt_count]
         if again:  # a resend: the carriers already tried go last

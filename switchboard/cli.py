@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import typer
@@ -13,6 +12,7 @@ from switchboard import wiring
 from switchboard.cli_routes import routes_app
 from switchboard.cli_simulate import simulate
 from switchboard.demo import demo
+from switchboard.processes import lower_cpu_priority
 from switchboard.settings import Settings
 
 app = typer.Typer(help="Switchboard SMS/OTP gateway", no_args_is_help=True, add_completion=False)
@@ -88,7 +88,7 @@ def worker(
 ) -> None:
     """Run a Celery worker (prefork) on the given queues."""
     if nice:
-        os.nice(nice)  # the pool children inherit it
+        lower_cpu_priority(nice)  # the pool children inherit it
     settings = Settings()
     wiring.require_redis(settings)
     wiring.migrate(settings)

@@ -193,7 +193,14 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
             threading.Thread(target=_warm, name="warm-sessions", daemon=True).start()
 
     def _warm() -> None:
-        pool = context().pool()
+        ctx = context()
+        try:  # the first claim should not wait for a database connection either
+            with ctx.engine.connect():
+                pass
+        except Exception as exc:
+            log.warning("could not reach the database at start: %s", exc)
+        ctx.snapshot()  # starts the health refresher
+        pool = ctx.pool()
         for name in pool.endpoints:
             try:
                 pool.session(name)

@@ -21,12 +21,17 @@ from carriers import (
 )
 from ratelimit import RedisTokenBuckets
 from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
-from store import MessageStore, make_engine
+from store import MessageStore, make_engine, share_niceness
 from workers.config import WorkerSettings
 from workers.receipts import ReceiptForwarder
+from workers.refreshing import Refreshing
 from workers.sending import Sender
 
 log = logging.getLogger(__name__)
+
+# Health counts live in 5-s buckets and a circuit opens after several failures: half a second
+# of staleness changes no routing decision that matters, and saves a Redis read per batch.
+HEALTH_REFRESH_SECONDS = 0.5
 
 
 def utcnow() -> datetime:
@@ -53,13 +58,17 @@ class WorkerContext:
     ) -> None:
         self.settings = settings
         self.engine = make_engine(settings.resolved_database_url())
+        share_niceness(self.engine)  # a niced bulk worker's queries run niced too
         self.store = MessageStore(self.engine)
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.buckets = RedisTokenBuckets(self.redis)
         self.routes = RoutesWatcher(settings.routes_file, time.monotonic)
         self.health = RedisHealthStore(self.redis)
+        # Read by every batch; refreshed in the background so no OTP waits for that read.
+        self._snapshot = Refreshing(self._read_snapshot, HEALTH_REFRESH_SECONDS, "health-snapshot")
         self._publish_receipts = publish_receipts
         self._pool: CarrierPool | None = None
+        self._account_names: dict[str, str] = {}
         self._forwarder: ReceiptForwarder | None = None
         self._lock = threading.Lock()
 
@@ -112,15 +121,20 @@ class WorkerContext:
             batch_max=self.settings.send_batch_max,
             health=self.health,
             snapshot=self.snapshot,
+            account_names=self._account_names,
         )
 
     def snapshot(self) -> Snapshot:
-        """Carrier health as every worker sees it, read once per batch."""
+        """Carrier health as every worker sees it, at most HEALTH_REFRESH_SECONDS old."""
+        return self._snapshot.get()
+
+    def _read_snapshot(self) -> Snapshot:
         views = self.health.views(self.routes.current().carriers)
         return Snapshot.of({name: _routing_health(view) for name, view in views.items()})
 
     def close(self) -> None:
         """Unbind sessions, flush receipts, close connections."""
+        self._snapshot.close()
         if self._pool is not None:
             self._pool.close()
         if self._forwarder is not None:

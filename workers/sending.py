@@ -124,6 +124,7 @@ class Sender:
         batch_max: int = 200,
         monotonic: Callable[[], float] = time.monotonic,
         health: HealthStore | None = None,
+        account_names: dict[str, str] | None = None,
     ) -> None:
         self.store = store
         self.routes = routes
@@ -139,7 +140,8 @@ class Sender:
         self.monotonic = monotonic
         self.health = health
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
-        self._account_names: dict[str, str] = {}
+        # Account id → name (names never change): share one dict across batches of a process.
+        self._account_names = account_names if account_names is not None else {}
 
     def send(
         self, ids: list[str], fill_class: str | None = None

@@ -159,6 +159,33 @@ def test_claim_tops_up_with_the_oldest_due_messages_of_its_class(store: MessageS
     assert store.status_counts() == {"sending": 3, "queued": 3}
 
 
+def test_claim_with_no_ids_takes_exactly_the_fill_and_own_ids_beyond_it_all(
+    store: MessageStore,
+) -> None:
+    account = store.ensure_account("acme", NOW)
+    rows = [_message(account, created_at=NOW + timedelta(seconds=i)) for i in range(8)]
+    store.insert_messages(rows)
+    wakeup = store.claim([], NOW, fill_class="marketing", fill_to=3)
+    assert [c.id for c in wakeup] == [r.id for r in rows[:3]]  # the oldest three, no more
+    own = [r.id for r in rows[3:7]]
+    claimed = store.claim(own, NOW, fill_class="marketing", fill_to=2)
+    assert [c.id for c in claimed] == own  # own ids are never cut to fill_to
+    assert store.status_counts() == {"sending": 7, "queued": 1}
+
+
+def test_claim_fill_skips_messages_not_yet_due(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    later = _message(account, created_at=NOW - timedelta(seconds=5))
+    due = _message(account, created_at=NOW)
+    store.insert_messages([later, due])
+    store.claim([later.id], NOW)
+    retry = SendOutcome(later.id, (), "queued", "throttled", NOW + timedelta(seconds=30))
+    store.record_outcomes([retry], NOW)
+    assert [c.id for c in store.claim([], NOW, "marketing", 10)] == [due.id]
+    after = NOW + timedelta(seconds=31)
+    assert [c.id for c in store.claim([], after, "marketing", 10)] == [later.id]
+
+
 OTP_RESEND = ResendPolicy(
     frozenset({"otp"}), max_attempts=3, min_validity_left=timedelta(seconds=30)
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -106,7 +106,10 @@ def _queue(store: MessageStore, body: str = "hello") -> str:
 
 
 def _sender(
-    store: MessageStore, table: RoutingTable, sessions: dict[str, ScriptedSession]
+    store: MessageStore,
+    table: RoutingTable,
+    sessions: dict[str, ScriptedSession],
+    account_names: dict[str, str] | None = None,
 ) -> Sender:
     clock = [0.0]
 
@@ -120,6 +123,7 @@ def _sender(
         sessions.__getitem__,
         lambda: NOW,
         sleep,
+        account_names=account_names,
     )
 
 
@@ -271,3 +275,27 @@ def test_destination_blocked_for_the_account_is_rejected_unsent(
     view = store.get_message(store.ensure_account("acme", NOW), message_id)
     assert view is not None and (view.status, view.error_code) == ("rejected", "account_blocked")
     assert sessions["cheap"].submitted == [] and sessions["dear"].submitted == []
+
+
+class CountingStore(MessageStore):
+    """The file store, counting account-name lookups."""
+
+    lookups = 0
+
+    def account_names(self, account_ids: Iterable[str]) -> dict[str, str]:
+        ids = set(account_ids)
+        if ids:
+            self.lookups += 1
+        return super().account_names(ids)
+
+
+def test_senders_of_one_process_look_an_account_up_once(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    counting = CountingStore(store.engine)
+    names: dict[str, str] = {}
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    for _ in range(3):  # one Sender per batch, as each Celery task builds one
+        sender = _sender(counting, table, sessions, account_names=names)  # as WorkerContext does
+        assert sender.send([_queue(store)])[0].sent == 1
+    assert counting.lookups == 1 and list(names.values()) == ["acme"]
