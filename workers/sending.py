@@ -157,14 +157,22 @@ class Sender:
         unknown = {m.account_id for m in claimed} - self._account_names.keys()
         self._account_names.update(self.store.account_names(unknown))
         jobs = [self._plan(m, table, snapshot) for m in claimed]
-        changes = self._record([j for j in jobs if j.outcome is not None], stats)
-        pending = [j for j in jobs if j.outcome is None]
+        with _Recorder(self._record, stats) as recorder:
+            recorder.add([j for j in jobs if j.outcome is not None], self._take_tally())
+            self._pipeline([j for j in jobs if j.outcome is None], table, stats, recorder)
+            return stats, recorder.changes()
+
+    def _pipeline(
+        self, pending: list[_Job], table: RoutingTable, stats: SendStats, recorder: _Recorder
+    ) -> None:
+        """Tokens are taken and parts submitted while earlier parts are still awaiting their
+        submit_sm_resp; finished messages go to the recorder thread in groups, so writing them
+        never pauses the token takes (a bucket holds only ~20 ms of tokens)."""
         in_flight: list[_InFlight] = []
         finished: list[_Job] = []
         recorded_at = beat_at = self.monotonic()
-        # A pipeline, not rounds: tokens are taken and parts submitted while earlier parts are
-        # still awaiting their submit_sm_resp; finished messages are recorded in groups.
         while pending or in_flight:
+            recorder.raise_failure()
             submitted, pending, wait = self._dispatch(pending, table)
             in_flight += submitted
             settled, in_flight = self._collect(in_flight)
@@ -177,7 +185,7 @@ class Sender:
                 or now - recorded_at >= RECORD_INTERVAL
                 or not (pending or in_flight)
             ):
-                changes += self._record(finished, stats)
+                recorder.add(finished, self._take_tally())
                 finished, recorded_at = [], now
             if now - beat_at >= HEARTBEAT_EVERY:  # a long batch keeps the sweeper off its rows
                 held = [j.message.id for j in pending] + [j.message.id for j, _, _ in in_flight]
@@ -192,8 +200,12 @@ class Sender:
             elif pending:
                 stats.token_waits += 1
                 self.sleep(max(wait, 0.002))
-        changes += self._record(finished, stats)
-        return stats, changes
+        recorder.add(finished, self._take_tally())
+
+    def _take_tally(self) -> dict[str, Counter[str]]:
+        """The health counts settled so far (handed to the recorder with their messages)."""
+        tally, self._tally = self._tally, defaultdict(Counter)
+        return tally
 
     def _collect(self, in_flight: list[_InFlight]) -> tuple[list[_InFlight], list[_InFlight]]:
         """Split in-flight submits into settled ones (or overdue: the session failed to time
@@ -207,11 +219,12 @@ class Sender:
             (settled if done else waiting).append(entry)
         return settled, waiting
 
-    def _record(self, done: list[_Job], stats: SendStats) -> list[StatusChange]:
+    def _record(
+        self, done: list[_Job], stats: SendStats, tally: Mapping[str, Counter[str]]
+    ) -> list[StatusChange]:
         if self.health is not None:
-            for carrier, counts in self._tally.items():
+            for carrier, counts in tally.items():
                 self.health.add(carrier, **counts)
-        self._tally.clear()
         outcomes = [j.outcome for j in done if j.outcome is not None]
         if not outcomes:
             return []
@@ -392,6 +405,41 @@ class Sender:
             error_code=code,
             carrier_message_ids=ids,
         )
+
+
+class _Recorder:
+    """Writes finished messages on one background thread, in the order they were added."""
+
+    def __init__(
+        self,
+        record: Callable[[list[_Job], SendStats, Mapping[str, Counter[str]]], list[StatusChange]],
+        stats: SendStats,
+    ) -> None:
+        self._record = record
+        self._stats = stats
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="record")
+        self._writes: list[concurrent.futures.Future[list[StatusChange]]] = []
+
+    def add(self, done: list[_Job], tally: Mapping[str, Counter[str]]) -> None:
+        """Queue one group for writing (a copy: the caller reuses its list)."""
+        if done or tally:
+            self._writes.append(self._executor.submit(self._record, list(done), self._stats, tally))
+
+    def raise_failure(self) -> None:
+        """Stop the batch at the first failed write (the task fails; the sweeper takes over)."""
+        for write in self._writes:
+            if write.done() and write.exception() is not None:
+                write.result()
+
+    def changes(self) -> list[StatusChange]:
+        """Wait for every write; their status changes, in order."""
+        return [change for write in self._writes for change in write.result()]
+
+    def __enter__(self) -> _Recorder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._executor.shutdown(wait=True)  # never leave a write running behind the task
 
 
 _CODES: Mapping[str, str] = {

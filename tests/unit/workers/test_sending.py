@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterable, Iterator
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from carriers import MemoryHealthStore, SubmitPart
 from messaging import CarrierError, PermanentCarrierError, Throttled, Unbound
 from ratelimit import MemoryTokenBuckets
 from routing import CarrierHealth, Circuit, RoutingTable, Snapshot, load_routes
-from store import MessageStore, NewMessage, make_engine, new_id, upgrade
+from store import MessageStore, NewMessage, SendOutcome, StatusChange, make_engine, new_id, upgrade
 from workers import Sender
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -299,3 +302,54 @@ def test_senders_of_one_process_look_an_account_up_once(
         sender = _sender(counting, table, sessions, account_names=names)  # as WorkerContext does
         assert sender.send([_queue(store)])[0].sent == 1
     assert counting.lookups == 1 and list(names.values()) == ["acme"]
+
+
+class GatedStore(MessageStore):
+    """The file store, whose first write of outcomes waits until the test opens the gate."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.gate = threading.Event()
+        self.writes = 0
+
+    def record_outcomes(self, outcomes: Sequence[SendOutcome], now: datetime) -> list[StatusChange]:
+        self.writes += 1
+        if self.writes == 1:
+            assert self.gate.wait(10), "the test never opened the gate"
+        return super().record_outcomes(outcomes, now)
+
+
+def test_a_slow_write_of_outcomes_does_not_pause_submitting(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """Writes run on a recorder thread: while the first group is still being written, the send
+    loop keeps taking tokens and submitting (a bucket holds ~20 ms of tokens; a pause loses
+    them)."""
+    gated = GatedStore(store.engine)
+    ids = [_queue(store) for _ in range(250)]  # more than RECORD_EVERY: several groups
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    sender = _sender(gated, table, sessions)
+    sender.batch_max = 250
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(sender.send, ids)
+        deadline = time.monotonic() + 10
+        while len(sessions["cheap"].submitted) < 250 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(sessions["cheap"].submitted) == 250  # all sent while the first write waits
+        assert not running.done()
+        gated.gate.set()
+        stats, _ = running.result(timeout=10)
+    assert stats.sent == 250 and store.status_counts() == {"sent": 250}
+
+
+def test_a_failed_write_fails_the_batch(store: MessageStore, table: RoutingTable) -> None:
+    class BrokenStore(MessageStore):
+        def record_outcomes(
+            self, outcomes: Sequence[SendOutcome], now: datetime
+        ) -> list[StatusChange]:
+            raise OSError("database went away")
+
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    with pytest.raises(OSError, match="database went away"):
+        _sender(BrokenStore(store.engine), table, sessions).send([_queue(store)])
+    assert store.status_counts() == {"sending": 1}  # left for the sweeper to re-send
