@@ -87,9 +87,13 @@ def worker(
     pool: str = typer.Option("prefork", help="prefork (processes) or threads (one process)"),
 ) -> None:
     """Run a Celery worker (prefork) on the given queues."""
-    if nice:
-        lower_cpu_priority(nice)  # the pool children inherit it
     settings = Settings()
+    if nice:
+        # On SQLite every writer takes the one file lock: a worker niced session-wide would
+        # hold it while starved and stall the API and the OTP lane (priority inversion), so
+        # there only the process itself is niced.
+        sqlite = settings.resolved_database_url().startswith("sqlite")
+        lower_cpu_priority(nice, whole_session=not sqlite)  # the pool children inherit it
     wiring.require_redis(settings)
     wiring.migrate(settings)
     argv = [

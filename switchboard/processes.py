@@ -15,17 +15,18 @@ from types import TracebackType
 AUTOGROUP = Path("/proc/self/autogroup")
 
 
-def lower_cpu_priority(nice: int, autogroup: Path = AUTOGROUP) -> bool:
+def lower_cpu_priority(nice: int, whole_session: bool = True, autogroup: Path = AUTOGROUP) -> bool:
     """Add `nice` to this process's niceness (its children inherit it) and, when it leads its
     own session, to the session's autogroup too.
 
     Linux with autogroup (`kernel.sched_autogroup_enabled`, the default on many kernels) first
     shares CPU fairly between sessions, and niceness only ranks tasks inside one: a bulk worker
     started in its own session (as `ProcessGroup` and service managers do) would take as much
-    CPU as the OTP worker whatever its niceness. Returns whether the autogroup was set.
+    CPU as the OTP worker whatever its niceness. `whole_session=False` nices the process only.
+    Returns whether the autogroup was set.
     """
     os.nice(nice)
-    if os.getsid(0) != os.getpid() or not autogroup.exists():
+    if not whole_session or os.getsid(0) != os.getpid() or not autogroup.exists():
         return False  # sharing a session (a shell, say): leave the others' priority alone
     try:
         current = int(autogroup.read_text().split("nice")[1])

@@ -14,14 +14,15 @@ SCRIPT = """
 import sys
 from pathlib import Path
 from switchboard.processes import lower_cpu_priority
-print(lower_cpu_priority(int(sys.argv[1])), Path("/proc/self/autogroup").read_text().strip())
+done = lower_cpu_priority(int(sys.argv[1]), whole_session=sys.argv[2] == "session")
+print(done, Path("/proc/self/autogroup").read_text().strip())
 import os; print(os.nice(0))
 """
 
 
-def _run(nice: int, new_session: bool) -> list[str]:
+def _run(nice: int, new_session: bool, scope: str = "session") -> list[str]:
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", SCRIPT, str(nice)],
+        [sys.executable, "-c", SCRIPT, str(nice), scope],
         capture_output=True,
         text=True,
         check=True,
@@ -43,4 +44,13 @@ def test_a_process_sharing_a_session_leaves_the_session_alone() -> None:
     ours = AUTOGROUP.read_text().strip()
     first, niceness = _run(10, new_session=False)
     assert first.startswith("False") and AUTOGROUP.read_text().strip() == ours
+    assert int(niceness) >= 10
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="kernel without autogroup")
+def test_process_only_leaves_even_its_own_session_alone() -> None:
+    """What `worker --nice` does on SQLite, where a session-wide nice would starve a worker
+    holding the database's one write lock."""
+    first, niceness = _run(10, new_session=True, scope="process")
+    assert first.startswith("False") and first.endswith("nice 0")
     assert int(niceness) >= 10
