@@ -57,6 +57,24 @@ class BindMode(StrEnum):
     RECEIVER = "receiver"
 
 
+def _only_transceiver(mode: BindMode) -> BindMode:
+    if mode is not BindMode.TRANSCEIVER:
+        raise ValueError(
+            f'"{mode}" is not supported yet: every worker process submits and receives receipts '
+            'on one "transceiver" bind per carrier'
+        )
+    return mode
+
+
+def _only_one_bind(count: int) -> int:
+    if count != 1:
+        raise ValueError(
+            "only 1 is supported yet: every worker process holds one bind per carrier, so a "
+            "cluster holds one per sending process (cap them with the carrier's max binds)"
+        )
+    return count
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -70,8 +88,10 @@ class CarrierModel(_Frozen):
     system_id: str = Field(min_length=1, max_length=15)
     password: str = Field(max_length=8)
     system_type: str = Field(default="", max_length=12)  # SMPP 3.4 §4.1.1: 13 with the NUL
-    bind: BindMode = BindMode.TRANSCEIVER
-    binds: int = Field(default=1, gt=0)
+    # Each sending worker process holds one transceiver session per carrier and takes receipts
+    # on it; other bind kinds and counts are refused rather than silently ignored.
+    bind: Annotated[BindMode, AfterValidator(_only_transceiver)] = BindMode.TRANSCEIVER
+    binds: Annotated[int, AfterValidator(_only_one_bind)] = Field(default=1, gt=0)
     window: int = Field(default=10, gt=0)
     mps: int = Field(gt=0)  # submit_sm PDUs per second, cluster-wide
     encodings: tuple[Encoding, ...] = Field(default=(Encoding.GSM7, Encoding.UCS2), min_length=1)

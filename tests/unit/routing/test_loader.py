@@ -386,3 +386,29 @@ def test_broken_price_list_is_not_reported_again_through_its_routes(problems: Pr
         f"config/routes.toml:{line_of(text, 'nope.csv')}: prices.beta.file: "
         "cannot read config/nope.csv: No such file or directory"
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "reason"),
+    [
+        (
+            'bind = "transmitter"',
+            "bind",
+            '"transmitter" is not supported yet: every worker process submits and receives '
+            'receipts on one "transceiver" bind per carrier',
+        ),
+        (
+            "binds = 4",
+            "binds",
+            "only 1 is supported yet: every worker process holds one bind per carrier, so a "
+            "cluster holds one per sending process (cap them with the carrier's max binds)",
+        ),
+    ],
+)
+def test_bind_settings_we_cannot_honour_are_refused_not_ignored(
+    problems: Problems, line: str, key: str, reason: str
+) -> None:
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{line}\n", 1) + PRICES + DEFAULT_ROUTE
+    assert problems(text) == [
+        f"config/routes.toml:{line_of(text, line)}: carriers.alpha.{key}: {reason}"
+    ]
