@@ -55,7 +55,11 @@ class Settings(BaseSettings):
     retry_backoff: float = Field(
         default=5.0, gt=0, description="first wait after every candidate failed"
     )
-    receipt_flush_ms: float = Field(default=20.0, gt=0)
+    receipt_flush_ms: float = Field(
+        default=200.0,
+        gt=0,
+        description="how long a batch of receipts waits for more before hand-off",
+    )
     receipt_park_seconds: float = Field(
         default=60.0, gt=0, description="how long an unmatched receipt is retried"
     )

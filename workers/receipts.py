@@ -2,12 +2,17 @@
 
 The carrier gets its `deliver_sm_resp` only after the batch is on the broker (ARCHITECTURE.md,
 "Receipt path"): a crash before that makes the carrier resend, so nothing is lost.
+
+A batch lingers up to `flush_seconds` from its first receipt (or until `max_batch`): every
+reconcile task costs the same handful of statements whatever its size, so one task per receipt
+would spend the receipts worker's CPU on overhead. A receipt is not urgent; its ack may wait.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +35,7 @@ class ReceiptForwarder:
         self._flush_seconds = flush_seconds
         self._max_batch = max_batch
         self._pending: list[tuple[ReceiptPayload, Ack]] = []
+        self._first_at = 0.0  # monotonic time the oldest pending receipt arrived
         self._lock = threading.Condition()
         self._closed = False
         self.published = 0
@@ -40,18 +46,28 @@ class ReceiptForwarder:
     def add(self, payload: ReceiptPayload, ack: Ack) -> None:
         """Queue one receipt; it is acked after its batch is published."""
         with self._lock:
+            if not self._pending:
+                self._first_at = time.monotonic()
+                self._lock.notify()  # starts the linger
             self._pending.append((payload, ack))
             if len(self._pending) >= self._max_batch:
                 self._lock.notify()
 
     def _take(self) -> list[tuple[ReceiptPayload, Ack]]:
         with self._lock:
-            if not self._pending and not self._closed:
-                self._lock.wait(self._flush_seconds)
+            while not self._closed and len(self._pending) < self._max_batch:
+                if not self._pending:
+                    self._lock.wait(self._flush_seconds)
+                    continue
+                left = self._first_at + self._flush_seconds - time.monotonic()
+                if left <= 0:
+                    break
+                self._lock.wait(left)
             batch, self._pending = (
                 self._pending[: self._max_batch],
                 self._pending[self._max_batch :],
             )
+            self._first_at = time.monotonic()  # what is left starts a new linger
             return batch
 
     def _run(self) -> None:
