@@ -1,8 +1,8 @@
-"""The statuses a message can still leave, as SQL (shared by the store modules)."""
+"""Status tests as SQL (shared by the store modules)."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, func, or_
 
 from messaging import Status
 from store.models import Message
@@ -10,7 +10,19 @@ from store.models import Message
 OPEN_STATUSES = (Status.QUEUED.value, Status.SENDING.value, Status.SENT.value)
 
 
+def status_of_row() -> ColumnElement[str]:
+    """`messages.status` for rows reached by primary key: an expression no index covers.
+
+    Statistics on `status` are off (migration 0004: they always lag a backlog), so to the
+    planner a status test looks as selective as an id test; given `id = :id AND status = :s`
+    it may walk a status index through every queued row instead of the primary key (seen as
+    8 to 36 ms per UPDATE under a 40k backlog). Testing this expression leaves it only the id.
+    """
+    return func.coalesce(Message.status, "")
+
+
 def is_open() -> ColumnElement[bool]:
-    """SQL: the message is queued, sending or sent."""
+    """SQL: the message (reached by id) is queued, sending or sent."""
     # Spelled as equalities, not IN: an expanding IN cannot be used with executemany().
-    return or_(*(Message.status == s for s in OPEN_STATUSES))
+    status = status_of_row()
+    return or_(*(status == s for s in OPEN_STATUSES))

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from messaging import FINAL_STATUSES, Status
 from store.ids import new_id
 from store.models import Account, ApiKey, Attempt, Message, Part
+from store.open_status import status_of_row
 from store.receipts import ReceiptBook
 from store.records import (
     AttemptView,
@@ -62,7 +63,7 @@ def _claim_statement(fill: bool) -> Update:
         select(Message.id)
         .where(
             Message.id.in_(bindparam("ids", expanding=True)),
-            func.coalesce(Message.status, "") == Status.QUEUED.value,  # no index: by id only
+            status_of_row() == Status.QUEUED.value,  # no index: by id only
         )
         .with_for_update()  # wait for a row another claim holds, then re-check its status
         .cte("own")
@@ -376,7 +377,7 @@ class MessageStore(ReceiptBook, OutboxSweep):
             ]
             conn.execute(
                 update(Message)
-                .where(Message.id == bindparam("b_id"), Message.status == Status.SENDING.value)
+                .where(Message.id == bindparam("b_id"), status_of_row() == Status.SENDING.value)
                 .values(
                     status=bindparam("b_status"),
                     error_code=bindparam("b_error"),

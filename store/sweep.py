@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, or_, select, update
 
 from messaging import Status
 from store.models import Message
-from store.open_status import OPEN_STATUSES
+from store.open_status import OPEN_STATUSES, status_of_row
 from store.records import (
     StatusChange,
 )
@@ -55,7 +55,7 @@ class OutboxSweep:
         with self.engine.begin() as conn:
             conn.execute(
                 update(Message)
-                .where(Message.id.in_(list(ids)), Message.status == Status.SENDING.value)
+                .where(Message.id.in_(list(ids)), status_of_row() == Status.SENDING.value)
                 .values(updated_at=now)
             )
 
@@ -70,7 +70,7 @@ class OutboxSweep:
             if rows:
                 conn.execute(
                     update(Message)
-                    .where(Message.id.in_([r.id for r in rows]), Message.status.in_(OPEN_STATUSES))
+                    .where(Message.id.in_([r.id for r in rows]), status_of_row().in_(OPEN_STATUSES))
                     .values(status=Status.EXPIRED.value, final_at=now, updated_at=now)
                 )
         return [StatusChange(r.id, Status.EXPIRED.value, r.callback_url) for r in rows]

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
-from store import MessageStore, NewMessage, make_engine, new_id, upgrade
+from store import (
+    AttemptResult,
+    MessageStore,
+    NewMessage,
+    ReceiptRecord,
+    SendOutcome,
+    make_engine,
+    new_id,
+    upgrade,
+)
 from tests.servers import Postgres
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -61,25 +71,51 @@ def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return nodes
 
 
+class _Statements:
+    """Records the statements (and parameters) an engine sends; EXPLAINs any of them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.seen: list[tuple[str, Any]] = []
+
+    def __enter__(self) -> _Statements:
+        event.listen(self.engine, "before_cursor_execute", self._capture)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._capture)
+
+    def _capture(self, _c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+        self.seen.append((statement, parameters))
+
+    def plan(self, starts: str, contains: str = "", generic: bool = False) -> list[dict[str, Any]]:
+        """The plan nodes of the first recorded statement that starts with `starts` (and
+        contains `contains`), for its first parameter set, without running it. `generic`: the
+        plan made without the values, as for a statement the driver has prepared (psycopg
+        prepares one after 5 runs)."""
+        statement, parameters = next(
+            (s, p) for s, p in self.seen if s.lstrip().startswith(starts) and contains in s
+        )
+        if isinstance(parameters, list):  # executemany: one row's parameters
+            parameters = parameters[0]
+        with self.engine.connect() as conn:
+            if generic:
+                conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
+            conn.rollback()
+        return _plan_nodes(plan[0]["Plan"])
+
+
+def _scans(nodes: list[dict[str, Any]]) -> set[tuple[str, Any]]:
+    return {(n["Node Type"], n.get("Index Name")) for n in nodes if "Scan" in n["Node Type"]}
+
+
 def _claim_scans(store: MessageStore, ids: list[str], fill_class: str) -> set[tuple[str, Any]]:
     """Claim, then EXPLAIN the very statement and parameters the claim sent."""
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(store.engine, "before_cursor_execute", capture)
-    try:
+    with _Statements(store.engine) as sent:
         claimed = store.claim(ids, NOW, fill_class, 200)
-    finally:
-        event.remove(store.engine, "before_cursor_execute", capture)
     assert [c.id for c in claimed[: len(ids)]] == ids
-    statement, parameters = next((s, p) for s, p in seen if "own" in s)
-    with store.engine.connect() as conn:
-        plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
-        conn.rollback()
-    nodes = _plan_nodes(plan[0]["Plan"])
-    return {(n["Node Type"], n.get("Index Name")) for n in nodes if "Scan" in n["Node Type"]}
+    return _scans(sent.plan("WITH own"))
 
 
 def test_claim_keeps_its_indexes_when_statistics_predate_the_backlog(
@@ -111,3 +147,55 @@ def test_claim_keeps_its_indexes_when_statistics_predate_the_backlog(
     assert not [name for kind, name in bulk if "Bitmap" in kind]
     assert ("Index Scan", "ix_messages_status_updated") not in otp | bulk
     engine.dispose()
+
+
+def _sent(message_id: str, carrier_message_id: str) -> SendOutcome:
+    attempt = AttemptResult(
+        "alpha", "default", Decimal("0.03"), "EUR", True, None, (carrier_message_id,)
+    )
+    return SendOutcome(message_id, (attempt,), "sent")
+
+
+def test_receipts_and_outcomes_go_by_key_when_statistics_predate_the_traffic(
+    postgres: Postgres,
+) -> None:
+    """Statistics taken on a nearly empty database, then 5,000 messages are sent (faster than
+    autovacuum re-analyzes): a receipt batch probes the parts index once per carrier message
+    id (never the carrier's every part), and the writes that reach a message by id with a
+    status test use the primary key, never a status index."""
+    url = postgres.create_database("stale_statistics_receipts")
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        store = MessageStore(engine)
+        account = store.ensure_account("acme", NOW)
+        first = [_row(account, "marketing", i) for i in range(20)]
+        store.insert_messages(first)
+        store.claim([m.id for m in first], NOW)
+        store.record_outcomes([_sent(m.id, f"a{i}") for i, m in enumerate(first)], NOW)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("analyze")
+            conn.commit()
+        traffic = [_row(account, "marketing", i) for i in range(5000)]
+        store.insert_messages(traffic)
+        sent = store.claim([m.id for m in traffic], NOW)
+        assert len(sent) == 5000
+        with _Statements(engine) as outcomes:
+            store.record_outcomes([_sent(m.id, f"{i:x}") for i, m in enumerate(traffic)], NOW)
+        for generic in (False, True):
+            update = outcomes.plan("UPDATE messages", generic=generic)
+            assert _scans(update) == {("Index Scan", "messages_pkey")}
+        receipts = [ReceiptRecord("alpha", (f"{i:x}",), "delivered") for i in range(0, 5000, 10)]
+        with _Statements(engine) as applied:
+            result = store.apply_receipts(receipts, NOW)
+        assert result.matched == 500
+        lookup = applied.plan("SELECT", "FROM parts")
+        parts = [n for n in lookup if n.get("Relation Name") == "parts" or "Index Name" in n]
+        assert parts and not [n for n in parts if "Seq" in n["Node Type"]]
+        assert all("carrier_message_id" in n.get("Index Cond", "") for n in parts), parts
+        # The messages a batch settles, by id: a small table may rightly be read whole, but never
+        # through a status index (which walks every open message).
+        settle = applied.plan("SELECT messages.id")
+        assert not [name for _, name in _scans(settle) if name and "status" in name]
+    finally:
+        engine.dispose()
