@@ -101,7 +101,9 @@ class _Statements:
         with self.engine.connect() as conn:
             if generic:
                 conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar()
+            plan = conn.exec_driver_sql(
+                "EXPLAIN (FORMAT JSON) " + statement, parameters
+            ).scalar_one()
             conn.rollback()
         return _plan_nodes(plan[0]["Plan"])
 
