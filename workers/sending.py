@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 # waits, scheduling), so we keep a small burst and pace a little under the limit.
 BUCKET_BURST_SHARE = 0.02  # capacity: 2% of a second's tokens (at least one PDU)
 MPS_HEADROOM = 0.95  # pace at 95% of what is left: absorbs ~50 ms of delivery jitter
+# A marketing lane its bucket left short asks again only once half a bucket has refilled
+# (~10 ms), not on every submit_sm_resp that wakes the loop: that was a Redis round trip per
+# message or two. Half, so the bucket never overflows between two processes' asks.
+BULK_REFILL_SHARE = 0.5
 
 
 class Submitter(Protocol):
@@ -140,6 +144,7 @@ class Sender:
         self.monotonic = monotonic
         self.health = health
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
+        self._bulk_ready_at: dict[str, float] = {}  # carrier → when its bulk lane may ask again
         # Account id → name (names never change): share one dict across batches of a process.
         self._account_names = account_names if account_names is not None else {}
 
@@ -277,9 +282,17 @@ class Sender:
         shortest_wait = self.token_wait_max
         for (carrier, bulk), group in sorted(lanes.items(), key=lambda lane: lane[0][1]):
             spec = table.carriers[carrier]  # priority lane (bulk=False) sorts first
+            now = self.monotonic()
+            if bulk and now < self._bulk_ready_at.get(carrier, now):
+                waiting += group  # its bucket was short a moment ago: let it refill first
+                shortest_wait = min(shortest_wait, self._bulk_ready_at[carrier] - now)
+                continue
             wanted = sum(j.segmentation.segments for j in group)
             share = spec.otp_reserved_share if bulk else 0.0
             budget, rate = self.take_tokens(carrier, float(spec.mps), share, wanted)
+            if bulk and budget < wanted:
+                _, capacity = bucket_shape(spec.mps * (1 - share))
+                self._bulk_ready_at[carrier] = now + capacity * BULK_REFILL_SHARE / rate
             backlog = 0
             for job in group:
                 needed = job.segmentation.segments

@@ -5,7 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy import Engine
 
 from carriers import MemoryHealthStore, SubmitPart
 from messaging import CarrierError, PermanentCarrierError, Throttled, Unbound
-from ratelimit import MemoryTokenBuckets
+from ratelimit import Grant, MemoryTokenBuckets
 from routing import CarrierHealth, Circuit, RoutingTable, Snapshot, load_routes
 from store import MessageStore, NewMessage, SendOutcome, StatusChange, make_engine, new_id, upgrade
 from workers import Sender
@@ -217,6 +218,51 @@ def test_marketing_leaves_the_reserved_share_of_mps_to_otp(
     assert (marketing, otp) == (16, 4)
     more_marketing, _ = sender.take_tokens("cheap", 1000, 0.2, 50)
     assert more_marketing == 0  # bulk share used up until it refills
+
+
+class CountingBuckets(MemoryTokenBuckets):
+    """Memory buckets that count the takes asked of each key."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__(clock)
+        self.asked: Counter[str] = Counter()
+
+    def take(
+        self, key: str, rate: float, capacity: float, tokens: int = 1, partial: bool = False
+    ) -> Grant:
+        self.asked[key] += 1
+        return super().take(key, rate, capacity, tokens, partial)
+
+
+def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """Under a backlog, each ask of the bucket (a Redis round trip) should bring several
+    tokens, not one or two; pacing stays at the bucket's rate."""
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    buckets = CountingBuckets(lambda: clock[0])
+    sender = Sender(
+        store,
+        lambda: table,
+        buckets,
+        {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}.__getitem__,
+        lambda: NOW,
+        sleep,
+        monotonic=lambda: clock[0],
+    )
+    ids = [_queue(store) for _ in range(200)]
+    stats, _ = sender.send(ids)
+    assert stats.sent == 200
+    # mps 1000, 20% reserved: the bulk bucket holds 16 and refills at (800 - 16) * 0.95/s.
+    rate, capacity = (800 - 16) * 0.95, 16
+    assert clock[0] <= (200 - capacity) / rate + 0.02  # as fast as the bucket allows
+    asks = buckets.asked["carrier:cheap:bulk"]
+    assert asks <= (200 - capacity) / (capacity / 2) + 3  # about 8 tokens an ask
+    # Before: every pass of the loop asked, about one ask per message.
 
 
 def test_carrier_whose_circuit_opened_is_skipped_by_the_next_batch(
