@@ -8,12 +8,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, String, bindparam, func, select, true, update
+from sqlalchemy import Connection, Engine, Select, String, bindparam, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from messaging import ReceiptState, Status
-from store.models import Attempt, Message, Part
-from store.open_status import OPEN_STATUSES, is_open, status_of_row
+from store import batch_writes
+from store.models import Message, Part
+from store.open_status import is_open, status_of_row
 from store.records import (
     NO_RESEND,
     ReceiptBatchResult,
@@ -107,7 +108,7 @@ class ReceiptBook:
             newest: dict[tuple[str, str], Any] = {}
             for p in found:
                 newest.setdefault((p.carrier, p.carrier_message_id), p)
-            part_updates: list[dict[str, Any]] = []
+            part_updates: list[tuple[int, str, str | None]] = []
             touched_attempts: set[int] = set()
             seen_parts: set[int] = set()
             for r in receipts:
@@ -129,101 +130,65 @@ class ReceiptBook:
                     duplicates += 1
                     continue
                 seen_parts.add(part.id)
-                part_updates.append(
-                    {"b_id": part.id, "b_state": r.state, "b_err": r.error_code or None}
-                )
+                part_updates.append((part.id, r.state, r.error_code or None))
                 touched_attempts.add(part.attempt_id)
             if part_updates:
-                conn.execute(
-                    update(Part)
-                    .where(Part.id == bindparam("b_id"), Part.receipt_state.is_(None))
-                    .values(
-                        receipt_state=bindparam("b_state"),
-                        receipt_error=bindparam("b_err"),
-                        receipt_at=now,
-                    ),
-                    part_updates,
-                )
+                batch_writes.set_part_receipts(conn, part_updates, now)
                 changes, again = self._settle_attempts(conn, touched_attempts, now, resend)
         return ReceiptBatchResult(
             matched, duplicates, tuple(unmatched), tuple(changes), tuple(again)
         )
 
     def _settle_attempts(
-        self, conn: Any, attempt_ids: Iterable[int], now: datetime, resend: ResendPolicy
+        self, conn: Connection, attempt_ids: Iterable[int], now: datetime, resend: ResendPolicy
     ) -> tuple[list[StatusChange], list[str]]:
         """Settle attempts whose parts all have receipts; a failed one may go out again."""
-        rows = conn.execute(
-            select(Part.attempt_id, Part.message_id, Part.receipt_state).where(
-                Part.attempt_id.in_(list(attempt_ids))
-            )
-        ).all()
-        by_attempt: dict[int, list[Any]] = defaultdict(list)
-        for row in rows:
-            by_attempt[row.attempt_id].append(row)
-        attempt_updates: list[dict[str, Any]] = []
-        message_updates: list[dict[str, Any]] = []
+        by_attempt: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+        for row in batch_writes.parts_of_attempts(conn, list(attempt_ids)):
+            by_attempt[row[0]].append(row)
+        attempt_updates: list[tuple[int, str]] = []
+        message_updates: list[tuple[str, str]] = []
         for attempt_id, parts in by_attempt.items():
-            if any(p.receipt_state is None for p in parts):
+            states = [state for _, _, state in parts]
+            if any(state is None for state in states):
                 continue  # wait for every segment's receipt
             status = max(
                 (
-                    _RECEIPT_TO_STATUS.get(ReceiptState(p.receipt_state), Status.UNDELIVERED)
-                    for p in parts
+                    _RECEIPT_TO_STATUS.get(ReceiptState(state), Status.UNDELIVERED)
+                    for state in states
+                    if state is not None
                 ),
                 key=lambda s: _STATUS_RANK[s],
             )
-            attempt_updates.append({"b_id": attempt_id, "b_state": status.value})
-            message_updates.append({"b_id": parts[0].message_id, "b_status": status.value})
+            attempt_updates.append((attempt_id, status.value))
+            message_updates.append((parts[0][1], status.value))
         if not attempt_updates:
             return [], []
-        conn.execute(
-            update(Attempt)
-            .where(Attempt.id == bindparam("b_id"))
-            .values(receipt_state=bindparam("b_state"), receipt_at=now),
-            attempt_updates,
-        )
-        ids = [u["b_id"] for u in message_updates]
-        open_rows = {
-            r.id: r
-            for r in conn.execute(
-                select(
-                    Message.id,
-                    Message.callback_url,
-                    Message.message_class,
-                    Message.attempt_count,
-                    Message.valid_until,
-                ).where(Message.id.in_(ids), status_of_row().in_(OPEN_STATUSES))
-            ).all()
-        }
-        settle, again = [], []
-        for u in message_updates:
-            row = open_rows.get(u["b_id"])
-            if row is None:
+        batch_writes.set_attempt_receipts(conn, attempt_updates, now)
+        open_rows = batch_writes.open_messages(conn, [m for m, _ in message_updates])
+        settle: list[tuple[str, str]] = []
+        again: list[str] = []
+        for message_id, status_value in message_updates:
+            message = open_rows.get(message_id)
+            if message is None:
                 continue
-            failed = u["b_status"] != Status.DELIVERED.value
-            if failed and resend.allows(row.message_class, row.attempt_count, row.valid_until, now):
-                again.append(u["b_id"])
+            failed = status_value != Status.DELIVERED.value
+            if failed and resend.allows(
+                message.message_class, message.attempt_count, message.valid_until, now
+            ):
+                again.append(message_id)
             else:
-                settle.append(u)
-        if settle:
-            conn.execute(
-                update(Message)
-                .where(Message.id == bindparam("b_id"), is_open())
-                .values(status=bindparam("b_status"), final_at=now, updated_at=now),
-                settle,
-            )
-        if (
-            again
-        ):  # e.g. an OTP the carrier could not deliver: next carrier, while the code is valid
+                settle.append((message_id, status_value))
+        batch_writes.settle_messages(conn, settle, now)
+        if again:  # e.g. an undelivered OTP: the next carrier, while its code is valid
             conn.execute(
                 update(Message)
                 .where(Message.id.in_(again), is_open())
                 .values(status=Status.QUEUED.value, updated_at=now, next_attempt_at=None)
             )
         changes = [
-            StatusChange(u["b_id"], u["b_status"], open_rows[u["b_id"]].callback_url)
-            for u in settle
+            StatusChange(message_id, status_value, open_rows[message_id].callback_url)
+            for message_id, status_value in settle
         ]
         return changes, again
 

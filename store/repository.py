@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from messaging import FINAL_STATUSES, Status
+from store import batch_writes
 from store.ids import new_id
 from store.models import Account, ApiKey, Attempt, Message, Part
 from store.open_status import status_of_row
@@ -312,85 +313,53 @@ class MessageStore(ReceiptBook, OutboxSweep):
         """Write the attempts, parts and new status of each message in one transaction."""
         if not outcomes:
             return []
-        ids = [o.message_id for o in outcomes]
         with self.engine.begin() as conn:
-            current = conn.execute(
-                select(Message.id, Message.attempt_count, Message.callback_url).where(
-                    Message.id.in_(ids)
-                )
-            ).all()
-            base = {row.id: row.attempt_count for row in current}
-            callbacks = {row.id: row.callback_url for row in current}
-            attempt_rows: list[dict[str, Any]] = []
-            part_ids: list[tuple[str, tuple[str, ...]]] = []
+            known = batch_writes.current(conn, [o.message_id for o in outcomes])
+            attempts: list[batch_writes.AttemptRow] = []
+            carrier_ids: list[tuple[str, ...]] = []
             for o in outcomes:
+                base = known.get(o.message_id, (0, None))[0]
                 for i, a in enumerate(o.attempts):
-                    attempt_rows.append(
-                        {
-                            "message_id": o.message_id,
-                            "number": base.get(o.message_id, 0) + i + 1,
-                            "carrier": a.carrier,
-                            "route": a.route,
-                            "cost": a.cost if a.accepted else 0,
-                            "currency": a.currency,
-                            "submit_status": "accepted" if a.accepted else "error",
-                            "error_code": a.error_code,
-                            "submitted_at": now,
-                        }
+                    attempts.append(
+                        batch_writes.AttemptRow(
+                            message_id=o.message_id,
+                            number=base + i + 1,
+                            carrier=a.carrier,
+                            route=a.route,
+                            cost=a.cost if a.accepted else Decimal(0),
+                            currency=a.currency,
+                            submit_status="accepted" if a.accepted else "error",
+                            error_code=a.error_code,
+                        )
                     )
-                    part_ids.append((a.carrier, a.carrier_message_ids))
-            if attempt_rows:
-                inserted = (
-                    conn.execute(
-                        insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True),
-                        attempt_rows,
-                    )
-                    .scalars()
-                    .all()
-                )
-                parts = [
-                    {
-                        "attempt_id": attempt_id,
-                        "message_id": row["message_id"],
-                        "carrier": carrier,
-                        "segment": seg,
-                        "carrier_message_id": cmid,
-                    }
-                    for attempt_id, row, (carrier, cmids) in zip(
-                        inserted, attempt_rows, part_ids, strict=True
-                    )
+                    carrier_ids.append(a.carrier_message_ids)
+            inserted = batch_writes.insert_attempts(conn, attempts, now)
+            batch_writes.insert_parts(
+                conn,
+                [
+                    batch_writes.PartRow(attempt_id, row.message_id, row.carrier, seg, cmid)
+                    for attempt_id, row, cmids in zip(inserted, attempts, carrier_ids, strict=True)
                     for seg, cmid in enumerate(cmids)
-                ]
-                if parts:
-                    conn.execute(insert(Part), parts)
-            updates = [
-                {
-                    "b_id": o.message_id,
-                    "b_status": o.status,
-                    "b_error": o.error_code,
-                    "b_count": base.get(o.message_id, 0) + len(o.attempts),
-                    "b_sent": now if o.status == Status.SENT.value else None,
-                    "b_final": now if Status(o.status).is_final else None,
-                    "b_next": o.next_attempt_at,
-                }
-                for o in outcomes
-            ]
-            conn.execute(
-                update(Message)
-                .where(Message.id == bindparam("b_id"), status_of_row() == Status.SENDING.value)
-                .values(
-                    status=bindparam("b_status"),
-                    error_code=bindparam("b_error"),
-                    attempt_count=bindparam("b_count"),
-                    sent_at=bindparam("b_sent"),
-                    final_at=bindparam("b_final"),
-                    next_attempt_at=bindparam("b_next"),
-                    updated_at=now,
-                ),
-                updates,
+                ],
+            )
+            batch_writes.update_outcomes(
+                conn,
+                [
+                    batch_writes.OutcomeRow(
+                        message_id=o.message_id,
+                        status=o.status,
+                        error_code=o.error_code,
+                        attempt_count=known.get(o.message_id, (0, None))[0] + len(o.attempts),
+                        sent_at=now if o.status == Status.SENT.value else None,
+                        final_at=now if Status(o.status).is_final else None,
+                        next_attempt_at=o.next_attempt_at,
+                    )
+                    for o in outcomes
+                ],
+                now,
             )
         return [
-            StatusChange(o.message_id, o.status, callbacks.get(o.message_id))
+            StatusChange(o.message_id, o.status, known.get(o.message_id, (0, None))[1])
             for o in outcomes
             if o.status != Status.QUEUED.value
         ]

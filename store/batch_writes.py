@@ -1,0 +1,336 @@
+"""The per-batch writes of the send path, in a generic and a PostgreSQL form.
+
+Generic (SQLite): SQLAlchemy executemany and IN lists. On PostgreSQL those render new SQL for
+every batch size (psycopg re-parses it each time; SQL over 4 kB is never cached) and process
+each row in Python: about 0.3 ms of client CPU per message at the send path's group sizes. The
+PostgreSQL form is one fixed statement per step with the batch's rows as arrays that `unnest`
+turns into a table: the same text every time, so psycopg prepares it after five runs and the
+server neither parses nor plans it again.
+
+Plans stay on the primary key whatever the statistics say: rows are picked with
+`id = ANY(:ids)` and status is tested through an expression no index covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from messaging import Status
+from store.models import Attempt, Message, Part, naive_utc
+from store.open_status import OPEN_STATUSES, is_open, status_of_row
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One attempt to insert."""
+
+    message_id: str
+    number: int
+    carrier: str
+    route: str
+    cost: Decimal
+    currency: str
+    submit_status: str
+    error_code: str | None
+
+
+@dataclass(frozen=True)
+class PartRow:
+    """One segment of an accepted attempt."""
+
+    attempt_id: int
+    message_id: str
+    carrier: str
+    segment: int
+    carrier_message_id: str
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """A message's new state after a send (applied only while it is still `sending`)."""
+
+    message_id: str
+    status: str
+    error_code: str | None
+    attempt_count: int
+    sent_at: datetime | None
+    final_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+_CURRENT = "SELECT id, attempt_count, callback_url FROM messages WHERE id = ANY(%(ids)s::varchar[])"
+_INSERT_ATTEMPTS = """
+INSERT INTO attempts (message_id, number, carrier, route, cost, currency, submit_status,
+                      error_code, submitted_at)
+SELECT a.*, %(now)s::timestamp
+FROM unnest(%(message_id)s::varchar[], %(number)s::int[], %(carrier)s::varchar[],
+            %(route)s::varchar[], %(cost)s::numeric[], %(currency)s::varchar[],
+            %(submit_status)s::varchar[], %(error_code)s::varchar[]) AS a
+RETURNING id, message_id, number
+"""
+_INSERT_PARTS = """
+INSERT INTO parts (attempt_id, message_id, carrier, segment, carrier_message_id)
+SELECT * FROM unnest(%(attempt_id)s::int[], %(message_id)s::varchar[], %(carrier)s::varchar[],
+                     %(segment)s::int[], %(carrier_message_id)s::varchar[])
+"""
+_UPDATE_OUTCOMES = """
+UPDATE messages SET status = o.status, error_code = o.error_code,
+       attempt_count = o.attempt_count, sent_at = o.sent_at, final_at = o.final_at,
+       next_attempt_at = o.next_attempt_at, updated_at = %(now)s::timestamp
+FROM unnest(%(id)s::varchar[], %(status)s::varchar[], %(error_code)s::varchar[],
+            %(attempt_count)s::int[], %(sent_at)s::timestamp[], %(final_at)s::timestamp[],
+            %(next_attempt_at)s::timestamp[])
+     AS o(id, status, error_code, attempt_count, sent_at, final_at, next_attempt_at)
+WHERE messages.id = o.id AND messages.id = ANY(%(id)s::varchar[])
+  AND coalesce(messages.status, '') = 'sending'
+"""
+
+
+_naive = naive_utc  # raw SQL: what models.UTCDateTime would have stored
+
+
+def _arrays(rows: Sequence[tuple[Any, ...]], *names: str) -> dict[str, list[Any]]:
+    """Rows as one array per column, named for the statement's parameters."""
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
+def _postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def current(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str | None]]:
+    """Message id → (attempt_count, callback_url)."""
+    if _postgresql(conn):
+        rows: Sequence[Any] = conn.exec_driver_sql(_CURRENT, {"ids": list(ids)}).all()
+    else:
+        rows = conn.execute(
+            select(Message.id, Message.attempt_count, Message.callback_url).where(
+                Message.id.in_(ids)
+            )
+        ).all()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def insert_attempts(conn: Connection, rows: Sequence[AttemptRow], now: datetime) -> list[int]:
+    """Insert attempts; their ids, in the order of `rows`."""
+    if not rows:
+        return []
+    if _postgresql(conn):
+        params: dict[str, Any] = {
+            "now": _naive(now),
+            "message_id": [r.message_id for r in rows],
+            "number": [r.number for r in rows],
+            "carrier": [r.carrier for r in rows],
+            "route": [r.route for r in rows],
+            "cost": [r.cost for r in rows],
+            "currency": [r.currency for r in rows],
+            "submit_status": [r.submit_status for r in rows],
+            "error_code": [r.error_code for r in rows],
+        }
+        # (message_id, number) is unique: it tells which id went to which row.
+        ids = {(m, n): i for i, m, n in conn.exec_driver_sql(_INSERT_ATTEMPTS, params).all()}
+        return [ids[(r.message_id, r.number)] for r in rows]
+    values = [{**r.__dict__, "submitted_at": now} for r in rows]
+    statement = insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True)
+    return list(conn.execute(statement, values).scalars().all())
+
+
+def insert_parts(conn: Connection, rows: Sequence[PartRow]) -> None:
+    """Insert the parts of accepted attempts."""
+    if not rows:
+        return
+    if _postgresql(conn):
+        params = {
+            "attempt_id": [r.attempt_id for r in rows],
+            "message_id": [r.message_id for r in rows],
+            "carrier": [r.carrier for r in rows],
+            "segment": [r.segment for r in rows],
+            "carrier_message_id": [r.carrier_message_id for r in rows],
+        }
+        conn.exec_driver_sql(_INSERT_PARTS, params)
+        return
+    conn.execute(insert(Part), [r.__dict__ for r in rows])
+
+
+def update_outcomes(conn: Connection, rows: Sequence[OutcomeRow], now: datetime) -> None:
+    """Set each message's new state, where it is still `sending` (the sweeper may have taken
+    it back meanwhile)."""
+    if not rows:
+        return
+    if _postgresql(conn):
+        params = {
+            "now": _naive(now),
+            "id": [r.message_id for r in rows],
+            "status": [r.status for r in rows],
+            "error_code": [r.error_code for r in rows],
+            "attempt_count": [r.attempt_count for r in rows],
+            "sent_at": [_naive(r.sent_at) for r in rows],
+            "final_at": [_naive(r.final_at) for r in rows],
+            "next_attempt_at": [_naive(r.next_attempt_at) for r in rows],
+        }
+        conn.exec_driver_sql(_UPDATE_OUTCOMES, params)
+        return
+    conn.execute(
+        update(Message)
+        .where(Message.id == bindparam("b_id"), status_of_row() == Status.SENDING.value)
+        .values(
+            status=bindparam("b_status"),
+            error_code=bindparam("b_error"),
+            attempt_count=bindparam("b_count"),
+            sent_at=bindparam("b_sent"),
+            final_at=bindparam("b_final"),
+            next_attempt_at=bindparam("b_next"),
+            updated_at=now,
+        ),
+        [
+            {
+                "b_id": r.message_id,
+                "b_status": r.status,
+                "b_error": r.error_code,
+                "b_count": r.attempt_count,
+                "b_sent": r.sent_at,
+                "b_final": r.final_at,
+                "b_next": r.next_attempt_at,
+            }
+            for r in rows
+        ],
+    )
+
+
+# -- receipts ------------------------------------------------------------------------------
+
+_SET_PART_RECEIPTS = """
+UPDATE parts SET receipt_state = r.state, receipt_error = r.error, receipt_at = %(now)s::timestamp
+FROM unnest(%(id)s::int[], %(state)s::varchar[], %(error)s::varchar[]) AS r(id, state, error)
+WHERE parts.id = r.id AND parts.id = ANY(%(id)s::int[]) AND parts.receipt_state IS NULL
+"""
+_PARTS_OF_ATTEMPTS = """
+SELECT attempt_id, message_id, receipt_state FROM parts WHERE attempt_id = ANY(%(ids)s::int[])
+"""
+_SET_ATTEMPT_RECEIPTS = """
+UPDATE attempts SET receipt_state = r.state, receipt_at = %(now)s::timestamp
+FROM unnest(%(id)s::int[], %(state)s::varchar[]) AS r(id, state)
+WHERE attempts.id = r.id AND attempts.id = ANY(%(id)s::int[])
+"""
+_OPEN_MESSAGES = """
+SELECT id, callback_url, message_class, attempt_count, valid_until FROM messages
+WHERE id = ANY(%(ids)s::varchar[]) AND coalesce(status, '') = ANY(%(open)s::varchar[])
+"""
+_SETTLE_MESSAGES = """
+UPDATE messages SET status = s.status, final_at = %(now)s::timestamp,
+       updated_at = %(now)s::timestamp
+FROM unnest(%(id)s::varchar[], %(status)s::varchar[]) AS s(id, status)
+WHERE messages.id = s.id AND messages.id = ANY(%(id)s::varchar[])
+  AND coalesce(messages.status, '') = ANY(%(open)s::varchar[])
+"""
+
+
+@dataclass(frozen=True)
+class OpenMessage:
+    """What settling a message by receipt needs to know of it."""
+
+    id: str
+    callback_url: str | None
+    message_class: str
+    attempt_count: int
+    valid_until: datetime
+
+
+def set_part_receipts(
+    conn: Connection, rows: Sequence[tuple[int, str, str | None]], now: datetime
+) -> None:
+    """(part id, receipt state, error) for parts that have no receipt yet."""
+    if not rows:
+        return
+    if _postgresql(conn):
+        params = {"now": _naive(now), **_arrays(rows, "id", "state", "error")}
+        conn.exec_driver_sql(_SET_PART_RECEIPTS, params)
+        return
+    conn.execute(
+        update(Part)
+        .where(Part.id == bindparam("b_id"), Part.receipt_state.is_(None))
+        .values(
+            receipt_state=bindparam("b_state"), receipt_error=bindparam("b_err"), receipt_at=now
+        ),
+        [{"b_id": i, "b_state": state, "b_err": error} for i, state, error in rows],
+    )
+
+
+def parts_of_attempts(
+    conn: Connection, attempt_ids: Sequence[int]
+) -> list[tuple[int, str, str | None]]:
+    """(attempt id, message id, receipt state) of every part of these attempts."""
+    if _postgresql(conn):
+        rows: Sequence[Any] = conn.exec_driver_sql(
+            _PARTS_OF_ATTEMPTS, {"ids": list(attempt_ids)}
+        ).all()
+    else:
+        rows = conn.execute(
+            select(Part.attempt_id, Part.message_id, Part.receipt_state).where(
+                Part.attempt_id.in_(list(attempt_ids))
+            )
+        ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def set_attempt_receipts(conn: Connection, rows: Sequence[tuple[int, str]], now: datetime) -> None:
+    """(attempt id, receipt state) of settled attempts."""
+    if not rows:
+        return
+    if _postgresql(conn):
+        params = {"now": _naive(now), **_arrays(rows, "id", "state")}
+        conn.exec_driver_sql(_SET_ATTEMPT_RECEIPTS, params)
+        return
+    conn.execute(
+        update(Attempt)
+        .where(Attempt.id == bindparam("b_id"))
+        .values(receipt_state=bindparam("b_state"), receipt_at=now),
+        [{"b_id": i, "b_state": state} for i, state in rows],
+    )
+
+
+def open_messages(conn: Connection, ids: Sequence[str]) -> dict[str, OpenMessage]:
+    """Those of `ids` still queued, sending or sent."""
+    if _postgresql(conn):
+        found = [
+            OpenMessage(r[0], r[1], r[2], r[3], r[4].replace(tzinfo=UTC))
+            for r in conn.exec_driver_sql(
+                _OPEN_MESSAGES, {"ids": list(ids), "open": list(OPEN_STATUSES)}
+            ).all()
+        ]
+    else:
+        found = [
+            OpenMessage(*r)
+            for r in conn.execute(
+                select(
+                    Message.id,
+                    Message.callback_url,
+                    Message.message_class,
+                    Message.attempt_count,
+                    Message.valid_until,
+                ).where(Message.id.in_(list(ids)), status_of_row().in_(OPEN_STATUSES))
+            ).all()
+        ]
+    return {m.id: m for m in found}
+
+
+def settle_messages(conn: Connection, rows: Sequence[tuple[str, str]], now: datetime) -> None:
+    """(message id, final status) for messages still open."""
+    if not rows:
+        return
+    if _postgresql(conn):
+        params = {"now": _naive(now), "open": list(OPEN_STATUSES), **_arrays(rows, "id", "status")}
+        conn.exec_driver_sql(_SETTLE_MESSAGES, params)
+        return
+    conn.execute(
+        update(Message)
+        .where(Message.id == bindparam("b_id"), is_open())
+        .values(status=bindparam("b_status"), final_at=now, updated_at=now),
+        [{"b_id": i, "b_status": status} for i, status in rows],
+    )
