@@ -210,8 +210,13 @@ UPDATE parts SET receipt_state = r.state, receipt_error = r.error, receipt_at = 
 FROM unnest(%(id)s::int[], %(state)s::varchar[], %(error)s::varchar[]) AS r(id, state, error)
 WHERE parts.id = r.id AND parts.id = ANY(%(id)s::int[]) AND parts.receipt_state IS NULL
 """
+# One index probe per attempt (OFFSET 0 keeps the subquery a loop): `attempt_id = ANY(…)` was
+# planned, on stale statistics, as a scan of every part (4 ms a batch at 20,000 parts).
 _PARTS_OF_ATTEMPTS = """
-SELECT attempt_id, message_id, receipt_state FROM parts WHERE attempt_id = ANY(%(ids)s::int[])
+SELECT p.attempt_id, p.message_id, p.receipt_state
+FROM unnest(%(ids)s::int[]) AS a(id)
+CROSS JOIN LATERAL (SELECT attempt_id, message_id, receipt_state FROM parts
+                    WHERE parts.attempt_id = a.id OFFSET 0) AS p
 """
 _SET_ATTEMPT_RECEIPTS = """
 UPDATE attempts SET receipt_state = r.state, receipt_at = %(now)s::timestamp

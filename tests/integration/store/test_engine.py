@@ -199,7 +199,25 @@ def test_receipts_and_outcomes_go_by_key_when_statistics_predate_the_traffic(
         assert all("carrier_message_id" in n.get("Index Cond", "") for n in parts), parts
         # The messages a batch settles, by id: a small table may rightly be read whole, but never
         # through a status index (which walks every open message).
+        siblings = applied.plan("SELECT p.attempt_id")  # every part of the settled attempts
+        assert not [n for n in siblings if "Seq" in n["Node Type"]]
         settle = applied.plan("SELECT id, callback_url")
         assert not [name for _, name in _scans(settle) if name and "status" in name]
+    finally:
+        engine.dispose()
+
+
+def test_statements_are_planned_with_their_values_and_pgoptions_are_kept(
+    postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg prepares a statement after five runs; a generic plan PostgreSQL made while a
+    table was nearly empty would then outlive the table's growth. Every connection plans each
+    statement with its values, and an operator's PGOPTIONS still apply."""
+    monkeypatch.setenv("PGOPTIONS", "-c work_mem=7MB")
+    engine = make_engine(postgres.create_database("custom_plans"))
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("show plan_cache_mode").scalar() == "force_custom_plan"
+            assert conn.exec_driver_sql("show work_mem").scalar() == "7MB"
     finally:
         engine.dispose()
