@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 AUTOGROUP = Path("/proc/self/autogroup")
 
@@ -36,6 +37,29 @@ def lower_cpu_priority(nice: int, whole_session: bool = True, autogroup: Path = 
     return True
 
 
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises SystemExit, so the `with` and `finally` blocks around it
+    stop what they started. Python's default is to die at once, leaving every child process
+    (each in its own session), embedded server and temporary directory behind. Only in the main
+    thread, and only where nobody else handles SIGTERM."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def _exit(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @dataclass
 class ProcessGroup:
     """Starts commands with a shared environment, logs each to a file, stops them newest first."""
@@ -43,6 +67,7 @@ class ProcessGroup:
     log_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    _sigterm: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
     def start(
         self, name: str, args: Sequence[str], extra_env: Mapping[str, str] | None = None
@@ -94,6 +119,7 @@ class ProcessGroup:
         self.processes.clear()
 
     def __enter__(self) -> ProcessGroup:
+        self._sigterm.enter_context(exit_on_sigterm())
         return self
 
     def __exit__(
@@ -102,4 +128,7 @@ class ProcessGroup:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            self._sigterm.close()

@@ -5,6 +5,7 @@ Used by `switchboard demo`, the end-to-end tests and `bench/e2e.py`: all three r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -17,7 +18,7 @@ from typing import Any
 from simulators import load_scenario
 from store import MessageStore, make_engine, upgrade
 from switchboard.embedded import EmbeddedRedis, free_port, start_redis, wait_for_port
-from switchboard.processes import ProcessGroup
+from switchboard.processes import ProcessGroup, exit_on_sigterm
 from switchboard.settings import Settings
 from switchboard.wiring import utcnow
 
@@ -58,6 +59,7 @@ class Stack:
     _redis: EmbeddedRedis | None = None
     _group: ProcessGroup | None = None
     _store: MessageStore | None = None
+    _sigterm: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -152,7 +154,12 @@ class Stack:
             self._redis = None
 
     def __enter__(self) -> Stack:
-        return self.start()
+        self._sigterm.enter_context(exit_on_sigterm())  # a `kill` stops the stack, too
+        try:
+            return self.start()
+        except BaseException:
+            self._sigterm.close()
+            raise
 
     def __exit__(
         self,
@@ -160,7 +167,10 @@ class Stack:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            self._sigterm.close()
 
 
 def stack_from_settings(settings: Settings, var_dir: Path | None = None) -> Stack:

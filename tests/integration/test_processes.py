@@ -1,0 +1,69 @@
+"""Child processes are stopped even when the parent is told to stop with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from switchboard.processes import exit_on_sigterm
+
+PARENT = """
+import sys, time
+from pathlib import Path
+from switchboard.processes import ProcessGroup
+with ProcessGroup(Path(sys.argv[1])) as group:
+    child = group.start("sleeper", ["sleep", "60"])
+    print(child.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_to_the_parent_stops_its_children(tmp_path: Path) -> None:
+    """`kill <demo or bench>` used to leave every child running (each leads its own session,
+    so the signal never reached them): a worker, the simulator, Redis."""
+    with subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", PARENT, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ) as parent:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _alive(child)
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=20) == 128 + signal.SIGTERM
+    assert not _alive(child)
+
+
+def test_a_sigterm_handler_someone_else_installed_is_left_in_place() -> None:
+    def mine(_signum: int, _frame: object) -> None:
+        raise AssertionError("not called")
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with exit_on_sigterm():
+            assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_outside_the_block_sigterm_is_python_s_default_again() -> None:
+    with exit_on_sigterm():
+        with pytest.raises(SystemExit) as stopped:
+            signal.raise_signal(signal.SIGTERM)
+        assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
