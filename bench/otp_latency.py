@@ -33,7 +33,7 @@ from routing import load_routes  # noqa: E402
 from switchboard.embedded import free_port, start_postgres  # noqa: E402
 from switchboard.load import percentile, send_all  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
-from switchboard.stack import Stack, WorkerSpec, wait_until  # noqa: E402
+from switchboard.stack import BULK_NICE, Stack, WorkerSpec, wait_until  # noqa: E402
 from workers import bucket_shape  # noqa: E402
 
 # The pumping guard would rightly block 1,000 never-verified codes to one range;
@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument(
         "--bulk-nice",
         type=int,
-        default=10,
+        default=BULK_NICE,
         help="CPU niceness of the marketing and receipts workers",
     )
     parser.add_argument("--timeout", type=float, default=900.0)

@@ -55,7 +55,7 @@ def share_niceness(engine: Engine) -> None:
     """Give each PostgreSQL backend this engine opens this process's CPU niceness, when the
     server runs on this host and we may (root, or the server's user).
 
-    A bulk worker at nice 10 otherwise makes the database work for it at nice 0, where it
+    A bulk worker at nice 5 otherwise makes the database work for it at nice 0, where it
     competes on equal terms with the queries an OTP is waiting for. Other databases and remote
     servers are left alone.
     """
