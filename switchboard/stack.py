@@ -162,8 +162,11 @@ class Stack:
         self._sigterm.enter_context(exit_on_sigterm())  # a `kill` stops the stack, too
         try:
             return self.start()
-        except BaseException:
-            self._sigterm.close()
+        except BaseException:  # a part failed to come up: stop those that did
+            try:
+                self.stop()
+            finally:
+                self._sigterm.close()
             raise
 
     def __exit__(

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from switchboard.processes import exit_on_sigterm
+from switchboard.settings import Settings
+from switchboard.stack import Stack
 
 PARENT = """
 import sys, time
@@ -66,4 +70,25 @@ def test_outside_the_block_sigterm_is_python_s_default_again() -> None:
         with pytest.raises(SystemExit) as stopped:
             signal.raise_signal(signal.SIGTERM)
         assert stopped.value.code == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_stack_that_fails_to_start_stops_what_it_started(tmp_path: Path) -> None:
+    """Redis comes up first; a database that cannot be opened then fails the start, and the
+    embedded Redis must not be left running."""
+    settings = Settings()
+    stack = Stack(
+        var_dir=tmp_path / "var",
+        routes_file=settings.routes_file,
+        simulator_file=settings.simulator_file,
+        database_url=f"sqlite:///{tmp_path / 'missing' / 'dir' / 'db.sqlite'}",
+    )
+    with pytest.raises(OperationalError), stack:
+        pass
+    port = int(stack.redis_url.rsplit(":", 1)[1].split("/")[0])
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection(("127.0.0.1", port), timeout=2),
+    ):
+        pass
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
