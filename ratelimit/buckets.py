@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Protocol
 
@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 #: Seconds a caller is told to wait when the bucket store cannot be reached.
 FAILURE_RETRY_AFTER = 1.0
+
+
+Bucket = tuple[str, float, float]  # key, rate (tokens/s), capacity
 
 
 class TokenBuckets(Protocol):
@@ -39,6 +42,15 @@ class TokenBuckets(Protocol):
         """
         ...
 
+    def take_chain(self, buckets: Sequence[Bucket], tokens: int) -> Grant:
+        """Take up to `tokens` from every one of `buckets` at once, as many as the emptiest
+        holds (one decision: no token of one bucket is spent when another refuses).
+
+        Raises:
+            ValueError: no buckets, a `rate` or `capacity` not positive, or `tokens` < 1.
+        """
+        ...
+
     def level(self, key: str, rate: float, capacity: float) -> float:
         """Tokens in bucket `key` now, without taking any (for the routing snapshot)."""
         ...
@@ -48,6 +60,13 @@ def _check_take(rate: float, capacity: float, tokens: int) -> None:
     model.check_limits(rate, capacity, tokens)
     if tokens < 1:
         raise ValueError(f"take() needs tokens >= 1, got {tokens!r}; use level() to read")
+
+
+def _check_chain(buckets: Sequence[Bucket], tokens: int) -> None:
+    if not buckets:
+        raise ValueError("take_chain() needs at least one bucket")
+    for _, rate, capacity in buckets:
+        _check_take(rate, capacity, tokens)
 
 
 class RedisTokenBuckets:
@@ -65,6 +84,8 @@ class RedisTokenBuckets:
         source = resources.files("ratelimit").joinpath("token_bucket.lua").read_text("utf-8")
         # register_script runs EVALSHA and loads the script again after a SCRIPT FLUSH/restart.
         self._script = client.register_script(source)
+        chain = resources.files("ratelimit").joinpath("token_chain.lua").read_text("utf-8")
+        self._chain = client.register_script(chain)
         self._lock = threading.Lock()
         self.failures = 0
 
@@ -89,6 +110,26 @@ class RedisTokenBuckets:
         _check_take(rate, capacity, tokens)
         return self._run(key, rate, capacity, tokens, partial)
 
+    def take_chain(self, buckets: Sequence[Bucket], tokens: int) -> Grant:
+        """Take from several buckets in one script; see :class:`TokenBuckets`. Fails closed."""
+        decided = self.take_chain_timed(buckets, tokens)
+        return Grant(0, FAILURE_RETRY_AFTER) if decided is None else decided[0]
+
+    def take_chain_timed(self, buckets: Sequence[Bucket], tokens: int) -> tuple[Grant, int] | None:
+        """Like `take_chain`, plus the Redis `TIME` (µs) the decision used; None when Redis
+        failed (counted and logged)."""
+        _check_chain(buckets, tokens)
+        args: list[int | str] = [tokens]
+        for _, rate, capacity in buckets:
+            args += [repr(float(rate)), repr(float(capacity))]
+        keys = [self._prefix + key for key, _, _ in buckets]
+        try:
+            granted, retry_after, now_us = self._chain(keys=keys, args=args)
+        except (redis.RedisError, OSError) as exc:
+            self._failed(keys[0], exc)
+            return None
+        return Grant(int(granted), float(retry_after)), int(now_us)
+
     def level(self, key: str, rate: float, capacity: float) -> float:
         """Tokens in bucket `key` now (0.0 when Redis fails: closed)."""
         model.check_limits(rate, capacity, 0)
@@ -104,12 +145,15 @@ class RedisTokenBuckets:
                 args=[repr(float(rate)), repr(float(capacity)), tokens, "1" if partial else "0"],
             )
         except (redis.RedisError, OSError) as exc:
-            with self._lock:
-                self.failures += 1
-            logger.warning("token bucket %r unavailable, failing closed: %s", key, exc)
+            self._failed(key, exc)
             return None
         granted, retry_after, left, now_us = reply
         return Grant(int(granted), float(retry_after)), float(left), int(now_us)
+
+    def _failed(self, key: str, exc: Exception) -> None:
+        with self._lock:
+            self.failures += 1
+        logger.warning("token bucket %r unavailable, failing closed: %s", key, exc)
 
 
 class MemoryTokenBuckets:
@@ -134,6 +178,20 @@ class MemoryTokenBuckets:
                 self._states.get(key), self._now_us(), rate, capacity, tokens, partial
             )
             if state is not None:
+                self._states[key] = state
+        return grant
+
+    def take_chain(self, buckets: Sequence[Bucket], tokens: int) -> Grant:
+        """Take from several buckets at once; see :class:`TokenBuckets`."""
+        _check_chain(buckets, tokens)
+        with self._lock:
+            states, grant = model.take_chain(
+                [self._states.get(key) for key, _, _ in buckets],
+                self._now_us(),
+                [(rate, capacity) for _, rate, capacity in buckets],
+                tokens,
+            )
+            for (key, _, _), state in zip(buckets, states, strict=True):
                 self._states[key] = state
         return grant
 

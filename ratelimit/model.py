@@ -9,6 +9,7 @@ integration suite checks with hypothesis. Time is an integer count of microsecon
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 MICROS = 1_000_000
@@ -89,6 +90,37 @@ def take(
     if tokens == 0:
         return state, Grant(0, 0.0), left
     return BucketState(left, now_us), Grant(granted, retry_after), left
+
+
+def take_chain(
+    states: Sequence[BucketState | None],
+    now_us: int,
+    shapes: Sequence[tuple[float, float]],
+    tokens: int,
+) -> tuple[list[BucketState], Grant]:
+    """Take up to `tokens` from several buckets at once (`shapes`: their (rate, capacity)).
+
+    Grants as many whole tokens as the emptiest bucket holds, up to `tokens`, from every bucket:
+    a lane limited by two buckets (its class's share and the carrier's whole limit) asks once
+    and wastes no token of one that the other refuses. `retry_after` is when the rest (at most a
+    full bucket) could be granted by all of them. `token_chain.lua` transcribes this.
+    """
+    available = [
+        level(state, now_us, rate, capacity)
+        for state, (rate, capacity) in zip(states, shapes, strict=True)
+    ]
+    granted = tokens
+    for tokens_there in available:
+        granted = min(granted, math.floor(tokens_there))
+    retry_after = 0.0
+    new_states = []
+    for tokens_there, (rate, capacity) in zip(available, shapes, strict=True):
+        left = tokens_there - granted
+        if granted < tokens:
+            wanted = min(tokens - granted, capacity)
+            retry_after = max(retry_after, (wanted - left) / rate)
+        new_states.append(BucketState(left, now_us))
+    return new_states, Grant(granted, retry_after)
 
 
 def idle_ttl_ms(rate: float, capacity: float) -> int:

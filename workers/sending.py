@@ -318,17 +318,13 @@ class Sender:
         transactional traffic always find that share free (ARCHITECTURE.md invariant 3).
         """
         rate, capacity = bucket_shape(mps)
-        if reserved_share > 0:
+        if reserved_share > 0:  # both buckets in one decision, one Redis call
             bulk_rate, bulk_capacity = bucket_shape(mps * (1 - reserved_share))
-            bulk = self.buckets.take(
-                bulk_bucket_key(carrier), bulk_rate, bulk_capacity, wanted, partial=True
-            )
-            if bulk.granted == 0:
-                return 0, bulk_rate
-            grant = self.buckets.take(
-                bucket_key(carrier), rate, capacity, bulk.granted, partial=True
-            )
-            return grant.granted, bulk_rate  # bulk tokens the carrier bucket refused are forfeit
+            both = [
+                (bulk_bucket_key(carrier), bulk_rate, bulk_capacity),
+                (bucket_key(carrier), rate, capacity),
+            ]
+            return self.buckets.take_chain(both, wanted).granted, bulk_rate
         grant = self.buckets.take(bucket_key(carrier), rate, capacity, wanted, partial=True)
         return grant.granted, rate
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from ratelimit import MemoryTokenBuckets, RedisTokenBuckets, TokenBuckets
+from ratelimit import Grant, MemoryTokenBuckets, RedisTokenBuckets, TokenBuckets
 from tests.fakes import FakeClock
 
 #: Wall-clock time a Redis-backed step may take beyond what the test waited.
@@ -133,3 +133,41 @@ def test_impossible_limits_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=r"must be|needs"):
         harness.buckets.take("c1", rate=rate, capacity=capacity, tokens=tokens)
+
+
+# -- take_chain: a lane limited by two buckets (its class's share and the carrier's limit) --
+
+
+def test_chain_grants_what_the_emptiest_bucket_holds_from_every_bucket(harness: Harness) -> None:
+    b = harness.buckets
+    assert b.take("share", rate=0.5, capacity=5, tokens=3).granted == 3  # 2 left
+    grant = b.take_chain([("share", 0.5, 5), ("carrier", 0.5, 10)], tokens=4)
+    assert grant.granted == 2
+    assert b.level("share", rate=0.5, capacity=5) < 1
+    assert 8.0 <= b.level("carrier", rate=0.5, capacity=10) <= 8.0 + 0.5 * harness.slack + 1e-9
+
+
+def test_chain_spends_nothing_of_one_bucket_when_another_refuses(harness: Harness) -> None:
+    b = harness.buckets
+    assert b.take("carrier", rate=0.5, capacity=4, tokens=4).granted == 4  # OTP used it all
+    grant = b.take_chain([("share", 0.5, 5), ("carrier", 0.5, 4)], tokens=3)
+    assert grant.granted == 0
+    assert b.level("share", rate=0.5, capacity=5) == 5.0  # the class's share is kept
+    # all 3 fit once the carrier refilled 3 tokens at 0.5/s
+    assert 6.0 - 2 * harness.slack <= grant.retry_after <= 6.0
+
+
+def test_chain_fully_granted_has_no_retry_after(harness: Harness) -> None:
+    grant = harness.buckets.take_chain([("share", 10, 4), ("carrier", 10, 8)], tokens=4)
+    assert grant == Grant(4, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("buckets", "tokens"),
+    [([], 1), ([("share", 0.0, 5.0)], 1), ([("share", 5.0, -1.0)], 1), ([("share", 5.0, 5.0)], 0)],
+)
+def test_impossible_chains_are_refused(
+    harness: Harness, buckets: list[tuple[str, float, float]], tokens: int
+) -> None:
+    with pytest.raises(ValueError, match=r"must be|needs"):
+        harness.buckets.take_chain(buckets, tokens)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ratelimit import FAILURE_RETRY_AFTER, Grant, RedisTokenBuckets, limits_client
-from ratelimit.model import BucketState, idle_ttl_ms, take
+from ratelimit.model import BucketState, idle_ttl_ms, take, take_chain
 from switchboard.embedded import start_redis
 
 
@@ -61,6 +61,42 @@ def test_lua_script_agrees_with_the_pure_model(
         )
         assert grant == expected
         assert left == expected_left
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    share=st.tuples(st.floats(min_value=1, max_value=20_000), st.integers(1, 30).map(float)),
+    carrier=st.tuples(st.floats(min_value=1, max_value=20_000), st.integers(1, 30).map(float)),
+    seq=requests,
+)
+def test_chain_script_agrees_with_the_pure_model(
+    client: redis.Redis,
+    share: tuple[float, float],
+    carrier: tuple[float, float],
+    seq: list[tuple[str, int, bool]],
+) -> None:
+    # Chains on "a" (share + carrier) interleaved with plain takes on "b" (the carrier alone,
+    # as OTP traffic takes it): same instants, same decisions and levels as the model.
+    buckets = RedisTokenBuckets(client, prefix=f"sb:test:{uuid.uuid4().hex}:")
+    states: dict[str, BucketState | None] = {"share": None, "carrier": None}
+    for lane, wanted, partial in seq:
+        if lane == "a":
+            decided = buckets.take_chain_timed([("share", *share), ("carrier", *carrier)], wanted)
+            assert decided is not None
+            grant, now_us = decided
+            (states["share"], states["carrier"]), expected = take_chain(
+                [states["share"], states["carrier"]], now_us, [share, carrier], wanted
+            )
+        else:
+            timed = buckets.take_timed("carrier", *carrier, wanted, partial)
+            assert timed is not None
+            grant, _, now_us = timed
+            states["carrier"], expected, _ = take(
+                states["carrier"], now_us, *carrier, wanted, partial
+            )
+        assert grant == expected
 
 
 def test_bucket_expires_once_it_would_be_full_again(client: redis.Redis) -> None:

@@ -233,6 +233,11 @@ class CountingBuckets(MemoryTokenBuckets):
         self.asked[key] += 1
         return super().take(key, rate, capacity, tokens, partial)
 
+    def take_chain(self, buckets: Sequence[tuple[str, float, float]], tokens: int) -> Grant:
+        for key, _, _ in buckets:
+            self.asked[key] += 1
+        return super().take_chain(buckets, tokens)
+
 
 def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
     store: MessageStore, table: RoutingTable
