@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -16,6 +17,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -74,6 +77,9 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+UNMASKED_OTP = "message_class = 'otp' AND NOT secret_masked"  # rows that may hold a clear code
+
+
 class Message(Base):
     """One SMS as the client sent it; its status is derived from its attempts."""
 
@@ -96,10 +102,18 @@ class Message(Base):
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # OTP rows: the code in `body` was masked once it could no longer be used (OtpStore).
+    secret_masked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_messages_status_updated", "status", "updated_at"),
         Index("ix_messages_status_class_created", "status", "message_class", "created_at"),
+        Index(
+            "ix_messages_otp_unmasked",
+            "created_at",
+            postgresql_where=text(UNMASKED_OTP),
+            sqlite_where=text(UNMASKED_OTP),
+        ),
     )
 
 

@@ -8,20 +8,26 @@ COMMITTED) and SQLite (one writer at a time) let at most `max_checks` attempts i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, case, func, insert, select, update
+from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from store.models import Message
+from store.models import UNMASKED_OTP, Message
+from store.open_status import status_of_row
 from store.otp import PENDING, PrefixBlock, Verification
 
 APPROVED = "approved"
 CANCELED = "canceled"
 EXPIRED = "expired"
 _IN_OUTBOX = ("queued", "sending")  # a body still to be sent is never masked
+
+
+def _mask_digits(body: str, min_digits: int) -> str:
+    return re.sub(rf"\d{{{min_digits},}}", lambda found: "*" * len(found.group()), body)
 
 
 @dataclass(frozen=True)
@@ -244,13 +250,44 @@ class OtpStore:
         mask = (
             update(Message)
             .where(Message.id == message_id, Message.status.not_in(_IN_OUTBOX))
-            .values(body=func.replace(Message.body, code, "*" * len(code)))
+            .values(body=func.replace(Message.body, code, "*" * len(code)), secret_masked=True)
         )
         with self.engine.begin() as conn:
             if conn.execute(stmt).rowcount != 1:
                 return False
             conn.execute(mask)
             return True
+
+    def mask_spent_codes(self, now: datetime, min_digits: int, limit: int = 500) -> int:
+        """Mask the codes in OTP SMS rows that can no longer be used; how many rows.
+
+        A row's code is live only while it is the current message of a pending, unexpired
+        verification; a row still in the outbox (queued or sending, e.g. a carrier failover)
+        keeps its text until it has gone out. Every run of `min_digits` (the shortest code) or
+        more digits is masked; the templates' other numbers are shorter.
+        """
+        live = select(Verification.message_id).where(
+            Verification.status == PENDING, Verification.expires_at > now
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(Message.id, Message.body)
+                .where(
+                    text(UNMASKED_OTP),  # the partial index: rows that may hold a clear code
+                    status_of_row().not_in(_IN_OUTBOX),
+                    Message.id.not_in(live),
+                )
+                .order_by(Message.created_at)
+                .limit(limit)
+            ).all()
+            if rows:
+                conn.execute(
+                    update(Message)
+                    .where(Message.id == bindparam("b_id"))
+                    .values(body=bindparam("b_body"), secret_masked=True),
+                    [{"b_id": r.id, "b_body": _mask_digits(r.body, min_digits)} for r in rows],
+                )
+        return len(rows)
 
     def resend(
         self,

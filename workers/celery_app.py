@@ -18,7 +18,9 @@ from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from messaging import MessageClass
+from otp import codes as otp_codes
 from store import ReceiptRecord, ResendPolicy, StatusChange
+from store.otp_repository import OtpStore
 from workers.callbacks import CALLBACKS_QUEUE, payloads, post
 from workers.config import WorkerSettings
 from workers.context import WorkerContext, utcnow
@@ -182,9 +184,10 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
             outbox.enqueue(message_class, ids)
         expired = ctx.store.expire_overdue(now)
         notify(expired)
+        masked = OtpStore(ctx.engine).mask_spent_codes(now, otp_codes.MIN_LENGTH)
         if stranded:
             log.info("sweeper woke send tasks for %s", stranded)
-        return {"stranded": sum(stranded.values()), "expired": len(expired)}
+        return {"stranded": sum(stranded.values()), "expired": len(expired), "masked": masked}
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:

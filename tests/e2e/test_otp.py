@@ -59,3 +59,27 @@ def test_code_sent_over_a_carrier_is_approved_once(make_stack: StackFactory) -> 
     with stack.store.engine.connect() as conn:
         masked = conn.execute(select(Message.body).where(Message.id == message_id)).scalar_one()
     assert code[1] not in masked and masked.startswith("******")
+
+
+def test_the_sweeper_masks_a_canceled_code_in_the_sent_message(make_stack: StackFactory) -> None:
+    """The beat's sweep (real Celery) masks a code that can no longer be used."""
+    stack = make_stack(undelivered=0.0)
+    status, started = _post(stack, "/v1/otp", {"to": "+447400123457"})
+    assert status == 201
+    message_id = started["message_id"]
+
+    def body() -> str:
+        with stack.store.engine.connect() as conn:
+            return str(
+                conn.execute(select(Message.body).where(Message.id == message_id)).scalar_one()
+            )
+
+    assert wait_until(
+        lambda: stack.store.status_counts([message_id]) == {"delivered": 1}, timeout=30
+    ), stack.store.status_counts([message_id])
+    code = re.match(r"(\d{6}) is your", body())
+    assert code is not None
+    status, canceled = _post(stack, f"/v1/otp/{started['id']}/cancel", {})
+    assert (status, canceled["status"]) == (200, "canceled")
+    assert wait_until(lambda: body().startswith("****** is your"), timeout=20), body()
+    assert code[1] not in body()

@@ -249,3 +249,54 @@ def test_redis_down_fails_open_but_per_verification_limits_hold(harness: Harness
         assert harness.services.windows.failures >= 6  # type: ignore[attr-defined]
 
     run(harness, scenario)
+
+
+def test_codes_no_longer_usable_are_masked_by_the_sweep_and_live_ones_kept(
+    harness: Harness,
+) -> None:
+    """The code is stored only as a keyed hash; the SMS row's copy of it is masked once the
+    code is spent: replaced by a resend, canceled, expired. A live code, and a row still in
+    the outbox (it has yet to go out), keep their text."""
+    from sqlalchemy import update
+
+    from store.models import Message
+
+    def sent(*message_ids: str) -> None:  # as the workers would once the carrier took them
+        with harness.engine.begin() as conn:
+            conn.execute(
+                update(Message).where(Message.id.in_(message_ids)).values(status="delivered")
+            )
+
+    def mask() -> int:
+        return harness.otp_store.mask_spent_codes(harness.clock(), min_digits=4)
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        resent = await start(client, harness, to="+447400123451")
+        canceled = await start(client, harness, to="+447400123452")
+        live = await start(client, harness, to="+447400123453")
+        unsent = await start(client, harness, to="+447400123454")
+        sent(resent["message_id"], canceled["message_id"], live["message_id"])
+        await client.post(f"/v1/otp/{canceled['id']}/cancel", headers=harness.auth())
+        await client.post(f"/v1/otp/{unsent['id']}/cancel", headers=harness.auth())
+        harness.clock.advance(30)
+        again = await start(client, harness, to="+447400123451")
+        assert again["id"] == resent["id"] and again["message_id"] != resent["message_id"]
+        sent(again["message_id"])
+        live_code = harness.code_of(live["message_id"])
+
+        assert mask() == 2  # the replaced code and the canceled one
+        for spent in (resent, canceled):
+            assert harness.body_of(spent["message_id"]).startswith("****** is your")
+        assert harness.code_of(live["message_id"]) == live_code
+        assert harness.code_of(again["message_id"])  # the resend's code is the live one now
+        assert harness.code_of(unsent["message_id"])  # still in the outbox: kept
+        _, body = await check(client, harness, live["id"], live_code)
+        assert body["status"] == "approved"  # masking never touched a live code
+
+        harness.clock.advance(11 * 60)  # past every verification's 10-minute TTL
+        assert mask() == 1  # the resend's code, expired (the approved one was masked then)
+        assert harness.body_of(again["message_id"]).startswith("****** is your")
+        assert harness.code_of(unsent["message_id"])
+        assert mask() == 0  # each row once
+
+    run(harness, scenario)
