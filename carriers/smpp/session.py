@@ -102,6 +102,7 @@ class SmppSession:
         *,
         window: int = 10,
         response_timeout: float = 10.0,
+        bind_timeout: float | None = None,
         enquire_link_interval: float = 30.0,
         on_receipt: ReceiptHandler | None = None,
         on_mo: MoHandler | None = None,
@@ -109,11 +110,14 @@ class SmppSession:
     ) -> None:
         if window < 1:
             raise InvalidInput("window", "must be >= 1")
-        if response_timeout <= 0 or enquire_link_interval <= 0:
+        bind_timeout = response_timeout if bind_timeout is None else bind_timeout
+        if min(response_timeout, enquire_link_interval, bind_timeout) <= 0:
             raise InvalidInput("response_timeout", "timeouts must be > 0")
         self.endpoint = endpoint
         self.window = window
         self.response_timeout = response_timeout
+        # Connect + bind_resp; a carrier may take longer to bind than to answer a submit_sm.
+        self.bind_timeout = bind_timeout
         self.enquire_link_interval = enquire_link_interval
         self._on_receipt = on_receipt
         self._on_mo = on_mo
@@ -168,7 +172,7 @@ class SmppSession:
         endpoint = self.endpoint
         try:
             sock = socket.create_connection(
-                (endpoint.host, endpoint.port), timeout=self.response_timeout
+                (endpoint.host, endpoint.port), timeout=self.bind_timeout
             )
         except OSError as exc:
             self._window.close(f"connect failed: {exc}")
@@ -184,10 +188,10 @@ class SmppSession:
         self._reader.start()
         self._callbacks.start()
         response: Future[codec.Pdu] = self._request(
-            "bind_transceiver", lambda seq: codec.bind_transceiver(seq, endpoint)
+            "bind_transceiver", lambda seq: codec.bind_transceiver(seq, endpoint), self.bind_timeout
         )
         try:
-            response.result(timeout=self.response_timeout + 1.0)
+            response.result(timeout=self.bind_timeout + 1.0)
         except CarrierError as exc:
             self._lose(f"bind failed: {exc}")
             raise Unbound(exc.status, f"{endpoint.name}: bind refused: {exc}") from exc
@@ -254,8 +258,11 @@ class SmppSession:
         reason = self._window.closed_reason or "not bound"
         return Unbound(detail=f"{self.endpoint.name}: {reason}")
 
-    def _request(self, command: str, build: Callable[[int], bytes]) -> Future[codec.Pdu]:
-        """Send a non-submit request and return a future of its response PDU."""
+    def _request(
+        self, command: str, build: Callable[[int], bytes], timeout: float | None = None
+    ) -> Future[codec.Pdu]:
+        """Send a non-submit request and return a future of its response PDU (expired after
+        `timeout`, by default the response timeout)."""
         future: Future[codec.Pdu] = Future()
 
         def resolve(pdu: codec.Pdu) -> None:
@@ -268,7 +275,7 @@ class SmppSession:
 
         try:
             sequence = self._window.register(
-                command, self.response_timeout, resolve, fail, counted=False
+                command, timeout or self.response_timeout, resolve, fail, counted=False
             )
         except Unbound:
             fail(self._unbound_error())

@@ -13,7 +13,7 @@ from carriers.receipts import Receipt
 from carriers.smpp import codec
 from carriers.smpp.session import Ack, SmppSession
 from carriers.smpp.types import Endpoint, Mo, SubmitPart
-from messaging.errors import ResponseTimeout, Throttled, Unbound
+from messaging.errors import InvalidInput, ResponseTimeout, Throttled, Unbound
 from messaging.types import ReceiptState
 from switchboard.embedded import free_port
 from tests.integration.carriers.conftest import (
@@ -116,8 +116,8 @@ def test_no_response_in_time_fails_with_response_timeout_and_frees_the_slot(
     start_sim: SimFactory,
 ) -> None:
     sim = start_sim(carrier(receipts=False, submit_latency_ms=500))
-    with SmppSession(
-        endpoint(sim.simulator.ports["alpha"]), window=1, response_timeout=0.15
+    with SmppSession(  # the bind may take longer than 0.15 s on a loaded machine (CI did)
+        endpoint(sim.simulator.ports["alpha"]), window=1, response_timeout=0.15, bind_timeout=10
     ) as session:
         late = session.submit(PART)
         with pytest.raises(ResponseTimeout):
@@ -327,3 +327,22 @@ def test_impossible_command_length_nacks_and_drops_the_link(fake_smsc: FakeSmsc)
     wait_until(lambda: bool(fake_smsc.received("generic_nack")))
     assert fake_smsc.received("generic_nack")[0].status == codec.ESME_RINVCMDLEN
     session.close()
+
+
+@pytest.mark.parametrize(
+    "timeouts",
+    [
+        {"response_timeout": 0.0},
+        {"bind_timeout": 0.0},
+        {"bind_timeout": -1.0},
+        {"enquire_link_interval": 0.0},
+    ],
+)
+def test_timeouts_that_are_not_positive_are_refused(timeouts: dict[str, float]) -> None:
+    with pytest.raises(InvalidInput, match="timeouts must be > 0"):
+        SmppSession(endpoint(1), **timeouts)  # type: ignore[arg-type]
+
+
+def test_bind_timeout_defaults_to_the_response_timeout() -> None:
+    assert SmppSession(endpoint(1), response_timeout=3.0).bind_timeout == 3.0
+    assert SmppSession(endpoint(1), response_timeout=3.0, bind_timeout=9.0).bind_timeout == 9.0
