@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, String, bindparam, func, select, true, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, Engine, select, update
 
 from messaging import ReceiptState, Status
 from store import batch_writes
-from store.models import Message, Part
+from store.models import Message
 from store.open_status import is_open, status_of_row
 from store.records import (
     NO_RESEND,
@@ -36,54 +34,6 @@ _INTERIM = {ReceiptState.ACCEPTED.value, ReceiptState.ENROUTE.value}
 _STATUS_RANK = {Status.DELIVERED: 0, Status.UNDELIVERED: 1, Status.EXPIRED: 2}
 
 
-@functools.cache
-def _parts_by_key(postgresql: bool) -> Select[*tuple[Any, ...]]:
-    """Parts with any of the (carrier, carrier message id) pairs `:carriers`/`:ids`; built once.
-
-    On PostgreSQL each pair looks up its newest part through a LATERAL subquery with LIMIT 1:
-    one probe of the two-column index per pair whatever the planner believes of the table.
-    Written as `carrier IN (…) AND carrier_message_id IN (…)` (or as a plain join), a planner
-    whose statistics predate the traffic (`parts` grows by hundreds of rows a second) read
-    every part of the carrier for each receipt batch: 16 to 55 ms at 35k parts, growing with
-    the table. SQLite looks both IN lists up in the same index by itself.
-    """
-    columns = (
-        Part.id,
-        Part.attempt_id,
-        Part.message_id,
-        Part.carrier,
-        Part.carrier_message_id,
-        Part.receipt_state,
-    )
-    if not postgresql:
-        return (
-            select(*columns)
-            .where(
-                Part.carrier.in_(bindparam("carriers", expanding=True)),
-                Part.carrier_message_id.in_(bindparam("ids", expanding=True)),
-            )
-            .order_by(Part.id.desc())
-        )
-    pairs = (
-        func.unnest(
-            bindparam("carriers", type_=ARRAY(String)), bindparam("ids", type_=ARRAY(String))
-        )
-        .table_valued("carrier", "carrier_message_id")
-        .render_derived(name="pairs")
-    )
-    newest = (
-        select(*columns)
-        .where(
-            Part.carrier == pairs.c.carrier,
-            Part.carrier_message_id == pairs.c.carrier_message_id,
-        )
-        .order_by(Part.id.desc())  # carriers recycle ids: the newest part wins
-        .limit(1)
-        .lateral("newest")
-    )
-    return select(newest).select_from(pairs).join(newest, true())
-
-
 class ReceiptBook:
     """Receipt side of the message store (mixed into MessageStore)."""
 
@@ -101,10 +51,7 @@ class ReceiptBook:
         changes: list[StatusChange] = []
         again: list[str] = []
         with self.engine.begin() as conn:
-            found = conn.execute(
-                _parts_by_key(conn.dialect.name == "postgresql"),
-                {"carriers": [c for c, _ in keys], "ids": [i for _, i in keys]},
-            ).all()
+            found = batch_writes.parts_by_key(conn, keys)
             newest: dict[tuple[str, str], Any] = {}
             for p in found:
                 newest.setdefault((p.carrier, p.carrier_message_id), p)

@@ -315,10 +315,11 @@ class MessageStore(ReceiptBook, OutboxSweep):
             return []
         with self.engine.begin() as conn:
             known = batch_writes.current(conn, [o.message_id for o in outcomes])
+            counts = {m: known.get(m, (0, None))[0] for m in (o.message_id for o in outcomes)}
             attempts: list[batch_writes.AttemptRow] = []
             carrier_ids: list[tuple[str, ...]] = []
             for o in outcomes:
-                base = known.get(o.message_id, (0, None))[0]
+                base = counts[o.message_id]
                 for i, a in enumerate(o.attempts):
                     attempts.append(
                         batch_writes.AttemptRow(
@@ -349,7 +350,7 @@ class MessageStore(ReceiptBook, OutboxSweep):
                         message_id=o.message_id,
                         status=o.status,
                         error_code=o.error_code,
-                        attempt_count=known.get(o.message_id, (0, None))[0] + len(o.attempts),
+                        attempt_count=counts[o.message_id] + len(o.attempts),
                         sent_at=now if o.status == Status.SENT.value else None,
                         final_at=now if Status(o.status).is_final else None,
                         next_attempt_at=o.next_attempt_at,
