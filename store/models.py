@@ -153,3 +153,15 @@ class Part(Base):
 
     # Not unique: carriers recycle ids (a restarted SMSC counts from 1 again); the newest part wins.
     __table_args__ = (Index("ix_parts_carrier_msgid", "carrier", "carrier_message_id"),)
+
+
+class ParkedReceipt(Base):
+    """A receipt acknowledged before its attempt row existed; applied again until it matches."""
+
+    __tablename__ = "parked_receipts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    carrier: Mapped[str] = mapped_column(String(64))
+    carrier_message_ids: Mapped[str] = mapped_column(Text)  # the id's variants, space-separated
+    state: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
