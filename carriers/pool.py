@@ -156,6 +156,19 @@ class CarrierPool:
             for name, slot in self._slots.items()
         }
 
+    def drop(self, name: str) -> None:
+        """Close carrier `name`'s session now; the next :meth:`session` binds a fresh one.
+
+        What the carrier sent on the old bind and we never acknowledged, it re-delivers on the
+        next (SMPP 3.4 §4.6.2): the way out when receipts cannot be handed off.
+        """
+        slot = self._slots[name]
+        with slot.lock:
+            if slot.session is not None:
+                log.warning("%s: dropping the bind", name)
+                slot.session.close()
+                slot.session = None
+
     def close(self) -> None:
         """Unbind and close every session; later calls to :meth:`session` raise Unbound."""
         self._closed = True

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from messaging import ReceiptState, Status
 from store import batch_writes
-from store.models import Message
+from store.models import Message, ParkedReceipt
 from store.open_status import is_open, status_of_row
 from store.records import (
     NO_RESEND,
+    ParkedRetry,
     ReceiptBatchResult,
     ReceiptRecord,
     ResendPolicy,
@@ -31,6 +34,8 @@ _RECEIPT_TO_STATUS = {
     ReceiptState.UNKNOWN: Status.UNDELIVERED,
 }
 _INTERIM = {ReceiptState.ACCEPTED.value, ReceiptState.ENROUTE.value}
+log = logging.getLogger(__name__)
+
 _STATUS_RANK = {Status.DELIVERED: 0, Status.UNDELIVERED: 1, Status.EXPIRED: 2}
 
 
@@ -40,48 +45,129 @@ class ReceiptBook:
     engine: Engine
 
     def apply_receipts(
-        self, receipts: Sequence[ReceiptRecord], now: datetime, resend: ResendPolicy = NO_RESEND
+        self,
+        receipts: Sequence[ReceiptRecord],
+        now: datetime,
+        resend: ResendPolicy = NO_RESEND,
+        park_unmatched: bool = False,
     ) -> ReceiptBatchResult:
-        """Match receipts to parts (idempotently); settle messages whose parts all have receipts."""
+        """Match receipts to parts (idempotently); settle messages whose parts all have receipts.
+
+        With `park_unmatched`, receipts that match no part yet (they raced ahead of their
+        `submit_sm_resp`) are kept in `parked_receipts` in the same transaction, so the caller
+        may acknowledge the whole batch to the carrier once this returns.
+        """
         if not receipts:
             return ReceiptBatchResult(0, 0, ())
+        with self.engine.begin() as conn:
+            result = self._apply(conn, receipts, now, resend)
+            if park_unmatched and result.unmatched:
+                conn.execute(
+                    insert(ParkedReceipt),
+                    [
+                        {
+                            "carrier": r.carrier,
+                            "carrier_message_ids": " ".join(r.carrier_message_ids),
+                            "state": r.state,
+                            "error_code": r.error_code,
+                            "received_at": r.received_at or now,
+                        }
+                        for r in result.unmatched
+                    ],
+                )
+                result = replace(result, parked=len(result.unmatched))
+        return result
+
+    def retry_parked(
+        self, now: datetime, max_age: timedelta, resend: ResendPolicy = NO_RESEND, limit: int = 1000
+    ) -> ParkedRetry:
+        """Apply parked receipts again; drop those that matched, and those older than `max_age`.
+
+        Several workers may call this at once: on PostgreSQL each takes rows the others have not
+        locked (SKIP LOCKED); a receipt applied twice changes nothing the second time.
+        """
+        query = select(ParkedReceipt).order_by(ParkedReceipt.id).limit(limit)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            if not rows:
+                return ParkedRetry(ReceiptBatchResult(0, 0, ()), 0, 0)
+            records = [
+                ReceiptRecord(
+                    r.carrier,
+                    tuple(r.carrier_message_ids.split()),
+                    r.state,
+                    r.error_code,
+                    r.received_at,
+                )
+                for r in rows
+            ]
+            result = self._apply(conn, records, now, resend)
+            waiting = {id(r) for r in result.unmatched}
+            done, dropped, kept = [], [], 0
+            for row, record in zip(rows, records, strict=True):
+                if id(record) not in waiting:
+                    done.append(row.id)
+                elif now - row.received_at > max_age:
+                    dropped.append(row.id)
+                    log.warning(
+                        "receipt %s from %s matched no attempt in %s; dropped",
+                        record.carrier_message_ids[0],
+                        record.carrier,
+                        max_age,
+                    )
+                else:
+                    kept += 1
+            if done or dropped:
+                conn.execute(delete(ParkedReceipt).where(ParkedReceipt.id.in_(done + dropped)))
+        return ParkedRetry(result, kept, len(dropped))
+
+    def parked_count(self) -> int:
+        """Receipts waiting in `parked_receipts`."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(ParkedReceipt)).scalar_one())
+
+    def _apply(
+        self,
+        conn: Connection,
+        receipts: Sequence[ReceiptRecord],
+        now: datetime,
+        resend: ResendPolicy,
+    ) -> ReceiptBatchResult:
+        """Match and settle `receipts` inside the caller's transaction."""
         keys = sorted({(r.carrier, v) for r in receipts for v in r.carrier_message_ids})
         matched = duplicates = 0
         unmatched: list[ReceiptRecord] = []
         changes: list[StatusChange] = []
         again: list[str] = []
-        with self.engine.begin() as conn:
-            found = batch_writes.parts_by_key(conn, keys)
-            newest: dict[tuple[str, str], Any] = {}
-            for p in found:
-                newest.setdefault((p.carrier, p.carrier_message_id), p)
-            part_updates: list[tuple[int, str, str | None]] = []
-            touched_attempts: set[int] = set()
-            seen_parts: set[int] = set()
-            for r in receipts:
-                part = next(
-                    (
-                        newest[(r.carrier, v)]
-                        for v in r.carrier_message_ids
-                        if (r.carrier, v) in newest
-                    ),
-                    None,
-                )
-                if part is None:
-                    unmatched.append(r)
-                    continue
-                matched += 1
-                if r.state in _INTERIM:
-                    continue
-                if part.receipt_state is not None or part.id in seen_parts:
-                    duplicates += 1
-                    continue
-                seen_parts.add(part.id)
-                part_updates.append((part.id, r.state, r.error_code or None))
-                touched_attempts.add(part.attempt_id)
-            if part_updates:
-                batch_writes.set_part_receipts(conn, part_updates, now)
-                changes, again = self._settle_attempts(conn, touched_attempts, now, resend)
+        found = batch_writes.parts_by_key(conn, keys)
+        newest: dict[tuple[str, str], Any] = {}
+        for p in found:
+            newest.setdefault((p.carrier, p.carrier_message_id), p)
+        part_updates: list[tuple[int, str, str | None]] = []
+        touched_attempts: set[int] = set()
+        seen_parts: set[int] = set()
+        for r in receipts:
+            part = next(
+                (newest[(r.carrier, v)] for v in r.carrier_message_ids if (r.carrier, v) in newest),
+                None,
+            )
+            if part is None:
+                unmatched.append(r)
+                continue
+            matched += 1
+            if r.state in _INTERIM:
+                continue
+            if part.receipt_state is not None or part.id in seen_parts:
+                duplicates += 1
+                continue
+            seen_parts.add(part.id)
+            part_updates.append((part.id, r.state, r.error_code or None))
+            touched_attempts.add(part.attempt_id)
+        if part_updates:
+            batch_writes.set_part_receipts(conn, part_updates, now)
+            changes, again = self._settle_attempts(conn, touched_attempts, now, resend)
         return ReceiptBatchResult(
             matched, duplicates, tuple(unmatched), tuple(changes), tuple(again)
         )

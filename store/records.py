@@ -81,6 +81,7 @@ class ReceiptRecord:
     carrier_message_ids: tuple[str, ...]
     state: str
     error_code: str = ""
+    received_at: datetime | None = None  # when our bind got it (a parked one expires by this)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,16 @@ class ReceiptBatchResult:
     unmatched: tuple[ReceiptRecord, ...]
     changes: tuple[StatusChange, ...] = field(default=())
     resend: tuple[str, ...] = field(default=())
+    parked: int = 0  # unmatched receipts kept in `parked_receipts` by this call
+
+
+@dataclass(frozen=True)
+class ParkedRetry:
+    """One pass over parked receipts: what matched now, what is still waiting, what gave up."""
+
+    result: ReceiptBatchResult
+    remaining: int
+    dropped: int
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,9 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="first wait after every candidate failed"
     )
     receipt_flush_ms: float = Field(
-        default=200.0,
+        default=20.0,
         gt=0,
-        description="how long a batch of receipts waits for more before hand-off",
+        description="how long a thin stream's batch of receipts waits for more before its write",
     )
     receipt_park_seconds: float = Field(
         default=60.0, gt=0, description="how long an unmatched receipt is retried"

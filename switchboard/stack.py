@@ -140,6 +140,17 @@ class Stack:
         args += ["--pool", spec.pool] if spec.pool != "prefork" else []
         self.group.python(spec.name, "switchboard", *([*args, "--beat"] if spec.beat else args))
 
+    def kill_redis(self) -> None:
+        """SIGKILL the embedded Redis, as a crash would (its AOF stays on disk)."""
+        assert self._redis is not None, "Redis is not embedded in this stack"
+        self._redis.process.kill()
+        self._redis.process.wait()
+
+    def restart_redis(self) -> None:
+        """Start the embedded Redis again on the same port, from its AOF."""
+        assert self._redis is not None, "Redis is not embedded in this stack"
+        self._redis = start_redis(self._redis.directory, port=self._redis.port)
+
     def simulator_stats(self) -> dict[str, Any]:
         """GET /stats of the simulator's control endpoint."""
         scenario = load_scenario(self.simulator_file)

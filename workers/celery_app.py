@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from messaging import MessageClass
 from otp import codes as otp_codes
-from store import ReceiptRecord, ResendPolicy, StatusChange
+from store import ReceiptBatchResult, ReceiptRecord, StatusChange
 from store.otp_repository import OtpStore
 from workers.callbacks import CALLBACKS_QUEUE, payloads, post
 from workers.config import WorkerSettings
@@ -68,19 +67,18 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
     state: dict[str, WorkerContext] = {}
     state_lock = threading.Lock()  # the warm-up thread and the first task may race
 
-    def publish_receipts(batch: list[dict[str, Any]]) -> None:
-        app.send_task(RECONCILE_TASK, args=[batch], queue=RECEIPTS_QUEUE)
+    def after_receipts(result: ReceiptBatchResult) -> None:
+        notify(result.changes)
+        if result.resend:
+            outbox.enqueue(MessageClass.OTP.value, list(result.resend))
 
     def context() -> WorkerContext:
         with state_lock:
             if "ctx" not in state:
-                state["ctx"] = WorkerContext(settings, publish_receipts)
+                state["ctx"] = WorkerContext(settings, after_receipts)
             return state["ctx"]
 
     outbox = CeleryOutbox(app, settings.send_batch_max)
-    resend_policy = ResendPolicy(
-        classes=frozenset({MessageClass.OTP.value}), max_attempts=settings.otp_max_carrier_attempts
-    )
 
     def notify(changes: Sequence[StatusChange]) -> None:
         for url, payload in payloads(changes, time.time()):
@@ -93,7 +91,9 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         notify(changes)
         return vars(stats)
 
-    # A receipt is already acknowledged to the carrier: a database hiccup must not drop it.
+    # Receipts are written to the database by the worker whose bind received them (no task);
+    # this task only drains reconcile tasks published by an older version. Those receipts are
+    # already acknowledged to the carrier: a database hiccup must not drop them.
     @app.task(  # type: ignore[untyped-decorator]
         name=RECONCILE_TASK,
         autoretry_for=(Exception,),
@@ -102,54 +102,12 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         max_retries=50,
     )
     def reconcile(receipts: list[dict[str, Any]]) -> dict[str, int]:
-        """Match receipts to attempts; park (re-publish later) those that raced ahead."""
-        ctx = context()
+        """Apply receipts handed over as a task (older versions); unmatched ones are parked."""
         records = [
             ReceiptRecord(r["carrier"], tuple(r["ids"]), r["state"], r.get("err") or "")
             for r in receipts
         ]
-        result = ctx.store.apply_receipts(records, utcnow(), resend_policy)
-        notify(result.changes)
-        if result.resend:
-            outbox.enqueue(MessageClass.OTP.value, list(result.resend))
-        _count_receipts(ctx, receipts)
-        if result.unmatched:
-            _park(ctx, receipts, result.unmatched)
-        return {
-            "matched": result.matched,
-            "duplicates": result.duplicates,
-            "unmatched": len(result.unmatched),
-        }
-
-    def _count_receipts(ctx: WorkerContext, receipts: list[dict[str, Any]]) -> None:
-        tally: dict[str, Counter[str]] = defaultdict(Counter)
-        for r in receipts:
-            if r["state"] in {"delivered", "undelivered", "expired", "rejected"}:
-                tally[r["carrier"]][
-                    "delivered" if r["state"] == "delivered" else "undelivered"
-                ] += 1
-        for carrier, counts in tally.items():
-            ctx.health.add(carrier, **counts)
-
-    def _park(
-        ctx: WorkerContext, receipts: list[dict[str, Any]], unmatched: Sequence[ReceiptRecord]
-    ) -> None:
-        wanted = {(r.carrier, r.carrier_message_ids) for r in unmatched}
-        keep, dropped = [], 0
-        for r in receipts:
-            if (r["carrier"], tuple(r["ids"])) not in wanted:
-                continue
-            if time.time() - float(r.get("seen", time.time())) > ctx.settings.receipt_park_seconds:
-                dropped += 1
-                log.warning(
-                    "receipt %s from %s matched no attempt in time; dropped",
-                    r["ids"][0],
-                    r["carrier"],
-                )
-            else:
-                keep.append(r)
-        if keep:
-            app.send_task(RECONCILE_TASK, args=[keep], queue=RECEIPTS_QUEUE, countdown=0.25)
+        return {"parked": context().write_receipts(records)}
 
     @app.task(  # type: ignore[untyped-decorator]
         name=CALLBACK_TASK,
@@ -177,8 +135,9 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
             wakeups = min(-(-count // settings.send_batch_max), MAX_WAKEUPS_PER_SWEEP)
             for _ in range(wakeups):
                 outbox.enqueue_wakeup(message_class)
+        ctx.retry_parked()  # receipts parked by a worker that died before it retried them
         silent = ctx.store.silent_to_resend(
-            now, now - timedelta(seconds=ctx.settings.otp_resend_after), resend_policy
+            now, now - timedelta(seconds=ctx.settings.otp_resend_after), ctx.resend_policy
         )
         for message_class, ids in silent.items():
             outbox.enqueue(message_class, ids)

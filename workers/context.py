@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import redis
 
@@ -19,9 +19,17 @@ from carriers import (
     RedisHealthStore,
     message_id_variants,
 )
+from messaging import MessageClass
 from ratelimit import RedisTokenBuckets
 from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
-from store import MessageStore, make_engine, share_niceness
+from store import (
+    MessageStore,
+    ReceiptBatchResult,
+    ReceiptRecord,
+    ResendPolicy,
+    make_engine,
+    share_niceness,
+)
 from workers.config import WorkerSettings
 from workers.receipts import ReceiptForwarder
 from workers.refreshing import Refreshing
@@ -39,23 +47,35 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def receipt_payload(carrier: str, receipt: Receipt) -> dict[str, Any]:
-    """JSON-safe form of a receipt for the reconcile task."""
-    return {
-        "carrier": carrier,
-        "ids": list(message_id_variants(receipt.carrier_message_id)),
-        "state": str(receipt.state),
-        "err": receipt.error_code,
-        "seen": time.time(),
-    }
+# After a batch of receipts is committed: callbacks and OTP resends (best effort, post-commit).
+AfterReceipts = Callable[[ReceiptBatchResult], None]
+_FINAL_RECEIPTS = {"delivered", "undelivered", "expired", "rejected"}
+
+
+def receipt_record(carrier: str, receipt: Receipt, now: datetime) -> ReceiptRecord:
+    """A receipt from `carrier`'s bind, ready to match (every form of its id)."""
+    return ReceiptRecord(
+        carrier,
+        message_id_variants(receipt.carrier_message_id),
+        str(receipt.state),
+        receipt.error_code or "",
+        now,
+    )
+
+
+def receipt_tally(receipts: Sequence[ReceiptRecord]) -> dict[str, Counter[str]]:
+    """Final receipts per carrier, as `delivered` / `undelivered` counts for carrier health."""
+    tally: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in receipts:
+        if r.state in _FINAL_RECEIPTS:
+            tally[r.carrier]["delivered" if r.state == "delivered" else "undelivered"] += 1
+    return dict(tally)
 
 
 class WorkerContext:
     """Store, routes, buckets, carrier sessions and the receipt forwarder of one process."""
 
-    def __init__(
-        self, settings: WorkerSettings, publish_receipts: Callable[[list[dict[str, Any]]], None]
-    ) -> None:
+    def __init__(self, settings: WorkerSettings, after_receipts: AfterReceipts) -> None:
         self.settings = settings
         self.engine = make_engine(settings.resolved_database_url())
         share_niceness(self.engine)  # a niced bulk worker's queries run niced too
@@ -66,7 +86,11 @@ class WorkerContext:
         self.health = RedisHealthStore(self.redis)
         # Read by every batch; refreshed in the background so no OTP waits for that read.
         self._snapshot = Refreshing(self._read_snapshot, HEALTH_REFRESH_SECONDS, "health-snapshot")
-        self._publish_receipts = publish_receipts
+        self._after_receipts = after_receipts
+        self.resend_policy = ResendPolicy(
+            classes=frozenset({MessageClass.OTP.value}),
+            max_attempts=settings.otp_max_carrier_attempts,
+        )
         self._pool: CarrierPool | None = None
         self._account_names: dict[str, str] = {}
         self._forwarder: ReceiptForwarder | None = None
@@ -78,9 +102,48 @@ class WorkerContext:
         with self._lock:
             if self._forwarder is None:
                 self._forwarder = ReceiptForwarder(
-                    self._publish_receipts, flush_seconds=self.settings.receipt_flush_ms / 1000
+                    self.write_receipts,
+                    flush_seconds=self.settings.receipt_flush_ms / 1000,
+                    drop_binds=self._drop_binds,
+                    retry_parked=self.retry_parked,
                 )
             return self._forwarder
+
+    def write_receipts(self, receipts: list[ReceiptRecord]) -> int:
+        """Commit a batch of receipts (unmatched ones parked); returns how many were parked.
+
+        Raises what the database raised: then nothing is committed and the forwarder retries.
+        """
+        result = self.store.apply_receipts(
+            receipts, utcnow(), self.resend_policy, park_unmatched=True
+        )
+        self._after_commit(result, receipts)
+        return result.parked
+
+    def retry_parked(self) -> int:
+        """Apply parked receipts again; returns how many still wait for their attempt."""
+        pass_ = self.store.retry_parked(
+            utcnow(), timedelta(seconds=self.settings.receipt_park_seconds), self.resend_policy
+        )
+        self._after_commit(pass_.result, ())
+        return pass_.remaining
+
+    def _after_commit(self, result: ReceiptBatchResult, receipts: Sequence[ReceiptRecord]) -> None:
+        """Callbacks, resends and health counts of committed receipts: never undo the commit."""
+        try:
+            if result.changes or result.resend:
+                self._after_receipts(result)
+        except Exception:
+            # The rows are committed: a resend left `queued` is found by the sweeper.
+            log.exception("after receipts: could not publish callbacks or resends")
+        for carrier, counts in receipt_tally(receipts).items():
+            self.health.add(carrier, **counts)  # fails open (RedisHealthStore)
+
+    def _drop_binds(self, carriers: set[str]) -> None:
+        pool = self._pool
+        if pool is not None:
+            for name in carriers:
+                pool.drop(name)
 
     def pool(self) -> CarrierPool:
         """This process's SMPP sessions, one pool over every carrier of the routing table."""
@@ -103,7 +166,7 @@ class WorkerContext:
             return self._pool
 
     def _on_receipt(self, carrier: str, receipt: Receipt, ack: Callable[[], None]) -> None:
-        self.forwarder.add(receipt_payload(carrier, receipt), ack)
+        self.forwarder.add(receipt_record(carrier, receipt, utcnow()), ack)
 
     def sender(self) -> Sender:
         """A Sender wired to this process's real adapters."""

@@ -1,11 +1,21 @@
-"""Receipt hand-off: batch receipts from SMPP reader threads into one durable task, then ack.
+"""Receipt hand-off: batch receipts from SMPP callback threads, write them durably, then ack.
 
-The carrier gets its `deliver_sm_resp` only after the batch is on the broker (ARCHITECTURE.md,
-"Receipt path"): a crash before that makes the carrier resend, so nothing is lost.
+The carrier gets its `deliver_sm_resp` only after the batch is committed to the database
+(ARCHITECTURE.md, "Receipt path"): matched receipts settle their parts, attempts and messages,
+unmatched ones are parked in the same transaction. A crash before the commit makes the carrier
+resend, so nothing is lost; Redis is not on this path at all, so a broker restart cannot strand
+a receipt (it did: acks were held until a Celery publish that never came back).
 
-A batch lingers up to `flush_seconds` from its first receipt (or until `max_batch`): every
-reconcile task costs the same handful of statements whatever its size, so one task per receipt
-would spend the receipts worker's CPU on overhead. A receipt is not urgent; its ack may wait.
+A batch lingers up to `flush_seconds` from its first receipt (or until `max_batch`): a
+transaction costs a handful of statements whatever its size. While one batch is written the
+next one fills, so a dense stream batches itself and the linger only matters when it is thin.
+
+A failed write is retried with backoff, the same batch first (receipts stay in order), and
+nothing is acknowledged meanwhile. If the write cannot succeed within `stall_after`, or more
+than `max_pending` receipts wait, the receipts of those carriers are let go and their binds
+dropped: SMPP 3.4 §4.6.2 leaves an unanswered `deliver_sm` to the SMSC's retry, and a carrier
+re-delivers unacknowledged receipts on the next bind instead of holding them behind a full
+window for good.
 """
 
 from __future__ import annotations
@@ -14,60 +24,114 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+
+from store import ReceiptRecord
 
 log = logging.getLogger(__name__)
 
 Ack = Callable[[], None]
-ReceiptPayload = dict[str, Any]
+# Writes one batch durably; returns how many receipts it parked (matched nothing yet).
+HandOff = Callable[[list[ReceiptRecord]], int]
+# Applies parked receipts again; returns how many are still parked.
+RetryParked = Callable[[], int]
+# Drops the binds of these carriers (so they re-deliver what we could not acknowledge).
+DropBinds = Callable[[set[str]], None]
+
+PARKED_RETRY_SECONDS = 0.25  # a receipt that raced its submit_sm_resp waits about this long
+
+
+@dataclass(frozen=True)
+class HandOffBackoff:
+    """Seconds to wait after the n-th failed write of a batch: first * 2**(n-1), capped."""
+
+    first: float = 0.1
+    cap: float = 2.0
+
+    def after(self, failures: int) -> float:
+        """The wait after `failures` consecutive failed writes."""
+        if failures <= 0:
+            return 0.0
+        return float(min(self.cap, self.first * 2 ** (failures - 1)))
+
+
+@dataclass(frozen=True)
+class _Pending:
+    receipt: ReceiptRecord
+    ack: Ack
+    at: float  # monotonic arrival
 
 
 class ReceiptForwarder:
-    """Collects (payload, ack) pairs; a flusher thread publishes each batch, then acks it."""
+    """Collects (receipt, ack) pairs; a flusher thread writes each batch, then acks it."""
 
     def __init__(
         self,
-        publish: Callable[[list[ReceiptPayload]], None],
+        hand_off: HandOff,
+        *,
         flush_seconds: float = 0.02,
         max_batch: int = 500,
+        backoff: HandOffBackoff = HandOffBackoff(),
+        stall_after: float = 20.0,
+        max_pending: int = 20_000,
+        drop_binds: DropBinds | None = None,
+        retry_parked: RetryParked | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._publish = publish
+        self._hand_off = hand_off
         self._flush_seconds = flush_seconds
         self._max_batch = max_batch
-        self._pending: list[tuple[ReceiptPayload, Ack]] = []
-        self._first_at = 0.0  # monotonic time the oldest pending receipt arrived
+        self._backoff = backoff
+        self._stall_after = stall_after
+        self._max_pending = max_pending
+        self._drop_binds = drop_binds
+        self._retry_parked = retry_parked
+        self._clock = clock
+        self._pending: list[_Pending] = []
         self._lock = threading.Condition()
         self._closed = False
-        self.published = 0
-        self.failures = 0
+        self._stop = threading.Event()  # wakes a backoff sleep at close (receipts do not)
+        self._parked_due: float | None = None  # when to apply parked receipts again
+        self._outage_since: float | None = None  # first failed write of the current outage
+        self.written = 0  # receipts committed and acknowledged
+        self.failures = 0  # failed writes (each retried)
+        self.let_go = 0  # receipts left to the carrier's re-delivery (bind dropped)
         self._thread = threading.Thread(target=self._run, name="receipt-forwarder", daemon=True)
         self._thread.start()
 
-    def add(self, payload: ReceiptPayload, ack: Ack) -> None:
-        """Queue one receipt; it is acked after its batch is published."""
+    @property
+    def pending(self) -> int:
+        """Receipts received and not yet acknowledged."""
+        with self._lock:
+            return len(self._pending)
+
+    def add(self, receipt: ReceiptRecord, ack: Ack) -> None:
+        """Queue one receipt; it is acked after its batch is committed."""
         with self._lock:
             if not self._pending:
-                self._first_at = time.monotonic()
                 self._lock.notify()  # starts the linger
-            self._pending.append((payload, ack))
+            self._pending.append(_Pending(receipt, ack, self._clock()))
             if len(self._pending) >= self._max_batch:
                 self._lock.notify()
 
-    def _take(self) -> list[tuple[ReceiptPayload, Ack]]:
+    def _take(self) -> list[_Pending]:
+        """Wait for a batch (linger or full), or for parked receipts to be due; FIFO."""
         with self._lock:
             while not self._closed and len(self._pending) < self._max_batch:
-                if not self._pending:
-                    self._lock.wait(self._flush_seconds)
-                    continue
-                left = self._first_at + self._flush_seconds - time.monotonic()
-                if left <= 0:
+                now = self._clock()
+                if self._parked_due is not None and now >= self._parked_due:
                     break
-                self._lock.wait(left)
-            batch, self._pending = (
-                self._pending[: self._max_batch],
-                self._pending[self._max_batch :],
-            )
-            self._first_at = time.monotonic()  # what is left starts a new linger
+                if self._pending:
+                    left = self._pending[0].at + self._flush_seconds - now
+                    if left <= 0:
+                        break
+                else:
+                    left = self._flush_seconds * 50
+                if self._parked_due is not None:
+                    left = min(left, self._parked_due - now)
+                self._lock.wait(max(left, 0.001))
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
             return batch
 
     def _run(self) -> None:
@@ -75,27 +139,97 @@ class ReceiptForwarder:
             batch = self._take()
             if batch:
                 self._flush(batch)
-            elif self._closed:
+            if self._parked_due is not None and self._clock() >= self._parked_due:
+                self._apply_parked()
+            if not batch and self._closed:
                 return
 
-    def _flush(self, batch: list[tuple[ReceiptPayload, Ack]]) -> None:
-        try:
-            self._publish([payload for payload, _ in batch])
-        except Exception:
-            # Not acked: the carrier resends these receipts (SMPP 3.4 §4.6.2: no resp, no delivery).
-            self.failures += 1
-            log.exception("could not hand off %d receipts; leaving them unacknowledged", len(batch))
-            return
-        self.published += len(batch)
-        for _, ack in batch:
+    def _flush(self, batch: list[_Pending]) -> None:
+        tries = 0
+        while True:
             try:
-                ack()
+                parked = self._hand_off([p.receipt for p in batch])
+                break
+            except Exception as exc:
+                tries += 1
+                self.failures += 1
+                self._note_outage(exc, len(batch))
+                if self._closed:
+                    return  # not acked: the carrier resends them to whoever binds next
+                if self._stalled(batch):
+                    self._let_go(batch)
+                    return
+                self._sleep(self._backoff.after(tries))
+        self._note_recovered()
+        self.written += len(batch)
+        for pending in batch:
+            try:
+                pending.ack()
             except Exception:  # a session that died meanwhile: the carrier resends
                 log.warning("could not acknowledge a receipt; the carrier will resend it")
+        if parked and self._retry_parked is not None and self._parked_due is None:
+            self._parked_due = self._clock() + PARKED_RETRY_SECONDS
+
+    def _apply_parked(self) -> None:
+        assert self._retry_parked is not None
+        try:
+            remaining = self._retry_parked()
+        except Exception as exc:
+            log.warning("could not apply parked receipts (will retry): %s", exc)
+            remaining = 1
+        self._parked_due = self._clock() + PARKED_RETRY_SECONDS if remaining else None
+
+    def _stalled(self, batch: list[_Pending]) -> bool:
+        """True when this batch has waited past `stall_after` or too many receipts wait."""
+        waited = self._clock() - batch[0].at
+        return waited >= self._stall_after or self.pending + len(batch) > self._max_pending
+
+    def _let_go(self, batch: list[_Pending]) -> None:
+        """Give these receipts (and every pending one of their carriers) back to the carriers."""
+        carriers = {p.receipt.carrier for p in batch}
+        with self._lock:
+            kept = [p for p in self._pending if p.receipt.carrier not in carriers]
+            released = len(self._pending) - len(kept) + len(batch)
+            self._pending = kept
+        self.let_go += released
+        log.error(
+            "receipts: could not write %d receipts of %s for %.0f s; dropping those binds so the "
+            "carriers re-deliver them",
+            released,
+            ", ".join(sorted(carriers)),
+            self._clock() - batch[0].at,
+        )
+        if self._drop_binds is not None:
+            try:
+                self._drop_binds(carriers)
+            except Exception:
+                log.exception("could not drop the binds of %s", sorted(carriers))
+
+    def _note_outage(self, exc: Exception, size: int) -> None:
+        if self._outage_since is None:
+            self._outage_since = self._clock()
+            log.warning(
+                "receipts: cannot write to the database (%s); %d receipts held unacknowledged, "
+                "retrying",
+                exc,
+                size,
+            )
+
+    def _note_recovered(self) -> None:
+        if self._outage_since is not None:
+            log.warning(
+                "receipts: database writes recovered after %.1f s",
+                self._clock() - self._outage_since,
+            )
+            self._outage_since = None
+
+    def _sleep(self, seconds: float) -> None:
+        self._stop.wait(seconds)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Flush what is pending and stop the thread."""
+        """Write what is pending (one try) and stop the thread."""
         with self._lock:
             self._closed = True
-            self._lock.notify()
+            self._lock.notify_all()
+        self._stop.set()
         self._thread.join(timeout)

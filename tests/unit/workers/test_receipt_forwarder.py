@@ -1,27 +1,47 @@
-"""ReceiptForwarder: receipts linger into one batch; each is acked only after its batch is out."""
+"""ReceiptForwarder: receipts batch into one write; each is acked only after its batch committed.
+
+A write that fails is retried (same batch first, nothing acked meanwhile) until it succeeds; one
+that cannot succeed in time lets the receipts go and drops their carriers' binds, so the carrier
+re-delivers them instead of holding them behind a full window.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
+import pytest
+
+from store import ReceiptRecord
 from workers import ReceiptForwarder
+from workers.receipts import HandOffBackoff
+
+pytestmark = pytest.mark.unit
 
 
-class Publisher:
-    """Records published batches; can be told to fail."""
+def _receipt(n: int, carrier: str = "alpha") -> ReceiptRecord:
+    return ReceiptRecord(carrier, (f"id{n}",), "delivered")
+
+
+class Database:
+    """Records written batches; fails while told to; parks what it is told to."""
 
     def __init__(self) -> None:
-        self.batches: list[list[dict[str, Any]]] = []
-        self.fail = False
-        self.published = threading.Event()
+        self.batches: list[list[ReceiptRecord]] = []
+        self.failing = False
+        self.calls = 0
+        self.park = 0
+        self.written = threading.Event()
 
-    def __call__(self, batch: list[dict[str, Any]]) -> None:
-        if self.fail:
-            raise ConnectionError("broker down")
+    def __call__(self, batch: list[ReceiptRecord]) -> int:
+        self.calls += 1
+        if self.failing:
+            raise ConnectionError("database down")
         self.batches.append(batch)
-        self.published.set()
+        self.written.set()
+        return self.park
 
 
 def _eventually(predicate: Any, timeout: float = 5.0) -> bool:
@@ -33,48 +53,154 @@ def _eventually(predicate: Any, timeout: float = 5.0) -> bool:
     return bool(predicate())
 
 
-def test_receipts_arriving_within_the_linger_go_out_as_one_batch_then_are_acked() -> None:
-    publish, acked = Publisher(), []
-    forwarder = ReceiptForwarder(publish, flush_seconds=0.3)
+def test_receipts_arriving_within_the_linger_are_written_as_one_batch_then_acked() -> None:
+    database, acked = Database(), []
+    forwarder = ReceiptForwarder(database, flush_seconds=0.3)
     try:
         for i in range(5):
-            forwarder.add({"n": i}, lambda i=i: acked.append(i))
-            time.sleep(0.01)
-        assert publish.batches == [] and acked == []  # still lingering: nothing acked yet
-        assert publish.published.wait(5)
+            forwarder.add(_receipt(i), lambda i=i: acked.append(i))
+        assert database.batches == [] and acked == []  # still lingering: nothing acked yet
+        assert database.written.wait(5)
         assert _eventually(lambda: len(acked) == 5)
-        assert publish.batches == [[{"n": i} for i in range(5)]]
-        assert acked == [0, 1, 2, 3, 4]
+        assert database.batches == [[_receipt(i) for i in range(5)]]
+        assert acked == [0, 1, 2, 3, 4] and forwarder.written == 5
     finally:
         forwarder.close()
 
 
-def test_a_full_batch_goes_out_without_waiting_for_the_linger() -> None:
-    publish, acked = Publisher(), []
-    forwarder = ReceiptForwarder(publish, flush_seconds=30.0, max_batch=3)
+def test_a_full_batch_is_written_without_waiting_for_the_linger() -> None:
+    database, acked = Database(), []
+    forwarder = ReceiptForwarder(database, flush_seconds=30.0, max_batch=3)
     try:
         for i in range(3):
-            forwarder.add({"n": i}, lambda i=i: acked.append(i))
-        assert publish.published.wait(5)  # far sooner than the 30-s linger
+            forwarder.add(_receipt(i), lambda i=i: acked.append(i))
+        assert database.written.wait(5)  # far sooner than the 30-s linger
         assert _eventually(lambda: acked == [0, 1, 2])
     finally:
         forwarder.close()
 
 
-def test_a_failed_hand_off_acks_nothing_so_the_carrier_resends() -> None:
-    publish, acked = Publisher(), []
-    publish.fail = True
-    forwarder = ReceiptForwarder(publish, flush_seconds=0.01)
-    forwarder.add({"n": 1}, lambda: acked.append(1))
-    assert _eventually(lambda: forwarder.failures == 1)
-    forwarder.close()
-    assert acked == [] and forwarder.published == 0
+def test_a_failed_write_is_retried_and_acked_in_order_once_the_database_is_back() -> None:
+    database, acked = Database(), []
+    database.failing = True
+    forwarder = ReceiptForwarder(
+        database, flush_seconds=0.01, backoff=HandOffBackoff(first=0.01, cap=0.02)
+    )
+    try:
+        forwarder.add(_receipt(1), lambda: acked.append(1))
+        assert _eventually(lambda: database.calls >= 3)
+        forwarder.add(_receipt(2), lambda: acked.append(2))
+        assert acked == [] and forwarder.pending == 1  # nothing acked while it cannot be written
+        database.failing = False
+        assert _eventually(lambda: acked == [1, 2])
+        assert database.batches[0] == [_receipt(1)]  # the older batch first
+        assert forwarder.failures >= 3 and forwarder.let_go == 0
+    finally:
+        forwarder.close()
 
 
-def test_close_hands_off_what_is_pending_at_once() -> None:
-    publish, acked = Publisher(), []
-    forwarder = ReceiptForwarder(publish, flush_seconds=30.0)
-    forwarder.add({"n": 1}, lambda: acked.append(1))
+def test_an_outage_is_logged_once_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    database = Database()
+    database.failing = True
+    forwarder = ReceiptForwarder(
+        database, flush_seconds=0.01, backoff=HandOffBackoff(first=0.005, cap=0.005)
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="workers.receipts"):
+            forwarder.add(_receipt(1), lambda: None)
+            assert _eventually(lambda: database.calls >= 10)
+            database.failing = False
+            assert _eventually(lambda: forwarder.written == 1)
+        lines = [r.getMessage() for r in caplog.records]
+        assert sum("cannot write to the database" in line for line in lines) == 1
+        assert sum("recovered" in line for line in lines) == 1
+    finally:
+        forwarder.close()
+
+
+def test_receipts_that_cannot_be_written_in_time_are_let_go_and_their_binds_dropped() -> None:
+    database, acked, dropped = Database(), [], []
+    database.failing = True
+    forwarder = ReceiptForwarder(
+        database,
+        flush_seconds=0.01,
+        backoff=HandOffBackoff(first=0.01, cap=0.01),
+        stall_after=0.2,
+        drop_binds=dropped.append,
+    )
+    try:
+        forwarder.add(_receipt(1, "alpha"), lambda: acked.append(1))
+        assert _eventually(lambda: dropped == [{"alpha"}])
+        assert acked == [] and forwarder.let_go == 1 and forwarder.pending == 0
+        database.failing = False  # receipts after the drop come from the new bind: written
+        forwarder.add(_receipt(2, "alpha"), lambda: acked.append(2))
+        assert _eventually(lambda: acked == [2])
+    finally:
+        forwarder.close()
+
+
+def test_too_many_waiting_receipts_drop_the_bind_rather_than_grow_without_bound() -> None:
+    database, dropped = Database(), []
+    database.failing = True
+    forwarder = ReceiptForwarder(
+        database,
+        flush_seconds=0.01,
+        max_batch=2,
+        backoff=HandOffBackoff(first=0.01, cap=0.01),
+        stall_after=60.0,
+        max_pending=5,
+        drop_binds=dropped.append,
+    )
+    try:
+        for i in range(10):
+            forwarder.add(_receipt(i, "beta"), lambda: None)
+        assert _eventually(lambda: dropped and dropped[0] == {"beta"})
+        assert _eventually(lambda: forwarder.pending == 0) and forwarder.let_go >= 6
+    finally:
+        forwarder.close()
+
+
+def test_parked_receipts_are_applied_again_until_none_remain() -> None:
+    database, remaining = Database(), [2, 1, 0]
+    database.park = 1
+    calls: list[float] = []
+
+    def retry_parked() -> int:
+        calls.append(time.monotonic())
+        return remaining[len(calls) - 1]
+
+    forwarder = ReceiptForwarder(database, flush_seconds=0.01, retry_parked=retry_parked)
+    try:
+        started = time.monotonic()
+        forwarder.add(_receipt(1), lambda: None)
+        assert _eventually(lambda: len(calls) == 3)
+        assert calls[0] - started >= 0.2  # a raced receipt waits for its attempt row a little
+        time.sleep(0.6)
+        assert len(calls) == 3  # none left: no more passes
+    finally:
+        forwarder.close()
+
+
+def test_close_writes_what_is_pending_at_once() -> None:
+    database, acked = Database(), []
+    forwarder = ReceiptForwarder(database, flush_seconds=30.0)
+    forwarder.add(_receipt(1), lambda: acked.append(1))
     started = time.monotonic()
     forwarder.close()
-    assert time.monotonic() - started < 5 and publish.batches == [[{"n": 1}]] and acked == [1]
+    assert time.monotonic() - started < 5 and database.batches == [[_receipt(1)]] and acked == [1]
+
+
+def test_close_during_an_outage_returns_and_acks_nothing() -> None:
+    database, acked = Database(), []
+    database.failing = True
+    forwarder = ReceiptForwarder(database, flush_seconds=0.01, backoff=HandOffBackoff(1.0, 1.0))
+    forwarder.add(_receipt(1), lambda: acked.append(1))
+    assert _eventually(lambda: database.calls >= 1)
+    started = time.monotonic()
+    forwarder.close()
+    assert time.monotonic() - started < 2 and acked == []
+
+
+def test_backoff_doubles_from_first_up_to_the_cap() -> None:
+    backoff = HandOffBackoff(first=0.1, cap=0.5)
+    assert [backoff.after(n) for n in range(6)] == [0.0, 0.1, 0.2, 0.4, 0.5, 0.5]
