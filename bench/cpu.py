@@ -1,10 +1,10 @@
 """CPU seconds per process family, read from /proc, for benches that say what bounded them.
 
-Every stack child leads its own session (`ProcessGroup` starts it with `start_new_session`), so
-a Celery worker and its prefork children share one session id: summing utime + stime over a
-session gives that worker's CPU. PostgreSQL backends and redis-server are named by their
-command. Children that exit between two readings take their CPU with them (their parent's
-cutime counts them only once reaped), so read before and after a steady run.
+A family is a root process and all its descendants: each stack child (a Celery worker and its
+prefork children, the API, the simulator), the embedded redis-server, the PostgreSQL
+postmaster and its backends. Only the roots given are counted, so other servers on the machine
+(other benches, other test runs) never leak in. Children that exit between two readings take
+their CPU with them, so read before and after a steady run.
 """
 
 from __future__ import annotations
@@ -18,36 +18,38 @@ from pathlib import Path
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid_dir: Path) -> tuple[str, int, float] | None:
-    """(comm, session id, cpu seconds) of one /proc/<pid>, or None if it is gone."""
+def _stat(pid_dir: Path) -> tuple[int, float] | None:
+    """(parent pid, cpu seconds) of one /proc/<pid>, or None if it is gone."""
     try:
         raw = (pid_dir / "stat").read_text()
     except OSError:
         return None
-    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
     fields = raw[raw.rindex(")") + 2 :].split()
-    # fields[0] is state (field 3); session is field 6, utime 14, stime 15 (proc(5)).
-    session = int(fields[3])
-    seconds = (int(fields[11]) + int(fields[12])) / _TICKS
-    return comm, session, seconds
+    # fields[0] is state (field 3 of proc(5)); ppid is field 4, utime 14, stime 15.
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def cpu_seconds(session_names: Mapping[int, str]) -> dict[str, float]:
-    """CPU seconds so far by family: each named session, `postgres`, `redis`, and `load` (us)."""
-    totals: dict[str, float] = defaultdict(float)
+def postmaster_pid(data_dir: Path) -> int:
+    """The PostgreSQL postmaster's pid, from `data_dir/postmaster.pid`."""
+    return int((data_dir / "postmaster.pid").read_text().split()[0])
+
+
+def cpu_seconds(roots: Mapping[int, str]) -> dict[str, float]:
+    """CPU seconds so far of each root's family, by its name, and `load` (this process)."""
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
     for pid_dir in Path("/proc").iterdir():
-        if not pid_dir.name.isdigit():
-            continue
-        stat = _stat(pid_dir)
-        if stat is None:
-            continue
-        comm, session, seconds = stat
-        if session in session_names:
-            totals[session_names[session]] += seconds
-        elif comm == "postgres" or comm.startswith("postgres"):
-            totals["postgres"] += seconds
-        elif comm.startswith("redis-server"):
-            totals["redis"] += seconds
+        if pid_dir.name.isdigit():
+            stat = _stat(pid_dir)
+            if stat is not None:
+                parents[int(pid_dir.name)], spent[int(pid_dir.name)] = stat
+    totals: dict[str, float] = defaultdict(float)
+    for pid, seconds in spent.items():
+        ancestor, hops = pid, 0
+        while ancestor not in roots and ancestor in parents and hops < 64:
+            ancestor, hops = parents[ancestor], hops + 1
+        if ancestor in roots:
+            totals[roots[ancestor]] += seconds
     own = resource.getrusage(resource.RUSAGE_SELF)
     totals["load"] = own.ru_utime + own.ru_stime
     return dict(totals)
@@ -58,4 +60,4 @@ def cpu_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[s
     return {name: round(after[name] - before.get(name, 0.0), 3) for name in after}
 
 
-__all__ = ["cpu_delta", "cpu_seconds"]
+__all__ = ["cpu_delta", "cpu_seconds", "postmaster_pid"]

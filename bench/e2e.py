@@ -25,7 +25,7 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cpu import cpu_delta, cpu_seconds  # noqa: E402
+from bench.cpu import cpu_delta, cpu_seconds, postmaster_pid  # noqa: E402
 from simulators import load_scenario  # noqa: E402
 from switchboard.demo import run_load, summary_table  # noqa: E402
 from switchboard.embedded import free_port, start_postgres  # noqa: E402
@@ -101,10 +101,14 @@ def main() -> None:
         )
         try:
             with stack:
-                sessions = {p.pid: name for name, p in stack.group.processes}
-                before = cpu_seconds(sessions)
+                roots = {p.pid: name for name, p in stack.group.processes}
+                if stack.redis_pid is not None:
+                    roots[stack.redis_pid] = "redis"
+                if cluster is not None:
+                    roots[postmaster_pid(cluster.directory / "data")] = "postgres"
+                before = cpu_seconds(roots)
                 figures = run_load(stack, args.messages, args.timeout, console, args.concurrency)
-                spent = cpu_delta(before, cpu_seconds(sessions))
+                spent = cpu_delta(before, cpu_seconds(roots))
         finally:
             if cluster:
                 cluster.stop()

@@ -140,6 +140,11 @@ class Stack:
         args += ["--pool", spec.pool] if spec.pool != "prefork" else []
         self.group.python(spec.name, "switchboard", *([*args, "--beat"] if spec.beat else args))
 
+    @property
+    def redis_pid(self) -> int | None:
+        """The embedded redis-server's pid (None when Redis is not ours)."""
+        return self._redis.process.pid if self._redis is not None else None
+
     def kill_redis(self) -> None:
         """SIGKILL the embedded Redis, as a crash would (its AOF stays on disk)."""
         assert self._redis is not None, "Redis is not embedded in this stack"

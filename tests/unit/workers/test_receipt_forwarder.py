@@ -7,6 +7,7 @@ re-delivers them instead of holding them behind a full window.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -54,11 +55,12 @@ def _eventually(predicate: Any, timeout: float = 5.0) -> bool:
 
 
 def test_receipts_arriving_within_the_linger_are_written_as_one_batch_then_acked() -> None:
-    database, acked = Database(), []
+    database = Database()
+    acked: list[int] = []
     forwarder = ReceiptForwarder(database, flush_seconds=0.3)
     try:
         for i in range(5):
-            forwarder.add(_receipt(i), lambda i=i: acked.append(i))
+            forwarder.add(_receipt(i), functools.partial(acked.append, i))
         assert database.batches == [] and acked == []  # still lingering: nothing acked yet
         assert database.written.wait(5)
         assert _eventually(lambda: len(acked) == 5)
@@ -69,11 +71,12 @@ def test_receipts_arriving_within_the_linger_are_written_as_one_batch_then_acked
 
 
 def test_a_full_batch_is_written_without_waiting_for_the_linger() -> None:
-    database, acked = Database(), []
+    database = Database()
+    acked: list[int] = []
     forwarder = ReceiptForwarder(database, flush_seconds=30.0, max_batch=3)
     try:
         for i in range(3):
-            forwarder.add(_receipt(i), lambda i=i: acked.append(i))
+            forwarder.add(_receipt(i), functools.partial(acked.append, i))
         assert database.written.wait(5)  # far sooner than the 30-s linger
         assert _eventually(lambda: acked == [0, 1, 2])
     finally:
@@ -81,7 +84,8 @@ def test_a_full_batch_is_written_without_waiting_for_the_linger() -> None:
 
 
 def test_a_failed_write_is_retried_and_acked_in_order_once_the_database_is_back() -> None:
-    database, acked = Database(), []
+    database = Database()
+    acked: list[int] = []
     database.failing = True
     forwarder = ReceiptForwarder(
         database, flush_seconds=0.01, backoff=HandOffBackoff(first=0.01, cap=0.02)
@@ -119,7 +123,9 @@ def test_an_outage_is_logged_once_and_its_end_once(caplog: pytest.LogCaptureFixt
 
 
 def test_receipts_that_cannot_be_written_in_time_are_let_go_and_their_binds_dropped() -> None:
-    database, acked, dropped = Database(), [], []
+    database = Database()
+    acked: list[int] = []
+    dropped: list[set[str]] = []
     database.failing = True
     forwarder = ReceiptForwarder(
         database,
@@ -140,7 +146,8 @@ def test_receipts_that_cannot_be_written_in_time_are_let_go_and_their_binds_drop
 
 
 def test_too_many_waiting_receipts_drop_the_bind_rather_than_grow_without_bound() -> None:
-    database, dropped = Database(), []
+    database = Database()
+    dropped: list[set[str]] = []
     database.failing = True
     forwarder = ReceiptForwarder(
         database,
@@ -182,7 +189,8 @@ def test_parked_receipts_are_applied_again_until_none_remain() -> None:
 
 
 def test_close_writes_what_is_pending_at_once() -> None:
-    database, acked = Database(), []
+    database = Database()
+    acked: list[int] = []
     forwarder = ReceiptForwarder(database, flush_seconds=30.0)
     forwarder.add(_receipt(1), lambda: acked.append(1))
     started = time.monotonic()
@@ -191,7 +199,8 @@ def test_close_writes_what_is_pending_at_once() -> None:
 
 
 def test_close_during_an_outage_returns_and_acks_nothing() -> None:
-    database, acked = Database(), []
+    database = Database()
+    acked: list[int] = []
     database.failing = True
     forwarder = ReceiptForwarder(database, flush_seconds=0.01, backoff=HandOffBackoff(1.0, 1.0))
     forwarder.add(_receipt(1), lambda: acked.append(1))
