@@ -1,5 +1,6 @@
 """Persistence: SQLAlchemy 2 models, the message repository, Alembic migrations."""
 
+from store.callback_outbox import CallbackOutbox
 from store.engine import make_engine, share_niceness
 from store.ids import new_id
 from store.migrate import upgrade
@@ -10,6 +11,7 @@ from store.records import (
     KeyOwner,
     MessageView,
     NewMessage,
+    PendingCallback,
     ReceiptBatchResult,
     ReceiptRecord,
     ResendPolicy,
@@ -21,11 +23,13 @@ from store.repository import MessageStore, hash_key
 __all__ = [
     "AttemptResult",
     "AttemptView",
+    "CallbackOutbox",
     "ClaimedMessage",
     "KeyOwner",
     "MessageStore",
     "MessageView",
     "NewMessage",
+    "PendingCallback",
     "ReceiptBatchResult",
     "ReceiptRecord",
     "ResendPolicy",
