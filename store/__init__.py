@@ -1,6 +1,6 @@
 """Persistence: SQLAlchemy 2 models, the message repository, Alembic migrations."""
 
-from store.callback_outbox import CallbackOutbox
+from store.callback_outbox import CALLBACK_HANDOFF_GRACE, CallbackOutbox
 from store.engine import make_engine, share_niceness
 from store.ids import new_id
 from store.migrate import upgrade
@@ -21,6 +21,7 @@ from store.records import (
 from store.repository import MessageStore, hash_key
 
 __all__ = [
+    "CALLBACK_HANDOFF_GRACE",
     "AttemptResult",
     "AttemptView",
     "CallbackOutbox",

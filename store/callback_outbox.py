@@ -5,11 +5,11 @@ callback exists exactly when its status change does (ARCHITECTURE.md invariant 1
 callbacks). `CallbackOutbox` is what the callbacks worker does with the rows afterwards: claim,
 delete the delivered ones, schedule the failed ones, and let the sweep release what is due.
 
-A row's `next_attempt_at` is when the sweep may hand it out again: `HANDOFF_GRACE` after it is
-written (the post-commit task normally takes it first), a lease while a task delivers it (a
-dead worker's rows come back), the backoff after a failed POST. A task claims a row only at
-the `attempts` count it was handed (or, for a new event, at 0): two tasks handed the same row
-cannot both deliver it.
+A row's `next_attempt_at` is when the sweep may hand it out again: `CALLBACK_HANDOFF_GRACE`
+after it is written (the post-commit task normally takes it first), a lease while a task
+delivers it (a dead worker's rows come back), the backoff after a failed POST. A task claims a
+row only at the `attempts` count it was handed (or, for a new event, at 0): two tasks handed
+the same row cannot both deliver it.
 
 On PostgreSQL every statement has one fixed text whatever the batch size, rows as arrays
 (`unnest`, `= ANY`), as in `store/batch_writes.py`; on SQLite executemany and IN lists.
@@ -54,7 +54,7 @@ from store.records import PendingCallback, StatusChange
 
 # Time the post-commit hand-off task has to claim a new event before the sweep hands it out
 # too (a publish lost with Redis, or a callbacks queue this far behind).
-HANDOFF_GRACE = timedelta(seconds=30)
+CALLBACK_HANDOFF_GRACE = timedelta(seconds=30)
 
 _INSERTED = (
     CallbackEventRow.message_id,
@@ -186,7 +186,7 @@ def add_events(conn: Connection, changes: Sequence[StatusChange], now: datetime)
         return
     finals = [wants_event(CallbackScope.FINAL, c.status) for c in wanted]
     statement = _insert_statement(_postgresql(conn))
-    common = {"now": now, "release": now + HANDOFF_GRACE}
+    common = {"now": now, "release": now + CALLBACK_HANDOFF_GRACE}
     if _postgresql(conn):
         conn.execute(
             statement,

@@ -18,7 +18,7 @@ from store import (
     StatusChange,
     new_id,
 )
-from store.callback_outbox import HANDOFF_GRACE, add_events
+from store.callback_outbox import CALLBACK_HANDOFF_GRACE, add_events
 from store.models import Message
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -143,7 +143,7 @@ def test_delivered_events_are_deleted_and_failed_ones_come_back_when_due(
     retry_at = NOW + timedelta(seconds=2)
     outbox.settle([claimed[ok.id].event_id], [(claimed[failing.id].event_id, retry_at)])
     assert outbox.pending() == 1
-    hold = retry_at + HANDOFF_GRACE
+    hold = retry_at + CALLBACK_HANDOFF_GRACE
     assert outbox.release_due(retry_at - timedelta(seconds=1), hold, 100) == []
     refs = outbox.release_due(retry_at, hold, 100)
     assert refs == [(claimed[failing.id].event_id, 1)]
@@ -162,8 +162,8 @@ def test_a_new_event_whose_hand_off_was_lost_is_released_after_the_grace(
     row = _message(account)
     _sent(store, row)
     outbox = CallbackOutbox(store.engine)
-    assert outbox.release_due(NOW + HANDOFF_GRACE - timedelta(seconds=1), LEASE, 10) == []
-    [(event_id, attempts)] = outbox.release_due(NOW + HANDOFF_GRACE, LEASE, 10)
+    assert outbox.release_due(NOW + CALLBACK_HANDOFF_GRACE - timedelta(seconds=1), LEASE, 10) == []
+    [(event_id, attempts)] = outbox.release_due(NOW + CALLBACK_HANDOFF_GRACE, LEASE, 10)
     assert attempts == 0
     assert [p.event.status for p in outbox.claim([(event_id, 0)], LEASE)] == ["sent"]
     assert outbox.claim_new([row.id], LEASE) == []  # the late hand-off task finds it taken
