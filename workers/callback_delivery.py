@@ -25,7 +25,7 @@ from store import (
     StatusChange,
     make_engine,
 )
-from workers.callback_dispatcher import AiohttpDispatcher, CallbackDispatcher
+from workers.callback_dispatcher import AiohttpDispatcher, CallbackDispatcher, LazyDispatcher
 from workers.config import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -135,13 +135,15 @@ def release_due(
 def open_delivery(settings: WorkerSettings, clock: Callable[[], datetime]) -> CallbackDelivery:
     """The real CallbackDelivery of a worker process: its own engine and aiohttp dispatcher."""
     engine = make_engine(settings.resolved_database_url())
-    dispatcher = AiohttpDispatcher(
-        settings.secret_key,
-        timeout=settings.callback_timeout,
-        per_host=settings.callback_per_host,
-        total=settings.callback_concurrency,
-        batch_max=settings.callback_batch_max,
-        batch_wait=settings.callback_batch_ms / 1000,
+    dispatcher = LazyDispatcher(
+        lambda: AiohttpDispatcher(
+            settings.secret_key,
+            timeout=settings.callback_timeout,
+            per_host=settings.callback_per_host,
+            total=settings.callback_concurrency,
+            batch_max=settings.callback_batch_max,
+            batch_wait=settings.callback_batch_ms / 1000,
+        )
     )
     retry = CallbackRetry(
         first=timedelta(seconds=settings.callback_retry_first),

@@ -241,3 +241,28 @@ class MemoryDispatcher:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class LazyDispatcher:
+    """A dispatcher made on first delivery: a process that only releases due events (the beat
+    sweep) never starts an HTTP client or its thread."""
+
+    def __init__(self, make: Callable[[], CallbackDispatcher]) -> None:
+        self._make = make
+        self._made: CallbackDispatcher | None = None
+        self._lock = threading.Lock()
+
+    def deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
+        """Deliver through the real dispatcher, made now if need be."""
+        with self._lock:
+            if self._made is None:
+                self._made = self._make()
+            made = self._made
+        return made.deliver(events, deadline)
+
+    def close(self) -> None:
+        """Close the real dispatcher, if one was made."""
+        with self._lock:
+            if self._made is not None:
+                self._made.close()
+                self._made = None
