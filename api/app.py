@@ -154,6 +154,8 @@ async def send_message(request: web.Request) -> web.Response:
         callback_url=parsed.callback_url,
         created_at=now,
         valid_until=now + timedelta(seconds=validity),
+        callback_events=parsed.callback_events.value,
+        callback_batch=parsed.callback_batch,
     )
     await services.committer.commit(row)
     body = {

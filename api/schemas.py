@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from messaging import (
+    CallbackScope,
     EmptyBody,
     InvalidInput,
     MessageClass,
@@ -18,7 +19,16 @@ from messaging import (
 
 _ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\+?[0-9]{3,15}$")
-_FIELDS = {"to", "from", "body", "class", "callback_url", "validity"}
+_FIELDS = {
+    "to",
+    "from",
+    "body",
+    "class",
+    "callback_url",
+    "callback_events",
+    "callback_batch",
+    "validity",
+}
 MAX_BODY_CHARS = 1600  # 10 GSM-7 segments or about 24 UCS-2 segments; longer is a mistake
 MAX_SEGMENTS = 10
 
@@ -34,6 +44,8 @@ class SendRequest:
     callback_url: str | None
     validity_seconds: int | None
     segmentation: Segmentation
+    callback_events: CallbackScope = CallbackScope.ALL
+    callback_batch: bool = False
 
 
 def _string(data: dict[str, Any], name: str, required: bool) -> str | None:
@@ -92,4 +104,23 @@ def parse_send_request(data: Any, default_sender: str) -> SendRequest:
         or not 60 <= validity <= 72 * 3600
     ):
         raise InvalidInput("validity", "must be a whole number of seconds from 60 to 259200")
-    return SendRequest(to, sender, body, message_class, callback_url, validity, seg)
+    raw_events = _string(data, "callback_events", required=False) or CallbackScope.ALL.value
+    try:
+        callback_events = CallbackScope(raw_events)
+    except ValueError:
+        allowed = ", ".join(f'"{s.value}"' for s in CallbackScope)
+        raise InvalidInput("callback_events", f"must be one of {allowed}") from None
+    callback_batch = data.get("callback_batch", False)
+    if not isinstance(callback_batch, bool):
+        raise InvalidInput("callback_batch", "must be true or false")
+    return SendRequest(
+        to,
+        sender,
+        body,
+        message_class,
+        callback_url,
+        validity,
+        seg,
+        callback_events=callback_events,
+        callback_batch=callback_batch,
+    )

@@ -1,5 +1,13 @@
 """Shared domain types and pure rules: classes, statuses, E.164, GSM-7/UCS-2, the error tree."""
 
+from messaging.callbacks import (
+    DEFAULT_CALLBACK_RETRY,
+    CallbackEvent,
+    CallbackRetry,
+    CallbackScope,
+    next_callback_attempt,
+    wants_event,
+)
 from messaging.configfile import (
     TomlSource,
     format_loc,
@@ -39,8 +47,12 @@ from messaging.types import (
 )
 
 __all__ = [
+    "DEFAULT_CALLBACK_RETRY",
     "E164",
     "FINAL_STATUSES",
+    "CallbackEvent",
+    "CallbackRetry",
+    "CallbackScope",
     "CarrierError",
     "CarrierSystemError",
     "ConfigError",
@@ -70,10 +82,12 @@ __all__ = [
     "format_loc",
     "is_gsm7",
     "load_model",
+    "next_callback_attempt",
     "parse_e164",
     "problems_from_validation",
     "raise_if",
     "read_toml",
     "segment",
     "validate",
+    "wants_event",
 ]

@@ -1,5 +1,6 @@
 """Persistence: SQLAlchemy 2 models, the message repository, Alembic migrations."""
 
+from store.callback_outbox import CALLBACK_HANDOFF_GRACE, CallbackOutbox
 from store.engine import make_engine, share_niceness
 from store.ids import new_id
 from store.migrate import upgrade
@@ -11,6 +12,7 @@ from store.records import (
     MessageView,
     NewMessage,
     ParkedRetry,
+    PendingCallback,
     ReceiptBatchResult,
     ReceiptRecord,
     ResendPolicy,
@@ -20,14 +22,17 @@ from store.records import (
 from store.repository import MessageStore, hash_key
 
 __all__ = [
+    "CALLBACK_HANDOFF_GRACE",
     "AttemptResult",
     "AttemptView",
+    "CallbackOutbox",
     "ClaimedMessage",
     "KeyOwner",
     "MessageStore",
     "MessageView",
     "NewMessage",
     "ParkedRetry",
+    "PendingCallback",
     "ReceiptBatchResult",
     "ReceiptRecord",
     "ResendPolicy",

@@ -104,6 +104,10 @@ class Message(Base):
     final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # OTP rows: the code in `body` was masked once it could no longer be used (OtpStore).
     secret_masked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Which status changes are POSTed to callback_url (messaging.CallbackScope), and whether
+    # several go in one POST (`{"events": [...]}`).
+    callback_events: Mapped[str] = mapped_column(String(8), default="all", server_default="all")
+    callback_batch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_messages_status_updated", "status", "updated_at"),
@@ -165,3 +169,38 @@ class ParkedReceipt(Base):
     state: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CallbackEventRow(Base):
+    """A status callback still to deliver: written with the status change, deleted once POSTed.
+
+    `next_attempt_at` is when the sweep may hand the row out again: a hand-off grace after it is
+    written, a lease while a task delivers it, the backoff after a failed POST. `attempts`
+    counts the deliveries begun; a task claims a row only at the count it was handed.
+    """
+
+    __tablename__ = "callback_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    batch: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    carrier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    segments: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 6), nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    to: Mapped[str] = mapped_column(String(20))
+    message_created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_callback_events_message", "message_id"),
+        Index("ix_callback_events_next_attempt", "next_attempt_at"),
+    )

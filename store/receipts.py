@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from messaging import ReceiptState, Status
-from store import batch_writes
+from store import batch_writes, callback_outbox
 from store.models import Message, ParkedReceipt
 from store.open_status import is_open, status_of_row
 from store.records import (
@@ -223,6 +223,7 @@ class ReceiptBook:
             StatusChange(message_id, status_value, open_rows[message_id].callback_url)
             for message_id, status_value in settle
         ]
+        callback_outbox.add_events(conn, changes, now)
         return changes, again
 
     def silent_to_resend(

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from messaging import CallbackEvent
+
 
 @dataclass(frozen=True)
 class NewMessage:
@@ -22,6 +24,8 @@ class NewMessage:
     callback_url: str | None
     created_at: datetime
     valid_until: datetime
+    callback_events: str = "all"  # messaging.CallbackScope
+    callback_batch: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,3 +174,15 @@ class MessageView:
     sent_at: datetime | None
     final_at: datetime | None
     attempts: tuple[AttemptView, ...]
+
+
+@dataclass(frozen=True)
+class PendingCallback:
+    """A callback event a task has claimed for delivery."""
+
+    event_id: int
+    url: str
+    batch: bool  # the message asked for `{"events": [...]}` POSTs
+    attempts: int  # deliveries begun, this one included
+    created_at: datetime
+    event: CallbackEvent

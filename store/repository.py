@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from messaging import FINAL_STATUSES, Status
-from store import batch_writes
+from store import batch_writes, callback_outbox
 from store.ids import new_id
 from store.models import Account, ApiKey, Attempt, Message, Part
 from store.open_status import status_of_row
@@ -194,6 +194,8 @@ class MessageStore(ReceiptBook, OutboxSweep):
                 "segments": r.segments,
                 "status": Status.QUEUED.value,
                 "callback_url": r.callback_url,
+                "callback_events": r.callback_events,
+                "callback_batch": r.callback_batch,
                 "attempt_count": 0,
                 "created_at": r.created_at,
                 "updated_at": r.created_at,
@@ -359,11 +361,13 @@ class MessageStore(ReceiptBook, OutboxSweep):
                 ],
                 now,
             )
-        return [
-            StatusChange(o.message_id, o.status, known.get(o.message_id, (0, None))[1])
-            for o in outcomes
-            if o.status != Status.QUEUED.value
-        ]
+            changes = [
+                StatusChange(o.message_id, o.status, known.get(o.message_id, (0, None))[1])
+                for o in outcomes
+                if o.status != Status.QUEUED.value
+            ]
+            callback_outbox.add_events(conn, changes, now)
+        return changes
 
     def status_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
         """How many messages are in each status (optionally among `ids`)."""

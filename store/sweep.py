@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, or_, select, update
 
 from messaging import Status
+from store import callback_outbox
 from store.models import Message
 from store.open_status import OPEN_STATUSES, status_of_row
 from store.records import (
@@ -73,4 +74,6 @@ class OutboxSweep:
                     .where(Message.id.in_([r.id for r in rows]), status_of_row().in_(OPEN_STATUSES))
                     .values(status=Status.EXPIRED.value, final_at=now, updated_at=now)
                 )
-        return [StatusChange(r.id, Status.EXPIRED.value, r.callback_url) for r in rows]
+            changes = [StatusChange(r.id, Status.EXPIRED.value, r.callback_url) for r in rows]
+            callback_outbox.add_events(conn, changes, now)
+        return changes

@@ -74,7 +74,7 @@ def api(
 @app.command("worker")
 def worker(
     queues: str = typer.Option(
-        "otp,transactional,marketing,receipts", help="comma-separated queues"
+        "otp,transactional,marketing,receipts,callbacks", help="comma-separated queues"
     ),
     concurrency: int | None = typer.Option(
         None, help="worker processes (default SWITCHBOARD_WORKER_CONCURRENCY)"

@@ -65,6 +65,28 @@ class Settings(BaseSettings):
     receipt_park_seconds: float = Field(
         default=60.0, gt=0, description="how long an unmatched receipt is retried"
     )
+    callback_timeout: float = Field(default=10.0, gt=0, description="seconds per callback POST")
+    callback_per_host: int = Field(
+        default=16, gt=0, description="callback POSTs in flight to one host, per worker process"
+    )
+    callback_concurrency: int = Field(
+        default=64, gt=0, description="callback POSTs in flight in all, per worker process"
+    )
+    callback_retry_first: float = Field(
+        default=2.0, gt=0, description="wait after a callback's first failed POST (then doubles)"
+    )
+    callback_retry_max: float = Field(
+        default=600.0, gt=0, description="longest wait between two tries of a callback"
+    )
+    callback_give_up_after: float = Field(
+        default=24 * 3600.0, gt=0, description="a callback not delivered this long is dropped"
+    )
+    callback_batch_max: int = Field(
+        default=100, gt=0, le=1000, description="events per POST for callback_batch messages"
+    )
+    callback_batch_ms: float = Field(
+        default=100.0, ge=0, description="how long a callback batch waits for more events"
+    )
     otp_app_name: str = Field(default="Switchboard", description="{app} in OTP message templates")
     otp_sender: str = Field(default="Verify", description="sender id of OTP messages")
     otp_config_file: Path | None = Field(

@@ -1,8 +1,10 @@
-"""Celery app and tasks: send (route, token, submit, fail over), reconcile receipts, sweep."""
+"""Celery app and tasks: send (route, token, submit, fail over), reconcile receipts, sweep,
+callbacks."""
 
-from workers.callbacks import CALLBACKS_QUEUE, sign, verify
+from workers.callbacks import CALLBACKS_QUEUE, render_batch, render_event, sign, verify
 from workers.celery_app import (
-    CALLBACK_TASK,
+    CALLBACKS_RETRY_TASK,
+    CALLBACKS_TASK,
     CLASS_QUEUES,
     RECEIPTS_QUEUE,
     RECONCILE_TASK,
@@ -17,7 +19,8 @@ from workers.sending import Sender, SendStats, bucket_key, bucket_shape
 
 __all__ = [
     "CALLBACKS_QUEUE",
-    "CALLBACK_TASK",
+    "CALLBACKS_RETRY_TASK",
+    "CALLBACKS_TASK",
     "CLASS_QUEUES",
     "RECEIPTS_QUEUE",
     "RECONCILE_TASK",
@@ -31,6 +34,8 @@ __all__ = [
     "bucket_key",
     "bucket_shape",
     "make_celery",
+    "render_batch",
+    "render_event",
     "sign",
     "verify",
 ]

@@ -1,26 +1,30 @@
-"""Status callbacks: a signed JSON POST to the client's `callback_url` for every status change.
+"""Status callbacks on the wire: the JSON body of one event or a batch, and its signature.
 
 Signature (like Stripe's and Twilio's): `X-Switchboard-Signature: v1=<hex>` where hex is
 HMAC-SHA256(secret, f"{timestamp}.{body}") and `X-Switchboard-Timestamp` is the Unix time, so a
-receiver can reject replays. Delivery is at-least-once with backoff; receivers dedupe on
-(`id`, `status`).
+receiver can reject replays. Delivery is at-least-once; receivers dedupe on (`id`, `status`).
+
+A body is one event, `{"id", "status", "error_code", "carrier", "segments", "cost",
+"currency", "to", "created_at", "sent_at", "final_at", "at"}`, or, for messages sent with
+`callback_batch`, `{"events": [event, ...]}`. Times are RFC 3339 in UTC; `cost` is a decimal
+string, as in `GET /v1/messages/{id}`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import time
-import urllib.request
 from collections.abc import Sequence
-from typing import Any
+from decimal import Decimal
 
-from store import StatusChange
+import orjson
+
+from messaging import CallbackEvent
 
 CALLBACKS_QUEUE = "callbacks"
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 TIMESTAMP_HEADER = "X-Switchboard-Timestamp"
+USER_AGENT = "Switchboard-Callbacks/2"
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -34,33 +38,27 @@ def verify(secret: str, timestamp: int, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def payloads(changes: Sequence[StatusChange], now: float) -> list[tuple[str, dict[str, Any]]]:
-    """(url, body) for every change whose message asked for callbacks."""
-    return [
-        (c.callback_url, {"id": c.message_id, "status": c.status, "at": now})
-        for c in changes
-        if c.callback_url
-    ]
+def _decimal(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not part of a callback body")
 
 
-def post(url: str, payload: dict[str, Any], secret: str, timeout: float = 5.0) -> int:
-    """POST one signed callback; returns the HTTP status.
+def render_event(event: CallbackEvent) -> bytes:
+    """The body of a single-event callback (orjson writes the dataclass field by field)."""
+    return orjson.dumps(event, default=_decimal)
 
-    Raises:
-        OSError: the receiver could not be reached or answered an error (the task retries).
-    """
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    timestamp = int(time.time())
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked by the API
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Switchboard-Callbacks/1",
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(secret, timestamp, body),
-        },
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-        return int(response.status)
+
+def render_batch(events: Sequence[CallbackEvent]) -> bytes:
+    """The body of a batched callback: `{"events": [...]}`."""
+    return orjson.dumps({"events": list(events)}, default=_decimal)
+
+
+def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The headers of a callback POST of `body` at `timestamp`."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }

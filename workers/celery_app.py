@@ -1,14 +1,14 @@
 """`make_celery(settings)`: the one place every Celery option is set, and the tasks.
 
 JSON only, acks_late, reject on worker loss, one queue per traffic class (OTP never waits
-behind marketing), a `receipts` queue, and a beat schedule for the outbox sweeper.
+behind marketing), a `receipts` queue, a `callbacks` queue (task logic in
+`workers.callback_delivery`), and a beat schedule for the outbox sweeper.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -20,7 +20,9 @@ from messaging import MessageClass
 from otp import codes as otp_codes
 from store import ReceiptBatchResult, ReceiptRecord, StatusChange
 from store.otp_repository import OtpStore
-from workers.callbacks import CALLBACKS_QUEUE, payloads, post
+from workers import callback_delivery
+from workers.callback_delivery import CallbackDelivery
+from workers.callbacks import CALLBACKS_QUEUE
 from workers.config import WorkerSettings
 from workers.context import WorkerContext, utcnow
 
@@ -29,7 +31,8 @@ log = logging.getLogger(__name__)
 SEND_TASK = "switchboard.send"
 RECONCILE_TASK = "switchboard.reconcile"
 SWEEP_TASK = "switchboard.sweep"
-CALLBACK_TASK = "switchboard.callback"
+CALLBACKS_TASK = "switchboard.callbacks"  # new events of these message ids
+CALLBACKS_RETRY_TASK = "switchboard.callbacks.retry"  # (event id, attempts) the sweep released
 MAX_WAKEUPS_PER_SWEEP = 20
 RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)
@@ -65,6 +68,7 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         },
     )
     state: dict[str, WorkerContext] = {}
+    callback_state: dict[str, CallbackDelivery] = {}
     state_lock = threading.Lock()  # the warm-up thread and the first task may race
 
     def after_receipts(result: ReceiptBatchResult) -> None:
@@ -80,9 +84,19 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
 
     outbox = CeleryOutbox(app, settings.send_batch_max)
 
+    def callbacks() -> CallbackDelivery:
+        with state_lock:
+            if "delivery" not in callback_state:
+                callback_state["delivery"] = callback_delivery.open_delivery(settings, utcnow)
+            return callback_state["delivery"]
+
     def notify(changes: Sequence[StatusChange]) -> None:
-        for url, payload in payloads(changes, time.time()):
-            app.send_task(CALLBACK_TASK, args=[url, payload], queue=CALLBACKS_QUEUE)
+        """After the commit: hand the callback events of `changes` to the callbacks queue."""
+        for ids in callback_delivery.handoff_batches(changes):
+            app.send_task(CALLBACKS_TASK, args=[ids], queue=CALLBACKS_QUEUE)
+
+    def publish_released(refs: list[list[int]]) -> None:
+        app.send_task(CALLBACKS_RETRY_TASK, args=[refs], queue=CALLBACKS_QUEUE)
 
     @app.task(name=SEND_TASK)  # type: ignore[untyped-decorator]
     def send(ids: list[str], message_class: str | None = None) -> dict[str, int]:
@@ -109,16 +123,15 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         ]
         return {"parked": context().write_receipts(records)}
 
-    @app.task(  # type: ignore[untyped-decorator]
-        name=CALLBACK_TASK,
-        autoretry_for=(OSError,),
-        retry_backoff=2,
-        retry_backoff_max=100,  # under the visibility timeout: no duplicate ETAs
-        max_retries=10,
-    )
-    def callback(url: str, payload: dict[str, Any]) -> int:
-        """POST one signed status callback; retried with backoff while the receiver fails."""
-        return post(url, payload, settings.secret_key)
+    @app.task(name=CALLBACKS_TASK)  # type: ignore[untyped-decorator]
+    def deliver_callbacks(message_ids: list[str]) -> dict[str, int]:
+        """POST the new callback events of these messages (failures wait in the database)."""
+        return vars(callback_delivery.deliver_new(callbacks(), message_ids))
+
+    @app.task(name=CALLBACKS_RETRY_TASK)  # type: ignore[untyped-decorator]
+    def redeliver_callbacks(refs: list[list[int]]) -> dict[str, int]:
+        """POST callback events the sweep released (retries due, expired leases)."""
+        return vars(callback_delivery.deliver_released(callbacks(), refs))
 
     @app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
     def sweep() -> dict[str, int]:
@@ -144,13 +157,20 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         expired = ctx.store.expire_overdue(now)
         notify(expired)
         masked = OtpStore(ctx.engine).mask_spent_codes(now, otp_codes.MIN_LENGTH)
+        callbacks_due = callback_delivery.release_due(callbacks(), publish_released)
         if stranded:
             log.info("sweeper woke send tasks for %s", stranded)
-        return {"stranded": sum(stranded.values()), "expired": len(expired), "masked": masked}
+        return {
+            "stranded": sum(stranded.values()),
+            "expired": len(expired),
+            "masked": masked,
+            "callbacks_released": callbacks_due,
+        }
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:
         state.clear()  # sockets and connections never cross a fork
+        callback_state.clear()
         if warm_sessions:
             threading.Thread(target=_warm, name="warm-sessions", daemon=True).start()
 
@@ -174,6 +194,9 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         ctx = state.pop("ctx", None)
         if ctx is not None:
             ctx.close()
+        delivery = callback_state.pop("delivery", None)
+        if delivery is not None:
+            callback_delivery.close_delivery(delivery)
 
     return app
 

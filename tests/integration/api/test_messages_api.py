@@ -185,6 +185,61 @@ def test_bad_input_gets_problem_json_and_stores_nothing(
     assert outbox.enqueued == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("callback_events", "some"),
+        ("callback_events", 1),
+        ("callback_batch", "yes"),
+        ("callback_batch", 1),
+    ],
+)
+def test_bad_callback_options_name_their_field_and_store_nothing(
+    store: MessageStore, field: str, value: object
+) -> None:
+    outbox = RecordingOutbox()
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        body = {"to": "+447400123456", "body": "x", "callback_url": "http://127.0.0.1:1/h"}
+        response = await client.post(
+            "/v1/messages", json={**body, field: value}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status == 422
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        problem = await response.json(content_type=None)
+        assert (problem["code"], problem["field"]) == ("invalid_input", field)
+
+    run(store, outbox, scenario)
+    assert message_rows(store) == 0
+    assert outbox.enqueued == []
+
+
+def test_callback_options_are_stored_on_the_message(store: MessageStore) -> None:
+    outbox = RecordingOutbox()
+    bodies = [
+        {"callback_events": "final", "callback_batch": True},
+        {},
+    ]
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        for options in bodies:
+            body = {"to": "+447400123456", "body": "x", "callback_url": "http://127.0.0.1:1/h"}
+            response = await client.post(
+                "/v1/messages", json={**body, **options}, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert response.status == 202
+
+    run(store, outbox, scenario)
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "select callback_events, callback_batch from messages order by created_at, id"
+        ).all()
+    assert sorted((events, bool(batch)) for events, batch in rows) == [
+        ("all", False),
+        ("final", True),
+    ]
+
+
 def test_other_accounts_message_is_not_found(store: MessageStore) -> None:
     outbox = RecordingOutbox()
     other_key = store.create_api_key("other", NOW)

@@ -1,0 +1,137 @@
+"""Callbacks end to end: real API, Celery workers, carriers and a receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from store import CallbackOutbox
+from switchboard.load import send_all
+from switchboard.settings import Settings
+from switchboard.stack import CALLBACK_THREADS, Stack, WorkerSpec, wait_until
+from tests.callback_receiver import CallbackReceiver
+from tests.e2e.conftest import StackFactory
+from workers import verify
+
+FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "canceled"}
+WORKERS = (
+    WorkerSpec("worker-send", "otp,transactional,marketing", 1),
+    WorkerSpec("worker-receipts", "receipts", 1, beat=True),
+    WorkerSpec("worker-callbacks", "callbacks", CALLBACK_THREADS, pool="threads"),
+)
+# Retries in a second or so, so an outage test is quick.
+QUICK_RETRY = {
+    "SWITCHBOARD_CALLBACK_RETRY_FIRST": "0.2",
+    "SWITCHBOARD_CALLBACK_RETRY_MAX": "1.0",
+    "SWITCHBOARD_CALLBACK_TIMEOUT": "5",
+}
+
+
+@pytest.fixture
+def receiver() -> Iterator[CallbackReceiver]:
+    server = CallbackReceiver().start()
+    yield server
+    server.stop()
+
+
+def _send(stack: Stack, bodies: list[dict[str, Any]]) -> list[str]:
+    result = asyncio.run(send_all(stack.api_url, stack.api_key, bodies, concurrency=32))
+    assert result.rejected == 0, result.errors
+    return result.accepted
+
+
+def _bodies(count: int, url: str, **options: Any) -> list[dict[str, Any]]:
+    return [
+        {"to": f"+4474001{n:05d}", "body": f"callback {n}", "callback_url": url, **options}
+        for n in range(count)
+    ]
+
+
+def _pending(stack: Stack) -> int:
+    return CallbackOutbox(stack.store.engine).pending()
+
+
+def _all_final(stack: Stack, ids: list[str]) -> bool:
+    counts = stack.store.status_counts(ids)
+    return sum(n for status, n in counts.items() if status in FINAL) == len(ids)
+
+
+def test_every_status_change_gets_exactly_one_signed_callback(
+    make_stack: StackFactory, receiver: CallbackReceiver
+) -> None:
+    stack = make_stack(undelivered=0.1, workers=WORKERS)
+    ids = _send(stack, _bodies(300, receiver.url()))
+    assert wait_until(lambda: len(receiver.events()) >= 600, timeout=90), len(receiver.events())
+    assert wait_until(lambda: _pending(stack) == 0, timeout=30)
+    secret = Settings().secret_key
+    for r in receiver.received:
+        assert verify(secret, int(r.timestamp), r.body, r.signature)
+    events = receiver.events()
+    seen = Counter((e["id"], e["status"]) for e in events)
+    assert max(seen.values()) == 1  # once per status change
+    by_message: dict[str, list[str]] = {}
+    for e in events:
+        by_message.setdefault(e["id"], []).append(e["status"])
+    assert set(by_message) == set(ids)
+    assert all(s[0] == "sent" and s[1] in FINAL and len(s) == 2 for s in by_message.values())
+    delivered = next(e for e in events if e["status"] == "delivered")
+    assert delivered["carrier"] in {"alpha", "beta"} and delivered["currency"] == "EUR"
+    assert delivered["cost"] and delivered["segments"] == 1 and delivered["final_at"]
+
+
+def test_callbacks_held_back_by_a_receiver_outage_all_arrive_once_it_is_back(
+    make_stack: StackFactory, receiver: CallbackReceiver
+) -> None:
+    stack = make_stack(undelivered=0.0, workers=WORKERS, env=QUICK_RETRY)
+    receiver.down()
+    ids = _send(stack, _bodies(100, receiver.url()))
+    assert wait_until(lambda: _all_final(stack, ids), timeout=60)
+    assert wait_until(lambda: _pending(stack) == 200, timeout=30), _pending(stack)
+    wait_until(lambda: False, timeout=3)  # down a while longer: several retries fail
+    receiver.up()
+    assert wait_until(lambda: _pending(stack) == 0, timeout=60), _pending(stack)
+    seen = Counter((e["id"], e["status"]) for e in receiver.events())
+    assert set(seen) == {(i, s) for i in ids for s in ("sent", "delivered")}
+    assert max(seen.values()) == 1
+
+
+def test_a_slow_receiver_does_not_slow_sending(make_stack: StackFactory) -> None:
+    slow = CallbackReceiver(delay=2.0).start()
+    try:
+        stack = make_stack(undelivered=0.0, workers=WORKERS)
+        ids = _send(stack, _bodies(200, slow.url()))
+        # 400 callbacks, 16 at a time, 2 s each: 50 s. Sending and receipts take a few.
+        assert wait_until(lambda: _all_final(stack, ids), timeout=30)
+        assert _pending(stack) > 100
+        assert slow.max_in_flight <= 16  # callback_per_host
+    finally:
+        slow.stop()
+
+
+def test_final_only_and_batched_callbacks(
+    make_stack: StackFactory, receiver: CallbackReceiver
+) -> None:
+    stack = make_stack(undelivered=0.0, workers=WORKERS)
+    final_batched = _send(
+        stack,
+        _bodies(150, receiver.url("/final"), callback_events="final", callback_batch=True),
+    )
+    batched = _send(stack, _bodies(30, receiver.url("/batched"), callback_batch=True))
+    assert wait_until(lambda: len(receiver.events()) >= 150 + 60, timeout=90)
+    assert wait_until(lambda: _pending(stack) == 0, timeout=30)
+    posts = {path: [r.json() for r in receiver.received if r.path == path] for path in
+             ("/final", "/batched")}  # fmt: skip
+    assert all(set(body) == {"events"} for bodies in posts.values() for body in bodies)
+    final_events = [e for body in posts["/final"] for e in body["events"]]
+    assert Counter(e["status"] for e in final_events) == {"delivered": 150}
+    assert sorted(e["id"] for e in final_events) == sorted(final_batched)
+    assert len(posts["/final"]) < 150  # several events per POST
+    assert max(len(body["events"]) for body in posts["/final"]) <= 100
+    batched_events = Counter(
+        (e["id"], e["status"]) for body in posts["/batched"] for e in body["events"]
+    )
+    assert set(batched_events) == {(i, s) for i in batched for s in ("sent", "delivered")}

@@ -1,0 +1,268 @@
+"""Callback POSTs: the `CallbackDispatcher` port, its aiohttp adapter and its in-memory twin.
+
+`AiohttpDispatcher` keeps one `aiohttp.ClientSession` (keep-alive connection pool) for the life
+of the worker process, on an event loop of its own thread; Celery tasks, which are threads or
+processes of their own, call `deliver()` and wait. POSTs run concurrently, at most `per_host`
+at once to one host and `total` overall, each bounded by `timeout`. Events of messages sent
+with `callback_batch` go to a `BatchWindow` shared by every task of the process: up to 100
+events, or 100 ms from the first, per URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from store import PendingCallback
+from workers.callback_batches import BatchWindow
+from workers.callbacks import render_batch, render_event, signed_headers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Which claimed events were POSTed (2xx) and which were not."""
+
+    delivered: tuple[int, ...]
+    failed: tuple[int, ...]
+
+
+class CallbackDispatcher(Protocol):
+    """POSTs claimed callback events; safe to call from several threads."""
+
+    def deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
+        """POST `events` (batched where they ask); what is not done in `deadline` s failed."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and threads."""
+        ...
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+@dataclass
+class DispatcherStats:
+    """Counters of one dispatcher (for logs and the bench)."""
+
+    posts: int = 0
+    failed_posts: int = 0
+    events: int = 0
+
+
+class AiohttpDispatcher:
+    """The real dispatcher: a pooled keep-alive aiohttp client on its own event-loop thread."""
+
+    def __init__(
+        self,
+        secret: str,
+        timeout: float = 10.0,
+        per_host: int = 16,
+        total: int = 64,
+        batch_max: int = 100,
+        batch_wait: float = 0.1,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret = secret
+        self._timeout = timeout
+        self._per_host = per_host
+        self._total = total
+        self._clock = clock
+        self._window: BatchWindow[tuple[PendingCallback, asyncio.Future[bool]]] = BatchWindow(
+            batch_max, batch_wait
+        )
+        self._timer: asyncio.TimerHandle | None = None
+        self.stats = DispatcherStats()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="callback-dispatcher", daemon=True)
+        self._thread.start()
+        self._background: set[asyncio.Task[None]] = set()  # batch POSTs no caller awaits
+        asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(timeout=10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    async def _open(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self._total, limit_per_host=self._per_host, keepalive_timeout=30
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self._timeout)
+        )
+        self._all = asyncio.Semaphore(self._total)
+        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self._per_host)
+        )
+
+    def deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
+        """POST `events`; blocks the calling thread until all are done or `deadline` s pass."""
+        if not events:
+            return DeliveryReport((), ())
+        future = asyncio.run_coroutine_threadsafe(self._deliver(events, deadline), self._loop)
+        try:
+            return future.result(timeout=deadline + 5)
+        except FutureTimeout:  # the loop itself is stuck: report every event as failed
+            future.cancel()
+            return DeliveryReport((), tuple(e.event_id for e in events))
+
+    async def _deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
+        loop = asyncio.get_running_loop()
+        outcomes: list[tuple[PendingCallback, asyncio.Future[bool]]] = []
+        for event in events:
+            if event.batch:
+                done: asyncio.Future[bool] = loop.create_future()
+                full = self._window.add(event.url, (event, done), loop.time())
+                if full is not None:
+                    self._spawn(self._post_batch(event.url, full))
+                outcomes.append((event, done))
+            else:
+                outcomes.append((event, asyncio.ensure_future(self._post_one(event))))
+        self._arm_timer()
+        futures = [f for _, f in outcomes]
+        _, pending = await asyncio.wait(futures, timeout=deadline)
+        for f in pending:  # still waiting at the deadline: tried again later
+            f.cancel()
+        delivered = tuple(
+            e.event_id for e, f in outcomes if f.done() and not f.cancelled() and f.result()
+        )
+        delivered_set = set(delivered)
+        failed = tuple(e.event_id for e, _ in outcomes if e.event_id not in delivered_set)
+        return DeliveryReport(delivered, failed)
+
+    def _arm_timer(self) -> None:
+        due = self._window.next_due()
+        if due is None or self._timer is not None:
+            return
+        self._timer = self._loop.call_at(due, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._timer = None
+        for url, batch in self._window.take_due(self._loop.time()):
+            self._spawn(self._post_batch(url, batch))
+        self._arm_timer()
+
+    def _spawn(self, post: Coroutine[None, None, None]) -> None:
+        task = self._loop.create_task(post)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _post_one(self, event: PendingCallback) -> bool:
+        return await self._post(event.url, render_event(event.event), 1)
+
+    async def _post_batch(
+        self, url: str, batch: list[tuple[PendingCallback, asyncio.Future[bool]]]
+    ) -> None:
+        ok = await self._post(url, render_batch([e.event for e, _ in batch]), len(batch))
+        for _, done in batch:
+            if not done.done():
+                done.set_result(ok)
+
+    async def _post(self, url: str, body: bytes, events: int) -> bool:
+        # The host's slot first: requests queued behind a slow host must not hold global slots.
+        async with self._hosts[_host(url)], self._all:
+            timestamp = int(self._clock())
+            try:
+                async with self._session.post(
+                    url, data=body, headers=signed_headers(self._secret, timestamp, body)
+                ) as response:
+                    await response.read()
+                    ok = 200 <= response.status < 300
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.info("callback POST to %s failed: %s", _host(url), exc or type(exc).__name__)
+                ok = False
+        self.stats.posts += 1
+        self.stats.events += events
+        self.stats.failed_posts += not ok
+        return ok
+
+    def close(self) -> None:
+        """Fail what waits in open batches, close the session, stop the loop thread."""
+
+        async def shut() -> None:
+            for _, batch in self._window.take_all():
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(False)
+            await self._session.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+            if not self._thread.is_alive():
+                self._loop.close()
+
+
+@dataclass
+class MemoryDispatcher:
+    """The in-memory twin: records what would be POSTed; URLs in `failing` fail."""
+
+    failing: set[str] = field(default_factory=set)
+    batch_max: int = 100
+    posted: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
+        """Batched events go in one body per URL (no waiting: a call is its own window)."""
+        delivered: list[int] = []
+        failed: list[int] = []
+        groups: dict[str, list[PendingCallback]] = defaultdict(list)
+        posts: list[tuple[str, list[PendingCallback], bytes]] = []
+        for e in events:
+            if e.batch:
+                groups[e.url].append(e)
+            else:
+                posts.append((e.url, [e], render_event(e.event)))
+        for url, group in groups.items():
+            for start in range(0, len(group), self.batch_max):
+                chunk = group[start : start + self.batch_max]
+                posts.append((url, chunk, render_batch([e.event for e in chunk])))
+        for url, chunk, body in posts:
+            if url in self.failing:
+                failed += [e.event_id for e in chunk]
+            else:
+                self.posted.append((url, body))
+                delivered += [e.event_id for e in chunk]
+        return DeliveryReport(tuple(delivered), tuple(failed))
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class LazyDispatcher:
+    """A dispatcher made on first delivery: a process that only releases due events (the beat
+    sweep) never starts an HTTP client or its thread."""
+
+    def __init__(self, make: Callable[[], CallbackDispatcher]) -> None:
+        self._make = make
+        self._made: CallbackDispatcher | None = None
+        self._lock = threading.Lock()
+
+    def deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
+        """Deliver through the real dispatcher, made now if need be."""
+        with self._lock:
+            if self._made is None:
+                self._made = self._make()
+            made = self._made
+        return made.deliver(events, deadline)
+
+    def close(self) -> None:
+        """Close the real dispatcher, if one was made."""
+        with self._lock:
+            if self._made is not None:
+                self._made.close()
+                self._made = None
