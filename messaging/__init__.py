@@ -28,6 +28,7 @@ from messaging.errors import (
     Unbound,
 )
 from messaging.phone import PhoneNumber, parse_e164
+from messaging.templates import MissingVariable, fill_template, placeholders
 from messaging.types import (
     E164,
     FINAL_STATUSES,
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidNumber",
     "MessageClass",
     "MessageId",
+    "MissingVariable",
     "NoRoute",
     "PermanentCarrierError",
     "PhoneNumber",
@@ -67,10 +69,12 @@ __all__ = [
     "decode_gsm7",
     "encode",
     "encode_gsm7",
+    "fill_template",
     "format_loc",
     "is_gsm7",
     "load_model",
     "parse_e164",
+    "placeholders",
     "problems_from_validation",
     "raise_if",
     "read_toml",
