@@ -23,20 +23,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.cpu import cpu_delta, cpu_seconds  # noqa: E402
+from bench.cpu import cpu_delta  # noqa: E402
 from bench.pyspy import read_profile  # noqa: E402
 from bench.rawhttp import LoadFigures, NextRequest, build_request, run_load  # noqa: E402
 from store import (  # noqa: E402
@@ -53,6 +56,33 @@ from switchboard.load import generated_messages, percentile  # noqa: E402
 from switchboard.processes import ProcessGroup  # noqa: E402
 
 PHASES = ("get", "list", "post", "batch")
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu(api_session: int, redis_pid: int, postmaster_pid: int | None) -> dict[str, float]:
+    """CPU seconds so far of our processes only (the machine is shared: other PostgreSQL and
+    Redis servers run on it): the API session, our redis-server, our postmaster and its
+    backends, and this load generator."""
+    totals = {"api": 0.0, "redis": 0.0, "postgres": 0.0}
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            raw = (pid_dir / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        pid, ppid, session = int(pid_dir.name), int(fields[1]), int(fields[3])
+        seconds = (int(fields[11]) + int(fields[12])) / _TICKS
+        if session == api_session:
+            totals["api"] += seconds
+        elif pid == redis_pid:
+            totals["redis"] += seconds
+        elif postmaster_pid is not None and postmaster_pid in (pid, ppid):
+            totals["postgres"] += seconds
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    totals["load"] = own.ru_utime + own.ru_stime
+    return totals
 
 
 def seed(store: MessageStore, account_id: str, count: int) -> list[str]:
@@ -87,6 +117,7 @@ def seed(store: MessageStore, account_id: str, count: int) -> list[str]:
             )
             for r in rows[::2]
         ]
+        store.claim([o.message_id for o in sent], now)
         store.record_outcomes(sent, now)
     return ids
 
@@ -174,6 +205,11 @@ def main() -> None:
             account = store.ensure_account("bench", datetime.now(UTC))
             store.create_api_key("other", datetime.now(UTC))
             ids = seed(store, account, args.seed)
+            postmaster = None
+            if cluster:
+                pid_file = cluster.directory / "data" / "postmaster.pid"
+                postmaster = int(pid_file.read_text().split()[0])
+            cpu = partial(own_cpu, redis_pid=redis.process.pid, postmaster_pid=postmaster)
             env = {
                 "SWITCHBOARD_VAR_DIR": str(var),
                 "SWITCHBOARD_DATABASE_URL": url,
@@ -181,7 +217,7 @@ def main() -> None:
             }
             for count in [int(n) for n in args.processes.split(",")]:
                 results[f"processes_{count}"] = measure(
-                    count, env, var, key, ids, phases, args.seconds, args.connections, args.profile
+                    count, env, var, key, ids, phases, args, cpu
                 )
             store.engine.dispose()
         finally:
@@ -198,18 +234,19 @@ def measure(
     key: str,
     ids: list[str],
     phases: list[str],
-    seconds: float,
-    connections: int,
-    profile: Path | None,
+    args: argparse.Namespace,
+    cpu: Callable[[int], dict[str, float]],
 ) -> dict[str, Any]:
     """Every phase against `count` API processes."""
+    seconds: float = args.seconds
+    connections: int = args.connections
+    profile: Path | None = args.profile
     port = free_port()
     out: dict[str, Any] = {}
     with ProcessGroup(var / f"logs-{count}", env) as group:
         extra = ["--processes", str(count)] if count > 1 else []
         api = group.python("api", "switchboard", "api", "--port", str(port), *extra)
         wait_for_port(port, timeout=30)
-        sessions = {api.pid: "api"}
         run_phase("get", port, key, ids, connections, 1.0)  # warm: keys cached, pools open
         for phase in phases:
             spy = None
@@ -226,9 +263,9 @@ def measure(
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            before = cpu_seconds(sessions)
+            before = cpu(api.pid)
             figures = run_phase(phase, port, key, ids, connections, seconds)
-            spent = cpu_delta(before, cpu_seconds(sessions))
+            spent = cpu_delta(before, cpu(api.pid))
             out[phase] = summarise(phase, figures, spent)
             if spy is not None:
                 spy.wait(timeout=seconds + 30)
