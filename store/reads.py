@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, Select, and_, bindparam, or_, select
+from sqlalchemy import Engine, Integer, Row, Select, and_, bindparam, or_, select
 
 from store.models import Attempt, Message, Part
 from store.records import AttemptView, MessageSummary, MessageView
@@ -89,7 +89,7 @@ def _list_statement(
                 and_(Message.created_at == at, Message.id > bindparam("after_id")),
             ),
         )
-    return query.order_by(Message.created_at, Message.id).limit(bindparam("limit"))
+    return query.order_by(Message.created_at, Message.id).limit(bindparam("limit", type_=Integer))
 
 
 def _summary(r: Row[Any]) -> MessageSummary:
@@ -164,6 +164,12 @@ class MessageReads:
             len(statuses), since is not None, until is not None, after is not None
         )
         with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Only ix_messages_account_created gives this order, and the page must come off
+                # it in that order, not as a bitmap scan of the whole account and a sort: an
+                # account's rows appear faster than statistics follow (a seeded table, still
+                # unanalysed, planned that way took 16 ms a page instead of 0.3).
+                conn.exec_driver_sql("SET LOCAL enable_sort = off")
             return [_summary(row) for row in conn.execute(statement, params)]
 
 
