@@ -36,6 +36,7 @@ class Profile:
     idle: int
     leaf: Counter[str]
     inclusive: Counter[str]
+    stacks: tuple[tuple[tuple[str, ...], int], ...] = ()
 
     def top(self, n: int = 15) -> list[tuple[str, float, float]]:
         """The `n` functions with most self time: (function, self %, inclusive %) of busy."""
@@ -48,8 +49,9 @@ class Profile:
     def share(self, pattern: str) -> float:
         """Inclusive % of busy samples whose stack has a frame matching `pattern`."""
         busy = max(1, self.samples - self.idle)
-        hits = sum(c for name, c in self.inclusive.items() if re.search(pattern, name))
-        return round(100 * min(hits, busy) / busy, 1)
+        found = re.compile(pattern)
+        hits = sum(c for frames, c in self.stacks if any(found.search(f) for f in frames))
+        return round(100 * hits / busy, 1)
 
 
 def read_profile(raw_file: Path) -> Profile:
@@ -57,6 +59,7 @@ def read_profile(raw_file: Path) -> Profile:
     leaf: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     samples = idle = 0
+    stacks: list[tuple[tuple[str, ...], int]] = []
     for line in raw_file.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -71,6 +74,7 @@ def read_profile(raw_file: Path) -> Profile:
             idle += count
             continue
         leaf[frames[-1]] += count
+        stacks.append((tuple(frames), count))
         for name in set(frames):
             inclusive[name] += count
-    return Profile(samples, idle, leaf, inclusive)
+    return Profile(samples, idle, leaf, inclusive, tuple(stacks))
