@@ -1,22 +1,28 @@
-"""The aiohttp application: auth, POST/GET /v1/messages, problem+json for every error."""
+"""The aiohttp application: auth, POST/GET /v1/messages (single, batch, list), problem+json for
+every error."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import os
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
+from api.accept import accepted_json, check_destination, json_body, new_row
+from api.batch import send_batch
+from api.jsonio import json_response
+from api.listing import list_messages
 from api.problems import ApiProblem, problem_response, response_for
+from api.reader import GroupReader
 from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
-from api.services import OWNER, SERVICES, ApiServices
-from messaging import Status, SwitchboardError
-from store import KeyOwner, MessageView, NewMessage, new_id
+from api.services import OWNER, READ_POOL, READER, SERVICES, ApiServices
+from messaging import SwitchboardError
+from store import KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -75,7 +81,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     known, owner = cache.get(key)
     if not known:
         owner = await asyncio.get_running_loop().run_in_executor(
-            None, request.app[SERVICES].store.key_owner, key
+            request.app[READ_POOL], request.app[SERVICES].store.key_owner, key
         )
         cache.put(key, owner)
     if owner is None:
@@ -85,6 +91,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def _message_json(view: MessageView) -> dict[str, Any]:
+    # datetimes go to orjson as they are: it writes RFC 3339, as isoformat() did
     return {
         "id": view.id,
         "status": view.status,
@@ -94,10 +101,10 @@ def _message_json(view: MessageView) -> dict[str, Any]:
         "encoding": view.encoding,
         "segments": view.segments,
         "error_code": view.error_code,
-        "created_at": view.created_at.isoformat(),
-        "updated_at": view.updated_at.isoformat(),
-        "sent_at": view.sent_at.isoformat() if view.sent_at else None,
-        "final_at": view.final_at.isoformat() if view.final_at else None,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "sent_at": view.sent_at,
+        "final_at": view.final_at,
         "attempts": [
             {
                 "number": a.number,
@@ -109,85 +116,42 @@ def _message_json(view: MessageView) -> dict[str, Any]:
                 "error_code": a.error_code,
                 "receipt_state": a.receipt_state,
                 "carrier_message_ids": list(a.carrier_message_ids),
-                "submitted_at": a.submitted_at.isoformat(),
-                "receipt_at": a.receipt_at.isoformat() if a.receipt_at else None,
+                "submitted_at": a.submitted_at,
+                "receipt_at": a.receipt_at,
             }
             for a in view.attempts
         ],
     }
 
 
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiProblem(
-            400, "malformed_json", "Malformed JSON", f"the body is not valid JSON: {exc}"
-        ) from None
-
-
 async def send_message(request: web.Request) -> web.Response:
     """POST /v1/messages → 202 once the message is committed."""
     services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
-    parsed = parse_send_request(await _json_body(request), services.default_sender)
-    if services.routes is not None:
-        blocked = services.routes().blocked_prefix(owner.account_name, parsed.to.e164)
-        if blocked is not None:
-            raise ApiProblem(
-                403,
-                "destination_blocked",
-                "Destination blocked",
-                f"account {owner.account_name!r} may not send to {blocked}",
-            )
-    now = services.clock()
-    validity = parsed.validity_seconds or services.validity_seconds
-    row = NewMessage(
-        id=new_id(),
-        account_id=owner.account_id,
-        to=parsed.to.e164,
-        sender=parsed.sender,
-        body=parsed.body,
-        message_class=parsed.message_class.value,
-        encoding=parsed.segmentation.encoding.value,
-        segments=parsed.segmentation.segments,
-        callback_url=parsed.callback_url,
-        created_at=now,
-        valid_until=now + timedelta(seconds=validity),
-        callback_events=parsed.callback_events.value,
-        callback_batch=parsed.callback_batch,
+    parsed = parse_send_request(await json_body(request), services.default_sender)
+    check_destination(
+        owner, parsed.to.e164, services.routes() if services.routes is not None else None
     )
+    row = new_row(services, owner, parsed, services.clock())
     await services.committer.commit(row)
-    body = {
-        "id": row.id,
-        "status": Status.QUEUED.value,
-        "to": row.to,
-        "from": row.sender,
-        "class": row.message_class,
-        "encoding": row.encoding,
-        "segments": row.segments,
-        "created_at": now.isoformat(),
-        "valid_until": row.valid_until.isoformat(),
-    }
-    return web.json_response(body, status=202, headers={"Location": f"/v1/messages/{row.id}"})
+    return json_response(
+        accepted_json(row), status=202, headers={"Location": f"/v1/messages/{row.id}"}
+    )
 
 
 async def get_message(request: web.Request) -> web.Response:
     """GET /v1/messages/{id} → status and attempts (only the caller's own messages)."""
-    services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
     message_id = request.match_info["id"]
-    view = await asyncio.get_running_loop().run_in_executor(
-        None, services.store.get_message, owner.account_id, message_id
-    )
+    view = await request.app[READER].get(owner.account_id, message_id)
     if view is None:
         raise ApiProblem(404, "not_found", "Not found", f"no message {message_id!r}")
-    return web.json_response(_message_json(view))
+    return json_response(_message_json(view))
 
 
 async def health(_request: web.Request) -> web.Response:
-    """GET /health: the process is up."""
-    return web.json_response({"status": "ok"})
+    """GET /health: the process is up (`pid` tells API processes sharing a port apart)."""
+    return json_response({"status": "ok", "pid": os.getpid()})
 
 
 def make_app(services: ApiServices) -> web.Application:
@@ -197,9 +161,19 @@ def make_app(services: ApiServices) -> web.Application:
     )
     app[SERVICES] = services
     app[KEY_CACHE] = _KeyCache(services.key_cache_seconds)
+    app[READER] = GroupReader(services.store.read_messages)
+    app[READ_POOL] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-read")
     app.router.add_post("/v1/messages", send_message)
+    app.router.add_post("/v1/messages/batch", send_batch)
+    app.router.add_get("/v1/messages", list_messages)
     app.router.add_get("/v1/messages/{id}", get_message)
     app.router.add_get("/v1/routes/explain", explain_route)
     app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)
+    app.on_cleanup.append(_close_readers)
     return app
+
+
+async def _close_readers(app: web.Application) -> None:
+    app[READER].close()
+    app[READ_POOL].shutdown(wait=True)

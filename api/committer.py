@@ -29,11 +29,17 @@ class Outbox(Protocol):
         ...
 
 
-_Item = tuple[NewMessage, asyncio.Future[None], asyncio.AbstractEventLoop]
+# A unit: rows committed together or not at all (one request: one row, or a whole batch).
+_Item = tuple[tuple[NewMessage, ...], asyncio.Future[None], asyncio.AbstractEventLoop]
 
 
 class GroupCommitter:
-    """One writer thread drains waiting rows, commits them together, enqueues, then answers."""
+    """One writer thread drains waiting units, commits them together, enqueues, then answers.
+
+    A unit is one request's rows: a single message or a whole batch, which is never split and
+    never half-committed. Units of many requests share one transaction; if it fails, each unit
+    is written alone, so one bad unit fails only its own request.
+    """
 
     def __init__(self, store: MessageStore, outbox: Outbox, max_batch: int = 500) -> None:
         self.store = store
@@ -48,9 +54,16 @@ class GroupCommitter:
 
     async def commit(self, row: NewMessage) -> None:
         """Return once `row` is committed (raises what the database raised)."""
+        await self.commit_many((row,))
+
+    async def commit_many(self, rows: Sequence[NewMessage]) -> None:
+        """Return once every row of `rows` is committed, in one transaction (or none is: raises
+        what the database raised). Their ids are enqueued, one enqueue per class, after."""
+        if not rows:
+            return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put((row, future, loop))
+        self._queue.put((tuple(rows), future, loop))
         await future
 
     def _run(self) -> None:
@@ -59,7 +72,8 @@ class GroupCommitter:
             if first is None:
                 return
             batch = [first]
-            while len(batch) < self.max_batch:
+            size = len(first[0])
+            while size < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -68,33 +82,35 @@ class GroupCommitter:
                     self._queue.put(None)
                     break
                 batch.append(item)
+                size += len(item[0])
             self._write(batch)
 
     def _write(self, batch: list[_Item]) -> None:
         errors: list[BaseException | None] = [None] * len(batch)
         try:
-            self.store.insert_messages([row for row, _, _ in batch])
+            self.store.insert_messages([row for rows, _, _ in batch for row in rows])
         except Exception as exc:
             if len(batch) == 1:
-                log.exception("commit of one row failed")
+                log.exception("commit of %d rows failed", len(batch[0][0]))
                 errors[0] = exc
-            else:  # one bad row must not fail its neighbours: write them one by one
+            else:  # one bad unit must not fail its neighbours: write them one by one
                 log.warning(
-                    "group commit of %d rows failed (%s); committing one by one", len(batch), exc
+                    "group commit of %d units failed (%s); committing one by one", len(batch), exc
                 )
-                for i, (row, _, _) in enumerate(batch):
+                for i, (rows, _, _) in enumerate(batch):
                     try:
-                        self.store.insert_messages([row])
+                        self.store.insert_messages(rows)
                     except Exception as single:
-                        log.exception("commit of message %s failed", row.id)
+                        log.exception("commit of %d rows from %s failed", len(rows), rows[0].id)
                         errors[i] = single
-        committed = [item for item, error in zip(batch, errors, strict=True) if error is None]
+        committed = [rows for (rows, _, _), error in zip(batch, errors, strict=True) if not error]
         if committed:
             self.commits += 1
-            self.rows += len(committed)
+            self.rows += sum(len(rows) for rows in committed)
             by_class: dict[str, list[str]] = defaultdict(list)
-            for row, _, _ in committed:
-                by_class[row.message_class].append(row.id)
+            for rows in committed:
+                for row in rows:
+                    by_class[row.message_class].append(row.id)
             try:
                 for message_class, ids in by_class.items():
                     self.outbox.enqueue(message_class, ids)
@@ -102,10 +118,14 @@ class GroupCommitter:
                 self.enqueue_failures += 1
                 log.exception(
                     "enqueue after commit failed; the sweeper will re-enqueue %d rows",
-                    len(committed),
+                    sum(len(rows) for rows in committed),
                 )
+        # One wake-up per event loop for the whole group, not one per request.
+        by_loop: dict[asyncio.AbstractEventLoop, _Settled] = defaultdict(list)
         for (_, future, loop), error in zip(batch, errors, strict=True):
-            loop.call_soon_threadsafe(_settle, future, error)
+            by_loop[loop].append((future, error))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle, settled)
 
     def close(self) -> None:
         """Finish what is queued and stop the writer thread."""
@@ -113,10 +133,14 @@ class GroupCommitter:
         self._thread.join(timeout=10)
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+_Settled = list[tuple[asyncio.Future[None], BaseException | None]]
+
+
+def _settle(settled: _Settled) -> None:
+    for future, error in settled:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

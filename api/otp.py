@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from api.committer import GroupCommitter
+from api.jsonio import json_response
 from api.otp_guard import PumpingGuard, as_block
 from api.otp_schemas import json_body, parse_code, parse_start
 from api.problems import ApiProblem, problem_response
@@ -291,7 +292,7 @@ def _created(
     services: OtpServices, r: VerificationRecord, now: datetime, new: bool
 ) -> web.Response:
     body = _json(_verification(r), now, new=new)
-    return web.json_response(body, status=201, headers={"Location": f"/v1/otp/{r.id}"})
+    return json_response(body, status=201, headers={"Location": f"/v1/otp/{r.id}"})
 
 
 def _assess_later(services: OtpServices, prefix: str, now: datetime) -> None:
@@ -327,7 +328,7 @@ async def check_verification(request: web.Request) -> web.Response:
     limits = services.config.limits_for(owner.account_name)
     early = admit_check(_verification(record), now)
     if early is not None:
-        return web.json_response(
+        return json_response(
             {"id": record.id, "status": early.status.value, "attempts_left": early.attempts_left}
         )
     # Brute force across many verifications to one number is capped here, per hour.
@@ -342,7 +343,7 @@ async def check_verification(request: web.Request) -> web.Response:
         status, left = (
             (answer.status, answer.attempts_left) if answer else (VerificationStatus.PENDING, 0)
         )
-        return web.json_response({"id": record.id, "status": status.value, "attempts_left": left})
+        return json_response({"id": record.id, "status": status.value, "attempts_left": left})
     status = VerificationStatus.PENDING
     if code_matches(services.secret, counted.id, code, counted.code_hash):
         if await _io(
@@ -357,7 +358,7 @@ async def check_verification(request: web.Request) -> web.Response:
     else:
         services.metrics["otp_wrong_code_total"] += 1
     left = max(0, counted.max_checks - counted.check_attempts)
-    return web.json_response({"id": counted.id, "status": status.value, "attempts_left": left})
+    return json_response({"id": counted.id, "status": status.value, "attempts_left": left})
 
 
 @_otp_errors
@@ -368,7 +369,7 @@ async def resend_verification(request: web.Request) -> web.Response:
     record = await _owned(services, owner, request.match_info["id"])
     limits = services.config.limits_for(owner.account_name)
     resent = await _resend(services, owner, record, limits)
-    return web.json_response(_json(_verification(resent), services.clock()))
+    return json_response(_json(_verification(resent), services.clock()))
 
 
 @_otp_errors
@@ -384,7 +385,7 @@ async def cancel_verification(request: web.Request) -> web.Response:
         record = await _owned(services, owner, record.id)
         admit_cancel(_verification(record), now)  # raises when it was approved or expired meanwhile
     record = await _owned(services, owner, record.id)
-    return web.json_response(_json(_verification(record), now))
+    return json_response(_json(_verification(record), now))
 
 
 @_otp_errors
@@ -393,7 +394,7 @@ async def get_verification(request: web.Request) -> web.Response:
     services = request.app[OTP_SERVICES]
     owner: KeyOwner = request[OWNER]
     record = await _owned(services, owner, request.match_info["id"])
-    return web.json_response(_json(_verification(record), services.clock()))
+    return json_response(_json(_verification(record), services.clock()))
 
 
 def _admin(request: web.Request) -> OtpServices:
@@ -420,7 +421,7 @@ async def list_blocks(request: web.Request) -> web.Response:
         ],
         "metrics": dict(services.metrics),
     }
-    return web.json_response(body)
+    return json_response(body)
 
 
 async def lift_block(request: web.Request) -> web.Response:

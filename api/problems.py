@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.jsonio import json_response
 from messaging import EmptyBody, InvalidInput, InvalidNumber, NoRoute, RateLimited, SwitchboardError
 
 PROBLEM_JSON = "application/problem+json"
@@ -49,19 +50,41 @@ def problem_response(
         "code": code,
         **extra,
     }
-    return web.json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
+    return json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_body(error: SwitchboardError) -> dict[str, Any]:
+    """The RFC 9457 members of `error` (with `code`, and `field` for invalid input), as the
+    batch endpoint reports each item's problem."""
+    if isinstance(error, ApiProblem):
+        status, title, detail = error.status, error.title, error.detail
+    else:
+        status, title = _status_of(error)
+        detail = str(error)
+    body: dict[str, Any] = {
+        "type": f"/problems/{error.code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": error.code,
+    }
+    if isinstance(error, InvalidInput):
+        body["field"] = error.field
+    return body
+
+
+def _status_of(error: SwitchboardError) -> tuple[int, str]:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 500, "Internal error"  # pragma: no cover - SwitchboardError is always in the MRO
 
 
 def response_for(error: SwitchboardError) -> web.Response:
     """Map any of our errors to its problem response."""
     if isinstance(error, ApiProblem):
         return problem_response(error.status, error.code, error.title, error.detail)
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            status, title = STATUS_OF[cls]
-            break
-    else:  # pragma: no cover - SwitchboardError is always in the MRO
-        status, title = 500, "Internal error"
+    status, title = _status_of(error)
     extra: dict[str, Any] = {}
     headers: dict[str, str] | None = None
     if isinstance(error, InvalidInput):

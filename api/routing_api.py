@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.jsonio import json_response
 from api.problems import ApiProblem
 from api.services import OWNER, SERVICES
 from messaging import InvalidInput, MessageClass, parse_e164, segment
@@ -49,7 +50,7 @@ async def explain_route(request: web.Request) -> web.Response:
         raise ApiProblem(403, "admin_required", "Forbidden", "this endpoint needs an admin API key")
     route_request = _request_from_query(request)
     decision = explain(route_request, _table(request), Snapshot.empty())
-    return web.json_response(decision_json(route_request, decision))
+    return json_response(decision_json(route_request, decision))
 
 
 async def pricing(request: web.Request) -> web.Response:
@@ -59,7 +60,7 @@ async def pricing(request: web.Request) -> web.Response:
     if not decision.candidates:
         raise decision.no_route()
     best = decision.candidates[0]
-    return web.json_response(
+    return json_response(
         {
             "to": route_request.to,
             "class": route_request.message_class.value,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
 
 from api.committer import GroupCommitter
+from api.reader import GroupReader
 from routing import RoutingTable
 from store import KeyOwner, MessageStore
 
@@ -28,3 +30,5 @@ class ApiServices:
 
 SERVICES = web.AppKey("services", ApiServices)
 OWNER = web.RequestKey("owner", KeyOwner)
+READER = web.AppKey("reader", GroupReader)  # GET /v1/messages/{id}, grouped
+READ_POOL = web.AppKey("read_pool", ThreadPoolExecutor)  # list pages and key lookups

@@ -36,6 +36,7 @@ from messaging.errors import (
     Unbound,
 )
 from messaging.phone import PhoneNumber, parse_e164
+from messaging.templates import MissingVariable, fill_template, placeholders
 from messaging.types import (
     E164,
     FINAL_STATUSES,
@@ -63,6 +64,7 @@ __all__ = [
     "InvalidNumber",
     "MessageClass",
     "MessageId",
+    "MissingVariable",
     "NoRoute",
     "PermanentCarrierError",
     "PhoneNumber",
@@ -79,11 +81,13 @@ __all__ = [
     "decode_gsm7",
     "encode",
     "encode_gsm7",
+    "fill_template",
     "format_loc",
     "is_gsm7",
     "load_model",
     "next_callback_attempt",
     "parse_e164",
+    "placeholders",
     "problems_from_validation",
     "raise_if",
     "read_toml",

@@ -5,7 +5,8 @@ SwitchboardError
 │   └── ConfigErrors(errors)                      every problem found in one file
 ├── InvalidInput(field, reason)                   code: invalid_input (and subclasses)
 │   ├── InvalidNumber                             code: invalid_number
-│   └── EmptyBody                                 code: empty_body
+│   ├── EmptyBody                                 code: empty_body
+│   └── MissingVariable (messaging/templates.py)  code: missing_variable
 ├── NoRoute(reasons)                              code: no_route
 ├── RateLimited(retry_after)                      code: rate_limited
 └── CarrierError(status, detail)

@@ -112,6 +112,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_status_updated", "status", "updated_at"),
         Index("ix_messages_status_class_created", "status", "message_class", "created_at"),
+        Index("ix_messages_account_created", "account_id", "created_at", "id"),  # list pages
         Index(
             "ix_messages_otp_unmasked",
             "created_at",

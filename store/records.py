@@ -158,6 +158,24 @@ class AttemptView:
 
 
 @dataclass(frozen=True)
+class MessageSummary:
+    """A message as the list endpoint shows it (no attempts: one row per message)."""
+
+    id: str
+    to: str
+    sender: str
+    message_class: str
+    encoding: str
+    segments: int
+    status: str
+    error_code: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    final_at: datetime | None
+
+
+@dataclass(frozen=True)
 class MessageView:
     """A message as the API shows it."""
 

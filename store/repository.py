@@ -31,11 +31,11 @@ from sqlalchemy import (
 from messaging import FINAL_STATUSES, Status
 from store import batch_writes, callback_outbox
 from store.ids import new_id
-from store.models import Account, ApiKey, Attempt, Message, Part
+from store.models import Account, ApiKey, Attempt, Message
 from store.open_status import status_of_row
+from store.reads import MessageReads
 from store.receipts import ReceiptBook
 from store.records import (
-    AttemptView,
     ClaimedMessage,
     KeyOwner,
     MessageView,
@@ -112,7 +112,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class MessageStore(ReceiptBook, OutboxSweep):
+class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
     """Repository over an engine; every method is one short transaction."""
 
     def __init__(self, engine: Engine) -> None:
@@ -208,53 +208,7 @@ class MessageStore(ReceiptBook, OutboxSweep):
 
     def get_message(self, account_id: str, message_id: str) -> MessageView | None:
         """A message of `account_id` with its attempts, or None."""
-        with self.engine.connect() as conn:
-            m = conn.execute(
-                select(Message).where(Message.id == message_id, Message.account_id == account_id)
-            ).first()
-            if m is None:
-                return None
-            attempts = conn.execute(
-                select(Attempt).where(Attempt.message_id == message_id).order_by(Attempt.number)
-            ).all()
-            parts = conn.execute(
-                select(Part.attempt_id, Part.carrier_message_id)
-                .where(Part.message_id == message_id)
-                .order_by(Part.attempt_id, Part.segment)
-            ).all()
-        ids_by_attempt: dict[int, list[str]] = defaultdict(list)
-        for p in parts:
-            ids_by_attempt[p.attempt_id].append(p.carrier_message_id)
-        return MessageView(
-            id=m.id,
-            to=m.to,
-            sender=m.sender,
-            message_class=m.message_class,
-            encoding=m.encoding,
-            segments=m.segments,
-            status=m.status,
-            error_code=m.error_code,
-            created_at=m.created_at,
-            updated_at=m.updated_at,
-            sent_at=m.sent_at,
-            final_at=m.final_at,
-            attempts=tuple(
-                AttemptView(
-                    number=a.number,
-                    carrier=a.carrier,
-                    route=a.route,
-                    cost=a.cost,
-                    currency=a.currency,
-                    submit_status=a.submit_status,
-                    error_code=a.error_code,
-                    receipt_state=a.receipt_state,
-                    submitted_at=a.submitted_at,
-                    receipt_at=a.receipt_at,
-                    carrier_message_ids=tuple(ids_by_attempt.get(a.id, ())),
-                )
-                for a in attempts
-            ),
-        )
+        return self.read_messages([(account_id, message_id)])[0]
 
     def _statement(self) -> AbstractContextManager[Connection]:
         """A connection for one statement that commits on its own."""

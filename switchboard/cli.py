@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
 
 import typer
+import uvloop
 from aiohttp import web
 
 from switchboard import wiring
@@ -14,6 +17,7 @@ from switchboard.cli_simulate import simulate
 from switchboard.demo import demo
 from switchboard.processes import lower_cpu_priority
 from switchboard.settings import Settings
+from switchboard.supervisor import ApiSupervisor, api_child_args, watch_parent
 
 app = typer.Typer(help="Switchboard SMS/OTP gateway", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys", no_args_is_help=True)
@@ -56,18 +60,42 @@ def keys_create(
 def api(
     host: str | None = typer.Option(None, help="listen address (default SWITCHBOARD_API_HOST)"),
     port: int | None = typer.Option(None, help="listen port (default SWITCHBOARD_API_PORT)"),
+    processes: int | None = typer.Option(
+        None, min=1, help="API processes sharing the port (default SWITCHBOARD_API_PROCESSES)"
+    ),
+    reuse_port: bool = typer.Option(False, "--reuse-port", help="bind with SO_REUSEPORT"),
+    parent_pid: int | None = typer.Option(None, hidden=True, help="supervisor to watch"),
 ) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API (with --processes N: N processes on one port, under a supervisor)."""
     _logging()
     settings = Settings()
     wiring.require_redis(settings)
-    wiring.migrate(settings)
+    host = host or settings.api_host
+    port = port or settings.api_port
+    count = processes or settings.api_processes
+    if parent_pid is None:  # a supervised child: its parent migrated already
+        wiring.migrate(settings)
+    if count > 1:
+        supervisor = ApiSupervisor(api_child_args(host, port), count)
+        raise typer.Exit(supervisor.run())
+    application = wiring.api_app(settings)
+    if parent_pid is not None:
+        watched = parent_pid
+
+        async def _watch(app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.get_running_loop().create_task(watch_parent(watched))
+            yield
+            task.cancel()
+
+        application.cleanup_ctx.append(_watch)
     web.run_app(
-        wiring.api_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
+        application,
+        host=host,
+        port=port,
+        reuse_port=reuse_port or None,
         access_log=None,
         print=lambda s: typer.echo(s, err=True),
+        loop=uvloop.new_event_loop(),  # the API's loop: about a third less CPU per request
     )
 
 

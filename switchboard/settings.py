@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_processes: int = Field(
+        default=1, gt=0, description="API processes sharing api_port (SO_REUSEPORT)"
+    )
     secret_key: str = Field(
         default="dev-only-secret-change-me",
         description="HMAC key for OTP codes and callback signatures",

@@ -66,6 +66,7 @@ class Stack:
     fresh: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
     api_port: int = 0
+    api_processes: int = 1  # `switchboard api --processes N`: N processes share api_port
     api_key: str = ""
     _redis: EmbeddedRedis | None = None
     _group: ProcessGroup | None = None
@@ -129,7 +130,12 @@ class Stack:
             wait_for_port(scenario.control_port, timeout=20)
         for spec in self.workers:
             self.start_worker(spec)
-        self.group.python("api", "switchboard", "api", "--port", str(self.api_port))
+        self.group.python(
+            "api",
+            "switchboard",
+            "api",
+            *("--port", str(self.api_port), "--processes", str(self.api_processes)),
+        )
         wait_for_port(self.api_port, timeout=30)
         dead = self.group.check_alive()
         if dead:

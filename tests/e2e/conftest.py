@@ -100,6 +100,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
         carriers: str = '["alpha", "beta"]',
         workers: tuple[WorkerSpec, ...] | None = None,
         env: dict[str, str] | None = None,
+        api_processes: int = 1,
     ) -> Stack:
         ports = {"alpha": free_port(), "beta": free_port(), "control": free_port()}
         values = {
@@ -124,6 +125,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
                 WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
             ),
             extra_env={"SWITCHBOARD_SWEEP_INTERVAL": "0.5", **(env or {})},
+            api_processes=api_processes,
         )
         started.append(stack)
         return stack.start()

@@ -64,3 +64,35 @@ def test_duplicate_row_fails_alone(tmp_path: Path) -> None:
     with pytest.raises(IntegrityError):
         store.insert_messages([first])
     store.engine.dispose()
+
+
+def test_a_batch_is_one_unit_it_commits_whole_or_not_at_all(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    upgrade(url)
+    store = MessageStore(make_engine(url))
+    account = store.ensure_account("acme", NOW)
+    taken = NewMessage(
+        new_id(), account, "+447400123456", "Acme", "hi", "otp", "gsm7", 1, None, NOW, NOW
+    )
+    store.insert_messages([taken])
+    outbox = RecordingOutbox()
+    committer = GroupCommitter(store, outbox, max_batch=10)
+    good = [replace(taken, id=new_id()) for _ in range(30)]  # a unit over max_batch: not split
+    bad = [replace(taken, id=new_id()), taken]  # its duplicate fails its whole unit
+    single = replace(taken, id=new_id())
+
+    async def main() -> list[BaseException | None]:
+        results = await asyncio.gather(
+            committer.commit_many(good),
+            committer.commit_many(bad),
+            committer.commit(single),
+            return_exceptions=True,
+        )
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    errors = asyncio.run(main())
+    committer.close()
+    assert errors[0] is None and isinstance(errors[1], IntegrityError) and errors[2] is None
+    assert sorted(outbox.enqueued) == sorted(r.id for r in [*good, single])
+    assert store.status_counts() == {"queued": 1 + 30 + 1}
+    store.engine.dispose()

@@ -242,3 +242,28 @@ def test_silent_otp_is_sent_again_after_the_wait(store: MessageStore) -> None:
     assert [c.status for c in late.changes] == [
         "delivered"
     ]  # the first attempt's late receipt still counts
+
+
+def test_read_messages_gives_each_callers_own_messages_with_attempts_and_parts_in_order(
+    store: MessageStore,
+) -> None:
+    acme = store.ensure_account("acme", NOW)
+    other = store.ensure_account("other", NOW)
+    sent, queued, foreign = _message(acme), _message(acme), _message(other)
+    store.insert_messages([sent, queued, foreign])
+    failed = AttemptResult("beta", "default", Decimal("0.05"), "EUR", False, "ESME_RSYSERR")
+    ok = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", True, None, ("c1", "c2", "c3"))
+    store.claim([sent.id], NOW)
+    store.record_outcomes([SendOutcome(sent.id, (failed, ok), "sent")], NOW)
+    views = store.read_messages(
+        [(acme, sent.id), (acme, queued.id), (acme, foreign.id), (acme, "0" * 32), (other, sent.id)]
+    )
+    assert [v.id if v else None for v in views] == [sent.id, queued.id, None, None, None]
+    shown = views[0]
+    assert shown is not None and shown.status == "sent"
+    assert [(a.number, a.carrier, a.carrier_message_ids) for a in shown.attempts] == [
+        (1, "beta", ()),
+        (2, "alpha", ("c1", "c2", "c3")),
+    ]
+    assert views[1] is not None and views[1].attempts == ()
+    assert store.get_message(acme, sent.id) == shown

@@ -1,0 +1,83 @@
+"""What the single and batch send endpoints share: body decoding, the account's blocked
+destinations, the row to commit and the 202 body of one accepted message."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from api.jsonio import loads
+from api.problems import ApiProblem
+from api.schemas import SendRequest
+from api.services import ApiServices
+from messaging import Status
+from routing import RoutingTable
+from store import KeyOwner, NewMessage, new_id
+
+
+def decode_json(raw: bytes) -> Any:
+    """The decoded body, or a 400 `malformed_json` problem."""
+    try:
+        return loads(raw)
+    except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
+        raise ApiProblem(
+            400, "malformed_json", "Malformed JSON", f"the body is not valid JSON: {exc}"
+        ) from None
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON body (within the app's `client_max_size`)."""
+    return decode_json(await request.read())
+
+
+def check_destination(owner: KeyOwner, to: str, table: RoutingTable | None) -> None:
+    """Raise 403 `destination_blocked` when the routes file blocks `to` for the account."""
+    if table is None:
+        return
+    blocked = table.blocked_prefix(owner.account_name, to)
+    if blocked is not None:
+        raise ApiProblem(
+            403,
+            "destination_blocked",
+            "Destination blocked",
+            f"account {owner.account_name!r} may not send to {blocked}",
+        )
+
+
+def new_row(
+    services: ApiServices, owner: KeyOwner, parsed: SendRequest, now: datetime
+) -> NewMessage:
+    """The `queued` row of one validated message."""
+    validity = parsed.validity_seconds or services.validity_seconds
+    return NewMessage(
+        id=new_id(),
+        account_id=owner.account_id,
+        to=parsed.to.e164,
+        sender=parsed.sender,
+        body=parsed.body,
+        message_class=parsed.message_class.value,
+        encoding=parsed.segmentation.encoding.value,
+        segments=parsed.segmentation.segments,
+        callback_url=parsed.callback_url,
+        created_at=now,
+        valid_until=now + timedelta(seconds=validity),
+        callback_events=parsed.callback_events.value,
+        callback_batch=parsed.callback_batch,
+    )
+
+
+def accepted_json(row: NewMessage) -> dict[str, Any]:
+    """The 202 body of one committed message."""
+    return {
+        "id": row.id,
+        "status": Status.QUEUED.value,
+        "to": row.to,
+        "from": row.sender,
+        "class": row.message_class,
+        "encoding": row.encoding,
+        "segments": row.segments,
+        "created_at": row.created_at,
+        "valid_until": row.valid_until,
+    }

@@ -1,0 +1,164 @@
+"""POST /v1/messages/batch: up to 1,000 messages, validated item by item, committed together.
+
+Two forms of body:
+
+- `{"messages": [{...one message, as POST /v1/messages takes...}, ...]}`;
+- `{"from", "body", "class", ..., "recipients": ["+44…" | {"to": "+44…", "variables": {...}}]}`:
+  one body and sender for every recipient, `{{name}}` placeholders filled from each recipient's
+  `variables` (`messaging.fill_template`); every top-level field but `recipients` applies to
+  every recipient.
+
+Each item goes through `parse_send_request` and the account's blocked destinations, like a
+single send. Invalid items get a problem of their own (`index`, `code`, `detail`, `field`) and
+store nothing; the valid ones are committed in one transaction (`GroupCommitter.commit_many`),
+then enqueued once per class, and only then is `202` answered, in request order. When no item
+is valid the answer is 422 with every item's problem, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from api.accept import accepted_json, check_destination, decode_json, new_row
+from api.jsonio import json_response
+from api.problems import PROBLEM_JSON, ApiProblem, problem_body
+from api.schemas import parse_send_request
+from api.services import OWNER, SERVICES
+from messaging import InvalidInput, SwitchboardError, fill_template
+from store import KeyOwner, NewMessage
+
+MAX_BATCH_ITEMS = 1000
+# 1,000 messages of the longest body (1,600 characters) as JSON escapes (`\uXXXX`, 6 bytes per
+# character) would be ~10 MB; 4 MiB holds 1,000 full-length GSM-7 or UTF-8 bodies with room.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+_RECIPIENT_FIELDS = {"to", "variables"}
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 `payload_too_large` past `limit` bytes (before reading it
+    all when the client says its length)."""
+    too_large = ApiProblem(
+        413, "payload_too_large", "Payload too large", f"the body is over {limit} bytes"
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def expand(data: Any) -> list[dict[str, Any] | SwitchboardError]:
+    """The batch body as one message body per item, or the item's own error.
+
+    Raises:
+        InvalidInput: the body is not one of the two forms (or is empty).
+        ApiProblem: 413 `too_many_messages` over `MAX_BATCH_ITEMS` items.
+    """
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "the request body must be a JSON object")
+    if ("messages" in data) == ("recipients" in data):
+        raise InvalidInput("messages", "give either `messages` or `recipients` (with `body`)")
+    key = "messages" if "messages" in data else "recipients"
+    items = data[key]
+    if not isinstance(items, list) or not items:
+        raise InvalidInput(key, "must be a non-empty list")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise ApiProblem(
+            413,
+            "too_many_messages",
+            "Too many messages",
+            f"{len(items)} {key} in one batch; at most {MAX_BATCH_ITEMS} are allowed",
+        )
+    if key == "messages":
+        if len(data) > 1:
+            raise InvalidInput(sorted(set(data) - {"messages"})[0], "unknown field")
+        return list(items)
+    common = {name: value for name, value in data.items() if name != "recipients"}
+    return [_recipient_message(common, recipient) for recipient in items]
+
+
+def _recipient_message(common: dict[str, Any], recipient: Any) -> dict[str, Any] | SwitchboardError:
+    """One recipient of the template form as a message body, or its error."""
+    to: Any
+    variables: Any
+    if isinstance(recipient, str):
+        to, variables = recipient, {}
+    elif isinstance(recipient, dict):
+        unknown = sorted(set(recipient) - _RECIPIENT_FIELDS)
+        if unknown:
+            return InvalidInput(unknown[0], "unknown field (a recipient has `to` and `variables`)")
+        to, variables = recipient.get("to"), recipient.get("variables", {})
+        if not isinstance(variables, dict):
+            return InvalidInput("variables", "must be an object of names to values")
+    else:
+        return InvalidInput("recipients", "each recipient is a number or {to, variables}")
+    body = common.get("body")
+    if isinstance(body, str):
+        try:
+            body = fill_template(body, variables)
+        except InvalidInput as error:
+            return error
+    return {**common, "to": to, "body": body}
+
+
+async def send_batch(request: web.Request) -> web.Response:
+    """POST /v1/messages/batch → 202 with one entry per item, in order, once committed."""
+    services = request.app[SERVICES]
+    owner: KeyOwner = request[OWNER]
+    items = expand(decode_json(await read_limited(request, MAX_BATCH_BYTES)))
+    table = services.routes() if services.routes is not None else None
+    now = services.clock()
+    results: list[NewMessage | SwitchboardError] = []
+    for item in items:
+        if isinstance(item, SwitchboardError):
+            results.append(item)
+            continue
+        try:
+            parsed = parse_send_request(item, services.default_sender)
+            check_destination(owner, parsed.to.e164, table)
+        except SwitchboardError as error:
+            results.append(error)
+            continue
+        results.append(new_row(services, owner, parsed, now))
+    rows = [r for r in results if isinstance(r, NewMessage)]
+    problems = [
+        {"index": i, **problem_body(r)}
+        for i, r in enumerate(results)
+        if isinstance(r, SwitchboardError)
+    ]
+    if not rows:
+        detail = f"none of the {len(results)} messages is valid; nothing was stored"
+        return json_response(
+            {
+                "type": "/problems/batch_invalid",
+                "title": "No valid message in the batch",
+                "status": 422,
+                "detail": detail,
+                "code": "batch_invalid",
+                "rejected": len(problems),
+                "errors": problems,
+            },
+            status=422,
+            content_type=PROBLEM_JSON,
+        )
+    await services.committer.commit_many(rows)
+    errors = iter(problems)
+    entries: list[dict[str, Any]] = []
+    for i, r in enumerate(results):
+        if isinstance(r, NewMessage):
+            entries.append({"index": i, **accepted_json(r)})
+        else:
+            problem = next(errors)
+            entries.append(
+                {"index": i, "error": {k: v for k, v in problem.items() if k != "index"}}
+            )
+    return json_response(
+        {"accepted": len(rows), "rejected": len(problems), "messages": entries}, status=202
+    )
