@@ -15,7 +15,7 @@ from api.problems import ApiProblem, problem_response, response_for
 from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
 from api.services import OWNER, SERVICES, ApiServices
-from messaging import Status, SwitchboardError
+from messaging import Status
 from store import KeyOwner, MessageView, NewMessage, new_id
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -48,8 +48,6 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     """Turn every error into problem+json; nothing escapes as HTML or a traceback."""
     try:
         return await handler(request)
-    except SwitchboardError as error:
-        return response_for(error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -57,6 +55,8 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
             exc.status, "http_error"
         )
         return problem_response(exc.status, code, exc.reason, exc.text or exc.reason)
+    except Exception as error:  # ours, the database's (503), or a bug (500): api/problems.py
+        return response_for(error)
 
 
 @web.middleware
