@@ -111,6 +111,7 @@ def _message_json(view: MessageView) -> dict[str, Any]:
                 "carrier_message_ids": list(a.carrier_message_ids),
                 "submitted_at": a.submitted_at.isoformat(),
                 "receipt_at": a.receipt_at.isoformat() if a.receipt_at else None,
+                "resubmitted_after_crash": a.resubmitted_after_crash,
             }
             for a in view.attempts
         ],

@@ -27,6 +27,7 @@ from messaging.errors import (
     TransientCarrierError,
     Unbound,
 )
+from messaging.leases import LeasePolicy
 from messaging.phone import PhoneNumber, parse_e164
 from messaging.types import (
     E164,
@@ -49,6 +50,7 @@ __all__ = [
     "Encoding",
     "InvalidInput",
     "InvalidNumber",
+    "LeasePolicy",
     "MessageClass",
     "MessageId",
     "NoRoute",

@@ -13,6 +13,7 @@ from store.records import (
     ReceiptBatchResult,
     ReceiptRecord,
     ResendPolicy,
+    SendLease,
     SendOutcome,
     StatusChange,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "ReceiptBatchResult",
     "ReceiptRecord",
     "ResendPolicy",
+    "SendLease",
     "SendOutcome",
     "StatusChange",
     "hash_key",

@@ -11,19 +11,18 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from messaging import MessageClass
-from otp import codes as otp_codes
 from store import ReceiptRecord, ResendPolicy, StatusChange
 from store.otp_repository import OtpStore
 from workers.callbacks import CALLBACKS_QUEUE, payloads, post
 from workers.config import WorkerSettings
 from workers.context import WorkerContext, utcnow
+from workers.sweeping import sweep_once
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,6 @@ SEND_TASK = "switchboard.send"
 RECONCILE_TASK = "switchboard.reconcile"
 SWEEP_TASK = "switchboard.sweep"
 CALLBACK_TASK = "switchboard.callback"
-MAX_WAKEUPS_PER_SWEEP = 20
 RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)
 
@@ -164,30 +162,11 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
 
     @app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
     def sweep() -> dict[str, int]:
-        """Outbox sweep: re-enqueue stranded or due messages, expire overdue ones."""
+        """Outbox sweep (`workers.sweeping.sweep_once`); the elected sweeper runs it too."""
         ctx = context()
-        now = utcnow()
-        stranded = ctx.store.stranded(
-            now,
-            queued_before=now - timedelta(seconds=ctx.settings.requeue_after),
-            sending_before=now - timedelta(seconds=ctx.settings.stuck_sending_after),
+        return sweep_once(
+            ctx.store, OtpStore(ctx.engine), outbox, notify, ctx.settings, resend_policy, utcnow()
         )
-        for message_class, count in stranded.items():
-            # Wake-up tasks carry no ids: each claims the oldest due messages of its class.
-            wakeups = min(-(-count // settings.send_batch_max), MAX_WAKEUPS_PER_SWEEP)
-            for _ in range(wakeups):
-                outbox.enqueue_wakeup(message_class)
-        silent = ctx.store.silent_to_resend(
-            now, now - timedelta(seconds=ctx.settings.otp_resend_after), resend_policy
-        )
-        for message_class, ids in silent.items():
-            outbox.enqueue(message_class, ids)
-        expired = ctx.store.expire_overdue(now)
-        notify(expired)
-        masked = OtpStore(ctx.engine).mask_spent_codes(now, otp_codes.MIN_LENGTH)
-        if stranded:
-            log.info("sweeper woke send tasks for %s", stranded)
-        return {"stranded": sum(stranded.values()), "expired": len(expired), "masked": masked}
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:
