@@ -1,7 +1,8 @@
 """`make_celery(settings)`: the one place every Celery option is set, and the tasks.
 
 JSON only, acks_late, reject on worker loss, one queue per traffic class (OTP never waits
-behind marketing), a `receipts` queue, and a beat schedule for the outbox sweeper.
+behind marketing), a `receipts` queue. The outbox sweep runs in whichever worker holds the
+sweeper lock (`workers.leader`), not on a Celery beat pinned to one worker.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from store.otp_repository import OtpStore
 from workers.callbacks import CALLBACKS_QUEUE, payloads, post
 from workers.config import WorkerSettings
 from workers.context import WorkerContext, utcnow
+from workers.sweeper_process import attach_sweeper
 from workers.sweeping import sweep_once
 
 log = logging.getLogger(__name__)
@@ -34,11 +36,14 @@ RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)
 
 
-def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery:
-    """The Celery app: broker, options, tasks and beat schedule, all from `settings`.
+def make_celery(
+    settings: WorkerSettings, warm_sessions: bool = False, sweeper: bool = False
+) -> Celery:
+    """The Celery app: broker, options and tasks, all from `settings`.
 
     With `warm_sessions`, each worker process binds its carrier sessions as soon as it starts,
-    so the first OTP it sends does not wait for a bind.
+    so the first OTP it sends does not wait for a bind. With `sweeper`, a worker run from
+    this app takes part in the sweeper election (`workers.sweeper_process`).
     """
     app = Celery("switchboard", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
@@ -55,13 +60,6 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         # takes only `queued` rows; receipts apply once), so a slow task run twice is harmless.
         broker_transport_options={"visibility_timeout": 120},
         worker_hijack_root_logger=False,
-        beat_schedule={
-            "sweep": {
-                "task": SWEEP_TASK,
-                "schedule": settings.sweep_interval,
-                "options": {"queue": RECEIPTS_QUEUE},
-            },
-        },
     )
     state: dict[str, WorkerContext] = {}
     state_lock = threading.Lock()  # the warm-up thread and the first task may race
@@ -167,6 +165,9 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         return sweep_once(
             ctx.store, OtpStore(ctx.engine), outbox, notify, ctx.settings, resend_policy, utcnow()
         )
+
+    if sweeper:
+        attach_sweeper(app, settings, outbox, notify, resend_policy)
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:
