@@ -30,7 +30,9 @@ class WorkerSpec:
     name: str
     queues: str
     concurrency: int = 1
-    beat: bool = False
+    beat: bool = (
+        False  # passes --beat, a no-op now: every worker takes part in the sweeper election
+    )
     nice: int = 0
     pool: str = "prefork"
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
+from store import NewMessage, new_id
 from switchboard.load import send_all
 from switchboard.stack import Stack, WorkerSpec, wait_until
 from tests.e2e.conftest import StackFactory
+from workers import read_sweeper_status
 
 FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "canceled"}
 SEND_WORKER = WorkerSpec("worker-send", "otp,transactional,marketing", 1)
@@ -61,3 +67,51 @@ def test_killed_send_worker_batch_is_resent_within_seconds_and_counted_once(
     assert max(accepted.values()) == 1  # one charged attempt per message, however often sent
     assert 0 < flagged <= in_flight
     assert stack.simulator_stats()["alpha"]["submits_accepted"] >= len(ids)
+
+
+def _holder_worker(stack: Stack) -> str | None:
+    status = read_sweeper_status(stack.redis_url)
+    if status.holder is None:
+        return None
+    return next((n for n, p in stack.group.processes if p.pid == status.holder.pid), None)
+
+
+def _overdue(stack: Stack) -> str:
+    now = datetime.now(UTC)
+    account = stack.store.ensure_account("demo", now)
+    row = NewMessage(
+        new_id(), account, "+447400999999", "Acme", "late", "marketing", "gsm7", 1, None,
+        now - timedelta(minutes=2), now - timedelta(minutes=1),
+    )  # fmt: skip
+    stack.store.insert_messages([row])
+    return row.id
+
+
+def test_killed_sweeper_holder_is_replaced_within_seconds_and_the_successor_sweeps(
+    make_stack: StackFactory,
+) -> None:
+    """Given two workers, one holding the sweeper lock, when the holder is SIGKILLed, then
+    the other takes the lock within ~10 s and sweeps (an overdue message gets `expired`);
+    `switchboard status` names the holder."""
+    stack = make_stack()
+    assert wait_until(lambda: _holder_worker(stack) is not None, timeout=30)
+    holder = _holder_worker(stack)
+    shown = subprocess.run(
+        [sys.executable, "-m", "switchboard", "status"],
+        env={**os.environ, "SWITCHBOARD_REDIS_URL": stack.redis_url},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "sweeper: held by" in shown and "last sweep:" in shown
+    first = _overdue(stack)
+    assert wait_until(lambda: stack.store.status_counts([first]) == {"expired": 1}, timeout=5)
+    assert holder is not None
+    stack.kill_worker(holder)
+    killed = time.monotonic()
+    assert wait_until(lambda: _holder_worker(stack) not in {None, holder}, timeout=15)
+    takeover = time.monotonic() - killed
+    print(f"sweeper takeover after holder kill: {takeover:.1f} s")
+    assert takeover < 10
+    late = _overdue(stack)
+    assert wait_until(lambda: stack.store.status_counts([late]) == {"expired": 1}, timeout=5)
