@@ -30,9 +30,8 @@ class WorkerSpec:
     name: str
     queues: str
     concurrency: int = 1
-    beat: bool = (
-        False  # passes --beat, a no-op now: every worker takes part in the sweeper election
-    )
+    # Passes --beat, a no-op now: every worker takes part in the sweeper election.
+    beat: bool = False
     nice: int = 0
     pool: str = "prefork"
 
