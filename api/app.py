@@ -21,7 +21,6 @@ from api.reader import GroupReader
 from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
 from api.services import OWNER, READ_POOL, READER, SERVICES, ApiServices
-from messaging import SwitchboardError
 from store import KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,8 +53,6 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     """Turn every error into problem+json; nothing escapes as HTML or a traceback."""
     try:
         return await handler(request)
-    except SwitchboardError as error:
-        return response_for(error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -63,6 +60,8 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
             exc.status, "http_error"
         )
         return problem_response(exc.status, code, exc.reason, exc.text or exc.reason)
+    except Exception as error:  # ours, the database's (503), or a bug (500): api/problems.py
+        return response_for(error)
 
 
 @web.middleware
@@ -118,6 +117,7 @@ def _message_json(view: MessageView) -> dict[str, Any]:
                 "carrier_message_ids": list(a.carrier_message_ids),
                 "submitted_at": a.submitted_at,
                 "receipt_at": a.receipt_at,
+                "resubmitted_after_crash": a.resubmitted_after_crash,
             }
             for a in view.attempts
         ],

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Protocol
 
+from api.problems import is_database_unavailable
 from store import MessageStore, NewMessage
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class GroupCommitter:
         self.commits = 0
         self.rows = 0
         self.enqueue_failures = 0
+        self.database_down = False  # for one WARN line per outage, and one when it ends
         self._thread.start()
 
     async def commit(self, row: NewMessage) -> None:
@@ -90,7 +92,12 @@ class GroupCommitter:
         try:
             self.store.insert_messages([row for rows, _, _ in batch for row in rows])
         except Exception as exc:
-            if len(batch) == 1:
+            if is_database_unavailable(exc):  # no row is at fault: all answer 503, none written
+                errors = [exc] * len(batch)
+                if not self.database_down:
+                    log.warning("database unavailable, answering 503 until it is back: %s", exc)
+                self.database_down = True
+            elif len(batch) == 1:
                 log.exception("commit of %d rows failed", len(batch[0][0]))
                 errors[0] = exc
             else:  # one bad unit must not fail its neighbours: write them one by one
@@ -104,6 +111,9 @@ class GroupCommitter:
                         log.exception("commit of %d rows from %s failed", len(rows), rows[0].id)
                         errors[i] = single
         committed = [rows for (rows, _, _), error in zip(batch, errors, strict=True) if not error]
+        if committed and self.database_down:
+            log.warning("database is back: commits resume")
+            self.database_down = False
         if committed:
             self.commits += 1
             self.rows += sum(len(rows) for rows in committed)

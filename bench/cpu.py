@@ -55,9 +55,16 @@ def cpu_seconds(roots: Mapping[int, str]) -> dict[str, float]:
     return dict(totals)
 
 
+def machine_seconds() -> float:
+    """CPU seconds every process on the machine has spent busy so far (/proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 def cpu_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
     """CPU seconds spent between two readings, per family."""
     return {name: round(after[name] - before.get(name, 0.0), 3) for name in after}
 
 
-__all__ = ["cpu_delta", "cpu_seconds", "postmaster_pid"]
+__all__ = ["cpu_delta", "cpu_seconds", "machine_seconds", "postmaster_pid"]

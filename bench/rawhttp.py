@@ -129,3 +129,64 @@ async def run_load(
         assert connection.transport is not None
         connection.transport.close()
     return figures
+
+
+@dataclass
+class Answer:
+    """One request's fate: status (0: connection error), body, wall-clock send and answer."""
+
+    index: int
+    status: int
+    body: bytes
+    sent_at: float
+    answered_at: float
+
+
+async def send_each(
+    host: str,
+    port: int,
+    connections: int,
+    requests: list[bytes],
+    rate: float | None = None,
+    on_answer: Callable[[Answer], None] | None = None,
+) -> list[Answer]:
+    """Send every request once over `connections` keep-alive connections; answers by index.
+
+    With `rate` (requests per second) the load is open-loop: request i goes out no earlier
+    than start + i / rate, however the server keeps up. A connection that breaks answers its
+    request with status 0 and is opened again (the request is not retried).
+    """
+    loop = asyncio.get_running_loop()
+    answers: list[Answer | None] = [None] * len(requests)
+    cursor = iter(range(len(requests)))
+    start = time.perf_counter()
+    wall_start = time.time()
+
+    async def open_one() -> _Connection:
+        return (await loop.create_connection(_Connection, host, port))[1]
+
+    async def client() -> None:
+        connection: _Connection | None = None
+        for index in cursor:
+            if rate:
+                wait = start + index / rate - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            sent = wall_start + (time.perf_counter() - start)
+            try:
+                connection = connection or await open_one()
+                status, body = await connection.request(requests[index])
+            except OSError:
+                status, body = 0, b""
+                if connection is not None and connection.transport is not None:
+                    connection.transport.close()
+                connection = None
+            answer = Answer(index, status, body, sent, wall_start + (time.perf_counter() - start))
+            answers[index] = answer
+            if on_answer is not None:
+                on_answer(answer)
+        if connection is not None and connection.transport is not None:
+            connection.transport.close()
+
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return [a for a in answers if a is not None]

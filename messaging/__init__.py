@@ -35,6 +35,7 @@ from messaging.errors import (
     TransientCarrierError,
     Unbound,
 )
+from messaging.leases import LeasePolicy
 from messaging.phone import PhoneNumber, parse_e164
 from messaging.templates import MissingVariable, fill_template, placeholders
 from messaging.types import (
@@ -62,6 +63,7 @@ __all__ = [
     "Encoding",
     "InvalidInput",
     "InvalidNumber",
+    "LeasePolicy",
     "MessageClass",
     "MessageId",
     "MissingVariable",

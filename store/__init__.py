@@ -17,6 +17,7 @@ from store.records import (
     ReceiptBatchResult,
     ReceiptRecord,
     ResendPolicy,
+    SendLease,
     SendOutcome,
     StatusChange,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "ReceiptBatchResult",
     "ReceiptRecord",
     "ResendPolicy",
+    "SendLease",
     "SendOutcome",
     "StatusChange",
     "hash_key",

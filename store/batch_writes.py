@@ -50,6 +50,7 @@ class AttemptRow:
     currency: str
     submit_status: str
     error_code: str | None
+    resubmitted_after_crash: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,34 @@ class OutcomeRow:
     next_attempt_at: datetime | None
 
 
-_CURRENT = "SELECT id, attempt_count, callback_url FROM messages WHERE id = ANY(%(ids)s::varchar[])"
+@dataclass(frozen=True)
+class CurrentRow:
+    """What writing a message's outcome needs to know of it now."""
+
+    id: str
+    attempt_count: int
+    callback_url: str | None
+    status: str
+    lease_owner: str | None
+
+    def held_by(self, lease_owner: str) -> bool:
+        """True while the batch of `lease_owner` still holds this row."""
+        return self.status == Status.SENDING.value and self.lease_owner == lease_owner
+
+
+# Locked in id order (as the sweeper takes rows back), so two writers never deadlock.
+_CURRENT = """
+SELECT id, attempt_count, callback_url, coalesce(status, ''), lease_owner FROM messages
+WHERE id = ANY(%(ids)s::varchar[]) ORDER BY id FOR UPDATE
+"""
 _INSERT_ATTEMPTS = """
 INSERT INTO attempts (message_id, number, carrier, route, cost, currency, submit_status,
-                      error_code, submitted_at)
+                      error_code, resubmitted_after_crash, submitted_at)
 SELECT a.*, %(now)s::timestamp
 FROM unnest(%(message_id)s::varchar[], %(number)s::int[], %(carrier)s::varchar[],
             %(route)s::varchar[], %(cost)s::numeric[], %(currency)s::varchar[],
-            %(submit_status)s::varchar[], %(error_code)s::varchar[]) AS a
+            %(submit_status)s::varchar[], %(error_code)s::varchar[],
+            %(resubmitted)s::boolean[]) AS a
 RETURNING id, message_id, number
 """
 _INSERT_PARTS = """
@@ -94,7 +115,8 @@ SELECT * FROM unnest(%(attempt_id)s::int[], %(message_id)s::varchar[], %(carrier
 _UPDATE_OUTCOMES = """
 UPDATE messages SET status = o.status, error_code = o.error_code,
        attempt_count = o.attempt_count, sent_at = o.sent_at, final_at = o.final_at,
-       next_attempt_at = o.next_attempt_at, updated_at = %(now)s::timestamp
+       next_attempt_at = o.next_attempt_at, updated_at = %(now)s::timestamp,
+       recovered = false, lease_until = NULL
 FROM unnest(%(id)s::varchar[], %(status)s::varchar[], %(error_code)s::varchar[],
             %(attempt_count)s::int[], %(sent_at)s::timestamp[], %(final_at)s::timestamp[],
             %(next_attempt_at)s::timestamp[])
@@ -113,17 +135,22 @@ def _postgresql(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def current(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str | None]]:
-    """Message id → (attempt_count, callback_url)."""
+def current(conn: Connection, ids: Sequence[str]) -> dict[str, CurrentRow]:
+    """Message id → its count of attempts, callback, status and lease, rows locked until the
+    transaction ends (SQLite: the transaction already holds the one write lock)."""
     if _postgresql(conn):
         rows: Sequence[Any] = conn.exec_driver_sql(_CURRENT, {"ids": list(ids)}).all()
     else:
         rows = conn.execute(
-            select(Message.id, Message.attempt_count, Message.callback_url).where(
-                Message.id.in_(ids)
-            )
+            select(
+                Message.id,
+                Message.attempt_count,
+                Message.callback_url,
+                status_of_row(),
+                Message.lease_owner,
+            ).where(Message.id.in_(ids))
         ).all()
-    return {r[0]: (r[1], r[2]) for r in rows}
+    return {r[0]: CurrentRow(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
 
 def insert_attempts(conn: Connection, rows: Sequence[AttemptRow], now: datetime) -> list[int]:
@@ -141,6 +168,7 @@ def insert_attempts(conn: Connection, rows: Sequence[AttemptRow], now: datetime)
             "currency": [r.currency for r in rows],
             "submit_status": [r.submit_status for r in rows],
             "error_code": [r.error_code for r in rows],
+            "resubmitted": [r.resubmitted_after_crash for r in rows],
         }
         # (message_id, number) is unique: it tells which id went to which row.
         ids = {(m, n): i for i, m, n in conn.exec_driver_sql(_INSERT_ATTEMPTS, params).all()}
@@ -196,6 +224,8 @@ def update_outcomes(conn: Connection, rows: Sequence[OutcomeRow], now: datetime)
             final_at=bindparam("b_final"),
             next_attempt_at=bindparam("b_next"),
             updated_at=now,
+            recovered=False,
+            lease_until=None,
         ),
         [
             {

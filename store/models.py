@@ -108,6 +108,12 @@ class Message(Base):
     # several go in one POST (`{"events": [...]}`).
     callback_events: Mapped[str] = mapped_column(String(8), default="all", server_default="all")
     callback_batch: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The batch that holds a `sending` row, and until when (renewed while it lives; migration
+    # 0009). `recovered`: the sweeper took the row back from a dead batch; cleared by the next
+    # outcome written.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_messages_status_updated", "status", "updated_at"),
@@ -138,6 +144,11 @@ class Attempt(Base):
     receipt_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The first try after the sweeper took the message back from a dead worker: the carrier
+    # may also have the submit that worker made (at-least-once), never charged twice.
+    resubmitted_after_crash: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     __table_args__ = (UniqueConstraint("message_id", "number"),)
 

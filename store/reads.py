@@ -56,6 +56,7 @@ def _read_statement() -> Select[*tuple[Any, ...]]:
             Attempt.receipt_state.label("a_receipt_state"),
             Attempt.submitted_at.label("a_submitted_at"),
             Attempt.receipt_at.label("a_receipt_at"),
+            Attempt.resubmitted_after_crash.label("a_resubmitted_after_crash"),
             Part.carrier_message_id.label("p_carrier_message_id"),
         )
         .select_from(Message)
@@ -200,6 +201,7 @@ def _view(rows: Sequence[Row[Any]]) -> tuple[str, MessageView]:
                     submitted_at=r.a_submitted_at,
                     receipt_at=r.a_receipt_at,
                     carrier_message_ids=(),
+                    resubmitted_after_crash=bool(r.a_resubmitted_after_crash),
                 )
             )
         if r.p_carrier_message_id is not None:

@@ -51,6 +51,15 @@ class ClaimedMessage:
     attempt_count: int
     valid_until: datetime
     tried_carriers: tuple[str, ...] = ()
+    recovered: bool = False  # taken back from a dead worker's batch: this is a re-send
+
+
+@dataclass(frozen=True)
+class SendLease:
+    """A claimed batch's hold on its rows: `owner` is unique per batch, renewed to `until`."""
+
+    owner: str
+    until: datetime
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class AttemptResult:
     accepted: bool
     error_code: str | None = None
     carrier_message_ids: tuple[str, ...] = ()
+    resubmitted_after_crash: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,7 @@ class AttemptView:
     submitted_at: datetime
     receipt_at: datetime | None
     carrier_message_ids: tuple[str, ...]
+    resubmitted_after_crash: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -40,10 +41,13 @@ from store.records import (
     KeyOwner,
     MessageView,
     NewMessage,
+    SendLease,
     SendOutcome,
     StatusChange,
 )
 from store.sweep import OutboxSweep
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -92,7 +96,13 @@ def _claim_statement(fill: bool) -> Update:
     return (
         update(Message)
         .where(Message.id == chosen.c.id)
-        .values(status=Status.SENDING.value, updated_at=now, next_attempt_at=None)
+        .values(
+            status=Status.SENDING.value,
+            updated_at=now,
+            next_attempt_at=None,
+            lease_owner=bindparam("lease_owner", type_=Message.lease_owner.type),
+            lease_until=bindparam("lease_until", type_=Message.lease_until.type),
+        )
         .returning(
             Message.id,
             Message.account_id,
@@ -103,6 +113,7 @@ def _claim_statement(fill: bool) -> Update:
             Message.segments,
             Message.attempt_count,
             Message.valid_until,
+            Message.recovered,
         )
     )
 
@@ -219,7 +230,12 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
     # -- the worker side ---------------------------------------------------------------
 
     def claim(
-        self, ids: Sequence[str], now: datetime, fill_class: str | None = None, fill_to: int = 0
+        self,
+        ids: Sequence[str],
+        now: datetime,
+        fill_class: str | None = None,
+        fill_to: int = 0,
+        lease: SendLease | None = None,
     ) -> list[ClaimedMessage]:
         """Move `queued` messages among `ids` to `sending` and return them (others are skipped).
 
@@ -227,6 +243,9 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
         `fill_to` are claimed: under a backlog every task carries a full batch, whatever the
         size of the task that woke it (the ids of the extra messages are in other tasks, which
         then find them taken). PostgreSQL skips rows another worker holds (SKIP LOCKED).
+
+        With `lease`, the rows carry it (`renew_leases` keeps it alive; the sweeper takes rows
+        of a dead lease back within seconds); without, they wait for `stuck_sending_after`.
         """
         if not ids and not fill_class:
             return []
@@ -236,6 +255,8 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
             "now": now,  # as its own kind of empty set
             "fill_class": fill_class,
             "fill_to": fill_to,
+            "lease_owner": lease.owner if lease else None,
+            "lease_until": lease.until if lease else None,
         }
         with self._statement() as conn:
             rows = list(conn.execute(_claim_statement(bool(fill_class)), params).all())
@@ -260,18 +281,44 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
                 attempt_count=r.attempt_count,
                 valid_until=r.valid_until,
                 tried_carriers=tuple(sorted(tried.get(r.id, ()))),
+                recovered=bool(r.recovered),
             )
             for r in rows
         ]
         return sorted(claimed, key=lambda c: order.get(c.id, len(order)))
 
-    def record_outcomes(self, outcomes: Sequence[SendOutcome], now: datetime) -> list[StatusChange]:
-        """Write the attempts, parts and new status of each message in one transaction."""
+    def record_outcomes(
+        self, outcomes: Sequence[SendOutcome], now: datetime, lease_owner: str | None = None
+    ) -> list[StatusChange]:
+        """Write the attempts, parts and new status of each message in one transaction.
+
+        With `lease_owner`, only messages still `sending` under that lease are written: one
+        the sweeper took back (its lease had died: the worker stalled past it) belongs to
+        whoever re-sends it, so the late outcome is dropped — never a second charged attempt
+        (ARCHITECTURE.md invariant 4). The rows are locked first, so the sweeper cannot take
+        one back between the test and the write.
+        """
         if not outcomes:
             return []
         with self.engine.begin() as conn:
             known = batch_writes.current(conn, [o.message_id for o in outcomes])
-            counts = {m: known.get(m, (0, None))[0] for m in (o.message_id for o in outcomes)}
+            if lease_owner is not None:
+                held = [
+                    o
+                    for o in outcomes
+                    if o.message_id in known and known[o.message_id].held_by(lease_owner)
+                ]
+                if len(held) < len(outcomes):
+                    log.warning(
+                        "lease %s lost for %d messages: their outcomes are dropped (re-sent)",
+                        lease_owner,
+                        len(outcomes) - len(held),
+                    )
+                outcomes = held
+            counts = {
+                o.message_id: known[o.message_id].attempt_count if o.message_id in known else 0
+                for o in outcomes
+            }
             attempts: list[batch_writes.AttemptRow] = []
             carrier_ids: list[tuple[str, ...]] = []
             for o in outcomes:
@@ -287,6 +334,7 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
                             currency=a.currency,
                             submit_status="accepted" if a.accepted else "error",
                             error_code=a.error_code,
+                            resubmitted_after_crash=a.resubmitted_after_crash,
                         )
                     )
                     carrier_ids.append(a.carrier_message_ids)
@@ -316,7 +364,11 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
                 now,
             )
             changes = [
-                StatusChange(o.message_id, o.status, known.get(o.message_id, (0, None))[1])
+                StatusChange(
+                    o.message_id,
+                    o.status,
+                    known[o.message_id].callback_url if o.message_id in known else None,
+                )
                 for o in outcomes
                 if o.status != Status.QUEUED.value
             ]

@@ -108,7 +108,12 @@ def worker(
         None, help="worker processes (default SWITCHBOARD_WORKER_CONCURRENCY)"
     ),
     beat: bool = typer.Option(
-        False, "--beat", help="also run the sweeper schedule (one per cluster)"
+        False,
+        "--beat",
+        help="accepted for compatibility, does nothing: every worker may hold the sweeper lock",
+    ),
+    sweeper: bool = typer.Option(
+        True, "--sweeper/--no-sweeper", help="take part in the sweeper election (one sweeps)"
     ),
     loglevel: str = typer.Option("WARNING"),
     nice: int = typer.Option(0, help="CPU niceness: give bulk (marketing) workers 10 so OTP wins"),
@@ -138,10 +143,17 @@ def worker(
         "--without-mingle",
         "--without-heartbeat",
     ]
-    if beat:
-        argv += ["-B", "-s", str(settings.var_dir / "celerybeat-schedule")]
+    del beat  # the sweep runs under a Redis lock in one worker of any (workers.leader)
     sends = bool(set(queues.split(",")) & {"otp", "transactional", "marketing"})
-    wiring.celery_app(settings, warm_sessions=sends).worker_main(argv)
+    wiring.celery_app(settings, warm_sessions=sends, sweeper=sweeper).worker_main(argv)
+
+
+@app.command("status")
+def status() -> None:
+    """Who holds the sweeper lock, and the last sweep."""
+    settings = Settings()
+    wiring.require_redis(settings)
+    typer.echo(wiring.sweeper_status(settings).describe())
 
 
 app.add_typer(routes_app, name="routes", help="Check, explain and diff routing files")

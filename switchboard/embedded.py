@@ -186,8 +186,8 @@ class Postgres:
         )
         return self.url(name)
 
-    def stop(self) -> None:
-        """Stop the cluster and remove its files."""
+    def halt(self) -> None:
+        """Stop the server at once (`immediate`, as a crash would), keeping its files."""
         subprocess.run(  # noqa: S603
             _as_postgres(
                 [_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"]
@@ -195,7 +195,38 @@ class Postgres:
             capture_output=True,
             check=False,
         )
+
+    def restart(self) -> None:
+        """Start a halted server again on the same port and data directory (crash recovery)."""
+        _pg_ctl_start(self.directory, self.port)
+
+    def stop(self) -> None:
+        """Stop the cluster and remove its files."""
+        self.halt()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _pg_ctl_start(directory: Path, port: int) -> None:
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options += " -c max_connections=200"
+    subprocess.run(  # noqa: S603
+        _as_postgres(
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(directory / "data"),
+                "-o",
+                options,
+                "-l",
+                str(directory / "log"),
+                "-w",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    wait_for_port(port)
 
 
 def start_postgres() -> Postgres:
@@ -212,24 +243,5 @@ def start_postgres() -> Postgres:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-    options += " -c max_connections=200"
-    subprocess.run(  # noqa: S603
-        _as_postgres(
-            [
-                _pg_bin("pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(directory / "log"),
-                "-w",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    wait_for_port(port)
+    _pg_ctl_start(directory, port)
     return Postgres(directory, port)

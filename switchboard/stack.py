@@ -30,6 +30,7 @@ class WorkerSpec:
     name: str
     queues: str
     concurrency: int = 1
+    # Passes --beat, a no-op now: every worker takes part in the sweeper election.
     beat: bool = False
     nice: int = 0
     pool: str = "prefork"

@@ -17,7 +17,7 @@ from routing import RoutesWatcher
 from store import MessageStore, make_engine, upgrade
 from store.otp_repository import OtpStore
 from switchboard.settings import Settings
-from workers import CeleryOutbox, make_celery
+from workers import CeleryOutbox, SweeperStatus, make_celery, read_sweeper_status
 
 
 def utcnow() -> datetime:
@@ -40,9 +40,15 @@ def migrate(settings: Settings) -> None:
     upgrade(settings.resolved_database_url())
 
 
-def celery_app(settings: Settings, warm_sessions: bool = False) -> Celery:
-    """The Celery app of this deployment (workers that send bind their carriers at start)."""
-    return make_celery(settings, warm_sessions)
+def celery_app(settings: Settings, warm_sessions: bool = False, sweeper: bool = False) -> Celery:
+    """The Celery app of this deployment (workers that send bind their carriers at start;
+    with `sweeper`, the worker takes part in the sweeper election)."""
+    return make_celery(settings, warm_sessions, sweeper)
+
+
+def sweeper_status(settings: Settings) -> SweeperStatus:
+    """Who holds the sweeper lock, read from Redis."""
+    return read_sweeper_status(settings.redis_url)
 
 
 def api_app(settings: Settings) -> web.Application:

@@ -14,8 +14,10 @@ from workers.celery_app import (
     make_celery,
 )
 from workers.config import WorkerSettings
+from workers.leader import SweeperStatus
 from workers.receipts import ReceiptForwarder
 from workers.sending import Sender, SendStats, bucket_key, bucket_shape
+from workers.sweeper_process import sweeper_status as read_sweeper_status
 
 __all__ = [
     "CALLBACKS_QUEUE",
@@ -30,10 +32,12 @@ __all__ = [
     "ReceiptForwarder",
     "SendStats",
     "Sender",
+    "SweeperStatus",
     "WorkerSettings",
     "bucket_key",
     "bucket_shape",
     "make_celery",
+    "read_sweeper_status",
     "render_batch",
     "render_event",
     "sign",

@@ -125,8 +125,18 @@ def release_due(
     Each released event is held for `CALLBACK_HANDOFF_GRACE`, so a sweep before its task ran
     does not release it again; if the task is lost, the hold runs out and the next sweep does.
     """
-    now = delivery.clock()
-    refs = delivery.outbox.release_due(now, now + CALLBACK_HANDOFF_GRACE, limit)
+    return release_due_events(delivery.outbox, publish, delivery.clock(), limit, per_task)
+
+
+def release_due_events(
+    outbox: CallbackOutbox,
+    publish: Callable[[list[list[int]]], None],
+    now: datetime,
+    limit: int = RELEASE_LIMIT,
+    per_task: int = RELEASE_BATCH,
+) -> int:
+    """`release_due` over any outbox (the sweeper's own engine, no dispatcher)."""
+    refs = outbox.release_due(now, now + CALLBACK_HANDOFF_GRACE, limit)
     for start in range(0, len(refs), per_task):
         publish([[event_id, attempts] for event_id, attempts in refs[start : start + per_task]])
     return len(refs)

@@ -2,7 +2,8 @@
 
 JSON only, acks_late, reject on worker loss, one queue per traffic class (OTP never waits
 behind marketing), a `receipts` queue, a `callbacks` queue (task logic in
-`workers.callback_delivery`), and a beat schedule for the outbox sweeper.
+`workers.callback_delivery`). The outbox sweep runs in whichever worker holds the sweeper lock
+(`workers.leader`), not on a Celery beat pinned to one worker.
 """
 
 from __future__ import annotations
@@ -10,21 +11,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from messaging import MessageClass
-from otp import codes as otp_codes
 from store import ReceiptBatchResult, ReceiptRecord, StatusChange
 from store.otp_repository import OtpStore
 from workers import callback_delivery
 from workers.callback_delivery import CallbackDelivery
 from workers.callbacks import CALLBACKS_QUEUE
 from workers.config import WorkerSettings
-from workers.context import WorkerContext, utcnow
+from workers.context import WorkerContext, otp_resend_policy, utcnow
+from workers.sweeper_process import attach_sweeper
+from workers.sweeping import sweep_once
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +34,18 @@ RECONCILE_TASK = "switchboard.reconcile"
 SWEEP_TASK = "switchboard.sweep"
 CALLBACKS_TASK = "switchboard.callbacks"  # new events of these message ids
 CALLBACKS_RETRY_TASK = "switchboard.callbacks.retry"  # (event id, attempts) the sweep released
-MAX_WAKEUPS_PER_SWEEP = 20
 RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)
 
 
-def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery:
-    """The Celery app: broker, options, tasks and beat schedule, all from `settings`.
+def make_celery(
+    settings: WorkerSettings, warm_sessions: bool = False, sweeper: bool = False
+) -> Celery:
+    """The Celery app: broker, options and tasks, all from `settings`.
 
     With `warm_sessions`, each worker process binds its carrier sessions as soon as it starts,
-    so the first OTP it sends does not wait for a bind.
+    so the first OTP it sends does not wait for a bind. With `sweeper`, a worker run from
+    this app takes part in the sweeper election (`workers.sweeper_process`).
     """
     app = Celery("switchboard", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
@@ -59,13 +62,6 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
         # takes only `queued` rows; receipts apply once), so a slow task run twice is harmless.
         broker_transport_options={"visibility_timeout": 120},
         worker_hijack_root_logger=False,
-        beat_schedule={
-            "sweep": {
-                "task": SWEEP_TASK,
-                "schedule": settings.sweep_interval,
-                "options": {"queue": RECEIPTS_QUEUE},
-            },
-        },
     )
     state: dict[str, WorkerContext] = {}
     callback_state: dict[str, CallbackDelivery] = {}
@@ -83,6 +79,7 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
             return state["ctx"]
 
     outbox = CeleryOutbox(app, settings.send_batch_max)
+    resend_policy = otp_resend_policy(settings)
 
     def callbacks() -> CallbackDelivery:
         with state_lock:
@@ -135,37 +132,21 @@ def make_celery(settings: WorkerSettings, warm_sessions: bool = False) -> Celery
 
     @app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
     def sweep() -> dict[str, int]:
-        """Outbox sweep: re-enqueue stranded or due messages, expire overdue ones."""
+        """Outbox sweep (`workers.sweeping.sweep_once`); the elected sweeper runs it too."""
         ctx = context()
-        now = utcnow()
-        stranded = ctx.store.stranded(
-            now,
-            queued_before=now - timedelta(seconds=ctx.settings.requeue_after),
-            sending_before=now - timedelta(seconds=ctx.settings.stuck_sending_after),
+        return sweep_once(
+            ctx.store,
+            OtpStore(ctx.engine),
+            outbox,
+            notify,
+            ctx.settings,
+            resend_policy,
+            utcnow(),
+            publish_callbacks=publish_released,
         )
-        for message_class, count in stranded.items():
-            # Wake-up tasks carry no ids: each claims the oldest due messages of its class.
-            wakeups = min(-(-count // settings.send_batch_max), MAX_WAKEUPS_PER_SWEEP)
-            for _ in range(wakeups):
-                outbox.enqueue_wakeup(message_class)
-        ctx.retry_parked()  # receipts parked by a worker that died before it retried them
-        silent = ctx.store.silent_to_resend(
-            now, now - timedelta(seconds=ctx.settings.otp_resend_after), ctx.resend_policy
-        )
-        for message_class, ids in silent.items():
-            outbox.enqueue(message_class, ids)
-        expired = ctx.store.expire_overdue(now)
-        notify(expired)
-        masked = OtpStore(ctx.engine).mask_spent_codes(now, otp_codes.MIN_LENGTH)
-        callbacks_due = callback_delivery.release_due(callbacks(), publish_released)
-        if stranded:
-            log.info("sweeper woke send tasks for %s", stranded)
-        return {
-            "stranded": sum(stranded.values()),
-            "expired": len(expired),
-            "masked": masked,
-            "callbacks_released": callbacks_due,
-        }
+
+    if sweeper:
+        attach_sweeper(app, settings, outbox, notify, resend_policy, publish_released)
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:

@@ -52,6 +52,13 @@ AfterReceipts = Callable[[ReceiptBatchResult], None]
 _FINAL_RECEIPTS = {"delivered", "undelivered", "expired", "rejected"}
 
 
+def otp_resend_policy(settings: WorkerSettings) -> ResendPolicy:
+    """An undelivered or silent OTP goes to its next carrier, up to the configured attempts."""
+    return ResendPolicy(
+        classes=frozenset({MessageClass.OTP.value}), max_attempts=settings.otp_max_carrier_attempts
+    )
+
+
 def receipt_record(carrier: str, receipt: Receipt, now: datetime) -> ReceiptRecord:
     """A receipt from `carrier`'s bind, ready to match (every form of its id)."""
     return ReceiptRecord(
@@ -87,10 +94,7 @@ class WorkerContext:
         # Read by every batch; refreshed in the background so no OTP waits for that read.
         self._snapshot = Refreshing(self._read_snapshot, HEALTH_REFRESH_SECONDS, "health-snapshot")
         self._after_receipts = after_receipts
-        self.resend_policy = ResendPolicy(
-            classes=frozenset({MessageClass.OTP.value}),
-            max_attempts=settings.otp_max_carrier_attempts,
-        )
+        self.resend_policy = otp_resend_policy(settings)
         self._pool: CarrierPool | None = None
         self._account_names: dict[str, str] = {}
         self._forwarder: ReceiptForwarder | None = None

@@ -28,6 +28,7 @@ from carriers import (
 )
 from messaging import (
     CarrierError,
+    LeasePolicy,
     MessageClass,
     PermanentCarrierError,
     Segmentation,
@@ -38,7 +39,15 @@ from messaging import (
 )
 from ratelimit import TokenBuckets
 from routing import Candidate, RouteRequest, RoutingTable, Snapshot, route
-from store import AttemptResult, ClaimedMessage, MessageStore, SendOutcome, StatusChange
+from store import (
+    AttemptResult,
+    ClaimedMessage,
+    MessageStore,
+    SendLease,
+    SendOutcome,
+    StatusChange,
+)
+from workers.lease_keeper import LeaseKeeper, lease_owner
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +103,6 @@ class _Job:
 _InFlight = tuple[_Job, list[concurrent.futures.Future[str]], float]  # job, parts, sent at
 RECORD_EVERY = 100  # finished messages per store write…
 RECORD_INTERVAL = 0.05  # …or this often, so receipts rarely race ahead of their attempt rows
-HEARTBEAT_EVERY = 10.0  # seconds; well under Settings.stuck_sending_after
 
 
 @dataclass
@@ -129,6 +137,7 @@ class Sender:
         monotonic: Callable[[], float] = time.monotonic,
         health: HealthStore | None = None,
         account_names: dict[str, str] | None = None,
+        leases: LeasePolicy | None = None,
     ) -> None:
         self.store = store
         self.routes = routes
@@ -143,6 +152,7 @@ class Sender:
         self.batch_max = batch_max
         self.monotonic = monotonic
         self.health = health
+        self.leases = leases or LeasePolicy()
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
         self._bulk_ready_at: dict[str, float] = {}  # carrier → when its bulk lane may ask again
         # Account id → name (names never change): share one dict across batches of a process.
@@ -153,19 +163,29 @@ class Sender:
     ) -> tuple[SendStats, list[StatusChange]]:
         """Claim (topped up from the `fill_class` backlog), route, submit, record one batch."""
         stats = SendStats()
-        claimed = self.store.claim(ids, self.clock(), fill_class, self.batch_max)
+        now = self.clock()
+        lease = SendLease(lease_owner(), self.leases.until(now))
+        claimed = self.store.claim(ids, now, fill_class, self.batch_max, lease)
         stats.claimed = len(claimed)
         if not claimed:
             return stats, []
-        table = self.routes()
-        snapshot = self.snapshot()
-        unknown = {m.account_id for m in claimed} - self._account_names.keys()
-        self._account_names.update(self.store.account_names(unknown))
-        jobs = [self._plan(m, table, snapshot) for m in claimed]
-        with _Recorder(self._record, stats) as recorder:
-            recorder.add([j for j in jobs if j.outcome is not None], self._take_tally())
-            self._pipeline([j for j in jobs if j.outcome is None], table, stats, recorder)
-            return stats, recorder.changes()
+        held = [m.id for m in claimed]
+        with LeaseKeeper(self.store.renew_leases, lease.owner, held, self.leases, self.clock):
+            table = self.routes()
+            snapshot = self.snapshot()
+            unknown = {m.account_id for m in claimed} - self._account_names.keys()
+            self._account_names.update(self.store.account_names(unknown))
+            jobs = [self._plan(m, table, snapshot) for m in claimed]
+
+            def record(
+                done: list[_Job], stats: SendStats, tally: Mapping[str, Counter[str]]
+            ) -> list[StatusChange]:
+                return self._record(done, stats, tally, lease.owner)
+
+            with _Recorder(record, stats) as recorder:
+                recorder.add([j for j in jobs if j.outcome is not None], self._take_tally())
+                self._pipeline([j for j in jobs if j.outcome is None], table, stats, recorder)
+                return stats, recorder.changes()
 
     def _pipeline(
         self, pending: list[_Job], table: RoutingTable, stats: SendStats, recorder: _Recorder
@@ -175,7 +195,7 @@ class Sender:
         never pauses the token takes (a bucket holds only ~20 ms of tokens)."""
         in_flight: list[_InFlight] = []
         finished: list[_Job] = []
-        recorded_at = beat_at = self.monotonic()
+        recorded_at = self.monotonic()
         while pending or in_flight:
             recorder.raise_failure()
             submitted, pending, wait = self._dispatch(pending, table)
@@ -192,10 +212,6 @@ class Sender:
             ):
                 recorder.add(finished, self._take_tally())
                 finished, recorded_at = [], now
-            if now - beat_at >= HEARTBEAT_EVERY:  # a long batch keeps the sweeper off its rows
-                held = [j.message.id for j in pending] + [j.message.id for j, _, _ in in_flight]
-                self.store.heartbeat(held, self.clock())
-                beat_at = now
             if submitted or settled:
                 continue
             if in_flight:  # nothing moved: wait for the next response (or for tokens)
@@ -225,7 +241,11 @@ class Sender:
         return settled, waiting
 
     def _record(
-        self, done: list[_Job], stats: SendStats, tally: Mapping[str, Counter[str]]
+        self,
+        done: list[_Job],
+        stats: SendStats,
+        tally: Mapping[str, Counter[str]],
+        owner: str,
     ) -> list[StatusChange]:
         if self.health is not None:
             for carrier, counts in tally.items():
@@ -240,7 +260,7 @@ class Sender:
                 stats.retry_later += 1
             else:
                 stats.failed += 1
-        return self.store.record_outcomes(outcomes, self.clock())
+        return self.store.record_outcomes(outcomes, self.clock(), lease_owner=owner)
 
     def _plan(self, message: ClaimedMessage, table: RoutingTable, snapshot: Snapshot) -> _Job:
         seg = segment(message.body)
@@ -361,7 +381,7 @@ class Sender:
         tally = self._tally[candidate.carrier]
         if error is None:
             tally["ok"] += 1
-            job.attempts.append(self._attempt(candidate, True, None, tuple(ids)))
+            job.attempts.append(self._attempt(job, candidate, True, None, tuple(ids)))
             job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.SENT.value)
             return
         code = _error_code(error)
@@ -370,7 +390,7 @@ class Sender:
             not isinstance(error, CarrierError) or counts_as_failure(error)
         ):
             tally["failure"] += 1  # the carrier itself is failing: feeds its circuit
-        job.attempts.append(self._attempt(candidate, False, code, ()))
+        job.attempts.append(self._attempt(job, candidate, False, code, ()))
         if isinstance(error, PermanentCarrierError):
             job.outcome = SendOutcome(
                 job.message.id, tuple(job.attempts), Status.FAILED.value, code
@@ -403,9 +423,12 @@ class Sender:
 
     @staticmethod
     def _attempt(
-        candidate: Candidate, accepted: bool, code: str | None, ids: tuple[str, ...]
+        job: _Job, candidate: Candidate, accepted: bool, code: str | None, ids: tuple[str, ...]
     ) -> AttemptResult:
         return AttemptResult(
+            # The first try of a message taken back from a dead batch: that batch may have
+            # submitted it too (at-least-once to the carrier, counted once in the books).
+            resubmitted_after_crash=job.message.recovered and not job.attempts,
             carrier=candidate.carrier,
             route=candidate.route,
             cost=Decimal(candidate.cost),

@@ -14,10 +14,19 @@ import pytest
 from sqlalchemy import Engine
 
 from carriers import MemoryHealthStore, SubmitPart
-from messaging import CarrierError, PermanentCarrierError, Throttled, Unbound
+from messaging import CarrierError, LeasePolicy, PermanentCarrierError, Throttled, Unbound
 from ratelimit import Grant, MemoryTokenBuckets
 from routing import CarrierHealth, Circuit, RoutingTable, Snapshot, load_routes
-from store import MessageStore, NewMessage, SendOutcome, StatusChange, make_engine, new_id, upgrade
+from store import (
+    MessageStore,
+    NewMessage,
+    SendLease,
+    SendOutcome,
+    StatusChange,
+    make_engine,
+    new_id,
+    upgrade,
+)
 from workers import Sender
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -363,11 +372,13 @@ class GatedStore(MessageStore):
         self.gate = threading.Event()
         self.writes = 0
 
-    def record_outcomes(self, outcomes: Sequence[SendOutcome], now: datetime) -> list[StatusChange]:
+    def record_outcomes(
+        self, outcomes: Sequence[SendOutcome], now: datetime, lease_owner: str | None = None
+    ) -> list[StatusChange]:
         self.writes += 1
         if self.writes == 1:
             assert self.gate.wait(10), "the test never opened the gate"
-        return super().record_outcomes(outcomes, now)
+        return super().record_outcomes(outcomes, now, lease_owner)
 
 
 def test_a_slow_write_of_outcomes_does_not_pause_submitting(
@@ -396,7 +407,7 @@ def test_a_slow_write_of_outcomes_does_not_pause_submitting(
 def test_a_failed_write_fails_the_batch(store: MessageStore, table: RoutingTable) -> None:
     class BrokenStore(MessageStore):
         def record_outcomes(
-            self, outcomes: Sequence[SendOutcome], now: datetime
+            self, outcomes: Sequence[SendOutcome], now: datetime, lease_owner: str | None = None
         ) -> list[StatusChange]:
             raise OSError("database went away")
 
@@ -404,3 +415,18 @@ def test_a_failed_write_fails_the_batch(store: MessageStore, table: RoutingTable
     with pytest.raises(OSError, match="database went away"):
         _sender(BrokenStore(store.engine), table, sessions).send([_queue(store)])
     assert store.status_counts() == {"sending": 1}  # left for the sweeper to re-send
+
+
+def test_a_message_taken_back_from_a_dead_batch_is_resent_flagged_and_charged_once(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """Given a batch whose worker died (its lease ran out), when the next batch sends the
+    message, then its one charged attempt is flagged `resubmitted_after_crash`."""
+    message_id = _queue(store)
+    store.claim([message_id], NOW, lease=SendLease("dead:1:aa", NOW))
+    assert store.take_back(NOW + timedelta(seconds=5), NOW - timedelta(hours=1), LeasePolicy()) == 1
+    sessions = {"cheap": ScriptedSession("cheap", ["0B"]), "dear": ScriptedSession("dear", [])}
+    stats, _ = _sender(store, table, sessions).send([message_id])
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert stats.sent == 1 and view is not None and view.status == "sent"
+    assert [(a.carrier, a.resubmitted_after_crash) for a in view.attempts] == [("cheap", True)]
