@@ -186,8 +186,31 @@ class Postgres:
         )
         return self.url(name)
 
-    def stop(self) -> None:
-        """Stop the cluster and remove its files."""
+    def start(self) -> None:
+        """pg_ctl start on this data directory and port (again after :meth:`stop_immediate`)."""
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        options += " -c fsync=off -c max_connections=200"
+        subprocess.run(  # noqa: S603
+            _as_postgres(
+                [
+                    _pg_bin("pg_ctl"),
+                    "-D",
+                    str(self.directory / "data"),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.directory / "log"),
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        wait_for_port(self.port)
+
+    def stop_immediate(self) -> None:
+        """`pg_ctl stop -m immediate`, as a crash would: connections cut, the files kept."""
         subprocess.run(  # noqa: S603
             _as_postgres(
                 [_pg_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "immediate", "stop"]
@@ -195,6 +218,10 @@ class Postgres:
             capture_output=True,
             check=False,
         )
+
+    def stop(self) -> None:
+        """Stop the cluster and remove its files."""
+        self.stop_immediate()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -203,33 +230,22 @@ def start_postgres() -> Postgres:
     directory = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
-    data = directory / "data"
-    port = free_port()
-    subprocess.run(  # noqa: S603
-        _as_postgres(
-            [_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-    options += " -c max_connections=200"
     subprocess.run(  # noqa: S603
         _as_postgres(
             [
-                _pg_bin("pg_ctl"),
+                _pg_bin("initdb"),
                 "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(directory / "log"),
-                "-w",
-                "start",
+                str(directory / "data"),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
             ]
         ),
         check=True,
         capture_output=True,
     )
-    wait_for_port(port)
-    return Postgres(directory, port)
+    cluster = Postgres(directory, free_port())
+    cluster.start()
+    return cluster
