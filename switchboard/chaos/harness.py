@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,7 +50,7 @@ class ChaosPlan:
     settle_timeout_s: float = 180.0  # after the fault: > stuck_sending_after (60 s) + requeue
     sample_every_s: float = 0.25
     carrier: str = "alpha"  # the carrier a carrier fault hits
-    probe_rows: int = 20  # beat_holder: rows committed without a task (a lost publish)
+    probe_rows: int = 20  # beat_holder: rows committed without a task after the backlog drained
     seed: int = 16
 
 
@@ -64,6 +64,7 @@ class _Run:
     samples: list[Sample] = field(default_factory=list)
     load: LoadResult | None = None
     load_error: BaseException | None = None
+    load_done: float = 0.0
     stop: threading.Event = field(default_factory=threading.Event)
 
     def now(self) -> float:
@@ -180,11 +181,24 @@ def phantom_delivered(stack: Stack, audit: set[tuple[str, str]]) -> int:
     return sum(1 for ok in backed.values() if not ok)
 
 
-def _sending_now(stack: Stack) -> int:
-    try:
-        return stack.store.status_counts().get("sending", 0)
-    except Exception:  # counted as none rather than failing the run
-        return 0
+def _sending_now(stack: Stack) -> list[str]:
+    """Ids of the rows in `sending` (a worker has them in hand)."""
+    query = text("SELECT id FROM messages WHERE status = 'sending'")
+    with stack.store.engine.connect() as conn:
+        return [str(row[0]) for row in conn.execute(query)]
+
+
+def _final_after(stack: Stack, ids: list[str], since: datetime) -> float | None:
+    """Seconds from `since` until the last of `ids` became final; None if one never did."""
+    rows = stack.store.report(ids)
+    if any(status not in FINAL or final_at is None for status, _, _, final_at in rows):
+        return None
+    last = max((final_at for _, _, _, final_at in rows if final_at is not None), default=since)
+    return round(max(0.0, (last - since).total_seconds()), 2)
+
+
+def _waiting(run: _Run) -> int | None:
+    return run.samples[-1].waiting if run.samples else None
 
 
 def _submits(run: _Run) -> int:
@@ -217,18 +231,33 @@ def run_fault(
     warm = max(20, int(plan.messages * plan.warmup_share))
     while run.now() < 120 and _submits(run) < warm:  # traffic flows: now strike
         time.sleep(0.05)
-    in_flight = _sending_now(stack)
+    in_flight = _retrying(lambda: _sending_now(stack))
     injected: Injected = inject(fault, target)
+    ended_at = utcnow()
     fault_start, fault_end = injected.started - run.started, injected.ended - run.started
-    probe = _insert_probe(stack, plan.probe_rows) if fault is Fault.BEAT_HOLDER else 0
     threads[1].join()
+    run.load_done = run.now()
+    probe = 0
+    if fault is Fault.BEAT_HOLDER:
+        # Once the backlog drained: a running send task tops its batch up with queued rows of
+        # its class, so only now is a sweeper the one thing that can send these.
+        drained = time.monotonic() + plan.settle_timeout_s
+        while time.monotonic() < drained and _waiting(run) != 0:
+            time.sleep(0.25)
+        probe = _insert_probe(stack, plan.probe_rows)
     deadline = time.monotonic() + plan.settle_timeout_s
     while time.monotonic() < deadline and not _settled(run):
         time.sleep(0.5)
     run.stop.set()
     threads[0].join()
     run.samples.append(_retrying(lambda: _sample(run)))
-    return _report(run, fault, plan, target, injected, (fault_start, fault_end), in_flight, probe)
+    resolved = _retrying(lambda: _final_after(stack, in_flight, ended_at))
+    figures = _report(run, fault, plan, target, (fault_start, fault_end), len(in_flight), probe)
+    return replace(
+        figures,
+        in_flight_final_s=resolved,
+        bounded_by=f"{bounded_by(figures, run.samples, fault_start)}; fault: {injected.detail}",
+    )
 
 
 def _report(
@@ -236,7 +265,6 @@ def _report(
     fault: Fault,
     plan: ChaosPlan,
     target: FaultTarget,
-    injected: Injected,
     window: tuple[float, float],
     in_flight: int,
     probe: int,
@@ -258,8 +286,8 @@ def _report(
     audit = read_audit(Path(scenario.audit_path)) if scenario.audit_path else set()
     fault_start, fault_end = window
     signal = RECOVERY_SIGNAL.get(fault, "submits").format(carrier=target.carrier)
-    done_at = all_final_at(run.samples)
-    report = FaultReport(
+    done_at = all_final_at(run.samples, since=max(run.load_done, fault_end))
+    return FaultReport(
         fault=fault.value,
         database=stack.store.engine.dialect.name,
         messages=plan.messages,
@@ -269,6 +297,7 @@ def _report(
         stuck=stuck,
         duplicates=sum(int(c["duplicates_seen"]) for c in stats.values()),
         in_flight_at_fault=in_flight,
+        in_flight_final_s=None,
         phantom_delivered=_retrying(lambda: phantom_delivered(stack, audit)),
         recovery_s=recovery_seconds(run.samples, fault_end, signal),
         fault_s=round(fault_end - fault_start, 2),
@@ -285,10 +314,3 @@ def _report(
         receipts_pending=pending,
         probe_rows=probe,
     )
-    return _with_bound(report, run.samples, fault_start, injected.detail)
-
-
-def _with_bound(
-    report: FaultReport, samples: list[Sample], since: float, detail: str
-) -> FaultReport:
-    return replace(report, bounded_by=f"{bounded_by(report, samples, since)}; fault: {detail}")

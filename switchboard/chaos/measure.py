@@ -48,10 +48,11 @@ def recovery_seconds(samples: Sequence[Sample], fault_end: float, signal: str) -
     return None
 
 
-def all_final_at(samples: Sequence[Sample]) -> float | None:
-    """When the first sample saw every row final (nothing queued, sending or sent)."""
+def all_final_at(samples: Sequence[Sample], since: float = 0.0) -> float | None:
+    """When the first sample from `since` on (the load's end) saw every row final (nothing
+    queued, sending or sent)."""
     for sample in samples:
-        if sample.waiting == 0 and sample.sent == 0:
+        if sample.t >= since and sample.waiting == 0 and sample.sent == 0:
             return sample.t
     return None
 
@@ -78,6 +79,7 @@ class FaultReport:
     stuck: int  # queued/sending left, or sent although the carrier still holds its receipt
     duplicates: int  # the carriers' duplicates_seen
     in_flight_at_fault: int  # rows in `sending` when the fault hit
+    in_flight_final_s: float | None  # fault end → the last of those rows final (None: never)
     phantom_delivered: int  # delivered in the database, never accepted by a carrier (audit)
     recovery_s: float | None  # fault end → traffic flowing again
     fault_s: float  # how long the fault lasted (kill → restart, down → normal)
@@ -112,6 +114,11 @@ class FaultReport:
             out.append(f"{self.http_500} answers 500")
         if self.recovery_s is None or self.recovery_s > RECOVERY_TARGET_S:
             out.append(f"recovery {self.recovery_s} s > {RECOVERY_TARGET_S:g} s")
+        resent = self.in_flight_final_s
+        if self.in_flight_at_fault and (resent is None or resent > RECOVERY_TARGET_S):
+            out.append(
+                f"rows in flight at the fault final {resent} s after it > {RECOVERY_TARGET_S:g} s"
+            )
         return out
 
     def as_json(self) -> dict[str, Any]:
