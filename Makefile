@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow check bench clean
+.PHONY: help setup demo test test-slow chaos check bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test: setup ## Unit, integration and end-to-end tests on real Redis, PostgreSQL,
 
 test-slow: setup ## The slow load tests too
 	$(BIN)/pytest -q
+
+chaos: setup ## Chaos suite: 10,000 messages per fault (kill -9 workers, API, Redis, PostgreSQL; carrier faults), figures printed
+	$(BIN)/pytest tests/chaos -q -s
 
 check: setup ## Lint, format, types, import layers
 	$(BIN)/ruff check .

@@ -131,6 +131,13 @@ class Stack:
             wait_for_port(scenario.control_port, timeout=20)
         for spec in self.workers:
             self.start_worker(spec)
+        self.start_api()
+        dead = self.group.check_alive()
+        if dead:
+            raise RuntimeError(f"processes exited at start: {dead}; see {self.var_dir / 'logs'}")
+
+    def start_api(self) -> None:
+        """Start the API process (again after :meth:`kill_api`) and wait until it listens."""
         self.group.python(
             "api",
             "switchboard",
@@ -138,9 +145,10 @@ class Stack:
             *("--port", str(self.api_port), "--processes", str(self.api_processes)),
         )
         wait_for_port(self.api_port, timeout=30)
-        dead = self.group.check_alive()
-        if dead:
-            raise RuntimeError(f"processes exited at start: {dead}; see {self.var_dir / 'logs'}")
+
+    def kill_api(self) -> None:
+        """SIGKILL the API, as a crash would."""
+        self.group.kill("api")
 
     def kill_worker(self, name: str) -> None:
         """SIGKILL a worker (and its pool children), as a crash would."""

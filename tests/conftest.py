@@ -45,3 +45,12 @@ def postgres() -> Iterator[Postgres]:
     cluster = start_postgres()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database on each backend (a stack migrates it); e2e and chaos tests share it."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'e2e.db'}"
+    cluster = request.getfixturevalue("postgres")
+    return str(cluster.create_database(f"e2e_{tmp_path.name[-20:].replace('-', '_')}"))

@@ -1,4 +1,5 @@
-"""End-to-end fixtures: a whole stack of real processes on free ports, per test."""
+"""End-to-end fixtures: a whole stack of real processes on free ports, per test (on each
+backend: `database_url` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -76,15 +77,6 @@ carriers = {carriers}
 """
 
 StackFactory = Callable[..., Stack]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database on each backend (the stack migrates it)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'e2e.db'}"
-    cluster = request.getfixturevalue("postgres")
-    return str(cluster.create_database(f"e2e_{tmp_path.name[-20:].replace('-', '_')}"))
 
 
 @pytest.fixture
