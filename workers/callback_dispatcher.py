@@ -22,6 +22,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
+import uvloop
 
 from store import PendingCallback
 from workers.callback_batches import BatchWindow
@@ -86,7 +87,7 @@ class AiohttpDispatcher:
         )
         self._timer: asyncio.TimerHandle | None = None
         self.stats = DispatcherStats()
-        self._loop = asyncio.new_event_loop()
+        self._loop = uvloop.new_event_loop()  # less CPU per POST than asyncio's loop
         self._thread = threading.Thread(target=self._run, name="callback-dispatcher", daemon=True)
         self._thread.start()
         self._background: set[asyncio.Task[None]] = set()  # batch POSTs no caller awaits
