@@ -152,6 +152,37 @@ def get_rate(stack: Stack, ids: list[str], seconds: float) -> float:
     return round(figures.per_second)
 
 
+def _psql(url: str, sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(sql))
+    engine.dispose()
+
+
+def top_statements(stack: Stack, messages: int) -> list[dict[str, Any]]:
+    """PostgreSQL's busiest statements (pg_stat_statements): µs of plan + execute per message."""
+    from sqlalchemy import text
+
+    query = text(
+        "SELECT calls, total_plan_time + total_exec_time AS ms, rows, "
+        "regexp_replace(query, '\\s+', ' ', 'g') AS q FROM pg_stat_statements "
+        "ORDER BY total_plan_time + total_exec_time DESC LIMIT 12"
+    )
+    with stack.store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            "us_per_message": round(r.ms * 1000 / max(1, messages), 1),
+            "calls": r.calls,
+            "rows": r.rows,
+            "query": r.q[:110],
+        }
+        for r in rows
+    ]
+
+
 def bound_by(spent: dict[str, float], wall: float, e2e: float, ceiling: int, others: float) -> str:
     """What held the run back, from CPU shares and the carriers' ceiling."""
     busy = (sum(spent.values()) / wall + others) / 2 if wall else 0.0
@@ -180,10 +211,19 @@ def main() -> None:
     parser.add_argument("--receipt-delay-ms", type=int, default=100)
     parser.add_argument("--get-seconds", type=float, default=3.0)
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL 15")
+    parser.add_argument(
+        "--pg-stats", action="store_true", help="with --postgres: the top statements by time"
+    )
     args = parser.parse_args()
     settings = Settings()
-    cluster = start_postgres() if args.postgres else None
+    stats_settings = {
+        "shared_preload_libraries": "pg_stat_statements",
+        "pg_stat_statements.track_planning": "on",
+    }
+    cluster = start_postgres(stats_settings if args.pg_stats else None) if args.postgres else None
     database_url = cluster.create_database("bench") if cluster else settings.database_url
+    if cluster is not None and args.pg_stats:
+        _psql(database_url, "CREATE EXTENSION pg_stat_statements")
     workers = (
         WorkerSpec("worker-send", "otp,transactional,marketing", args.send_workers),
         WorkerSpec("worker-callbacks", "callbacks,receipts", 4, pool="threads"),
@@ -216,6 +256,8 @@ def main() -> None:
                 wait_for_port(receiver_port)
             with stack:
                 figures = run(stack, args, cluster, receiver, receiver_port)
+                if cluster is not None and args.pg_stats:
+                    figures["pg_top_statements"] = top_statements(stack, figures["accepted"])
         finally:
             if receiver is not None:
                 receiver.kill()

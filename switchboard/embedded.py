@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,8 +230,12 @@ def _pg_ctl_start(directory: Path, port: int) -> None:
     wait_for_port(port)
 
 
-def start_postgres() -> Postgres:
-    """initdb + pg_ctl start a throwaway cluster (fsync off) and wait until it accepts."""
+def start_postgres(server_settings: Mapping[str, str] | None = None) -> Postgres:
+    """initdb + pg_ctl start a throwaway cluster (fsync off) and wait until it accepts.
+
+    `server_settings` go into postgresql.conf before the start (e.g. a bench's
+    `shared_preload_libraries = 'pg_stat_statements'`).
+    """
     directory = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
@@ -243,5 +248,8 @@ def start_postgres() -> Postgres:
         check=True,
         capture_output=True,
     )
+    if server_settings:
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{name} = '{value}'\n" for name, value in server_settings.items())
     _pg_ctl_start(directory, port)
     return Postgres(directory, port)
