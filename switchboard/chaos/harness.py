@@ -208,9 +208,9 @@ def _submits(run: _Run) -> int:
     return run.samples[-1].progress.get("submits", 0) if run.samples else 0
 
 
-def _settled(run: _Run) -> bool:
+def _settled(run: _Run, since: float) -> bool:
     last = run.samples[-1] if run.samples else None
-    if last is None or last.waiting != 0 or last.sent != 0:
+    if last is None or last.t <= since or last.waiting != 0 or last.sent != 0:
         return False
     carriers = [v for v in run.stack.simulator_stats().values() if isinstance(v, dict)]
     return all(int(c["receipts_pending"]) == 0 for c in carriers)
@@ -248,8 +248,9 @@ def run_fault(
         while time.monotonic() < drained and _waiting(run) != 0:
             time.sleep(0.25)
         probe = _insert_probe(stack, plan.probe_rows)
+    settle_from = run.now()  # a sample from before the probe rows would read them as done
     deadline = time.monotonic() + plan.settle_timeout_s
-    while time.monotonic() < deadline and not _settled(run):
+    while time.monotonic() < deadline and not _settled(run, settle_from):
         time.sleep(0.5)
     run.stop.set()
     threads[0].join()
