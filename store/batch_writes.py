@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from messaging import Status
 from store.models import Attempt, Message, Part, naive_utc
 from store.open_status import OPEN_STATUSES, is_open, status_of_row
+from store.records import NewMessage
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,74 @@ FROM unnest(%(id)s::varchar[], %(status)s::varchar[], %(error_code)s::varchar[],
 WHERE messages.id = o.id AND messages.id = ANY(%(id)s::varchar[])
   AND coalesce(messages.status, '') = 'sending'
 """
+
+
+_INSERT_MESSAGES = """
+INSERT INTO messages (id, account_id, "to", sender, body, message_class, encoding, segments,
+                      status, callback_url, callback_events, callback_batch, attempt_count,
+                      created_at, updated_at, valid_until)
+SELECT m.id, m.account_id, m.to, m.sender, m.body, m.message_class, m.encoding, m.segments,
+       %(status)s, m.callback_url, m.callback_events, m.callback_batch, 0,
+       m.created_at, m.created_at, m.valid_until
+FROM unnest(%(id)s::varchar[], %(account_id)s::varchar[], %(to)s::varchar[],
+            %(sender)s::varchar[], %(body)s::text[], %(message_class)s::varchar[],
+            %(encoding)s::varchar[], %(segments)s::int[], %(callback_url)s::text[],
+            %(callback_events)s::varchar[], %(callback_batch)s::boolean[],
+            %(created_at)s::timestamp[], %(valid_until)s::timestamp[])
+     AS m(id, account_id, "to", sender, body, message_class, encoding, segments, callback_url,
+          callback_events, callback_batch, created_at, valid_until)
+"""
+
+
+def insert_messages(conn: Connection, rows: Sequence[NewMessage]) -> None:
+    """Insert accepted messages as `queued` (PostgreSQL: one fixed statement over arrays)."""
+    if not rows:
+        return
+    if _postgresql(conn):
+        conn.exec_driver_sql(
+            _INSERT_MESSAGES,
+            {
+                "status": Status.QUEUED.value,
+                "id": [r.id for r in rows],
+                "account_id": [r.account_id for r in rows],
+                "to": [r.to for r in rows],
+                "sender": [r.sender for r in rows],
+                "body": [r.body for r in rows],
+                "message_class": [r.message_class for r in rows],
+                "encoding": [r.encoding for r in rows],
+                "segments": [r.segments for r in rows],
+                "callback_url": [r.callback_url for r in rows],
+                "callback_events": [r.callback_events for r in rows],
+                "callback_batch": [r.callback_batch for r in rows],
+                "created_at": [naive_utc(r.created_at) for r in rows],
+                "valid_until": [naive_utc(r.valid_until) for r in rows],
+            },
+        )
+        return
+    conn.execute(
+        insert(Message),
+        [
+            {
+                "id": r.id,
+                "account_id": r.account_id,
+                "to": r.to,
+                "sender": r.sender,
+                "body": r.body,
+                "message_class": r.message_class,
+                "encoding": r.encoding,
+                "segments": r.segments,
+                "status": Status.QUEUED.value,
+                "callback_url": r.callback_url,
+                "callback_events": r.callback_events,
+                "callback_batch": r.callback_batch,
+                "attempt_count": 0,
+                "created_at": r.created_at,
+                "updated_at": r.created_at,
+                "valid_until": r.valid_until,
+            }
+            for r in rows
+        ],
+    )
 
 
 def _arrays(rows: Sequence[tuple[Any, ...]], *names: str) -> dict[str, list[Any]]:

@@ -193,29 +193,8 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
         """Commit a group of accepted messages in one transaction (status `queued`)."""
         if not rows:
             return
-        values = [
-            {
-                "id": r.id,
-                "account_id": r.account_id,
-                "to": r.to,
-                "sender": r.sender,
-                "body": r.body,
-                "message_class": r.message_class,
-                "encoding": r.encoding,
-                "segments": r.segments,
-                "status": Status.QUEUED.value,
-                "callback_url": r.callback_url,
-                "callback_events": r.callback_events,
-                "callback_batch": r.callback_batch,
-                "attempt_count": 0,
-                "created_at": r.created_at,
-                "updated_at": r.created_at,
-                "valid_until": r.valid_until,
-            }
-            for r in rows
-        ]
         with self.engine.begin() as conn:
-            conn.execute(insert(Message), values)
+            batch_writes.insert_messages(conn, rows)
 
     def get_message(self, account_id: str, message_id: str) -> MessageView | None:
         """A message of `account_id` with its attempts, or None."""
