@@ -18,7 +18,11 @@ from store import KeyOwner, NewMessage, new_id
 
 
 def decode_json(raw: bytes) -> Any:
-    """The decoded body, or a 400 `malformed_json` problem."""
+    """The decoded body, or a 400 `malformed_json` problem.
+
+    orjson refuses invalid UTF-8 and lone surrogates (`"\\ud800"`, RFC 8259 §8.2) as the
+    standard library does not, so no `str` that cannot be encoded again reaches a handler.
+    """
     try:
         return loads(raw)
     except ValueError as exc:  # orjson.JSONDecodeError is a ValueError

@@ -214,3 +214,27 @@ def test_a_body_of_neither_form_is_422_naming_the_field(store: MessageStore) -> 
 
     run(store, RecordingOutbox(), scenario)
     assert message_rows(store) == 0
+
+
+MALFORMED_BATCHES = [
+    ("invalid UTF-8", b'{"messages": [{"to": "+447400123456", "body": "\xff"}]}'),
+    ("lone surrogate", b'{"messages": [{"to": "+447400123456", "body": "\\ud800"}]}'),
+    ("lone low surrogate", b'{"from": "Acme", "body": "\\udc00", "recipients": ["+447400123456"]}'),
+]
+
+
+def test_invalid_utf8_or_a_lone_surrogate_is_400_malformed_json(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        for case, payload in MALFORMED_BATCHES:
+            response = await client.post(
+                "/v1/messages/batch",
+                data=payload,
+                headers={**_auth(key), "Content-Type": "application/json"},
+            )
+            assert response.status == 400, case
+            assert response.content_type == "application/problem+json", case
+            assert (await response.json(content_type=None))["code"] == "malformed_json", case
+
+    outbox = RecordingOutbox()
+    run(store, outbox, scenario)
+    assert message_rows(store) == 0 and outbox.enqueued == []

@@ -102,6 +102,20 @@ def test_concurrent_requests_share_group_commits(store: MessageStore) -> None:
 
 BAD_INPUTS: list[tuple[str, dict[str, str], bytes, int, str]] = [
     ("malformed JSON", {"Authorization": "Bearer {key}"}, b'{"to": ', 400, "malformed_json"),
+    (
+        "invalid UTF-8",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447400123456", "body": "\xff\xfe"}',
+        400,
+        "malformed_json",
+    ),
+    (
+        "lone surrogate",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447400123456", "body": "\\ud800"}',
+        400,
+        "malformed_json",
+    ),
     ("no API key", {}, b'{"to": "+447400123456", "body": "x"}', 401, "missing_api_key"),
     (
         "unknown API key",
@@ -356,3 +370,26 @@ def test_destination_blocked_for_the_account_is_refused_and_not_stored(store: Me
 
     run(store, outbox, scenario, account="trial")
     assert message_rows(store) == 0 and outbox.enqueued == []
+
+
+def test_pricing_of_another_account_is_forbidden_to_a_non_admin_key(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        params = {"to": "+447400123456", "account": "other"}
+        other = await client.get("/v1/pricing", params=params, headers=auth)
+        assert other.status == 403
+        assert other.content_type == "application/problem+json"
+        assert (await other.json(content_type=None))["code"] == "forbidden"
+        own = {"to": "+447400123456", "account": "acme"}
+        assert (await client.get("/v1/pricing", params=own, headers=auth)).status == 200
+
+    run(store, RecordingOutbox(), scenario)
+
+
+def test_an_admin_key_may_read_another_accounts_pricing(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        params = {"to": "+447400123456", "account": "other"}
+        assert (await client.get("/v1/pricing", params=params, headers=auth)).status == 200
+
+    run(store, RecordingOutbox(), scenario, admin=True)
