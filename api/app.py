@@ -12,7 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from api.accept import accepted_json, check_destination, json_body, new_row
+from api.accept import (
+    accepted_json,
+    callback_refusal,
+    check_callbacks,
+    check_destination,
+    json_body,
+    new_row,
+)
 from api.batch import send_batch
 from api.jsonio import json_response
 from api.listing import list_messages
@@ -128,10 +135,15 @@ async def send_message(request: web.Request) -> web.Response:
     """POST /v1/messages → 202 once the message is committed."""
     services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
-    parsed = parse_send_request(await json_body(request), services.default_sender)
+    parsed = parse_send_request(
+        await json_body(request), services.default_sender, services.callback_policy
+    )
     check_destination(
         owner, parsed.to.e164, services.routes() if services.routes is not None else None
     )
+    refused = callback_refusal(parsed, await check_callbacks(services, [parsed]))
+    if refused is not None:
+        raise refused
     row = new_row(services, owner, parsed, services.clock())
     await services.committer.commit(row)
     return json_response(

@@ -21,10 +21,17 @@ from typing import Any
 
 from aiohttp import web
 
-from api.accept import accepted_json, check_destination, decode_json, new_row
+from api.accept import (
+    accepted_json,
+    callback_refusal,
+    check_callbacks,
+    check_destination,
+    decode_json,
+    new_row,
+)
 from api.jsonio import json_response
 from api.problems import PROBLEM_JSON, ApiProblem, problem_body
-from api.schemas import parse_send_request
+from api.schemas import SendRequest, parse_send_request
 from api.services import OWNER, SERVICES
 from messaging import InvalidInput, SwitchboardError, fill_template
 from store import KeyOwner, NewMessage
@@ -115,18 +122,25 @@ async def send_batch(request: web.Request) -> web.Response:
     items = expand(decode_json(await read_limited(request, MAX_BATCH_BYTES)))
     table = services.routes() if services.routes is not None else None
     now = services.clock()
-    results: list[NewMessage | SwitchboardError] = []
+    checked: list[SendRequest | SwitchboardError] = []
     for item in items:
         if isinstance(item, SwitchboardError):
-            results.append(item)
+            checked.append(item)
             continue
         try:
-            parsed = parse_send_request(item, services.default_sender)
+            parsed = parse_send_request(item, services.default_sender, services.callback_policy)
             check_destination(owner, parsed.to.e164, table)
         except SwitchboardError as error:
-            results.append(error)
+            checked.append(error)
             continue
-        results.append(new_row(services, owner, parsed, now))
+        checked.append(parsed)
+    refused = await check_callbacks(services, [p for p in checked if isinstance(p, SendRequest)])
+    results: list[NewMessage | SwitchboardError] = []
+    for entry in checked:
+        if isinstance(entry, SendRequest):
+            results.append(callback_refusal(entry, refused) or new_row(services, owner, entry, now))
+        else:
+            results.append(entry)
     rows = [r for r in results if isinstance(r, NewMessage)]
     problems = [
         {"index": i, **problem_body(r)}

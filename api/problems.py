@@ -16,7 +16,15 @@ from aiohttp import web
 from sqlalchemy import exc as db
 
 from api.jsonio import json_response
-from messaging import EmptyBody, InvalidInput, InvalidNumber, NoRoute, RateLimited, SwitchboardError
+from messaging import (
+    CallbackUrlForbidden,
+    EmptyBody,
+    InvalidInput,
+    InvalidNumber,
+    NoRoute,
+    RateLimited,
+    SwitchboardError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,7 @@ _DATABASE_UNAVAILABLE = ProblemSpec(
 PROBLEMS: dict[type[BaseException], ProblemSpec] = {
     InvalidNumber: ProblemSpec(422, "Invalid phone number"),
     EmptyBody: ProblemSpec(422, "Empty message body"),
+    CallbackUrlForbidden: ProblemSpec(422, "Callback URL forbidden"),
     InvalidInput: ProblemSpec(422, "Invalid input"),
     NoRoute: ProblemSpec(422, "No route to destination"),
     RateLimited: ProblemSpec(429, "Too many requests"),
