@@ -52,6 +52,7 @@ from messaging.urls import (
     CallbackTarget,
     CallbackUrlForbidden,
     address_problem,
+    numeric_host,
     parse_networks,
 )
 
@@ -99,6 +100,7 @@ __all__ = [
     "is_gsm7",
     "load_model",
     "next_callback_attempt",
+    "numeric_host",
     "parse_e164",
     "parse_networks",
     "placeholders",
