@@ -29,7 +29,8 @@ from api.accept import (
     decode_json,
     new_row,
 )
-from api.jsonio import json_response
+from api.idempotency import HeldKey, claim
+from api.jsonio import dumps, json_response
 from api.problems import PROBLEM_JSON, ApiProblem, problem_body
 from api.schemas import SendRequest, parse_send_request
 from api.services import OWNER, SERVICES
@@ -117,9 +118,27 @@ def _recipient_message(common: dict[str, Any], recipient: Any) -> dict[str, Any]
 
 async def send_batch(request: web.Request) -> web.Response:
     """POST /v1/messages/batch → 202 with one entry per item, in order, once committed."""
-    services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
-    items = expand(decode_json(await read_limited(request, MAX_BATCH_BYTES)))
+    data = decode_json(await read_limited(request, MAX_BATCH_BYTES))
+    held = await claim(request, owner, data, request.app[SERVICES].clock())
+    if isinstance(held, web.Response):
+        return held  # the first answer to this Idempotency-Key
+    try:
+        response = await _accept(request, owner, data, held)
+    except BaseException:
+        if held is not None:
+            await held.release()
+        raise
+    if held is not None and response.status != 202:  # nothing created: the key is free again
+        await held.release()
+    return response
+
+
+async def _accept(
+    request: web.Request, owner: KeyOwner, data: Any, held: HeldKey | None
+) -> web.Response:
+    services = request.app[SERVICES]
+    items = expand(data)
     table = services.routes() if services.routes is not None else None
     now = services.clock()
     checked: list[SendRequest | SwitchboardError] = []
@@ -162,7 +181,6 @@ async def send_batch(request: web.Request) -> web.Response:
             status=422,
             content_type=PROBLEM_JSON,
         )
-    await services.committer.commit_many(rows)
     errors = iter(problems)
     entries: list[dict[str, Any]] = []
     for i, r in enumerate(results):
@@ -173,6 +191,8 @@ async def send_batch(request: web.Request) -> web.Response:
             entries.append(
                 {"index": i, "error": {k: v for k, v in problem.items() if k != "index"}}
             )
-    return json_response(
-        {"accepted": len(rows), "rejected": len(problems), "messages": entries}, status=202
+    answer = dumps({"accepted": len(rows), "rejected": len(problems), "messages": entries})
+    await services.committer.commit_many(
+        rows, held.completion(202, answer) if held is not None else None
     )
+    return web.Response(body=answer, status=202, content_type="application/json")

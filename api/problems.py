@@ -25,6 +25,7 @@ from messaging import (
     RateLimited,
     SwitchboardError,
 )
+from store import IdempotencyKeyTaken
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ PROBLEMS: dict[type[BaseException], ProblemSpec] = {
     # Connection refused or lost, server shutting down, SQLite busy past its timeout: the
     # request may succeed once the database is back. (Integrity, data and programming errors
     # are bugs or bad rows: they fall through to internal_error.)
+    # The request outlived its idempotency claim and another took the key over (api/idempotency).
+    IdempotencyKeyTaken: ProblemSpec(
+        409,
+        "Idempotency key in progress",
+        "idempotency_in_progress",
+        detail="another request took this Idempotency-Key over; nothing was stored",
+    ),
     db.OperationalError: _DATABASE_UNAVAILABLE,
     db.InterfaceError: _DATABASE_UNAVAILABLE,
     db.DisconnectionError: _DATABASE_UNAVAILABLE,
