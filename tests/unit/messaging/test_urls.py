@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
 from hypothesis import given
@@ -174,3 +175,20 @@ def test_a_resolved_host_is_refused_when_any_address_is_private() -> None:
 def test_a_bad_allow_list_entry_is_an_error() -> None:
     with pytest.raises(ValueError, match=r"127\.0\.0\.1/33"):
         parse_networks("127.0.0.1/33")
+
+
+_PART = st.tuples(st.integers(0, 2**32 - 1), st.sampled_from(["dec", "oct", "hex"])).map(
+    lambda p: {"dec": str(p[0]), "oct": f"0{p[0]:o}", "hex": hex(p[0])}[p[1]]
+)
+
+
+@given(st.lists(_PART, min_size=1, max_size=4).map(".".join))
+def test_numeric_hosts_are_read_as_inet_aton_reads_them(host: str) -> None:
+    """What the resolver would make of the host (`getaddrinfo` → `inet_aton`) is what we check."""
+    try:
+        expected = ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        with pytest.raises(CallbackUrlForbidden):
+            numeric_host(host)
+        return
+    assert numeric_host(host) == expected
