@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -75,7 +77,7 @@ class HeldKey:
     """A key this request claimed: completed with its messages, or released on failure."""
 
     store: IdempotencyStore
-    pool: Any  # the app's executor for blocking database calls
+    pool: Executor  # the app's executor for blocking database calls
     owner: KeyOwner
     key: str
     token: str
@@ -98,7 +100,7 @@ class HeldKey:
 
 
 async def claim(
-    request: web.Request, owner: KeyOwner, body: Any, now: Any
+    request: web.Request, owner: KeyOwner, body: Any, now: datetime
 ) -> HeldKey | web.Response | None:
     """Claim the request's key: a `HeldKey`, the replayed first answer, or None (no key).
 

@@ -204,7 +204,7 @@ class CallbackPolicy:
         address = numeric_host(host)
         if address is not None:
             self.check_address(host, address)
-        if host in ("localhost",) or host.endswith(".localhost"):  # RFC 6761 §6.3
+        if host == "localhost" or host.endswith(".localhost"):  # RFC 6761 §6.3
             self.check_address(host, ipaddress.IPv4Address("127.0.0.1"))
         default_port = 443 if scheme == "https" else 80
         return CallbackTarget(scheme, host, port or default_port, address)
