@@ -3,6 +3,9 @@ destinations, the row to commit and the 202 body of one accepted message."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,13 +15,17 @@ from api.jsonio import loads
 from api.problems import ApiProblem
 from api.schemas import SendRequest
 from api.services import ApiServices
-from messaging import Status
+from messaging import CallbackUrlForbidden, Status
 from routing import RoutingTable
 from store import KeyOwner, NewMessage, new_id
 
 
 def decode_json(raw: bytes) -> Any:
-    """The decoded body, or a 400 `malformed_json` problem."""
+    """The decoded body, or a 400 `malformed_json` problem.
+
+    orjson refuses invalid UTF-8 and lone surrogates (`"\\ud800"`, RFC 8259 §8.2) as the
+    standard library does not, so no `str` that cannot be encoded again reaches a handler.
+    """
     try:
         return loads(raw)
     except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
@@ -30,6 +37,55 @@ def decode_json(raw: bytes) -> Any:
 async def json_body(request: web.Request) -> Any:
     """The request's JSON body (within the app's `client_max_size`)."""
     return decode_json(await request.read())
+
+
+RESOLVE_TIMEOUT = 5.0  # seconds for one callback host's DNS answer at the API
+
+
+async def system_resolve(host: str) -> list[str]:
+    """Every address `host` resolves to (the system resolver, as the dispatcher's)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def check_callbacks(
+    services: ApiServices, requests: Sequence[SendRequest]
+) -> dict[str, CallbackUrlForbidden]:
+    """Resolve the callback host names of `requests` (each once, together) and check every
+    address: host name → why it is refused (absent when allowed). Literal addresses were
+    checked by `parse_send_request`; the dispatcher checks again at delivery time."""
+    hosts = sorted(
+        {
+            r.callback_target.host
+            for r in requests
+            if r.callback_target is not None and r.callback_target.address is None
+        }
+    )
+    if not hosts:
+        return {}
+    resolve = services.resolve or system_resolve
+
+    async def one(host: str) -> CallbackUrlForbidden | None:
+        try:
+            addresses = await asyncio.wait_for(resolve(host), RESOLVE_TIMEOUT)
+        except (OSError, TimeoutError, UnicodeError):
+            addresses = []
+        try:
+            services.callback_policy.check_resolved(host, addresses)
+        except CallbackUrlForbidden as error:
+            return error
+        return None
+
+    refused = await asyncio.gather(*(one(h) for h in hosts))
+    return {h: e for h, e in zip(hosts, refused, strict=True) if e is not None}
+
+
+def callback_refusal(
+    parsed: SendRequest, refused: dict[str, CallbackUrlForbidden]
+) -> CallbackUrlForbidden | None:
+    """Why `parsed`'s callback host was refused by `check_callbacks`, if it was."""
+    target = parsed.callback_target
+    return refused.get(target.host) if target is not None and target.address is None else None
 
 
 def check_destination(owner: KeyOwner, to: str, table: RoutingTable | None) -> None:

@@ -12,16 +12,24 @@ from typing import Any
 
 from aiohttp import web
 
-from api.accept import accepted_json, check_destination, json_body, new_row
+from api.accept import (
+    accepted_json,
+    callback_refusal,
+    check_callbacks,
+    check_destination,
+    json_body,
+    new_row,
+)
 from api.batch import send_batch
-from api.jsonio import json_response
+from api.idempotency import IDEMPOTENCY, claim
+from api.jsonio import dumps, json_response
 from api.listing import list_messages
 from api.problems import ApiProblem, problem_response, response_for
 from api.reader import GroupReader
 from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
 from api.services import OWNER, READ_POOL, READER, SERVICES, ApiServices
-from store import KeyOwner, MessageView
+from store import IdempotencyStore, KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -128,14 +136,28 @@ async def send_message(request: web.Request) -> web.Response:
     """POST /v1/messages → 202 once the message is committed."""
     services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
-    parsed = parse_send_request(await json_body(request), services.default_sender)
-    check_destination(
-        owner, parsed.to.e164, services.routes() if services.routes is not None else None
-    )
-    row = new_row(services, owner, parsed, services.clock())
-    await services.committer.commit(row)
-    return json_response(
-        accepted_json(row), status=202, headers={"Location": f"/v1/messages/{row.id}"}
+    body = await json_body(request)
+    held = await claim(request, owner, body, services.clock())
+    if isinstance(held, web.Response):
+        return held  # the first answer to this Idempotency-Key
+    try:
+        parsed = parse_send_request(body, services.default_sender, services.callback_policy)
+        check_destination(
+            owner, parsed.to.e164, services.routes() if services.routes is not None else None
+        )
+        refused = callback_refusal(parsed, await check_callbacks(services, [parsed]))
+        if refused is not None:
+            raise refused
+        row = new_row(services, owner, parsed, services.clock())
+        answer, location = dumps(accepted_json(row)), f"/v1/messages/{row.id}"
+        key = held.completion(202, answer, location) if held is not None else None
+        await services.committer.commit(row, key)
+    except BaseException:
+        if held is not None:  # nothing was created: the key may be used again
+            await held.release()
+        raise
+    return web.Response(
+        body=answer, status=202, headers={"Location": location}, content_type="application/json"
     )
 
 
@@ -160,6 +182,7 @@ def make_app(services: ApiServices) -> web.Application:
         middlewares=[problems_middleware, auth_middleware], client_max_size=64 * 1024
     )
     app[SERVICES] = services
+    app[IDEMPOTENCY] = IdempotencyStore(services.store.engine)
     app[KEY_CACHE] = _KeyCache(services.key_cache_seconds)
     app[READER] = GroupReader(services.store.read_messages)
     app[READ_POOL] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-read")

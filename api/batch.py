@@ -21,10 +21,18 @@ from typing import Any
 
 from aiohttp import web
 
-from api.accept import accepted_json, check_destination, decode_json, new_row
-from api.jsonio import json_response
+from api.accept import (
+    accepted_json,
+    callback_refusal,
+    check_callbacks,
+    check_destination,
+    decode_json,
+    new_row,
+)
+from api.idempotency import HeldKey, claim
+from api.jsonio import dumps, json_response
 from api.problems import PROBLEM_JSON, ApiProblem, problem_body
-from api.schemas import parse_send_request
+from api.schemas import SendRequest, parse_send_request
 from api.services import OWNER, SERVICES
 from messaging import InvalidInput, SwitchboardError, fill_template
 from store import KeyOwner, NewMessage
@@ -110,23 +118,48 @@ def _recipient_message(common: dict[str, Any], recipient: Any) -> dict[str, Any]
 
 async def send_batch(request: web.Request) -> web.Response:
     """POST /v1/messages/batch → 202 with one entry per item, in order, once committed."""
-    services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
-    items = expand(decode_json(await read_limited(request, MAX_BATCH_BYTES)))
+    data = decode_json(await read_limited(request, MAX_BATCH_BYTES))
+    held = await claim(request, owner, data, request.app[SERVICES].clock())
+    if isinstance(held, web.Response):
+        return held  # the first answer to this Idempotency-Key
+    try:
+        response = await _accept(request, owner, data, held)
+    except BaseException:
+        if held is not None:
+            await held.release()
+        raise
+    if held is not None and response.status != 202:  # nothing created: the key is free again
+        await held.release()
+    return response
+
+
+async def _accept(
+    request: web.Request, owner: KeyOwner, data: Any, held: HeldKey | None
+) -> web.Response:
+    services = request.app[SERVICES]
+    items = expand(data)
     table = services.routes() if services.routes is not None else None
     now = services.clock()
-    results: list[NewMessage | SwitchboardError] = []
+    checked: list[SendRequest | SwitchboardError] = []
     for item in items:
         if isinstance(item, SwitchboardError):
-            results.append(item)
+            checked.append(item)
             continue
         try:
-            parsed = parse_send_request(item, services.default_sender)
+            parsed = parse_send_request(item, services.default_sender, services.callback_policy)
             check_destination(owner, parsed.to.e164, table)
         except SwitchboardError as error:
-            results.append(error)
+            checked.append(error)
             continue
-        results.append(new_row(services, owner, parsed, now))
+        checked.append(parsed)
+    refused = await check_callbacks(services, [p for p in checked if isinstance(p, SendRequest)])
+    results: list[NewMessage | SwitchboardError] = []
+    for entry in checked:
+        if isinstance(entry, SendRequest):
+            results.append(callback_refusal(entry, refused) or new_row(services, owner, entry, now))
+        else:
+            results.append(entry)
     rows = [r for r in results if isinstance(r, NewMessage)]
     problems = [
         {"index": i, **problem_body(r)}
@@ -148,7 +181,6 @@ async def send_batch(request: web.Request) -> web.Response:
             status=422,
             content_type=PROBLEM_JSON,
         )
-    await services.committer.commit_many(rows)
     errors = iter(problems)
     entries: list[dict[str, Any]] = []
     for i, r in enumerate(results):
@@ -159,6 +191,8 @@ async def send_batch(request: web.Request) -> web.Response:
             entries.append(
                 {"index": i, "error": {k: v for k, v in problem.items() if k != "index"}}
             )
-    return json_response(
-        {"accepted": len(rows), "rejected": len(problems), "messages": entries}, status=202
+    answer = dumps({"accepted": len(rows), "rejected": len(problems), "messages": entries})
+    await services.committer.commit_many(
+        rows, held.completion(202, answer) if held is not None else None
     )
+    return web.Response(body=answer, status=202, content_type="application/json")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from api.problems import is_database_unavailable
-from store import MessageStore, NewMessage
+from store import KeyCompletion, MessageStore, NewMessage
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,14 @@ class Outbox(Protocol):
         ...
 
 
-# A unit: rows committed together or not at all (one request: one row, or a whole batch).
-_Item = tuple[tuple[NewMessage, ...], asyncio.Future[None], asyncio.AbstractEventLoop]
+# A unit: rows committed together or not at all (one request: one row, or a whole batch), with
+# the answer of the idempotency key it was sent under, if any (written in the same transaction).
+_Item = tuple[
+    tuple[NewMessage, ...],
+    asyncio.Future[None],
+    asyncio.AbstractEventLoop,
+    tuple[KeyCompletion, ...],
+]
 
 
 class GroupCommitter:
@@ -54,18 +60,21 @@ class GroupCommitter:
         self.database_down = False  # for one WARN line per outage, and one when it ends
         self._thread.start()
 
-    async def commit(self, row: NewMessage) -> None:
+    async def commit(self, row: NewMessage, key: KeyCompletion | None = None) -> None:
         """Return once `row` is committed (raises what the database raised)."""
-        await self.commit_many((row,))
+        await self.commit_many((row,), key)
 
-    async def commit_many(self, rows: Sequence[NewMessage]) -> None:
+    async def commit_many(
+        self, rows: Sequence[NewMessage], key: KeyCompletion | None = None
+    ) -> None:
         """Return once every row of `rows` is committed, in one transaction (or none is: raises
-        what the database raised). Their ids are enqueued, one enqueue per class, after."""
+        what the database raised), with `key`'s answer. Their ids are enqueued, one enqueue
+        per class, after."""
         if not rows:
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put((tuple(rows), future, loop))
+        self._queue.put((tuple(rows), future, loop, (key,) if key is not None else ()))
         await future
 
     def _run(self) -> None:
@@ -90,7 +99,10 @@ class GroupCommitter:
     def _write(self, batch: list[_Item]) -> None:
         errors: list[BaseException | None] = [None] * len(batch)
         try:
-            self.store.insert_messages([row for rows, _, _ in batch for row in rows])
+            self.store.insert_messages(
+                [row for rows, _, _, _ in batch for row in rows],
+                [key for _, _, _, keys in batch for key in keys],
+            )
         except Exception as exc:
             if is_database_unavailable(exc):  # no row is at fault: all answer 503, none written
                 errors = [exc] * len(batch)
@@ -104,13 +116,15 @@ class GroupCommitter:
                 log.warning(
                     "group commit of %d units failed (%s); committing one by one", len(batch), exc
                 )
-                for i, (rows, _, _) in enumerate(batch):
+                for i, (rows, _, _, keys) in enumerate(batch):
                     try:
-                        self.store.insert_messages(rows)
+                        self.store.insert_messages(rows, keys)
                     except Exception as single:
                         log.exception("commit of %d rows from %s failed", len(rows), rows[0].id)
                         errors[i] = single
-        committed = [rows for (rows, _, _), error in zip(batch, errors, strict=True) if not error]
+        committed = [
+            rows for (rows, _, _, _), error in zip(batch, errors, strict=True) if not error
+        ]
         if committed and self.database_down:
             log.warning("database is back: commits resume")
             self.database_down = False
@@ -132,7 +146,7 @@ class GroupCommitter:
                 )
         # One wake-up per event loop for the whole group, not one per request.
         by_loop: dict[asyncio.AbstractEventLoop, _Settled] = defaultdict(list)
-        for (_, future, loop), error in zip(batch, errors, strict=True):
+        for (_, future, loop, _), error in zip(batch, errors, strict=True):
             by_loop[loop].append((future, error))
         for loop, settled in by_loop.items():
             loop.call_soon_threadsafe(_settle, settled)

@@ -16,7 +16,16 @@ from aiohttp import web
 from sqlalchemy import exc as db
 
 from api.jsonio import json_response
-from messaging import EmptyBody, InvalidInput, InvalidNumber, NoRoute, RateLimited, SwitchboardError
+from messaging import (
+    CallbackUrlForbidden,
+    EmptyBody,
+    InvalidInput,
+    InvalidNumber,
+    NoRoute,
+    RateLimited,
+    SwitchboardError,
+)
+from store import IdempotencyKeyTaken
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,7 @@ _DATABASE_UNAVAILABLE = ProblemSpec(
 PROBLEMS: dict[type[BaseException], ProblemSpec] = {
     InvalidNumber: ProblemSpec(422, "Invalid phone number"),
     EmptyBody: ProblemSpec(422, "Empty message body"),
+    CallbackUrlForbidden: ProblemSpec(422, "Callback URL forbidden"),
     InvalidInput: ProblemSpec(422, "Invalid input"),
     NoRoute: ProblemSpec(422, "No route to destination"),
     RateLimited: ProblemSpec(429, "Too many requests"),
@@ -54,6 +64,13 @@ PROBLEMS: dict[type[BaseException], ProblemSpec] = {
     # Connection refused or lost, server shutting down, SQLite busy past its timeout: the
     # request may succeed once the database is back. (Integrity, data and programming errors
     # are bugs or bad rows: they fall through to internal_error.)
+    # The request outlived its idempotency claim and another took the key over (api/idempotency).
+    IdempotencyKeyTaken: ProblemSpec(
+        409,
+        "Idempotency key in progress",
+        "idempotency_in_progress",
+        detail="another request took this Idempotency-Key over; nothing was stored",
+    ),
     db.OperationalError: _DATABASE_UNAVAILABLE,
     db.InterfaceError: _DATABASE_UNAVAILABLE,
     db.DisconnectionError: _DATABASE_UNAVAILABLE,

@@ -54,7 +54,15 @@ async def explain_route(request: web.Request) -> web.Response:
 
 
 async def pricing(request: web.Request) -> web.Response:
-    """GET /v1/pricing?to=[&class=]: the per-segment price of the carrier this number routes to."""
+    """GET /v1/pricing?to=[&class=&account=]: the per-segment price of the carrier this number
+    routes to. `account` other than the key's own needs an admin key (403 `forbidden`): price
+    rules are per account, and one tenant's are not another's to read."""
+    owner = request[OWNER]
+    asked = request.query.get("account")
+    if asked and asked != owner.account_name and not owner.is_admin:
+        raise ApiProblem(
+            403, "forbidden", "Forbidden", "only an admin API key may read another account's prices"
+        )
     route_request = _request_from_query(request)
     decision = explain(route_request, _table(request), Snapshot.empty())
     if not decision.candidates:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from messaging import (
+    CallbackPolicy,
     CallbackScope,
+    CallbackTarget,
     EmptyBody,
     InvalidInput,
     MessageClass,
@@ -31,6 +33,7 @@ _FIELDS = {
 }
 MAX_BODY_CHARS = 1600  # 10 GSM-7 segments or about 24 UCS-2 segments; longer is a mistake
 MAX_SEGMENTS = 10
+MAX_URL_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class SendRequest:
     segmentation: Segmentation
     callback_events: CallbackScope = CallbackScope.ALL
     callback_batch: bool = False
+    callback_target: CallbackTarget | None = None  # its host still to resolve when a name
 
 
 def _string(data: dict[str, Any], name: str, required: bool) -> str | None:
@@ -59,8 +63,11 @@ def _string(data: dict[str, Any], name: str, required: bool) -> str | None:
     return value
 
 
-def parse_send_request(data: Any, default_sender: str) -> SendRequest:
-    """Validate a decoded JSON body.
+def parse_send_request(
+    data: Any, default_sender: str, callback_policy: CallbackPolicy | None = None
+) -> SendRequest:
+    """Validate a decoded JSON body (a `callback_url` as far as it can be without DNS: the
+    caller resolves `callback_target.host` when it is a name, `api.accept.check_callbacks`).
 
     Raises:
         InvalidInput: (and InvalidNumber, EmptyBody) naming the field at fault.
@@ -95,8 +102,11 @@ def parse_send_request(data: Any, default_sender: str) -> SendRequest:
         allowed = ", ".join(c.value for c in MessageClass)
         raise InvalidInput("class", f"must be one of {allowed}") from None
     callback_url = _string(data, "callback_url", required=False)
-    if callback_url is not None and not re.match(r"^https?://[^\s/]+", callback_url):
-        raise InvalidInput("callback_url", "must be an http(s) URL")
+    callback_target = None
+    if callback_url is not None:
+        if len(callback_url) > MAX_URL_CHARS:
+            raise InvalidInput("callback_url", f"longer than {MAX_URL_CHARS} characters")
+        callback_target = (callback_policy or CallbackPolicy()).check_url(callback_url)
     validity = data.get("validity")
     if validity is not None and (
         not isinstance(validity, int)
@@ -123,4 +133,5 @@ def parse_send_request(data: Any, default_sender: str) -> SendRequest:
         seg,
         callback_events=callback_events,
         callback_batch=callback_batch,
+        callback_target=callback_target,
     )

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiohttp import web
 
 from api.committer import GroupCommitter
 from api.reader import GroupReader
+from messaging import CallbackPolicy
 from routing import RoutingTable
 from store import KeyOwner, MessageStore
 
@@ -26,6 +27,9 @@ class ApiServices:
     validity_seconds: int = 24 * 3600
     key_cache_seconds: float = 30.0
     routes: Callable[[], RoutingTable] | None = None  # the routes file in force (hot-reloaded)
+    callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # public hosts only
+    # host name → its addresses; None: the system resolver (tests pass a stub: no real lookups)
+    resolve: Callable[[str], Awaitable[list[str]]] | None = None
 
 
 SERVICES = web.AppKey("services", ApiServices)

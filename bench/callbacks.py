@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from messaging import CallbackEvent
+from messaging import CallbackEvent, CallbackPolicy, parse_networks
 from store import PendingCallback
 from switchboard.embedded import free_port
 from workers.callback_dispatcher import AiohttpDispatcher
@@ -82,7 +82,11 @@ def _events(count: int, url: str, batch: bool) -> list[PendingCallback]:
 
 def _run(events: list[PendingCallback], args: argparse.Namespace) -> dict[str, Any]:
     dispatcher = AiohttpDispatcher(
-        "bench-secret", per_host=args.per_host, total=args.total, batch_wait=0.1
+        "bench-secret",
+        per_host=args.per_host,
+        total=args.total,
+        batch_wait=0.1,
+        policy=CallbackPolicy(parse_networks("127.0.0.1/32")),  # the receiver is on this host
     )
     try:
         dispatcher.deliver(events[:50], deadline=30)  # connections warm

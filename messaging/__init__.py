@@ -47,14 +47,25 @@ from messaging.types import (
     ReceiptState,
     Status,
 )
+from messaging.urls import (
+    CallbackPolicy,
+    CallbackTarget,
+    CallbackUrlForbidden,
+    address_problem,
+    numeric_host,
+    parse_networks,
+)
 
 __all__ = [
     "DEFAULT_CALLBACK_RETRY",
     "E164",
     "FINAL_STATUSES",
     "CallbackEvent",
+    "CallbackPolicy",
     "CallbackRetry",
     "CallbackScope",
+    "CallbackTarget",
+    "CallbackUrlForbidden",
     "CarrierError",
     "CarrierSystemError",
     "ConfigError",
@@ -80,6 +91,7 @@ __all__ = [
     "TomlSource",
     "TransientCarrierError",
     "Unbound",
+    "address_problem",
     "decode_gsm7",
     "encode",
     "encode_gsm7",
@@ -88,7 +100,9 @@ __all__ = [
     "is_gsm7",
     "load_model",
     "next_callback_attempt",
+    "numeric_host",
     "parse_e164",
+    "parse_networks",
     "placeholders",
     "problems_from_validation",
     "raise_if",

@@ -2,6 +2,17 @@
 
 from store.callback_outbox import CALLBACK_HANDOFF_GRACE, CallbackOutbox
 from store.engine import make_engine, share_niceness
+from store.idempotency import (
+    IDEMPOTENCY_TTL,
+    Claimed,
+    IdempotencyKeyTaken,
+    IdempotencyStore,
+    IdempotentAnswer,
+    InProgress,
+    KeyCompletion,
+    KeyReused,
+    Replay,
+)
 from store.ids import new_id
 from store.migrate import upgrade
 from store.records import (
@@ -25,11 +36,19 @@ from store.repository import MessageStore, hash_key
 
 __all__ = [
     "CALLBACK_HANDOFF_GRACE",
+    "IDEMPOTENCY_TTL",
     "AttemptResult",
     "AttemptView",
     "CallbackOutbox",
+    "Claimed",
     "ClaimedMessage",
+    "IdempotencyKeyTaken",
+    "IdempotencyStore",
+    "IdempotentAnswer",
+    "InProgress",
+    "KeyCompletion",
     "KeyOwner",
+    "KeyReused",
     "MessageStore",
     "MessageSummary",
     "MessageView",
@@ -38,6 +57,7 @@ __all__ = [
     "PendingCallback",
     "ReceiptBatchResult",
     "ReceiptRecord",
+    "Replay",
     "ResendPolicy",
     "SendLease",
     "SendOutcome",

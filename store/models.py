@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -216,3 +217,25 @@ class CallbackEventRow(Base):
         Index("ix_callback_events_message", "message_id"),
         Index("ix_callback_events_next_attempt", "next_attempt_at"),
     )
+
+
+class IdempotencyKey(Base):
+    """An `Idempotency-Key` of one account: the request it was first used for and its answer.
+
+    In progress while `status_code` is NULL (`lock_token` names the request holding it); the
+    answer is written in the transaction that commits the request's messages, so a key either
+    has an answer and messages, or neither. Swept `IDEMPOTENCY_TTL` after `created_at`.
+    """
+
+    __tablename__ = "idempotency_keys"
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    lock_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    location: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_idempotency_keys_created", "created_at"),)

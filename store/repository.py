@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from messaging import FINAL_STATUSES, Status
 from store import batch_writes, callback_outbox
+from store.idempotency import KeyCompletion, complete_keys
 from store.ids import new_id
 from store.models import Account, ApiKey, Attempt, Message
 from store.open_status import status_of_row
@@ -189,11 +190,19 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
 
     # -- the API side ------------------------------------------------------------------
 
-    def insert_messages(self, rows: Sequence[NewMessage]) -> None:
-        """Commit a group of accepted messages in one transaction (status `queued`)."""
+    def insert_messages(
+        self, rows: Sequence[NewMessage], keys: Sequence[KeyCompletion] = ()
+    ) -> None:
+        """Commit a group of accepted messages in one transaction (status `queued`), with the
+        answers of the idempotency keys they were sent under.
+
+        Raises:
+            IdempotencyKeyTaken: a key's claim was lost; nothing is committed.
+        """
         if not rows:
             return
         with self.engine.begin() as conn:
+            complete_keys(conn, keys)
             batch_writes.insert_messages(conn, rows)
 
     def get_message(self, account_id: str, message_id: str) -> MessageView | None:

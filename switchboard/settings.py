@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from messaging import CallbackPolicy, parse_networks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,6 +86,11 @@ class Settings(BaseSettings):
     callback_give_up_after: float = Field(
         default=24 * 3600.0, gt=0, description="a callback not delivered this long is dropped"
     )
+    callback_allow_private: str = Field(
+        default="",
+        description="CIDRs callbacks may reach although private, e.g. 127.0.0.1/32,10.0.0.0/8"
+        " (tests, on-premises receivers); empty: public addresses only",
+    )
     callback_batch_max: int = Field(
         default=100, gt=0, le=1000, description="events per POST for callback_batch messages"
     )
@@ -102,6 +109,16 @@ class Settings(BaseSettings):
     otp_max_carrier_attempts: int = Field(
         default=3, gt=0, description="carrier attempts per OTP message (undelivered → next carrier)"
     )
+
+    @field_validator("callback_allow_private")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a bad CIDR fails at start, naming the setting
+        return value
+
+    def callback_policy(self) -> CallbackPolicy:
+        """Where callbacks may go: public addresses and `callback_allow_private`."""
+        return CallbackPolicy(parse_networks(self.callback_allow_private))
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under var_dir."""

@@ -112,6 +112,8 @@ class Stack:
             "SWITCHBOARD_ROUTES_FILE": str(self.routes_file),
             "SWITCHBOARD_SIMULATOR_FILE": str(self.simulator_file),
             "PYTHONUNBUFFERED": "1",
+            # demo, bench and e2e callbacks go to a receiver on this host (SSRF guard allow-list)
+            "SWITCHBOARD_CALLBACK_ALLOW_PRIVATE": "127.0.0.1/32",
             **self.extra_env,
         }
         self._group = ProcessGroup(self.var_dir / "logs", env)

@@ -64,6 +64,7 @@ def api_app(settings: Settings) -> web.Application:
             clock=utcnow,
             validity_seconds=settings.validity_seconds,
             routes=RoutesWatcher(settings.routes_file, time.monotonic).current,
+            callback_policy=settings.callback_policy(),
         )
     )
 

@@ -37,10 +37,12 @@ class Received:
 class CallbackReceiver:
     """Start with `start()`, stop with `stop()`; only ever listens on 127.0.0.1."""
 
-    def __init__(self, delay: float = 0.0, status: int = 204) -> None:
+    def __init__(self, delay: float = 0.0, status: int = 204, location: str | None = None) -> None:
         self.port = free_port()
         self.delay = delay
         self.status = status
+        self.location = location  # sent as `Location` (to answer with a redirect)
+        self.hits = 0  # every request, whatever the answer
         self.received: list[Received] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -55,6 +57,7 @@ class CallbackReceiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         with self._lock:
+            self.hits += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -72,7 +75,8 @@ class CallbackReceiver:
                             time.monotonic(),
                         )
                     )
-            return web.Response(status=self.status)
+            headers = {"Location": self.location} if self.location else None
+            return web.Response(status=self.status, headers=headers)
         finally:
             with self._lock:
                 self.in_flight -= 1

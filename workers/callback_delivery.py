@@ -153,6 +153,7 @@ def open_delivery(settings: WorkerSettings, clock: Callable[[], datetime]) -> Ca
             total=settings.callback_concurrency,
             batch_max=settings.callback_batch_max,
             batch_wait=settings.callback_batch_ms / 1000,
+            policy=settings.callback_policy(),
         )
     )
     retry = CallbackRetry(

@@ -5,7 +5,9 @@ of the worker process, on an event loop of its own thread; Celery tasks, which a
 processes of their own, call `deliver()` and wait. POSTs run concurrently, at most `per_host`
 at once to one host and `total` overall, each bounded by `timeout`. Events of messages sent
 with `callback_batch` go to a `BatchWindow` shared by every task of the process: up to 100
-events, or 100 ms from the first, per URL.
+events, or 100 ms from the first, per URL. Every POST goes through the SSRF guard
+(`workers.callback_guard`): the URL is checked, the host's addresses are checked as they are
+resolved, and redirects are not followed.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import uvloop
+from aiohttp.abc import AbstractResolver
 
+from messaging import CallbackPolicy
 from store import PendingCallback
 from workers.callback_batches import BatchWindow
+from workers.callback_guard import CallbackRefused, GuardedResolver, check_target
 from workers.callbacks import render_batch, render_event, signed_headers
 
 log = logging.getLogger(__name__)
@@ -76,8 +81,14 @@ class AiohttpDispatcher:
         batch_max: int = 100,
         batch_wait: float = 0.1,
         clock: Callable[[], float] = time.time,
+        policy: CallbackPolicy | None = None,
+        resolver: Callable[[], AbstractResolver] | None = None,
     ) -> None:
+        """`policy`: where callbacks may go (public hosts only by default); `resolver` makes the
+        resolver the guard wraps (the system's by default; tests pass a stub)."""
         self._secret = secret
+        self._policy = policy or CallbackPolicy()
+        self._make_resolver = resolver
         self._timeout = timeout
         self._per_host = per_host
         self._total = total
@@ -98,8 +109,12 @@ class AiohttpDispatcher:
         self._loop.run_forever()
 
     async def _open(self) -> None:
+        inner = self._make_resolver() if self._make_resolver is not None else None
         connector = aiohttp.TCPConnector(
-            limit=self._total, limit_per_host=self._per_host, keepalive_timeout=30
+            limit=self._total,
+            limit_per_host=self._per_host,
+            keepalive_timeout=30,
+            resolver=GuardedResolver(self._policy, inner),
         )
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self._timeout)
@@ -177,11 +192,28 @@ class AiohttpDispatcher:
         async with self._hosts[_host(url)], self._all:
             timestamp = int(self._clock())
             try:
+                check_target(self._policy, url)
                 async with self._session.post(
-                    url, data=body, headers=signed_headers(self._secret, timestamp, body)
+                    url,
+                    data=body,
+                    headers=signed_headers(self._secret, timestamp, body),
+                    allow_redirects=False,  # a redirect could point anywhere: not followed
                 ) as response:
                     await response.read()
                     ok = 200 <= response.status < 300
+            except CallbackRefused as exc:
+                log.warning("callback to %s refused: %s", _host(url), exc)
+                ok = False
+            except aiohttp.ClientConnectorError as exc:
+                refused = isinstance(exc.os_error, CallbackRefused)
+                log.log(
+                    logging.WARNING if refused else logging.INFO,
+                    "callback POST to %s %s: %s",
+                    _host(url),
+                    "refused" if refused else "failed",
+                    exc.os_error if refused else exc,
+                )
+                ok = False
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 log.info("callback POST to %s failed: %s", _host(url), exc or type(exc).__name__)
                 ok = False

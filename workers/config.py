@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from messaging import CallbackPolicy
+
 
 class WorkerSettings(Protocol):
     """The settings fields the Celery app and tasks read."""
@@ -56,4 +58,8 @@ class WorkerSettings(Protocol):
 
     def resolved_database_url(self) -> str:
         """SQLAlchemy URL of the message store."""
+        ...
+
+    def callback_policy(self) -> CallbackPolicy:
+        """Where callbacks may go (the SSRF guard's allow-list)."""
         ...

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from messaging import LeasePolicy, MessageClass
 from otp import codes as otp_codes
-from store import CallbackOutbox, MessageStore, ResendPolicy, StatusChange
+from store import CallbackOutbox, IdempotencyStore, MessageStore, ResendPolicy, StatusChange
 from store.otp_repository import OtpStore
 from workers.callback_delivery import release_due_events
 
@@ -100,4 +100,5 @@ def sweep_once(
         "parked_receipts_matched": parked.result.matched,
         "masked": masked,
         "callbacks_released": released,
+        "idempotency_keys_expired": IdempotencyStore(store.engine).delete_expired(now),
     }

@@ -214,3 +214,51 @@ def test_a_body_of_neither_form_is_422_naming_the_field(store: MessageStore) -> 
 
     run(store, RecordingOutbox(), scenario)
     assert message_rows(store) == 0
+
+
+MALFORMED_BATCHES = [
+    ("invalid UTF-8", b'{"messages": [{"to": "+447400123456", "body": "\xff"}]}'),
+    ("lone surrogate", b'{"messages": [{"to": "+447400123456", "body": "\\ud800"}]}'),
+    ("lone low surrogate", b'{"from": "Acme", "body": "\\udc00", "recipients": ["+447400123456"]}'),
+]
+
+
+def test_invalid_utf8_or_a_lone_surrogate_is_400_malformed_json(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        for case, payload in MALFORMED_BATCHES:
+            response = await client.post(
+                "/v1/messages/batch",
+                data=payload,
+                headers={**_auth(key), "Content-Type": "application/json"},
+            )
+            assert response.status == 400, case
+            assert response.content_type == "application/problem+json", case
+            assert (await response.json(content_type=None))["code"] == "malformed_json", case
+
+    outbox = RecordingOutbox()
+    run(store, outbox, scenario)
+    assert message_rows(store) == 0 and outbox.enqueued == []
+
+
+def test_a_batch_item_with_a_private_callback_host_fails_alone(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        body = {
+            "messages": [
+                {"to": "+447400123456", "body": "a", "callback_url": "https://hooks.example.com/"},
+                {
+                    "to": "+447400123457",
+                    "body": "b",
+                    "callback_url": "http://metadata.example.com/",
+                },
+                {"to": "+447400123458", "body": "c", "callback_url": "http://0xa9.254.169.254/"},
+            ]
+        }
+        response = await client.post("/v1/messages/batch", json=body, headers=_auth(key))
+        assert response.status == 202
+        answer = await response.json()
+        assert (answer["accepted"], answer["rejected"]) == (1, 2)
+        codes = [m.get("error", {}).get("code") for m in answer["messages"]]
+        assert codes == [None, "callback_url_forbidden", "callback_url_forbidden"]
+
+    run(store, RecordingOutbox(), scenario)
+    assert message_rows(store) == 1

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from api import ApiServices, GroupCommitter, make_app
+from messaging import CallbackPolicy, parse_networks
 from routing import load_routes
 from store import MessageStore
 
@@ -34,6 +35,22 @@ Scenario = Callable[[TestClient[Any, Any], str], Awaitable[None]]
 
 
 ROUTES = load_routes(Path(__file__).resolve().parents[3] / "config" / "routes.toml")
+# The allow-list the tests run with (callbacks to a receiver on this host), and a stub DNS: no
+# test looks a real name up. 93.184.216.34 is public but nothing ever connects to it here.
+TEST_POLICY = CallbackPolicy(parse_networks("127.0.0.1/32"))
+STUB_DNS: dict[str, list[str]] = {
+    "hooks.example.com": ["93.184.216.34"],
+    "metadata.example.com": ["169.254.169.254"],
+    "split.example.com": ["93.184.216.34", "10.0.0.7"],
+    "local.example.com": ["127.0.0.1"],
+}
+
+
+async def stub_resolve(host: str) -> list[str]:
+    """Addresses from `STUB_DNS`; any other name does not resolve."""
+    if host not in STUB_DNS:
+        raise OSError(f"stub DNS: no such name {host}")
+    return STUB_DNS[host]
 
 
 def run(
@@ -48,7 +65,12 @@ def run(
     async def main() -> None:
         committer = GroupCommitter(store, outbox)
         services = ApiServices(
-            store=store, committer=committer, clock=lambda: NOW, routes=lambda: ROUTES
+            store=store,
+            committer=committer,
+            clock=lambda: NOW,
+            routes=lambda: ROUTES,
+            callback_policy=TEST_POLICY,
+            resolve=stub_resolve,
         )
         app = make_app(services)
         async with TestClient(TestServer(app)) as client:
@@ -102,6 +124,20 @@ def test_concurrent_requests_share_group_commits(store: MessageStore) -> None:
 
 BAD_INPUTS: list[tuple[str, dict[str, str], bytes, int, str]] = [
     ("malformed JSON", {"Authorization": "Bearer {key}"}, b'{"to": ', 400, "malformed_json"),
+    (
+        "invalid UTF-8",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447400123456", "body": "\xff\xfe"}',
+        400,
+        "malformed_json",
+    ),
+    (
+        "lone surrogate",
+        {"Authorization": "Bearer {key}"},
+        b'{"to": "+447400123456", "body": "\\ud800"}',
+        400,
+        "malformed_json",
+    ),
     ("no API key", {}, b'{"to": "+447400123456", "body": "x"}', 401, "missing_api_key"),
     (
         "unknown API key",
@@ -356,3 +392,80 @@ def test_destination_blocked_for_the_account_is_refused_and_not_stored(store: Me
 
     run(store, outbox, scenario, account="trial")
     assert message_rows(store) == 0 and outbox.enqueued == []
+
+
+def test_pricing_of_another_account_is_forbidden_to_a_non_admin_key(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        params = {"to": "+447400123456", "account": "other"}
+        other = await client.get("/v1/pricing", params=params, headers=auth)
+        assert other.status == 403
+        assert other.content_type == "application/problem+json"
+        assert (await other.json(content_type=None))["code"] == "forbidden"
+        own = {"to": "+447400123456", "account": "acme"}
+        assert (await client.get("/v1/pricing", params=own, headers=auth)).status == 200
+
+    run(store, RecordingOutbox(), scenario)
+
+
+def test_an_admin_key_may_read_another_accounts_pricing(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        auth = {"Authorization": f"Bearer {key}"}
+        params = {"to": "+447400123456", "account": "other"}
+        assert (await client.get("/v1/pricing", params=params, headers=auth)).status == 200
+
+    run(store, RecordingOutbox(), scenario, admin=True)
+
+
+FORBIDDEN_CALLBACKS = [
+    "http://169.254.169.254/latest/meta-data",
+    "http://127.0.0.2:6379/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://2130706434/",  # 127.0.0.2 (127.0.0.1 is on the test allow-list)
+    "http://0x7f.2/",
+    "http://0177.0.0.2/",
+    "http://127.2/",
+    "http://10.0.0.1/",
+    "http://100.64.0.1/",
+    "http://[fd00::1]/",
+    "http://metadata.example.com/",
+    "http://split.example.com/",
+    "http://nowhere.example.com/",
+    "http://localhost.localdomain.example\\@127.0.0.2/",
+]
+
+
+@pytest.mark.parametrize("url", FORBIDDEN_CALLBACKS)
+def test_a_callback_url_to_a_private_address_is_422_and_stores_nothing(
+    store: MessageStore, url: str
+) -> None:
+    outbox = RecordingOutbox()
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        body = {"to": "+447400123456", "body": "x", "callback_url": url}
+        response = await client.post(
+            "/v1/messages", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status == 422
+        problem = await response.json(content_type=None)
+        assert (problem["code"], problem["field"]) == ("callback_url_forbidden", "callback_url")
+
+    run(store, outbox, scenario)
+    assert message_rows(store) == 0 and outbox.enqueued == []
+
+
+def test_a_public_or_allow_listed_callback_host_is_accepted(store: MessageStore) -> None:
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        for url in [
+            "https://hooks.example.com/cb",
+            "http://local.example.com:8080/cb",  # resolves to 127.0.0.1: allow-listed
+            "http://2130706433:9/cb",
+        ]:
+            body = {"to": "+447400123456", "body": "x", "callback_url": url}
+            response = await client.post(
+                "/v1/messages", json=body, headers={"Authorization": f"Bearer {key}"}
+            )
+            assert response.status == 202, url
+
+    run(store, RecordingOutbox(), scenario)
+    assert message_rows(store) == 3

@@ -300,3 +300,24 @@ def test_codes_no_longer_usable_are_masked_by_the_sweep_and_live_ones_kept(
         assert mask() == 0  # each row once
 
     run(harness, scenario)
+
+
+def test_invalid_utf8_or_a_lone_surrogate_is_400_malformed_json(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        started = await start(client, harness)
+        cases = [
+            ("/v1/otp", b'{"to": "+447400123456", "template": "\xff {code}"}'),
+            ("/v1/otp", b'{"to": "+447400123456", "template": "\\ud800 {code}"}'),
+            (f"/v1/otp/{started['id']}/check", b'{"code": "\\ud800"}'),
+            (f"/v1/otp/{started['id']}/check", b'{"code": "\xc3\x28"}'),
+        ]
+        for path, payload in cases:
+            response = await client.post(
+                path, data=payload, headers={**harness.auth(), "Content-Type": "application/json"}
+            )
+            assert response.status == 400, (path, payload)
+            assert response.content_type == "application/problem+json"
+            assert (await response.json(content_type=None))["code"] == "malformed_json"
+        assert len(harness.outbox.enqueued) == 1  # only the first start
+
+    run(harness, scenario)

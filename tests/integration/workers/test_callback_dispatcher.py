@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
-from messaging import CallbackEvent
+from messaging import CallbackEvent, CallbackPolicy, parse_networks
 from store import PendingCallback
 from tests.callback_receiver import CallbackReceiver
 from workers import verify
@@ -18,6 +20,7 @@ from workers.callbacks import render_event
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SECRET = "s3cret"  # noqa: S105 - a test key
+LOCAL = CallbackPolicy(parse_networks("127.0.0.1/32"))  # the receivers listen on 127.0.0.1
 
 
 def _pending(n: int, url: str, batch: bool = False) -> PendingCallback:
@@ -35,7 +38,7 @@ def receiver() -> Iterator[CallbackReceiver]:
 
 @pytest.fixture
 def dispatcher() -> Iterator[AiohttpDispatcher]:
-    real = AiohttpDispatcher(SECRET, timeout=2.0, per_host=4, total=8, batch_wait=0.1)
+    real = AiohttpDispatcher(SECRET, timeout=2.0, per_host=4, total=8, batch_wait=0.1, policy=LOCAL)
     yield real
     real.close()
 
@@ -87,7 +90,7 @@ def test_a_slow_host_does_not_hold_back_another(dispatcher: AiohttpDispatcher) -
 def test_batched_events_go_up_to_max_per_post_and_concurrent_calls_share_a_window(
     receiver: CallbackReceiver,
 ) -> None:
-    dispatcher = AiohttpDispatcher(SECRET, batch_max=100, batch_wait=0.3)
+    dispatcher = AiohttpDispatcher(SECRET, batch_max=100, batch_wait=0.3, policy=LOCAL)
     try:
         url = receiver.url("/batch")
         first = [_pending(n, url, batch=True) for n in range(130)]
@@ -122,3 +125,105 @@ def test_refused_errors_and_timeouts_are_reported_failed(dispatcher: AiohttpDisp
         for server in (down, erroring, hanging):
             server.stop()
     assert report.delivered == () and sorted(report.failed) == [1, 2, 3]
+
+
+class StubResolver(AbstractResolver):
+    """DNS from a dict (no real lookup ever leaves the host); counts the lookups."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+        self.lookups = 0
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.lookups += 1
+        if host not in self.answers:
+            raise OSError(f"stub DNS: no such name {host}")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=a,
+                port=port,
+                family=socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for a in self.answers[host]
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+def _stub_dispatcher(policy: CallbackPolicy, dns: StubResolver) -> AiohttpDispatcher:
+    return AiohttpDispatcher(SECRET, timeout=2.0, policy=policy, resolver=lambda: dns)
+
+
+def test_a_literal_private_address_is_never_connected_to(receiver: CallbackReceiver) -> None:
+    dispatcher = AiohttpDispatcher(SECRET, timeout=2.0)  # no allow-list
+    try:
+        port = receiver.port
+        for url in [
+            receiver.url(),
+            f"http://2130706433:{port}/cb",
+            f"http://0x7f.1:{port}/cb",
+            f"http://[::ffff:127.0.0.1]:{port}/",
+        ]:
+            report = dispatcher.deliver([_pending(1, url)], deadline=5)
+            assert report.failed == (1,), url
+    finally:
+        dispatcher.close()
+    assert receiver.hits == 0
+
+
+def test_a_name_rebound_to_a_private_address_is_refused_at_delivery(
+    receiver: CallbackReceiver,
+) -> None:
+    """The API saw a public address; by delivery time the name points at 127.0.0.1."""
+    dns = StubResolver({"hooks.example.com": ["127.0.0.1"]})
+    dispatcher = _stub_dispatcher(CallbackPolicy(), dns)
+    try:
+        url = f"http://hooks.example.com:{receiver.port}/cb"
+        assert dispatcher.deliver([_pending(1, url)], deadline=5).failed == (1,)
+    finally:
+        dispatcher.close()
+    assert dns.lookups == 1 and receiver.hits == 0
+
+
+def test_one_private_address_among_public_ones_refuses_the_host(
+    receiver: CallbackReceiver,
+) -> None:
+    dns = StubResolver({"split.example.com": ["127.0.0.1", "10.1.2.3"]})
+    dispatcher = _stub_dispatcher(LOCAL, dns)  # 127.0.0.1 allowed, 10.1.2.3 not
+    try:
+        url = f"http://split.example.com:{receiver.port}/cb"
+        assert dispatcher.deliver([_pending(1, url)], deadline=5).failed == (1,)
+    finally:
+        dispatcher.close()
+    assert receiver.hits == 0
+
+
+def test_an_allow_listed_name_is_delivered_to_the_checked_address(
+    receiver: CallbackReceiver,
+) -> None:
+    dns = StubResolver({"hooks.internal": ["127.0.0.1"]})
+    dispatcher = _stub_dispatcher(LOCAL, dns)
+    try:
+        url = f"http://hooks.internal:{receiver.port}/cb"
+        assert dispatcher.deliver([_pending(1, url)], deadline=5).delivered == (1,)
+    finally:
+        dispatcher.close()
+    assert len(receiver.received) == 1
+
+
+def test_a_redirect_is_not_followed(receiver: CallbackReceiver) -> None:
+    redirecting = CallbackReceiver(status=307, location=receiver.url("/elsewhere")).start()
+    dispatcher = AiohttpDispatcher(SECRET, timeout=2.0, policy=LOCAL)
+    try:
+        report = dispatcher.deliver([_pending(1, redirecting.url())], deadline=5)
+    finally:
+        dispatcher.close()
+        redirecting.stop()
+    assert report.failed == (1,)
+    assert redirecting.hits == 1 and receiver.hits == 0
