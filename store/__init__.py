@@ -3,6 +3,7 @@
 from store.callback_outbox import CALLBACK_HANDOFF_GRACE, CallbackOutbox
 from store.engine import make_engine, share_niceness
 from store.ids import new_id
+from store.inbound import InboundRecord, InboundView, InboundWriteResult
 from store.migrate import upgrade
 from store.records import (
     AttemptResult,
@@ -29,6 +30,9 @@ __all__ = [
     "AttemptView",
     "CallbackOutbox",
     "ClaimedMessage",
+    "InboundRecord",
+    "InboundView",
+    "InboundWriteResult",
     "KeyOwner",
     "MessageStore",
     "MessageSummary",
