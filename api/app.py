@@ -12,8 +12,16 @@ from typing import Any
 
 from aiohttp import web
 
-from api.accept import accepted_json, check_destination, json_body, new_row
+from api.accept import (
+    accepted_json,
+    check_destination,
+    json_body,
+    needs_opt_out_check,
+    new_row,
+    opted_out,
+)
 from api.batch import send_batch
+from api.inbound_api import add_opt_out, list_inbound, list_opt_outs, remove_opt_out
 from api.jsonio import json_response
 from api.listing import list_messages
 from api.problems import ApiProblem, problem_response, response_for
@@ -21,6 +29,7 @@ from api.reader import GroupReader
 from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
 from api.services import OWNER, READ_POOL, READER, SERVICES, ApiServices
+from inbound import RecipientOptedOut
 from store import KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -132,6 +141,8 @@ async def send_message(request: web.Request) -> web.Response:
     check_destination(
         owner, parsed.to.e164, services.routes() if services.routes is not None else None
     )
+    if needs_opt_out_check(parsed) and await opted_out(request, owner, [parsed.to.e164]):
+        raise RecipientOptedOut(parsed.to.e164)
     row = new_row(services, owner, parsed, services.clock())
     await services.committer.commit(row)
     return json_response(
@@ -167,6 +178,10 @@ def make_app(services: ApiServices) -> web.Application:
     app.router.add_post("/v1/messages/batch", send_batch)
     app.router.add_get("/v1/messages", list_messages)
     app.router.add_get("/v1/messages/{id}", get_message)
+    app.router.add_get("/v1/inbound", list_inbound)
+    app.router.add_get("/v1/opt-outs", list_opt_outs)
+    app.router.add_post("/v1/opt-outs", add_opt_out)
+    app.router.add_delete("/v1/opt-outs/{number}", remove_opt_out)
     app.router.add_get("/v1/routes/explain", explain_route)
     app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import exc as db
 
 from api.jsonio import json_response
+from inbound import RecipientOptedOut
 from messaging import EmptyBody, InvalidInput, InvalidNumber, NoRoute, RateLimited, SwitchboardError
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ PROBLEMS: dict[type[BaseException], ProblemSpec] = {
     EmptyBody: ProblemSpec(422, "Empty message body"),
     InvalidInput: ProblemSpec(422, "Invalid input"),
     NoRoute: ProblemSpec(422, "No route to destination"),
+    RecipientOptedOut: ProblemSpec(422, "Recipient opted out"),
     RateLimited: ProblemSpec(429, "Too many requests"),
     SwitchboardError: ProblemSpec(500, "Internal error"),
     # Connection refused or lost, server shutting down, SQLite busy past its timeout: the
