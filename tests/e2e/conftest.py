@@ -93,6 +93,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
         workers: tuple[WorkerSpec, ...] | None = None,
         env: dict[str, str] | None = None,
         api_processes: int = 1,
+        extra_routes: str = "",
     ) -> Stack:
         ports = {"alpha": free_port(), "beta": free_port(), "control": free_port()}
         values = {
@@ -105,7 +106,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
             "audit": tmp_path / "audit.jsonl",
         }
         (tmp_path / "simulator.toml").write_text(SIMULATOR.format(**values))
-        (tmp_path / "routes.toml").write_text(ROUTES.format(**values))
+        (tmp_path / "routes.toml").write_text(ROUTES.format(**values) + extra_routes)
         stack = Stack(
             var_dir=tmp_path / "var",
             routes_file=tmp_path / "routes.toml",
