@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TypeVar
@@ -18,7 +17,7 @@ from aiohttp import web
 
 from api.accept import json_body
 from api.jsonio import json_response
-from api.listing import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from api.listing import cursor_text, decode_cursor, encode_cursor, parse_limit
 from api.services import OWNER, READ_POOL, SERVICES
 from messaging import InvalidInput, parse_e164
 from store import InboundView, KeyOwner
@@ -28,7 +27,7 @@ _PAGE = {"limit", "cursor"}
 
 
 def page_limit(query: Mapping[str, str]) -> int:
-    """`?limit=` (1..MAX_LIMIT, default DEFAULT_LIMIT); unknown parameters are refused.
+    """`?limit=` as GET /v1/messages takes it; parameters other than limit/cursor are refused.
 
     Raises:
         InvalidInput: naming the parameter at fault.
@@ -36,10 +35,7 @@ def page_limit(query: Mapping[str, str]) -> int:
     unknown = sorted(set(query) - _PAGE)
     if unknown:
         raise InvalidInput(unknown[0], "unknown parameter")
-    text = query.get("limit", str(DEFAULT_LIMIT))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise InvalidInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-    return int(text)
+    return parse_limit(query)
 
 
 def encode_number_cursor(number: str) -> str:
@@ -53,10 +49,7 @@ def decode_number_cursor(cursor: str) -> str:
     Raises:
         InvalidInput: (field `cursor`) it is not one this API made.
     """
-    try:
-        number = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("cursor", "not a cursor this API gave") from None
+    number = cursor_text(cursor)
     if not number.startswith("+"):
         raise InvalidInput("cursor", "not a cursor this API gave")
     return number

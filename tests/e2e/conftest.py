@@ -3,8 +3,12 @@ backend: `database_url` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,6 +81,21 @@ carriers = {carriers}
 """
 
 StackFactory = Callable[..., Stack]
+
+
+def api_call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """(status, decoded JSON body) of one API request with the stack's key; errors too."""
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+        stack.api_url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 @pytest.fixture

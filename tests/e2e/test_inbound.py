@@ -6,32 +6,18 @@ Every call stays on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
 from typing import Any
 
 from simulators import load_scenario
 from switchboard.stack import Stack, wait_until
 from tests.e2e.conftest import StackFactory
+from tests.e2e.conftest import api_call as _call
 
 SUBSCRIBER = "+447400123456"
 SHORT_CODE = "12345"
 NUMBERS = f'\n[numbers]\n"{SHORT_CODE}" = "demo"\n'  # the stack's API key is account "demo"
 FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "canceled"}
-
-
-def _call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
-        stack.api_url + path,
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def _mo(stack: Stack, text: str) -> None:
