@@ -48,7 +48,7 @@ def test_parts_out_of_order_across_batches_are_joined_once(store: MessageStore) 
 
     listed = store.list_inbound(acme, 10)
     assert [(m.text, m.parts) for m in listed] == [("abc", 3)]
-    _write(store, _mo("next"))
+    _write(store, _mo("next", at=5))
     assert [m.text for m in store.list_inbound(acme, 10)] == ["abc", "next"]
 
 
