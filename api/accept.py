@@ -1,5 +1,5 @@
 """What the single and batch send endpoints share: body decoding, the account's blocked
-destinations, the row to commit and the 202 body of one accepted message."""
+destinations and opt-outs, the row to commit and the 202 body of one accepted message."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from aiohttp import web
 from api.jsonio import loads
 from api.problems import ApiProblem
 from api.schemas import SendRequest
-from api.services import ApiServices
-from messaging import CallbackUrlForbidden, Status
+from api.services import READ_POOL, SERVICES, ApiServices
+from messaging import CallbackUrlForbidden, MessageClass, Status
 from routing import RoutingTable
 from store import KeyOwner, NewMessage, new_id
 
@@ -100,6 +100,22 @@ def check_destination(owner: KeyOwner, to: str, table: RoutingTable | None) -> N
             "Destination blocked",
             f"account {owner.account_name!r} may not send to {blocked}",
         )
+
+
+def needs_opt_out_check(parsed: SendRequest) -> bool:
+    """Opt-outs stop marketing only; OTP and transactional messages are not affected."""
+    return parsed.message_class is MessageClass.MARKETING
+
+
+async def opted_out(request: web.Request, owner: KeyOwner, numbers: Sequence[str]) -> set[str]:
+    """Which of `numbers` are on the account's opt-out list (one query, off the event loop)."""
+    if not numbers:
+        return set()
+    pairs = [(owner.account_id, n) for n in numbers]
+    found = await asyncio.get_running_loop().run_in_executor(
+        request.app[READ_POOL], request.app[SERVICES].store.opted_out, pairs
+    )
+    return {number for _, number in found}
 
 
 def new_row(

@@ -18,10 +18,13 @@ from api.accept import (
     check_callbacks,
     check_destination,
     json_body,
+    needs_opt_out_check,
     new_row,
+    opted_out,
 )
 from api.batch import send_batch
 from api.idempotency import IDEMPOTENCY, claim
+from api.inbound_api import add_opt_out, list_inbound, list_opt_outs, remove_opt_out
 from api.jsonio import dumps, json_response
 from api.listing import list_messages
 from api.problems import ApiProblem, problem_response, response_for
@@ -29,6 +32,7 @@ from api.reader import GroupReader
 from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
 from api.services import OWNER, READ_POOL, READER, SERVICES, ApiServices
+from inbound import RecipientOptedOut
 from store import IdempotencyStore, KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -145,6 +149,8 @@ async def send_message(request: web.Request) -> web.Response:
         check_destination(
             owner, parsed.to.e164, services.routes() if services.routes is not None else None
         )
+        if needs_opt_out_check(parsed) and await opted_out(request, owner, [parsed.to.e164]):
+            raise RecipientOptedOut(parsed.to.e164)
         refused = callback_refusal(parsed, await check_callbacks(services, [parsed]))
         if refused is not None:
             raise refused
@@ -190,6 +196,10 @@ def make_app(services: ApiServices) -> web.Application:
     app.router.add_post("/v1/messages/batch", send_batch)
     app.router.add_get("/v1/messages", list_messages)
     app.router.add_get("/v1/messages/{id}", get_message)
+    app.router.add_get("/v1/inbound", list_inbound)
+    app.router.add_get("/v1/opt-outs", list_opt_outs)
+    app.router.add_post("/v1/opt-outs", add_opt_out)
+    app.router.add_delete("/v1/opt-outs/{number}", remove_opt_out)
     app.router.add_get("/v1/routes/explain", explain_route)
     app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)

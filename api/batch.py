@@ -8,11 +8,12 @@ Two forms of body:
   `variables` (`messaging.fill_template`); every top-level field but `recipients` applies to
   every recipient.
 
-Each item goes through `parse_send_request` and the account's blocked destinations, like a
-single send. Invalid items get a problem of their own (`index`, `code`, `detail`, `field`) and
-store nothing; the valid ones are committed in one transaction (`GroupCommitter.commit_many`),
-then enqueued once per class, and only then is `202` answered, in request order. When no item
-is valid the answer is 422 with every item's problem, and nothing is stored.
+Each item goes through `parse_send_request`, the account's blocked destinations and (marketing
+only) its opt-out list, like a single send. Invalid items get a problem of their own (`index`,
+`code`, `detail`, `field`) and store nothing; the valid ones are committed in one transaction
+(`GroupCommitter.commit_many`), then enqueued once per class, and only then is `202` answered,
+in request order. When no item is valid the answer is 422 with every item's problem, and
+nothing is stored.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from api.accept import (
     check_callbacks,
     check_destination,
     decode_json,
+    needs_opt_out_check,
     new_row,
+    opted_out,
 )
 from api.idempotency import HeldKey, claim
 from api.jsonio import dumps, json_response
 from api.problems import PROBLEM_JSON, ApiProblem, problem_body
 from api.schemas import SendRequest, parse_send_request
 from api.services import OWNER, SERVICES
+from inbound import RecipientOptedOut
 from messaging import InvalidInput, SwitchboardError, fill_template
 from store import KeyOwner, NewMessage
 
@@ -116,6 +120,11 @@ def _recipient_message(common: dict[str, Any], recipient: Any) -> dict[str, Any]
     return {**common, "to": to, "body": body}
 
 
+def _row(result: NewMessage | SwitchboardError) -> NewMessage:
+    assert isinstance(result, NewMessage)
+    return result
+
+
 async def send_batch(request: web.Request) -> web.Response:
     """POST /v1/messages/batch → 202 with one entry per item, in order, once committed."""
     owner: KeyOwner = request[OWNER]
@@ -155,11 +164,19 @@ async def _accept(
         checked.append(parsed)
     refused = await check_callbacks(services, [p for p in checked if isinstance(p, SendRequest)])
     results: list[NewMessage | SwitchboardError] = []
+    marketing: list[int] = []  # indexes of valid marketing items: checked for opt-outs at once
     for entry in checked:
         if isinstance(entry, SendRequest):
-            results.append(callback_refusal(entry, refused) or new_row(services, owner, entry, now))
+            refusal = callback_refusal(entry, refused)
+            if refusal is None and needs_opt_out_check(entry):
+                marketing.append(len(results))
+            results.append(refusal or new_row(services, owner, entry, now))
         else:
             results.append(entry)
+    stopped = await opted_out(request, owner, [_row(results[i]).to for i in marketing])
+    for i in marketing:
+        if _row(results[i]).to in stopped:
+            results[i] = RecipientOptedOut(_row(results[i]).to)
     rows = [r for r in results if isinstance(r, NewMessage)]
     problems = [
         {"index": i, **problem_body(r)}

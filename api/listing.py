@@ -51,17 +51,41 @@ def encode_cursor(created_at: datetime, message_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def cursor_text(cursor: str) -> str:
+    """The text inside an opaque cursor (base64url, unpadded).
+
+    Raises:
+        InvalidInput: (field `cursor`) it is not base64url of UTF-8 text.
+    """
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("cursor", "not a cursor this API gave") from None
+
+
+def parse_limit(query: Mapping[str, str]) -> int:
+    """`?limit=`: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent.
+
+    Raises:
+        InvalidInput: (field `limit`) out of range or not a whole number.
+    """
+    text = query.get("limit", str(DEFAULT_LIMIT))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise InvalidInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
+    return int(text)
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The (created_at, id) a cursor stands for.
 
     Raises:
         InvalidInput: (field `cursor`) it is not one this API made.
     """
+    raw = cursor_text(cursor)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, message_id = raw.split("|")
         created_at = datetime.fromisoformat(stamp)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except ValueError:
         raise InvalidInput("cursor", "not a cursor this API gave") from None
     if created_at.tzinfo is None or not _MESSAGE_ID.match(message_id):
         raise InvalidInput("cursor", "not a cursor this API gave")
@@ -96,12 +120,7 @@ def parse_list_query(query: Mapping[str, str]) -> ListQuery:
             raise InvalidInput("status", f"{bad[0]!r} is not one of {', '.join(sorted(allowed))}")
     since = _timestamp("since", query["since"]) if "since" in query else None
     until = _timestamp("until", query["until"]) if "until" in query else None
-    limit = DEFAULT_LIMIT
-    if "limit" in query:
-        text = query["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-            raise InvalidInput("limit", f"must be a whole number from 1 to {MAX_LIMIT}")
-        limit = int(text)
+    limit = parse_limit(query)
     after = decode_cursor(query["cursor"]) if "cursor" in query else None
     return ListQuery(statuses, since, until, limit, after)
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import exc as db
 
 from api.jsonio import json_response
+from inbound import RecipientOptedOut
 from messaging import (
     CallbackUrlForbidden,
     EmptyBody,
@@ -59,6 +60,7 @@ PROBLEMS: dict[type[BaseException], ProblemSpec] = {
     CallbackUrlForbidden: ProblemSpec(422, "Callback URL forbidden"),
     InvalidInput: ProblemSpec(422, "Invalid input"),
     NoRoute: ProblemSpec(422, "No route to destination"),
+    RecipientOptedOut: ProblemSpec(422, "Recipient opted out"),
     RateLimited: ProblemSpec(429, "Too many requests"),
     SwitchboardError: ProblemSpec(500, "Internal error"),
     # Connection refused or lost, server shutting down, SQLite busy past its timeout: the

@@ -37,6 +37,7 @@ from messaging.errors import (
 )
 from messaging.leases import LeasePolicy
 from messaging.phone import PhoneNumber, parse_e164
+from messaging.reassembly import ConcatRef, reassemble
 from messaging.templates import MissingVariable, fill_template, placeholders
 from messaging.types import (
     E164,
@@ -68,6 +69,7 @@ __all__ = [
     "CallbackUrlForbidden",
     "CarrierError",
     "CarrierSystemError",
+    "ConcatRef",
     "ConfigError",
     "ConfigProblem",
     "EmptyBody",
@@ -107,6 +109,7 @@ __all__ = [
     "problems_from_validation",
     "raise_if",
     "read_toml",
+    "reassemble",
     "segment",
     "validate",
     "wants_event",

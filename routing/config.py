@@ -152,3 +152,5 @@ class RoutesFile(_Frozen):
     accounts: dict[str, AccountModel] = {}
     prices: dict[str, PriceListModel] = {}
     routes: tuple[RouteModel, ...]
+    # `"+447700900000" = "acme"`: which account owns a number or short code (its MOs, STOPs).
+    numbers: dict[str, str] = {}

@@ -35,6 +35,7 @@ def load_routes(path: str | Path, display_path: str | None = None) -> RoutingTab
     ]
     price_lists = _price_lists(source, Path(path), model, problems)
     problems += _prefix_list_problems(source, model)
+    problems += _number_problems(source, model)
     problems += _route_problems(source, model, price_lists)
     raise_if(problems)
     return _compile(model, price_lists)
@@ -160,6 +161,29 @@ def _prefix_list_problems(source: TomlSource, model: RoutesFile) -> list[ConfigP
                 problems.append(
                     source.problem((*loc, j), f'"{prefix}" is already covered by "{wider}"')
                 )
+    return problems
+
+
+_NUMBER = re.compile(r"^(\+[1-9][0-9]{6,14}|[0-9]{3,8})$")  # E.164, or a 3-8 digit short code
+
+
+def _number_problems(source: TomlSource, model: RoutesFile) -> list[ConfigProblem]:
+    """`[numbers]`: each key an E.164 number or a short code, each value an account name."""
+    problems: list[ConfigProblem] = []
+    seen: dict[str, str] = {}
+    for number, account in model.numbers.items():
+        if not _NUMBER.match(number):
+            problems.append(
+                source.problem(
+                    ("numbers", number), 'must be an E.164 number ("+447700900000") or a short code'
+                )
+            )
+        elif number.removeprefix("+") in seen:
+            other = seen[number.removeprefix("+")]
+            problems.append(source.problem(("numbers", number), f'same number as "{other}"'))
+        if not account.strip():
+            problems.append(source.problem(("numbers", number), "must name an account"))
+        seen.setdefault(number.removeprefix("+"), number)
     return problems
 
 
@@ -308,4 +332,4 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
         for name, a in model.accounts.items()
         if a.blocked_prefixes
     }
-    return RoutingTable(carriers, price_lists, routes, currency, accounts)
+    return RoutingTable(carriers, price_lists, routes, currency, accounts, model.numbers)

@@ -179,6 +179,7 @@ class RoutingTable:
         "_carriers",
         "_index",
         "_lengths",
+        "_numbers",
         "_price_lists",
         "_routes",
         "currency",
@@ -191,6 +192,7 @@ class RoutingTable:
         routes: Iterable[Route],
         currency: str = "EUR",
         accounts: Mapping[str, AccountSpec] | None = None,
+        numbers: Mapping[str, str] | None = None,
     ) -> None:
         self._carriers: Mapping[str, CarrierSpec] = MappingProxyType(dict(carriers))
         self._price_lists: Mapping[str, Mapping[str, Price]] = MappingProxyType(
@@ -198,6 +200,10 @@ class RoutingTable:
         )
         self._routes: tuple[Route, ...] = tuple(routes)
         self._accounts: Mapping[str, AccountSpec] = MappingProxyType(dict(accounts or {}))
+        # number/short code digits (no `+`) → owning account name
+        self._numbers: Mapping[str, str] = MappingProxyType(
+            {k.removeprefix("+"): v for k, v in (numbers or {}).items()}
+        )
         self.currency = currency
         index = self._compile()
         self._lengths: tuple[int, ...] = tuple(sorted({len(key) for key in index}, reverse=True))
@@ -234,6 +240,15 @@ class RoutingTable:
     def carriers(self) -> Mapping[str, CarrierSpec]:
         """Carrier name → spec, in file order."""
         return self._carriers
+
+    @property
+    def numbers(self) -> Mapping[str, str]:
+        """Our number or short code (digits, no `+`) → the account that owns it."""
+        return self._numbers
+
+    def owner_of(self, destination: str) -> str | None:
+        """The account owning `destination` (an MO's destination_addr), or None."""
+        return self._numbers.get(destination.strip().removeprefix("+"))
 
     @property
     def accounts(self) -> Mapping[str, AccountSpec]:

@@ -14,6 +14,7 @@ from store.idempotency import (
     Replay,
 )
 from store.ids import new_id
+from store.inbound import InboundRecord, InboundView, InboundWriteResult
 from store.migrate import upgrade
 from store.records import (
     AttemptResult,
@@ -46,6 +47,9 @@ __all__ = [
     "IdempotencyStore",
     "IdempotentAnswer",
     "InProgress",
+    "InboundRecord",
+    "InboundView",
+    "InboundWriteResult",
     "KeyCompletion",
     "KeyOwner",
     "KeyReused",

@@ -239,3 +239,56 @@ class IdempotencyKey(Base):
     locked_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_idempotency_keys_created", "created_at"),)
+
+
+class InboundMessage(Base):
+    """A mobile-originated message (whole: concatenated parts are joined before this row)."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    carrier: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))  # the subscriber, E.164 when numeric
+    destination: Mapped[str] = mapped_column(String(32))  # our number or short code
+    text: Mapped[str] = mapped_column(Text)
+    parts: Mapped[int] = mapped_column(Integer, default=1)
+    keyword: Mapped[str | None] = mapped_column(
+        String(16), nullable=True
+    )  # opt_out | opt_in | help
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_inbound_account_received", "account_id", "received_at", "id"),)
+
+
+class InboundPart(Base):
+    """One part of a concatenated MO, kept until all its parts are here (any bind, any order)."""
+
+    __tablename__ = "inbound_parts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    carrier: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    destination: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint(
+            "source", "destination", "reference", "total", "number", name="uq_inbound_part"
+        ),
+    )
+
+
+class OptOut(Base):
+    """A number that asked one account to stop its marketing messages."""
+
+    __tablename__ = "opt_outs"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(8))  # mo (a keyword) | api
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -33,6 +33,7 @@ from messaging import FINAL_STATUSES, Status
 from store import batch_writes, callback_outbox
 from store.idempotency import KeyCompletion, complete_keys
 from store.ids import new_id
+from store.inbound import InboundBook
 from store.models import Account, ApiKey, Attempt, Message
 from store.open_status import status_of_row
 from store.reads import MessageReads
@@ -124,7 +125,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class MessageStore(MessageReads, ReceiptBook, OutboxSweep):
+class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook):
     """Repository over an engine; every method is one short transaction."""
 
     def __init__(self, engine: Engine) -> None:

@@ -15,10 +15,12 @@ from carriers import (
     CarrierPool,
     Endpoint,
     HealthView,
+    Mo,
     Receipt,
     RedisHealthStore,
     message_id_variants,
 )
+from inbound import DEFAULT_KEYWORDS
 from messaging import MessageClass
 from ratelimit import RedisTokenBuckets
 from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
@@ -31,6 +33,7 @@ from store import (
     share_niceness,
 )
 from workers.config import WorkerSettings
+from workers.inbound import InboundForwarder, inbound_record, inbound_writer
 from workers.receipts import ReceiptForwarder
 from workers.refreshing import Refreshing
 from workers.sending import Sender
@@ -98,6 +101,7 @@ class WorkerContext:
         self._pool: CarrierPool | None = None
         self._account_names: dict[str, str] = {}
         self._forwarder: ReceiptForwarder | None = None
+        self._inbound: InboundForwarder | None = None
         self._lock = threading.Lock()
 
     @property
@@ -112,6 +116,20 @@ class WorkerContext:
                     retry_parked=self.retry_parked,
                 )
             return self._forwarder
+
+    @property
+    def inbound(self) -> InboundForwarder:
+        """The MO forwarder (started on first use): stores each batch, then acks it."""
+        with self._lock:
+            if self._inbound is None:
+                self._inbound = InboundForwarder(
+                    inbound_writer(
+                        self.store, lambda to: self.routes.current().owner_of(to), DEFAULT_KEYWORDS
+                    ),
+                    flush_seconds=self.settings.receipt_flush_ms / 1000,
+                    drop_binds=self._drop_binds,
+                )
+            return self._inbound
 
     def write_receipts(self, receipts: list[ReceiptRecord]) -> int:
         """Commit a batch of receipts (unmatched ones parked); returns how many were parked.
@@ -166,11 +184,15 @@ class WorkerContext:
                     window=max(windows) if windows else 10,
                     response_timeout=self.settings.response_timeout,
                     on_receipt=self._on_receipt,
+                    on_mo=self._on_mo,
                 )
             return self._pool
 
     def _on_receipt(self, carrier: str, receipt: Receipt, ack: Callable[[], None]) -> None:
         self.forwarder.add(receipt_record(carrier, receipt, utcnow()), ack)
+
+    def _on_mo(self, carrier: str, mo: Mo, ack: Callable[[], None]) -> None:
+        self.inbound.add(inbound_record(carrier, mo, utcnow()), ack)
 
     def sender(self) -> Sender:
         """A Sender wired to this process's real adapters."""
@@ -206,6 +228,8 @@ class WorkerContext:
             self._pool.close()
         if self._forwarder is not None:
             self._forwarder.close()
+        if self._inbound is not None:
+            self._inbound.close()
         self.redis.close()
         self.engine.dispose()
 

@@ -26,6 +26,7 @@ from carriers import (
     normalize_message_id,
     reference_for,
 )
+from inbound import RecipientOptedOut
 from messaging import (
     CarrierError,
     LeasePolicy,
@@ -175,7 +176,8 @@ class Sender:
             snapshot = self.snapshot()
             unknown = {m.account_id for m in claimed} - self._account_names.keys()
             self._account_names.update(self.store.account_names(unknown))
-            jobs = [self._plan(m, table, snapshot) for m in claimed]
+            opted_out = self._opted_out(claimed)
+            jobs = [self._plan(m, table, snapshot, m.id in opted_out) for m in claimed]
 
             def record(
                 done: list[_Job], stats: SendStats, tally: Mapping[str, Counter[str]]
@@ -262,8 +264,25 @@ class Sender:
                 stats.failed += 1
         return self.store.record_outcomes(outcomes, self.clock(), lease_owner=owner)
 
-    def _plan(self, message: ClaimedMessage, table: RoutingTable, snapshot: Snapshot) -> _Job:
+    def _opted_out(self, claimed: list[ClaimedMessage]) -> set[str]:
+        """Ids of claimed marketing messages whose recipient opted out since they were queued."""
+        marketing = [m for m in claimed if m.message_class == MessageClass.MARKETING.value]
+        if not marketing:
+            return set()
+        found = self.store.opted_out([(m.account_id, m.to) for m in marketing])
+        return {m.id for m in marketing if (m.account_id, m.to) in found}
+
+    def _plan(
+        self,
+        message: ClaimedMessage,
+        table: RoutingTable,
+        snapshot: Snapshot,
+        opted_out: bool = False,
+    ) -> _Job:
         seg = segment(message.body)
+        if opted_out:  # checked again at send time: a STOP may come after the message was queued
+            outcome = SendOutcome(message.id, (), Status.REJECTED.value, RecipientOptedOut.code)
+            return _Job(message, seg, [], outcome=outcome)
         request = RouteRequest(
             message_id=message.id,
             to=message.to,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from messaging import ConcatRef
+
 # SMPP 3.4 §5.2.5 (TON) and §5.2.6 (NPI).
 TON_INTERNATIONAL, TON_ALPHANUMERIC = 0x01, 0x05
 NPI_UNKNOWN, NPI_ISDN = 0x00, 0x01
@@ -71,3 +73,4 @@ class Mo:
     source: str
     destination: str
     text: str
+    part: ConcatRef | None = None  # one part of a concatenated message (UDH IEI 0x00 / 0x08)

@@ -3,8 +3,12 @@ backend: `database_url` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,6 +83,21 @@ carriers = {carriers}
 StackFactory = Callable[..., Stack]
 
 
+def api_call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """(status, decoded JSON body) of one API request with the stack's key; errors too."""
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+        stack.api_url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 @pytest.fixture
 def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
     """Build and start a stack; every one started is stopped at teardown."""
@@ -93,6 +112,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
         workers: tuple[WorkerSpec, ...] | None = None,
         env: dict[str, str] | None = None,
         api_processes: int = 1,
+        extra_routes: str = "",
     ) -> Stack:
         ports = {"alpha": free_port(), "beta": free_port(), "control": free_port()}
         values = {
@@ -105,7 +125,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
             "audit": tmp_path / "audit.jsonl",
         }
         (tmp_path / "simulator.toml").write_text(SIMULATOR.format(**values))
-        (tmp_path / "routes.toml").write_text(ROUTES.format(**values))
+        (tmp_path / "routes.toml").write_text(ROUTES.format(**values) + extra_routes)
         stack = Stack(
             var_dir=tmp_path / "var",
             routes_file=tmp_path / "routes.toml",

@@ -3,26 +3,14 @@ reaches a final status, read back through the list endpoint; the rejected one st
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 from switchboard.load import generated_messages
 from switchboard.stack import Stack, wait_until
 from tests.e2e.conftest import StackFactory
+from tests.e2e.conftest import api_call as _call
 
 FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "canceled"}
-
-
-def _call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
-        stack.api_url + path,
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1
-        return response.status, json.loads(response.read())
 
 
 def _listed(stack: Stack) -> dict[str, str]:

@@ -430,3 +430,21 @@ def test_a_message_taken_back_from_a_dead_batch_is_resent_flagged_and_charged_on
     view = store.get_message(store.ensure_account("acme", NOW), message_id)
     assert stats.sent == 1 and view is not None and view.status == "sent"
     assert [(a.carrier, a.resubmitted_after_crash) for a in view.attempts] == [("cheap", True)]
+
+
+def test_a_queued_marketing_message_whose_recipient_opted_out_is_rejected_unsent(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    message_id = _queue(store)
+    account = store.ensure_account("acme", NOW)
+    store.add_opt_out(account, "+447400123456", NOW)  # STOP arrived after it was queued
+    cheap, dear = ScriptedSession("cheap", []), ScriptedSession("dear", [])
+
+    _sender(store, table, {"cheap": cheap, "dear": dear}).send([message_id])
+
+    view = store.get_message(account, message_id)
+    assert view is not None and (view.status, view.error_code) == (
+        "rejected",
+        "recipient_opted_out",
+    )
+    assert cheap.submitted == dear.submitted == []
