@@ -14,7 +14,7 @@ from aiohttp import web
 from api.jsonio import loads
 from api.problems import ApiProblem
 from api.schemas import SendRequest
-from api.services import READ_POOL, SERVICES, ApiServices
+from api.services import OPT_OUTS, ApiServices
 from messaging import CallbackUrlForbidden, MessageClass, Status
 from routing import RoutingTable
 from store import KeyOwner, NewMessage, new_id
@@ -108,14 +108,12 @@ def needs_opt_out_check(parsed: SendRequest) -> bool:
 
 
 async def opted_out(request: web.Request, owner: KeyOwner, numbers: Sequence[str]) -> set[str]:
-    """Which of `numbers` are on the account's opt-out list (one query, off the event loop)."""
+    """Which of `numbers` are on the account's opt-out list (grouped with other requests')."""
     if not numbers:
         return set()
-    pairs = [(owner.account_id, n) for n in numbers]
-    found = await asyncio.get_running_loop().run_in_executor(
-        request.app[READ_POOL], request.app[SERVICES].store.opted_out, pairs
-    )
-    return {number for _, number in found}
+    screen = request.app[OPT_OUTS]
+    listed = await asyncio.gather(*(screen.lookup((owner.account_id, n)) for n in numbers))
+    return {n for n, stopped in zip(numbers, listed, strict=True) if stopped}
 
 
 def new_row(

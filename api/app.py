@@ -28,10 +28,10 @@ from api.inbound_api import add_opt_out, list_inbound, list_opt_outs, remove_opt
 from api.jsonio import dumps, json_response
 from api.listing import list_messages
 from api.problems import ApiProblem, problem_response, response_for
-from api.reader import GroupReader
+from api.reader import GroupReader, OptOutScreen
 from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
-from api.services import OWNER, READ_POOL, READER, SERVICES, ApiServices
+from api.services import OPT_OUTS, OWNER, READ_POOL, READER, SERVICES, ApiServices
 from inbound import RecipientOptedOut
 from store import IdempotencyStore, KeyOwner, MessageView
 
@@ -191,6 +191,7 @@ def make_app(services: ApiServices) -> web.Application:
     app[IDEMPOTENCY] = IdempotencyStore(services.store.engine)
     app[KEY_CACHE] = _KeyCache(services.key_cache_seconds)
     app[READER] = GroupReader(services.store.read_messages)
+    app[OPT_OUTS] = OptOutScreen(services.store.opted_out)
     app[READ_POOL] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-read")
     app.router.add_post("/v1/messages", send_message)
     app.router.add_post("/v1/messages/batch", send_batch)
@@ -209,4 +210,5 @@ def make_app(services: ApiServices) -> web.Application:
 
 async def _close_readers(app: web.Application) -> None:
     app[READER].close()
+    app[OPT_OUTS].close()
     app[READ_POOL].shutdown(wait=True)

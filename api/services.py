@@ -10,7 +10,7 @@ from datetime import datetime
 from aiohttp import web
 
 from api.committer import GroupCommitter
-from api.reader import GroupReader
+from api.reader import GroupReader, OptOutScreen
 from messaging import CallbackPolicy
 from routing import RoutingTable
 from store import KeyOwner, MessageStore
@@ -35,4 +35,5 @@ class ApiServices:
 SERVICES = web.AppKey("services", ApiServices)
 OWNER = web.RequestKey("owner", KeyOwner)
 READER = web.AppKey("reader", GroupReader)  # GET /v1/messages/{id}, grouped
+OPT_OUTS = web.AppKey("opt_outs", OptOutScreen)  # marketing recipients screened, grouped
 READ_POOL = web.AppKey("read_pool", ThreadPoolExecutor)  # list pages and key lookups
