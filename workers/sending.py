@@ -57,6 +57,7 @@ MPS_HEADROOM = 0.99  # pace at 99% of what is left: ~10 ms of delivery jitter
 # A throttled message is tried again on the same carrier (its pace cut) this many times in a
 # batch before it moves on to its next candidate.
 THROTTLE_RETRIES = 3
+PACER_CATCH_UP = 0.005  # seconds of late slots a paced lane may still use
 # A marketing lane its bucket left short asks again only once half a bucket has refilled
 # (~10 ms), not on every submit_sm_resp that wakes the loop: that was a Redis round trip per
 # message or two. Half, so the bucket never overflows between two processes' asks.
@@ -124,14 +125,14 @@ class _Pacer:
         self.stale_at = now + capacity / rate + 0.02
 
     def release(self, now: float) -> int:
-        """PDUs whose slots have come. After a stall it catches up at most `2 ms - interval`:
-        never two PDUs at once when they are >= 2 ms apart (a carrier with burst 1), and
-        at high rates the loop's ~1-2 ms wake-ups lose no slots."""
+        """Slots that have come. The schedule keeps its slots through a late wake-up of up to
+        `PACER_CATCH_UP` (the loop wakes ~1 ms late on a busy host; dropping those slots cost
+        ~15% at M = 200), and drops older ones rather than bursting."""
         if self.credit and now > self.stale_at:
             self.credit = 0  # spending it late would burst past the bucket's promise
         if not self.credit or now < self.next_at:
             return 0
-        self.next_at = max(self.next_at, now - max(0.0, 0.002 - self.interval))
+        self.next_at = max(self.next_at, now - PACER_CATCH_UP)
         return min(self.credit, int((now - self.next_at) / self.interval) + 1)
 
     def spend(self, tokens: int) -> None:
