@@ -58,9 +58,9 @@ MPS_HEADROOM = 0.99  # pace at 99% of what is left: ~10 ms of delivery jitter
 # batch before it moves on to its next candidate.
 THROTTLE_RETRIES = 3
 PACER_CATCH_UP = 0.005  # seconds of late slots a paced lane may still use
-# A marketing lane its bucket left short asks again only once half a bucket has refilled
-# (~10 ms), not on every submit_sm_resp that wakes the loop: that was a Redis round trip per
-# message or two. Half, so the bucket never overflows between two processes' asks.
+# A marketing lane asks for half of what its bucket holds above the floor, and when short asks
+# again only once that much has refilled (`retry_after`), not on every submit_sm_resp that
+# wakes the loop: that was a Redis round trip per message or two.
 BULK_REFILL_SHARE = 0.5
 
 
@@ -396,23 +396,32 @@ class Sender:
         self, carrier: str, mps: float, share: float, wanted: int, now: float
     ) -> tuple[int, float, float]:
         """The marketing lane's slots that have come: (slots due, lane rate, seconds until the
-        next slot or ask). Asks the bucket only when its credit is short and
-        (after a short grant) half a bucket has refilled."""
+        next slot or ask).
+
+        Asks for at most half of what the bucket holds above its floor, once its credit is
+        spent, and after a short grant exactly when the bucket will hold that much (the grant's
+        `retry_after`): polling on a fixed cadence let a bucket of one or two tokens sit full
+        and overflow (85% of M at M = 50 and 200); asking for it all kept tokens in credit,
+        sent late."""
         pacer = self._pacers[carrier]
-        _, capacity = bucket_shape(mps)
+        rate, capacity = bucket_shape(mps)
+        floor = reserve_floor(capacity, share)
+        target = min(wanted, max(1, int((capacity - floor) * BULK_REFILL_SHARE)))
         ready_at = self._bulk_ready_at.get(carrier, now)
-        if pacer.credit < wanted and now >= ready_at:
-            asked = wanted - pacer.credit
-            granted, rate = self.take_tokens(carrier, mps, share, asked)
-            pacer.add(granted, rate, capacity, now)
-            if granted < asked:
-                ready_at = now + capacity * BULK_REFILL_SHARE / rate
+        if pacer.credit == 0 and now >= ready_at:
+            asked = target
+            grant, paced = self.buckets.take_lane(
+                bucket_key(carrier), pace_key(carrier), rate, capacity, floor, self.pacing, asked
+            )
+            pacer.add(grant.granted, paced, capacity, now)
+            if grant.granted < asked:
+                ready_at = now + grant.retry_after
                 self._bulk_ready_at[carrier] = ready_at
-        rate = 1.0 / pacer.interval if pacer.interval else bucket_shape(mps)[0]
+        lane_rate = 1.0 / pacer.interval if pacer.interval else rate
         due = pacer.release(now)
         if pacer.credit > due:
-            return due, rate, max(0.0, pacer.next_at + pacer.interval * due - now)
-        return due, rate, max(0.0, ready_at - now)
+            return due, lane_rate, max(0.0, pacer.next_at + pacer.interval * due - now)
+        return due, lane_rate, max(0.0, ready_at - now)
 
     def take_tokens(
         self, carrier: str, mps: float, reserved_share: float, wanted: int
