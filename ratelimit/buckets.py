@@ -79,11 +79,14 @@ class TokenBuckets(Protocol):
         floor: float,
         pacing: Pacing,
         tokens: int,
-    ) -> tuple[Grant, float]:
-        """Take up to `tokens` whole tokens above `floor` from bucket `key`, refilling at
-        `rate` times the pace at `pace_key` (:func:`ratelimit.model.take_lane`); one decision.
+        ahead: float = 0.0,
+    ) -> tuple[Grant, float, float]:
+        """Take up to `tokens` whole tokens above `floor` (booking up to `ahead` before they
+        refill) from bucket `key`, refilling at `rate` times the pace at `pace_key`
+        (:func:`ratelimit.model.take_lane`); one decision.
 
-        Returns the grant and the rate the bucket refilled at (tokens/s).
+        Returns the grant, the rate the bucket refilled at (tokens/s) and the seconds until
+        the last granted token is due (send none before).
 
         Raises:
             ValueError: `rate` or `capacity` not positive, `floor` not in [0, capacity - 1],
@@ -196,13 +199,14 @@ class RedisTokenBuckets:
         floor: float,
         pacing: Pacing,
         tokens: int,
-    ) -> tuple[Grant, float]:
+        ahead: float = 0.0,
+    ) -> tuple[Grant, float, float]:
         """Take from a carrier's bucket, paced; see :class:`TokenBuckets`. Fails closed."""
-        decided = self.take_lane_timed(key, pace_key, rate, capacity, floor, pacing, tokens)
+        decided = self.take_lane_timed(key, pace_key, rate, capacity, floor, pacing, tokens, ahead)
         if decided is None:
-            return Grant(0, FAILURE_RETRY_AFTER), rate
-        grant, paced, _ = decided
-        return grant, paced
+            return Grant(0, FAILURE_RETRY_AFTER), rate, 0.0
+        grant, paced, _, due_in = decided
+        return grant, paced, due_in
 
     def take_lane_timed(
         self,
@@ -213,21 +217,23 @@ class RedisTokenBuckets:
         floor: float,
         pacing: Pacing,
         tokens: int,
-    ) -> tuple[Grant, float, int] | None:
-        """Like `take_lane`, plus the Redis `TIME` (µs) of the decision; None when Redis
-        failed (counted and logged)."""
+        ahead: float = 0.0,
+    ) -> tuple[Grant, float, int, float] | None:
+        """Like `take_lane`: (grant, rate, the Redis `TIME` (µs) of the decision, due in);
+        None when Redis failed (counted and logged)."""
         _check_lane(rate, capacity, floor, tokens)
         args: list[str | int] = [
             repr(float(v)) for v in (rate, capacity, floor, pacing.recover_per_s)
         ]
         try:
-            granted, retry_after, paced, now_us = self._lane(
-                keys=[self._prefix + key, self._prefix + pace_key], args=[*args, tokens]
+            granted, retry_after, paced, now_us, due_in = self._lane(
+                keys=[self._prefix + key, self._prefix + pace_key],
+                args=[*args, tokens, repr(float(ahead))],
             )
         except (redis.RedisError, OSError) as exc:
             self._failed(key, exc)
             return None
-        return Grant(int(granted), float(retry_after)), float(paced), int(now_us)
+        return Grant(int(granted), float(retry_after)), float(paced), int(now_us), float(due_in)
 
     def cut_pace(self, pace_key: str, pacing: Pacing) -> float | None:
         """Cut a carrier's pace in one script; None within the cooldown, or when Redis failed
@@ -345,11 +351,12 @@ class MemoryTokenBuckets:
         floor: float,
         pacing: Pacing,
         tokens: int,
-    ) -> tuple[Grant, float]:
+        ahead: float = 0.0,
+    ) -> tuple[Grant, float, float]:
         """Take from a carrier's bucket, paced; see :class:`TokenBuckets`."""
         _check_lane(rate, capacity, floor, tokens)
         with self._lock:
-            state, grant, paced = model.take_lane(
+            state, grant, paced, due_in = model.take_lane(
                 self._states.get(key),
                 self._paces.get(pace_key),
                 self._now_us(),
@@ -358,9 +365,10 @@ class MemoryTokenBuckets:
                 floor,
                 pacing.recover_per_s,
                 tokens,
+                ahead,
             )
             self._states[key] = state
-        return grant, paced
+        return grant, paced, due_in
 
     def cut_pace(self, pace_key: str, pacing: Pacing) -> float | None:
         """Cut a carrier's pace; see :class:`TokenBuckets`."""

@@ -179,7 +179,8 @@ def take_lane(
     floor: float,
     recover_per_s: float,
     tokens: int,
-) -> tuple[BucketState, Grant, float]:
+    ahead: float = 0.0,
+) -> tuple[BucketState, Grant, float, float]:
     """Take up to `tokens` from a carrier's bucket, paced and work-conserving.
 
     The bucket refills at `rate` times the carrier's current pace (:func:`pace_at`). A lane
@@ -189,19 +190,27 @@ def take_lane(
     every refill while it keeps the level below the floor: the reserve is a floor for OTP,
     not a ceiling for marketing, and a level costs marketing no rate.
 
-    Returns the new state, the grant, and the rate the bucket refilled at (the lane paces its
-    submits at it). `retry_after` is when the rest (at most what the bucket can hold above the
-    floor) could be granted. `token_lane.lua` transcribes this.
+    A lane may book up to `ahead` tokens before they refill (the level then goes below the
+    floor, even below 0): it must not send one before it exists, so the last booked token is
+    due in the fourth value returned (seconds). Booking ahead keeps a small bucket from sitting
+    full, and overflowing, between two asks; it delays priority traffic by at most `ahead`
+    tokens' refill.
+
+    Returns the new state, the grant, the rate the bucket refilled at (the lane paces its
+    submits at it) and when the last granted token is due. `retry_after` is when the rest (at
+    most what the bucket can hold above the floor, plus `ahead`) could be granted.
+    `token_lane.lua` transcribes this.
     """
     paced = rate * pace_at(pace, now_us, recover_per_s)
     available = level(state, now_us, paced, capacity)
-    granted = min(tokens, max(0, math.floor(available - floor)))
+    granted = min(tokens, max(0, math.floor(available - floor + ahead)))
     left = available - granted
     retry_after = 0.0
     if granted < tokens:
-        wanted = min(tokens - granted, capacity - floor)
-        retry_after = max(0.0, (wanted + floor - left) / paced)
-    return BucketState(left, now_us), Grant(granted, retry_after), paced
+        wanted = min(tokens - granted, capacity - floor + ahead)
+        retry_after = max(0.0, (wanted + floor - ahead - left) / paced)
+    due_in = max(0.0, floor - left) / paced if granted > 0 else 0.0
+    return BucketState(left, now_us), Grant(granted, retry_after), paced, due_in
 
 
 def pace_ttl_ms(state: PaceState, recover_per_s: float) -> int:

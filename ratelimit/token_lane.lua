@@ -4,9 +4,9 @@
 -- KEYS[1]  the bucket (a hash: tokens, ts)      KEYS[2]  the carrier's pace (a hash: factor, ts)
 -- ARGV[1]  rate, tokens/s at full pace          ARGV[2]  capacity, tokens
 -- ARGV[3]  floor: tokens this lane must leave   ARGV[4]  pace recovered per second
--- ARGV[5]  tokens wanted (>= 1)
+-- ARGV[5]  tokens wanted (>= 1)               ARGV[6]  tokens it may book ahead of the refill
 --
--- Returns {granted, retry_after, paced_rate, now_us}, the floats as "%.17g" strings.
+-- Returns {granted, retry_after, paced_rate, now_us, due_in}, the floats as "%.17g" strings.
 -- TIME is called before any write (safe with effect replication).
 
 local rate = tonumber(ARGV[1])
@@ -14,6 +14,7 @@ local capacity = tonumber(ARGV[2])
 local floor = tonumber(ARGV[3])
 local recover = tonumber(ARGV[4])
 local tokens = tonumber(ARGV[5])
+local ahead = tonumber(ARGV[6])
 
 local time = redis.call('TIME')
 local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
@@ -34,16 +35,20 @@ if state[1] and state[2] then
   available = math.min(capacity, tonumber(state[1]) + elapsed_us * paced / 1000000)
 end
 
-local granted = math.min(tokens, math.max(0, math.floor(available - floor)))
+local granted = math.min(tokens, math.max(0, math.floor(available - floor + ahead)))
 local left = available - granted
 local retry_after = 0
 if granted < tokens then
-  local wanted = math.min(tokens - granted, capacity - floor)
-  retry_after = math.max(0, (wanted + floor - left) / paced)
+  local wanted = math.min(tokens - granted, capacity - floor + ahead)
+  retry_after = math.max(0, (wanted + floor - ahead - left) / paced)
+end
+local due_in = 0
+if granted > 0 then
+  due_in = math.max(0, floor - left) / paced
 end
 
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', left), 'ts', string.format('%.0f', now_us))
 -- Once idle this long the bucket is full again, so expiry never changes a decision.
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / paced * 1000) + 1000)
 
-return {granted, string.format('%.17g', retry_after), string.format('%.17g', paced), string.format('%.0f', now_us)}
+return {granted, string.format('%.17g', retry_after), string.format('%.17g', paced), string.format('%.0f', now_us), string.format('%.17g', due_in)}

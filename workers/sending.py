@@ -58,6 +58,10 @@ MPS_HEADROOM = 0.99  # pace at 99% of what is left: ~10 ms of delivery jitter
 # batch before it moves on to its next candidate.
 THROTTLE_RETRIES = 3
 PACER_CATCH_UP = 0.005  # seconds of late slots a paced lane may still use
+# A marketing lane books tokens up to this long before they refill (and sends each no earlier
+# than it is due): a bucket of one or two tokens then never sits full between two asks. It is
+# also the most an OTP waits behind marketing's bookings.
+BOOK_AHEAD = 0.005
 # A marketing lane asks for half of what its bucket holds above the floor, and when short asks
 # again only once that much has refilled (`retry_after`), not on every submit_sm_resp that
 # wakes the loop: that was a Redis round trip per message or two.
@@ -118,11 +122,15 @@ class _Pacer:
     next_at: float = 0.0  # monotonic time of the next PDU's slot
     stale_at: float = 0.0  # credit still unspent then is dropped (it is no longer "now")
 
-    def add(self, tokens: int, rate: float, capacity: float, now: float) -> None:
-        """Tokens just granted by a bucket refilling at `rate`."""
+    def add(self, tokens: int, rate: float, capacity: float, now: float, due_in: float) -> None:
+        """Tokens just granted by a bucket refilling at `rate`, the last due in `due_in` s
+        (booked ahead: the earlier ones due one interval apart before it)."""
+        if not tokens:
+            return
         self.credit += tokens
         self.interval = 1.0 / rate
-        self.stale_at = now + capacity / rate + 0.02
+        self.next_at = max(self.next_at, now + due_in - (self.credit - 1) * self.interval)
+        self.stale_at = now + due_in + capacity / rate + 0.02
 
     def release(self, now: float) -> int:
         """Slots that have come. The schedule keeps its slots through a late wake-up of up to
@@ -406,14 +414,22 @@ class Sender:
         pacer = self._pacers[carrier]
         rate, capacity = bucket_shape(mps)
         floor = reserve_floor(capacity, share)
-        target = min(wanted, max(1, int((capacity - floor) * BULK_REFILL_SHARE)))
+        ahead = rate * BOOK_AHEAD
+        target = min(wanted, max(1, int((capacity - floor + ahead) * BULK_REFILL_SHARE)))
         ready_at = self._bulk_ready_at.get(carrier, now)
         if pacer.credit == 0 and now >= ready_at:
             asked = target
-            grant, paced = self.buckets.take_lane(
-                bucket_key(carrier), pace_key(carrier), rate, capacity, floor, self.pacing, asked
+            grant, paced, due_in = self.buckets.take_lane(
+                bucket_key(carrier),
+                pace_key(carrier),
+                rate,
+                capacity,
+                floor,
+                self.pacing,
+                asked,
+                ahead,
             )
-            pacer.add(grant.granted, paced, capacity, now)
+            pacer.add(grant.granted, paced, capacity, now, due_in)
             if grant.granted < asked:
                 ready_at = now + grant.retry_after
                 self._bulk_ready_at[carrier] = ready_at
@@ -435,7 +451,7 @@ class Sender:
         """
         rate, capacity = bucket_shape(mps)
         floor = reserve_floor(capacity, reserved_share)
-        grant, paced = self.buckets.take_lane(
+        grant, paced, _ = self.buckets.take_lane(
             bucket_key(carrier), pace_key(carrier), rate, capacity, floor, self.pacing, wanted
         )
         return grant.granted, paced

@@ -180,9 +180,9 @@ PACING = Pacing(cut=0.5, minimum=0.1, cooldown=0.2, recover_per_s=0.1)
 
 def test_lane_with_a_floor_takes_only_the_whole_tokens_above_it(harness: Harness) -> None:
     b = harness.buckets
-    grant, rate = b.take_lane("c", "c:pace", 100, 10, 2.5, PACING, tokens=50)
-    assert grant.granted == 7 and rate == 100  # 10 - 2.5 → 7 whole tokens
-    priority, _ = b.take_lane("c", "c:pace", 100, 10, 0, PACING, tokens=50)
+    grant, rate, due_in = b.take_lane("c", "c:pace", 100, 10, 2.5, PACING, tokens=50)
+    assert grant.granted == 7 and rate == 100 and due_in == 0  # 10 - 2.5 → 7 whole tokens
+    priority, _, _ = b.take_lane("c", "c:pace", 100, 10, 0, PACING, tokens=50)
     assert priority.granted == 3  # the floor (and the fraction) waits for priority traffic
 
 
@@ -190,14 +190,14 @@ def test_lane_floor_costs_no_rate(harness: Harness) -> None:
     b = harness.buckets
     b.take_lane("c", "c:pace", 20, 10, 2, PACING, tokens=50)
     harness.advance(0.5)  # 10 tokens refill, capped at 10: level 10
-    grant, _ = b.take_lane("c", "c:pace", 20, 10, 2, PACING, tokens=50)
+    grant, _, _ = b.take_lane("c", "c:pace", 20, 10, 2, PACING, tokens=50)
     assert grant.granted == 8
 
 
 def test_lane_retry_after_counts_the_floor(harness: Harness) -> None:
     b = harness.buckets
     b.take_lane("c", "c:pace", 10, 5, 1, PACING, tokens=50)  # level 1
-    grant, _ = b.take_lane("c", "c:pace", 10, 5, 1, PACING, tokens=2)
+    grant, _, _ = b.take_lane("c", "c:pace", 10, 5, 1, PACING, tokens=2)
     assert grant.granted == 0
     assert grant.retry_after == pytest.approx(0.2, abs=harness.slack + 1e-6)
 
@@ -207,7 +207,7 @@ def test_a_cut_pace_slows_the_bucket_and_grows_back_additively(harness: Harness)
     assert b.pace("p", PACING) == 1.0
     assert b.cut_pace("p", PACING) == pytest.approx(0.5)
     assert b.cut_pace("p", PACING) is None  # within the cooldown: one overshoot, one cut
-    _, rate = b.take_lane("c", "p", 100, 10, 0, PACING, tokens=1)
+    _, rate, _ = b.take_lane("c", "p", 100, 10, 0, PACING, tokens=1)
     assert rate == pytest.approx(50, abs=100 * 0.1 * harness.slack + 1e-9)
     harness.advance(1.0)
     assert b.pace("p", PACING) == pytest.approx(0.6, abs=0.1 * harness.slack + 1e-9)
@@ -227,3 +227,13 @@ def test_cuts_stop_at_the_minimum(harness: Harness) -> None:
 def test_impossible_floors_are_refused(harness: Harness, floor: float) -> None:
     with pytest.raises(ValueError, match="floor"):
         harness.buckets.take_lane("c", "p", 10, 10, floor, PACING, tokens=1)
+
+
+def test_a_lane_may_book_ahead_and_is_told_when_its_last_token_is_due(harness: Harness) -> None:
+    b = harness.buckets
+    b.take_lane("c", "p", 100, 4, 1, PACING, tokens=3)  # level 1: the floor
+    grant, _, due_in = b.take_lane("c", "p", 100, 4, 1, PACING, tokens=5, ahead=2)
+    assert grant.granted == 2  # booked before they refill
+    assert due_in == pytest.approx(0.02, abs=harness.slack + 1e-6)  # 2 tokens at 100/s
+    otp, _, _ = b.take_lane("c", "p", 100, 4, 0, PACING, tokens=1)
+    assert otp.granted == 0  # priority waits only for the booked tokens (level -1 now)

@@ -250,16 +250,16 @@ def test_lane_and_pace_scripts_agree_with_the_pure_model(
                 assert did_cut and cut_state == expected
                 pace = expected
             continue
-        lane_floor = floor if step == "bulk" else 0.0
+        lane_floor, ahead = (floor, capacity * share) if step == "bulk" else (0.0, 0.0)
         timed = buckets.take_lane_timed(
-            "carrier", "pace", rate, capacity, lane_floor, pacing, wanted
+            "carrier", "pace", rate, capacity, lane_floor, pacing, wanted, ahead
         )
         assert timed is not None
-        grant, paced, now_us = timed
-        bucket, expected_grant, expected_rate = take_lane(
-            bucket, pace, now_us, rate, capacity, lane_floor, pacing.recover_per_s, wanted
+        grant, paced, now_us, due_in = timed
+        bucket, expected_grant, expected_rate, expected_due = take_lane(
+            bucket, pace, now_us, rate, capacity, lane_floor, pacing.recover_per_s, wanted, ahead
         )
-        assert (grant, paced) == (expected_grant, expected_rate)
+        assert (grant, paced, due_in) == (expected_grant, expected_rate, expected_due)
 
 
 def _now_us(client: redis.Redis) -> int:

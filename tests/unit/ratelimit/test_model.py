@@ -152,9 +152,9 @@ def test_one_cut_per_cooldown_and_never_below_the_minimum() -> None:
 def test_lane_takes_above_its_floor_at_the_paced_rate() -> None:
     from ratelimit.model import BucketState, PaceState, take_lane
 
-    state, grant, rate = take_lane(None, PaceState(0.5, 0), 0, 100.0, 10.0, 2.0, 0.1, 20)
+    state, grant, rate, _ = take_lane(None, PaceState(0.5, 0), 0, 100.0, 10.0, 2.0, 0.1, 20)
     assert (grant.granted, rate) == (8, 50.0)
     assert grant.retry_after == pytest.approx((10 - 2 + 2 - 2) / 50)  # wait for 8 above the floor
-    _, otp, _ = take_lane(state, None, 0, 100.0, 10.0, 0.0, 0.1, 5)
+    _, otp, _, _ = take_lane(state, None, 0, 100.0, 10.0, 0.0, 0.1, 5)
     assert otp.granted == 2  # priority traffic takes the floor
     assert take_lane(BucketState(0.0, 0), None, 0, 100.0, 10.0, 2.0, 0.1, 1)[1].granted == 0

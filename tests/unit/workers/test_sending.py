@@ -297,10 +297,11 @@ class CountingBuckets(MemoryTokenBuckets):
         floor: float,
         pacing: Pacing,
         tokens: int,
-    ) -> tuple[Grant, float]:
+        ahead: float = 0.0,
+    ) -> tuple[Grant, float, float]:
         self.asked[key] += 1
         self.granted_at.append(self._clock())
-        return super().take_lane(key, pace_key, rate, capacity, floor, pacing, tokens)
+        return super().take_lane(key, pace_key, rate, capacity, floor, pacing, tokens, ahead)
 
 
 def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
