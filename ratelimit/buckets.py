@@ -80,10 +80,12 @@ class TokenBuckets(Protocol):
         pacing: Pacing,
         tokens: int,
         ahead: float = 0.0,
+        yield_s: float = 0.0,
     ) -> tuple[Grant, float, float]:
         """Take up to `tokens` whole tokens above `floor` (booking up to `ahead` before they
-        refill) from bucket `key`, refilling at `rate` times the pace at `pace_key`
-        (:func:`ratelimit.model.take_lane`); one decision.
+        refill; yielding for `yield_s` to a refused lane without it) from bucket `key`,
+        refilling at `rate` times the pace at `pace_key` (:func:`ratelimit.model.take_lane`);
+        one decision.
 
         Returns the grant, the rate the bucket refilled at (tokens/s) and the seconds until
         the last granted token is due (send none before).
@@ -200,9 +202,12 @@ class RedisTokenBuckets:
         pacing: Pacing,
         tokens: int,
         ahead: float = 0.0,
+        yield_s: float = 0.0,
     ) -> tuple[Grant, float, float]:
         """Take from a carrier's bucket, paced; see :class:`TokenBuckets`. Fails closed."""
-        decided = self.take_lane_timed(key, pace_key, rate, capacity, floor, pacing, tokens, ahead)
+        decided = self.take_lane_timed(
+            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
+        )
         if decided is None:
             return Grant(0, FAILURE_RETRY_AFTER), rate, 0.0
         grant, paced, _, due_in = decided
@@ -218,6 +223,7 @@ class RedisTokenBuckets:
         pacing: Pacing,
         tokens: int,
         ahead: float = 0.0,
+        yield_s: float = 0.0,
     ) -> tuple[Grant, float, int, float] | None:
         """Like `take_lane`: (grant, rate, the Redis `TIME` (µs) of the decision, due in);
         None when Redis failed (counted and logged)."""
@@ -228,7 +234,7 @@ class RedisTokenBuckets:
         try:
             granted, retry_after, paced, now_us, due_in = self._lane(
                 keys=[self._prefix + key, self._prefix + pace_key],
-                args=[*args, tokens, repr(float(ahead))],
+                args=[*args, tokens, repr(float(ahead)), round(yield_s * MICROS)],
             )
         except (redis.RedisError, OSError) as exc:
             self._failed(key, exc)
@@ -352,6 +358,7 @@ class MemoryTokenBuckets:
         pacing: Pacing,
         tokens: int,
         ahead: float = 0.0,
+        yield_s: float = 0.0,
     ) -> tuple[Grant, float, float]:
         """Take from a carrier's bucket, paced; see :class:`TokenBuckets`."""
         _check_lane(rate, capacity, floor, tokens)
@@ -366,6 +373,7 @@ class MemoryTokenBuckets:
                 pacing.recover_per_s,
                 tokens,
                 ahead,
+                round(yield_s * MICROS),
             )
             self._states[key] = state
         return grant, paced, due_in

@@ -33,6 +33,8 @@ class BucketState:
 
     tokens: float
     updated_us: int
+    # When priority traffic (a lane without a floor) was last refused (`take_lane`).
+    wanted_us: int | None = None
 
 
 def check_limits(rate: float, capacity: float, tokens: int) -> None:
@@ -180,6 +182,7 @@ def take_lane(
     recover_per_s: float,
     tokens: int,
     ahead: float = 0.0,
+    yield_us: int = 0,
 ) -> tuple[BucketState, Grant, float, float]:
     """Take up to `tokens` from a carrier's bucket, paced and work-conserving.
 
@@ -189,6 +192,10 @@ def take_lane(
     that priority traffic leaves, and an arriving OTP finds `floor` tokens waiting and wins
     every refill while it keeps the level below the floor: the reserve is a floor for OTP,
     not a ceiling for marketing, and a level costs marketing no rate.
+
+    A priority lane refused tokens marks the bucket (`wanted_us`); for `yield_us` after that a
+    lane with a `yield_us` (marketing) books nothing ahead and takes only a token of a full
+    bucket, so an OTP waiting wins the next refills instead of racing marketing's bookings.
 
     A lane may book up to `ahead` tokens before they refill (the level then goes below the
     floor, even below 0): it must not send one before it exists, so the last booked token is
@@ -203,6 +210,9 @@ def take_lane(
     """
     paced = rate * pace_at(pace, now_us, recover_per_s)
     available = level(state, now_us, paced, capacity)
+    wanted_us = state.wanted_us if state is not None else None
+    if yield_us > 0 and wanted_us is not None and now_us - wanted_us < yield_us:
+        floor, ahead = capacity - 1, 0.0
     granted = min(tokens, max(0, math.floor(available - floor + ahead)))
     left = available - granted
     retry_after = 0.0
@@ -210,7 +220,9 @@ def take_lane(
         wanted = min(tokens - granted, capacity - floor + ahead)
         retry_after = max(0.0, (wanted + floor - ahead - left) / paced)
     due_in = max(0.0, floor - left) / paced if granted > 0 else 0.0
-    return BucketState(left, now_us), Grant(granted, retry_after), paced, due_in
+    if yield_us == 0 and granted < tokens:
+        wanted_us = now_us
+    return BucketState(left, now_us, wanted_us), Grant(granted, retry_after), paced, due_in
 
 
 def pace_ttl_ms(state: PaceState, recover_per_s: float) -> int:

@@ -62,6 +62,9 @@ PACER_CATCH_UP = 0.005  # seconds of late slots a paced lane may still use
 # than it is due): a bucket of one or two tokens then never sits full between two asks. It is
 # also the most an OTP waits behind marketing's bookings.
 BOOK_AHEAD = 0.005
+# For this long after an OTP/transactional lane found the bucket short, marketing books nothing
+# ahead and takes only from a full bucket: the waiting OTP gets the next refills.
+YIELD_TO_PRIORITY = 0.05
 # A marketing lane asks for half of what its bucket holds above the floor, and when short asks
 # again only once that much has refilled (`retry_after`), not on every submit_sm_resp that
 # wakes the loop: that was a Redis round trip per message or two.
@@ -428,6 +431,7 @@ class Sender:
                 self.pacing,
                 asked,
                 ahead,
+                YIELD_TO_PRIORITY,
             )
             pacer.add(grant.granted, paced, capacity, now, due_in)
             if grant.granted < asked:

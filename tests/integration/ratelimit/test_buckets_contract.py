@@ -237,3 +237,15 @@ def test_a_lane_may_book_ahead_and_is_told_when_its_last_token_is_due(harness: H
     assert due_in == pytest.approx(0.02, abs=harness.slack + 1e-6)  # 2 tokens at 100/s
     otp, _, _ = b.take_lane("c", "p", 100, 4, 0, PACING, tokens=1)
     assert otp.granted == 0  # priority waits only for the booked tokens (level -1 now)
+
+
+def test_marketing_yields_to_a_refused_priority_lane(harness: Harness) -> None:
+    b = harness.buckets
+    b.take_lane("c", "p", 10, 4, 0, PACING, tokens=4)  # empty
+    otp, _, _ = b.take_lane("c", "p", 10, 4, 0, PACING, tokens=1)
+    assert otp.granted == 0  # refused: marks the bucket
+    harness.advance(0.15)  # 1.5 tokens refill
+    booked, _, _ = b.take_lane("c", "p", 10, 4, 0, PACING, tokens=1, ahead=2, yield_s=1.0)
+    assert booked.granted == 0  # no booking ahead while the OTP waits
+    otp, _, _ = b.take_lane("c", "p", 10, 4, 0, PACING, tokens=1)
+    assert otp.granted == 1

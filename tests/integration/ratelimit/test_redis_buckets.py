@@ -215,6 +215,7 @@ lane_steps = st.lists(
         cooldown=st.sampled_from([0.0, 0.0005, 0.2]),
         recover_per_s=st.floats(min_value=0.01, max_value=10),
     ),
+    yield_for=st.sampled_from([0.0, 0.0005, 0.05]),
     seq=lane_steps,
 )
 def test_lane_and_pace_scripts_agree_with_the_pure_model(
@@ -223,6 +224,7 @@ def test_lane_and_pace_scripts_agree_with_the_pure_model(
     capacity: float,
     share: float,
     pacing: Pacing,
+    yield_for: float,
     seq: list[tuple[str, int]],
 ) -> None:
     # Marketing (with a floor) and OTP (without) takes interleaved with throttle cuts: at the
@@ -251,13 +253,23 @@ def test_lane_and_pace_scripts_agree_with_the_pure_model(
                 pace = expected
             continue
         lane_floor, ahead = (floor, capacity * share) if step == "bulk" else (0.0, 0.0)
+        yield_s = yield_for if step == "bulk" else 0.0
         timed = buckets.take_lane_timed(
-            "carrier", "pace", rate, capacity, lane_floor, pacing, wanted, ahead
+            "carrier", "pace", rate, capacity, lane_floor, pacing, wanted, ahead, yield_s
         )
         assert timed is not None
         grant, paced, now_us, due_in = timed
         bucket, expected_grant, expected_rate, expected_due = take_lane(
-            bucket, pace, now_us, rate, capacity, lane_floor, pacing.recover_per_s, wanted, ahead
+            bucket,
+            pace,
+            now_us,
+            rate,
+            capacity,
+            lane_floor,
+            pacing.recover_per_s,
+            wanted,
+            ahead,
+            round(yield_s * 1_000_000),
         )
         assert (grant, paced, due_in) == (expected_grant, expected_rate, expected_due)
 

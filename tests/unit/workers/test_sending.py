@@ -298,10 +298,13 @@ class CountingBuckets(MemoryTokenBuckets):
         pacing: Pacing,
         tokens: int,
         ahead: float = 0.0,
+        yield_s: float = 0.0,
     ) -> tuple[Grant, float, float]:
         self.asked[key] += 1
         self.granted_at.append(self._clock())
-        return super().take_lane(key, pace_key, rate, capacity, floor, pacing, tokens, ahead)
+        return super().take_lane(
+            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
+        )
 
 
 def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
