@@ -112,7 +112,8 @@ def _latencies(audit_path: Path, answered: dict[str, float], timeout: float) -> 
 
 def _per_carrier(rows: list[tuple[str, float]], routes_file: Path) -> dict[str, Any]:
     """Per carrier: marketing submit_sm sent, their rate over the drain, the busiest second,
-    and the ceiling marketing may use there (the carrier's MPS less the OTP reserved share)."""
+    and the ceiling marketing may use there (the carrier's whole paced rate: the OTP reserve is
+    a floor of its bucket, lent to marketing while no OTP waits)."""
     table = load_routes(routes_file)
     out: dict[str, Any] = {}
     for name, spec in table.carriers.items():
@@ -121,7 +122,7 @@ def _per_carrier(rows: list[tuple[str, float]], routes_file: Path) -> dict[str, 
             continue
         span = stamps[-1] - stamps[0]
         per_second = Counter(int(ts) for ts in stamps)
-        ceiling, _ = bucket_shape(spec.mps * (1 - spec.otp_reserved_share))
+        ceiling, _ = bucket_shape(spec.mps)
         out[name] = {
             "submitted": len(stamps),
             "per_s": round(len(stamps) / span) if span else None,

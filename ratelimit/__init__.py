@@ -3,6 +3,7 @@
 from ratelimit.buckets import (
     FAILURE_RETRY_AFTER,
     MemoryTokenBuckets,
+    Pacing,
     RedisTokenBuckets,
     TokenBuckets,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "MemoryBindLeases",
     "MemoryTokenBuckets",
     "MemoryWindowCounters",
+    "Pacing",
     "RedisBindLeases",
     "RedisTokenBuckets",
     "RedisWindowCounters",

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Protocol
 
 import redis
 
 from ratelimit import model
-from ratelimit.model import MICROS, BucketState, Grant
+from ratelimit.model import MICROS, BucketState, Grant, PaceState
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,20 @@ FAILURE_RETRY_AFTER = 1.0
 
 
 Bucket = tuple[str, float, float]  # key, rate (tokens/s), capacity
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How a carrier's pace adapts: AIMD on the share of its configured rate.
+
+    `cut` of the pace is kept on a throttle (at most once per `cooldown` seconds, never below
+    `minimum`); `recover_per_s` of the configured rate comes back every second.
+    """
+
+    cut: float = 0.9
+    minimum: float = 0.05
+    cooldown: float = 0.25
+    recover_per_s: float = 0.08
 
 
 class TokenBuckets(Protocol):
@@ -55,11 +70,54 @@ class TokenBuckets(Protocol):
         """Tokens in bucket `key` now, without taking any (for the routing snapshot)."""
         ...
 
+    def take_lane(
+        self,
+        key: str,
+        pace_key: str,
+        rate: float,
+        capacity: float,
+        floor: float,
+        pacing: Pacing,
+        tokens: int,
+        ahead: float = 0.0,
+        yield_s: float = 0.0,
+    ) -> tuple[Grant, float, float]:
+        """Take up to `tokens` whole tokens above `floor` (booking up to `ahead` before they
+        refill; yielding for `yield_s` to a refused lane without it) from bucket `key`,
+        refilling at `rate` times the pace at `pace_key` (:func:`ratelimit.model.take_lane`);
+        one decision.
+
+        Returns the grant, the rate the bucket refilled at (tokens/s) and the seconds until
+        the last granted token is due (send none before).
+
+        Raises:
+            ValueError: `rate` or `capacity` not positive, `floor` not in [0, capacity - 1],
+                or `tokens` < 1.
+        """
+        ...
+
+    def cut_pace(self, pace_key: str, pacing: Pacing) -> float | None:
+        """A throttle: cut the pace at `pace_key` (:func:`ratelimit.model.cut_pace`).
+
+        Returns the new pace, or None when a cut within the cooldown already counted.
+        """
+        ...
+
+    def pace(self, pace_key: str, pacing: Pacing) -> float:
+        """The pace at `pace_key` now: the share of the configured rate allowed (1.0: all)."""
+        ...
+
 
 def _check_take(rate: float, capacity: float, tokens: int) -> None:
     model.check_limits(rate, capacity, tokens)
     if tokens < 1:
         raise ValueError(f"take() needs tokens >= 1, got {tokens!r}; use level() to read")
+
+
+def _check_lane(rate: float, capacity: float, floor: float, tokens: int) -> None:
+    _check_take(rate, capacity, tokens)
+    if not (0 <= floor <= capacity - 1):
+        raise ValueError(f"floor must be in [0, capacity - 1], got {floor!r}")
 
 
 def _check_chain(buckets: Sequence[Bucket], tokens: int) -> None:
@@ -86,6 +144,10 @@ class RedisTokenBuckets:
         self._script = client.register_script(source)
         chain = resources.files("ratelimit").joinpath("token_chain.lua").read_text("utf-8")
         self._chain = client.register_script(chain)
+        lane = resources.files("ratelimit").joinpath("token_lane.lua").read_text("utf-8")
+        self._lane = client.register_script(lane)
+        cut = resources.files("ratelimit").joinpath("pace_cut.lua").read_text("utf-8")
+        self._cut = client.register_script(cut)
         self._lock = threading.Lock()
         self.failures = 0
 
@@ -130,6 +192,96 @@ class RedisTokenBuckets:
             return None
         return Grant(int(granted), float(retry_after)), int(now_us)
 
+    def take_lane(
+        self,
+        key: str,
+        pace_key: str,
+        rate: float,
+        capacity: float,
+        floor: float,
+        pacing: Pacing,
+        tokens: int,
+        ahead: float = 0.0,
+        yield_s: float = 0.0,
+    ) -> tuple[Grant, float, float]:
+        """Take from a carrier's bucket, paced; see :class:`TokenBuckets`. Fails closed."""
+        decided = self.take_lane_timed(
+            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
+        )
+        if decided is None:
+            return Grant(0, FAILURE_RETRY_AFTER), rate, 0.0
+        grant, paced, _, due_in = decided
+        return grant, paced, due_in
+
+    def take_lane_timed(
+        self,
+        key: str,
+        pace_key: str,
+        rate: float,
+        capacity: float,
+        floor: float,
+        pacing: Pacing,
+        tokens: int,
+        ahead: float = 0.0,
+        yield_s: float = 0.0,
+    ) -> tuple[Grant, float, int, float] | None:
+        """Like `take_lane`: (grant, rate, the Redis `TIME` (µs) of the decision, due in);
+        None when Redis failed (counted and logged)."""
+        _check_lane(rate, capacity, floor, tokens)
+        args: list[str | int] = [
+            repr(float(v)) for v in (rate, capacity, floor, pacing.recover_per_s)
+        ]
+        try:
+            granted, retry_after, paced, now_us, due_in = self._lane(
+                keys=[self._prefix + key, self._prefix + pace_key],
+                args=[*args, tokens, repr(float(ahead)), round(yield_s * MICROS)],
+            )
+        except (redis.RedisError, OSError) as exc:
+            self._failed(key, exc)
+            return None
+        return Grant(int(granted), float(retry_after)), float(paced), int(now_us), float(due_in)
+
+    def cut_pace(self, pace_key: str, pacing: Pacing) -> float | None:
+        """Cut a carrier's pace in one script; None within the cooldown, or when Redis failed
+        (counted and logged; its bucket fails closed anyway)."""
+        decided = self.cut_pace_timed(pace_key, pacing)
+        if decided is None or decided[0] is None:
+            return None
+        return decided[0].factor
+
+    def cut_pace_timed(
+        self, pace_key: str, pacing: Pacing
+    ) -> tuple[PaceState | None, PaceState] | None:
+        """Like `cut_pace`: (the new state if it cut, the state now); None on Redis failure."""
+        args: list[str | int] = [
+            repr(float(pacing.recover_per_s)),
+            repr(float(pacing.cut)),
+            repr(float(pacing.minimum)),
+            round(pacing.cooldown * MICROS),
+        ]
+        try:
+            did_cut, factor, ts = self._cut(keys=[self._prefix + pace_key], args=args)
+        except (redis.RedisError, OSError) as exc:
+            self._failed(pace_key, exc)
+            return None
+        state = PaceState(float(factor), int(ts))
+        return (state if int(did_cut) else None), state
+
+    def pace(self, pace_key: str, pacing: Pacing) -> float:
+        """The pace now (1.0 when none is stored; 0.0 when Redis fails: closed)."""
+        try:
+            with self._client.pipeline(transaction=False) as pipe:
+                pipe.hmget(self._prefix + pace_key, "factor", "ts")
+                pipe.time()
+                (factor, ts), (seconds, micros) = pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            self._failed(pace_key, exc)
+            return 0.0
+        if factor is None or ts is None:
+            return 1.0
+        state = PaceState(float(factor), int(ts))
+        return model.pace_at(state, int(seconds) * MICROS + int(micros), pacing.recover_per_s)
+
     def level(self, key: str, rate: float, capacity: float) -> float:
         """Tokens in bucket `key` now (0.0 when Redis fails: closed)."""
         model.check_limits(rate, capacity, 0)
@@ -165,6 +317,7 @@ class MemoryTokenBuckets:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._states: dict[str, BucketState] = {}
+        self._paces: dict[str, PaceState] = {}
         self._lock = threading.Lock()
         self.failures = 0
 
@@ -194,6 +347,55 @@ class MemoryTokenBuckets:
             for (key, _, _), state in zip(buckets, states, strict=True):
                 self._states[key] = state
         return grant
+
+    def take_lane(
+        self,
+        key: str,
+        pace_key: str,
+        rate: float,
+        capacity: float,
+        floor: float,
+        pacing: Pacing,
+        tokens: int,
+        ahead: float = 0.0,
+        yield_s: float = 0.0,
+    ) -> tuple[Grant, float, float]:
+        """Take from a carrier's bucket, paced; see :class:`TokenBuckets`."""
+        _check_lane(rate, capacity, floor, tokens)
+        with self._lock:
+            state, grant, paced, due_in = model.take_lane(
+                self._states.get(key),
+                self._paces.get(pace_key),
+                self._now_us(),
+                rate,
+                capacity,
+                floor,
+                pacing.recover_per_s,
+                tokens,
+                ahead,
+                round(yield_s * MICROS),
+            )
+            self._states[key] = state
+        return grant, paced, due_in
+
+    def cut_pace(self, pace_key: str, pacing: Pacing) -> float | None:
+        """Cut a carrier's pace; see :class:`TokenBuckets`."""
+        with self._lock:
+            state, did_cut = model.cut_pace(
+                self._paces.get(pace_key),
+                self._now_us(),
+                pacing.recover_per_s,
+                pacing.cut,
+                pacing.minimum,
+                round(pacing.cooldown * MICROS),
+            )
+            self._paces[pace_key] = state
+        return state.factor if did_cut else None
+
+    def pace(self, pace_key: str, pacing: Pacing) -> float:
+        """The pace now; see :class:`TokenBuckets`."""
+        with self._lock:
+            return model.pace_at(self._paces.get(pace_key), self._now_us(), pacing.recover_per_s)
 
     def level(self, key: str, rate: float, capacity: float) -> float:
         """Tokens in bucket `key` now."""

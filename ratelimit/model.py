@@ -33,6 +33,8 @@ class BucketState:
 
     tokens: float
     updated_us: int
+    # When priority traffic (a lane without a floor) was last refused (`take_lane`).
+    wanted_us: int | None = None
 
 
 def check_limits(rate: float, capacity: float, tokens: int) -> None:
@@ -130,3 +132,99 @@ def idle_ttl_ms(rate: float, capacity: float) -> int:
     a decision; it only frees memory.
     """
     return math.ceil(capacity / rate * 1000) + 1000
+
+
+@dataclass(frozen=True)
+class PaceState:
+    """A carrier's adaptive pace: the share of its configured rate allowed at `updated_us`.
+
+    Written only by a cut; in between the share grows back additively (:func:`pace_at`).
+    """
+
+    factor: float
+    updated_us: int
+
+
+def pace_at(state: PaceState | None, now_us: int, recover_per_s: float) -> float:
+    """The share of the configured rate allowed at `now_us` (1.0: no cut, or fully recovered)."""
+    if state is None:
+        return 1.0
+    elapsed_us = max(0, now_us - state.updated_us)
+    return min(1.0, state.factor + elapsed_us * recover_per_s / MICROS)
+
+
+def cut_pace(
+    state: PaceState | None,
+    now_us: int,
+    recover_per_s: float,
+    cut: float,
+    minimum: float,
+    cooldown_us: int,
+) -> tuple[PaceState, bool]:
+    """Multiplicative decrease on a throttle: (new state, whether it cut).
+
+    One cut per `cooldown_us`: the throttles of one overshoot arrive together (a window of
+    submits in flight), and each must not halve the rate again. `pace_cut.lua` transcribes this.
+    """
+    if state is not None and now_us - state.updated_us < cooldown_us:
+        return state, False
+    factor = max(minimum, pace_at(state, now_us, recover_per_s) * cut)
+    return PaceState(factor, now_us), True
+
+
+def take_lane(
+    state: BucketState | None,
+    pace: PaceState | None,
+    now_us: int,
+    rate: float,
+    capacity: float,
+    floor: float,
+    recover_per_s: float,
+    tokens: int,
+    ahead: float = 0.0,
+    yield_us: int = 0,
+) -> tuple[BucketState, Grant, float, float]:
+    """Take up to `tokens` from a carrier's bucket, paced and work-conserving.
+
+    The bucket refills at `rate` times the carrier's current pace (:func:`pace_at`). A lane
+    with a `floor` (marketing) may take only the whole tokens above it; a lane without (OTP,
+    transactional) may take every whole token. So marketing uses all of the carrier's rate
+    that priority traffic leaves, and an arriving OTP finds `floor` tokens waiting and wins
+    every refill while it keeps the level below the floor: the reserve is a floor for OTP,
+    not a ceiling for marketing, and a level costs marketing no rate.
+
+    A priority lane refused tokens marks the bucket (`wanted_us`); for `yield_us` after that a
+    lane with a `yield_us` (marketing) books nothing ahead and takes only a token of a full
+    bucket, so an OTP waiting wins the next refills instead of racing marketing's bookings.
+
+    A lane may book up to `ahead` tokens before they refill (the level then goes below the
+    floor, even below 0): it must not send one before it exists, so the last booked token is
+    due in the fourth value returned (seconds). Booking ahead keeps a small bucket from sitting
+    full, and overflowing, between two asks; it delays priority traffic by at most `ahead`
+    tokens' refill.
+
+    Returns the new state, the grant, the rate the bucket refilled at (the lane paces its
+    submits at it) and when the last granted token is due. `retry_after` is when the rest (at
+    most what the bucket can hold above the floor, plus `ahead`) could be granted.
+    `token_lane.lua` transcribes this.
+    """
+    paced = rate * pace_at(pace, now_us, recover_per_s)
+    available = level(state, now_us, paced, capacity)
+    wanted_us = state.wanted_us if state is not None else None
+    if yield_us > 0 and wanted_us is not None and now_us - wanted_us < yield_us:
+        floor, ahead = capacity - 1, 0.0
+    granted = min(tokens, max(0, math.floor(available - floor + ahead)))
+    left = available - granted
+    retry_after = 0.0
+    if granted < tokens:
+        wanted = min(tokens - granted, capacity - floor + ahead)
+        retry_after = max(0.0, (wanted + floor - ahead - left) / paced)
+    due_in = max(0.0, floor - left) / paced if granted > 0 else 0.0
+    if yield_us == 0 and granted < tokens:
+        wanted_us = now_us
+    return BucketState(left, now_us, wanted_us), Grant(granted, retry_after), paced, due_in
+
+
+def pace_ttl_ms(state: PaceState, recover_per_s: float) -> int:
+    """Milliseconds after which a pace has grown back to 1.0, plus a second of slack."""
+    return math.ceil(max(0.0, 1.0 - state.factor) / recover_per_s * 1000) + 1000

@@ -96,6 +96,9 @@ class CarrierModel(_Frozen):
     mps: int = Field(gt=0)  # submit_sm PDUs per second, cluster-wide
     encodings: tuple[Encoding, ...] = Field(default=(Encoding.GSM7, Encoding.UCS2), min_length=1)
     otp_reserved_share: float = Field(default=0.2, ge=0, le=0.9)
+    # ESME_RTHROTTLED / ESME_RMSGQFUL: cut this carrier's pace and try it again (false), or
+    # move the message to its next candidate at once (true).
+    throttle_failover: bool = False
     alphanumeric_sender: bool = True
     # Destinations this carrier does not serve, whatever its price list says.
     exclude_prefixes: tuple[Prefix, ...] = ()

@@ -308,6 +308,7 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             mps=c.mps,
             encodings=frozenset(c.encodings),
             otp_reserved_share=c.otp_reserved_share,
+            throttle_failover=c.throttle_failover,
             alphanumeric_sender=c.alphanumeric_sender,
             exclude_prefixes=c.exclude_prefixes,
         )

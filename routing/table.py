@@ -51,6 +51,7 @@ class CarrierSpec:
     mps: int = 1
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})
     otp_reserved_share: float = 0.2
+    throttle_failover: bool = False  # on a throttle: next candidate now, not this one again
     alphanumeric_sender: bool = True
     exclude_prefixes: tuple[str, ...] = ()  # destinations it does not serve
 

@@ -56,6 +56,28 @@ def _load(path: Path, console: Console) -> RoutingTable:
         raise typer.Exit(1) from None
 
 
+def _print_paces(console: Console, table: RoutingTable, carriers: list[str]) -> None:
+    """Each carrier's adaptive pace (AIMD after throttles), as every worker reads it."""
+    # Imported here: `workers` pulls in Celery, which the offline commands do not need.
+    from ratelimit import Pacing, RedisTokenBuckets, limits_client
+    from switchboard.settings import Settings
+    from workers import pace_key
+
+    url = Settings().redis_url
+    if not url:
+        console.print("live pace: SWITCHBOARD_REDIS_URL is not set (embedded Redis)", markup=False)
+        return
+    buckets = RedisTokenBuckets(limits_client(url))
+    for carrier in carriers:
+        pace = buckets.pace(pace_key(carrier), Pacing())
+        mps = table.carriers[carrier].mps
+        note = "" if pace >= 1.0 else " (cut after throttles, growing back)"
+        console.print(
+            f"live pace: {carrier} {pace:.0%} of {mps} MPS = {pace * mps:.0f}/s{note}",
+            markup=False,
+        )
+
+
 def _normalise(number: str) -> str:
     """``+44 7700-900 123`` → ``+447700900123``: any ``+`` and digits, even if not dialable."""
     compact = re.sub(r"[\s\-().]", "", number)
@@ -143,6 +165,12 @@ def explain_number(
     as_json: Annotated[
         bool, typer.Option("--json", help="print the JSON of GET /v1/routes/explain")
     ] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live", help="also read each carrier's adaptive pace from SWITCHBOARD_REDIS_URL"
+        ),
+    ] = False,
 ) -> None:
     """Show the ordered candidates for a number and why every other carrier was left out."""
     console = _console()
@@ -189,6 +217,8 @@ def explain_number(
             markup=False,
             soft_wrap=True,
         )
+    if live:
+        _print_paces(console, table, [c.carrier for c in decision.candidates])
     if decision.excluded:
         left_out = Table(title="Left out")
         for column in ("carrier", "reason", "detail"):

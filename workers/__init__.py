@@ -16,7 +16,7 @@ from workers.celery_app import (
 from workers.config import WorkerSettings
 from workers.leader import SweeperStatus
 from workers.receipts import ReceiptForwarder
-from workers.sending import Sender, SendStats, bucket_key, bucket_shape
+from workers.sending import Sender, SendStats, bucket_key, bucket_shape, pace_key
 from workers.sweeper_process import sweeper_status as read_sweeper_status
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "bucket_key",
     "bucket_shape",
     "make_celery",
+    "pace_key",
     "read_sweeper_status",
     "render_batch",
     "render_event",

@@ -38,7 +38,7 @@ from messaging import (
     TransientCarrierError,
     segment,
 )
-from ratelimit import TokenBuckets
+from ratelimit import Pacing, TokenBuckets
 from routing import Candidate, RouteRequest, RoutingTable, Snapshot, route
 from store import (
     AttemptResult,
@@ -52,14 +52,23 @@ from workers.lease_keeper import LeaseKeeper, lease_owner
 
 log = logging.getLogger(__name__)
 
-# Carriers count MPS over any 1-s window. A token bucket lets `rate + capacity` through in one
-# second, and the time between taking a token and the PDU reaching the carrier varies (window
-# waits, scheduling), so we keep a small burst and pace a little under the limit.
-BUCKET_BURST_SHARE = 0.02  # capacity: 2% of a second's tokens (at least one PDU)
-MPS_HEADROOM = 0.95  # pace at 95% of what is left: absorbs ~50 ms of delivery jitter
-# A marketing lane its bucket left short asks again only once half a bucket has refilled
-# (~10 ms), not on every submit_sm_resp that wakes the loop: that was a Redis round trip per
-# message or two. Half, so the bucket never overflows between two processes' asks.
+# Carriers count MPS over any 1-s window (see `bucket_shape` for the arithmetic).
+BUCKET_BURST_SHARE = 0.01  # capacity: 1% of a second's tokens (at least one PDU)
+MPS_HEADROOM = 0.98  # pace at 98% of what is left: ~20 ms of delivery jitter
+# A throttled message is tried again on the same carrier (its pace cut) this many times in a
+# batch before it moves on to its next candidate.
+THROTTLE_RETRIES = 3
+PACER_CATCH_UP = 0.005  # seconds of late slots a paced lane may still use
+# A marketing lane books tokens up to this long before they refill (and sends each no earlier
+# than it is due): a bucket of one or two tokens then never sits full between two asks. It is
+# also the most an OTP waits behind marketing's bookings.
+BOOK_AHEAD = 0.005
+# For this long after an OTP/transactional lane found the bucket short, marketing books nothing
+# ahead and takes only from a full bucket: the waiting OTP gets the next refills.
+YIELD_TO_PRIORITY = 0.05
+# A marketing lane asks for half of what its bucket holds above the floor, and when short asks
+# again only once that much has refilled (`retry_after`), not on every submit_sm_resp that
+# wakes the loop: that was a Redis round trip per message or two.
 BULK_REFILL_SHARE = 0.5
 
 
@@ -76,15 +85,72 @@ def bucket_key(carrier: str) -> str:
     return f"carrier:{carrier}"
 
 
-def bulk_bucket_key(carrier: str) -> str:
-    """Redis key of the marketing share of a carrier's MPS."""
-    return f"carrier:{carrier}:bulk"
+def pace_key(carrier: str) -> str:
+    """Redis key of a carrier's adaptive pace (AIMD), shared by every worker process."""
+    return f"carrier:{carrier}:pace"
 
 
 def bucket_shape(mps: float) -> tuple[float, float]:
-    """(rate, capacity) of our bucket for a carrier limit of `mps` over any 1-s window."""
+    """(rate, capacity) of our bucket for a carrier limit of `mps` over any 1-s window.
+
+    A bucket of capacity `C` refilling at `r` grants at most `r·T + C` tokens in any `T`
+    seconds. The marketing lane spends each grant evenly at `r` (`_Pacer`), so what reaches
+    the carrier in any 1-s window is at most `r·(1 + j) + C`, `j` the spread of the delay
+    between a token's slot and its PDU's arrival (scheduling, a full window). With
+    `C = max(1, 1% of M)` and `r = 99% of (M - C)`: `r + C ≈ 0.990·M`, leaving ~1% of M, i.e.
+    ~10 ms of jitter, before a strict 1-s window counts more than M; and the share of M we use
+    is `r / M` = 98.0% for M >= 100 (97.0% at M = 50, where `C` is one PDU, 2%).
+    """
     capacity = max(1.0, mps * BUCKET_BURST_SHARE)
     return max(0.5, (mps - capacity) * MPS_HEADROOM), capacity
+
+
+def reserve_floor(capacity: float, reserved_share: float) -> float:
+    """Tokens marketing leaves in a carrier's bucket for OTP/transactional traffic.
+
+    A level, not a rate: it costs marketing nothing while the bucket refills, and an arriving
+    OTP finds it there (no wait behind marketing). At most `capacity - 1`, so marketing can
+    always take a whole token above it.
+    """
+    return min(capacity - 1.0, capacity * reserved_share)
+
+
+@dataclass
+class _Pacer:
+    """Spends a lane's granted tokens evenly at the rate they were granted at, not in bursts
+    at token time: a carrier counting a strict 1-s window (or with burst 1) sees an even
+    stream."""
+
+    credit: int = 0  # tokens granted, not spent yet
+    interval: float = 0.0  # seconds between two PDUs at the granted rate
+    next_at: float = 0.0  # monotonic time of the next PDU's slot
+    stale_at: float = 0.0  # credit still unspent then is dropped (it is no longer "now")
+
+    def add(self, tokens: int, rate: float, capacity: float, now: float, due_in: float) -> None:
+        """Tokens just granted by a bucket refilling at `rate`, the last due in `due_in` s
+        (booked ahead: the earlier ones due one interval apart before it)."""
+        if not tokens:
+            return
+        self.credit += tokens
+        self.interval = 1.0 / rate
+        self.next_at = max(self.next_at, now + due_in - (self.credit - 1) * self.interval)
+        self.stale_at = now + due_in + capacity / rate + 0.02
+
+    def release(self, now: float) -> int:
+        """Slots that have come. The schedule keeps its slots through a late wake-up of up to
+        `PACER_CATCH_UP` (the loop wakes ~1 ms late on a busy host; dropping those slots cost
+        ~15% at M = 200), and drops older ones rather than bursting."""
+        if self.credit and now > self.stale_at:
+            self.credit = 0  # spending it late would burst past the bucket's promise
+        if not self.credit or now < self.next_at:
+            return 0
+        self.next_at = max(self.next_at, now - PACER_CATCH_UP)
+        return min(self.credit, int((now - self.next_at) / self.interval) + 1)
+
+    def spend(self, tokens: int) -> None:
+        """`tokens` PDUs submitted: their slots are taken."""
+        self.credit -= tokens
+        self.next_at += tokens * self.interval
 
 
 @dataclass
@@ -94,6 +160,7 @@ class _Job:
     candidates: list[Candidate]
     index: int = 0
     attempts: list[AttemptResult] = field(default_factory=list)
+    throttled: int = 0  # throttles on the current candidate
     outcome: SendOutcome | None = None
 
     @property
@@ -116,6 +183,7 @@ class SendStats:
     retry_later: int = 0
     failovers: int = 0
     token_waits: int = 0
+    throttled: int = 0
 
 
 class Sender:
@@ -139,6 +207,7 @@ class Sender:
         health: HealthStore | None = None,
         account_names: dict[str, str] | None = None,
         leases: LeasePolicy | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.store = store
         self.routes = routes
@@ -154,6 +223,8 @@ class Sender:
         self.monotonic = monotonic
         self.health = health
         self.leases = leases or LeasePolicy()
+        self.pacing = pacing or Pacing()
+        self._pacers: dict[str, _Pacer] = defaultdict(_Pacer)  # marketing lane per carrier
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
         self._bulk_ready_at: dict[str, float] = {}  # carrier → when its bulk lane may ask again
         # Account id → name (names never change): share one dict across batches of a process.
@@ -222,7 +293,7 @@ class Sender:
                 concurrent.futures.wait(futures, timeout, concurrent.futures.FIRST_COMPLETED)
             elif pending:
                 stats.token_waits += 1
-                self.sleep(max(wait, 0.002))
+                self.sleep(max(wait, 0.0005))
         recorder.add(finished, self._take_tally())
 
     def _take_tally(self) -> dict[str, Counter[str]]:
@@ -322,21 +393,25 @@ class Sender:
         for (carrier, bulk), group in sorted(lanes.items(), key=lambda lane: lane[0][1]):
             spec = table.carriers[carrier]  # priority lane (bulk=False) sorts first
             now = self.monotonic()
-            if bulk and now < self._bulk_ready_at.get(carrier, now):
-                waiting += group  # its bucket was short a moment ago: let it refill first
-                shortest_wait = min(shortest_wait, self._bulk_ready_at[carrier] - now)
-                continue
             wanted = sum(j.segmentation.segments for j in group)
-            share = spec.otp_reserved_share if bulk else 0.0
-            budget, rate = self.take_tokens(carrier, float(spec.mps), share, wanted)
-            if bulk and budget < wanted:
-                _, capacity = bucket_shape(spec.mps * (1 - share))
-                self._bulk_ready_at[carrier] = now + capacity * BULK_REFILL_SHARE / rate
+            if bulk:
+                budget, rate, wait = self._bulk_budget(
+                    carrier, float(spec.mps), spec.otp_reserved_share, wanted, now
+                )
+                shortest_wait = min(shortest_wait, wait)
+            else:
+                budget, rate = self.take_tokens(carrier, float(spec.mps), 0.0, wanted)
+            pacer = self._pacers[carrier] if bulk else None
             backlog = 0
             for job in group:
                 needed = job.segmentation.segments
-                if needed <= budget:
+                # A paced lane sends a message when a slot is due and its credit covers every
+                # part (the parts of one message go together; its slots are all taken).
+                fits = needed <= budget if pacer is None else budget > 0 <= pacer.credit - needed
+                if fits:
                     budget -= needed
+                    if pacer is not None:
+                        pacer.spend(needed)
                     submitted.append((job, self._submit(job), self.monotonic()))
                     continue
                 backlog += needed
@@ -347,25 +422,62 @@ class Sender:
                 waiting.append(job)
         return submitted, waiting, shortest_wait
 
+    def _bulk_budget(
+        self, carrier: str, mps: float, share: float, wanted: int, now: float
+    ) -> tuple[int, float, float]:
+        """The marketing lane's slots that have come: (slots due, lane rate, seconds until the
+        next slot or ask).
+
+        Asks for at most half of what the bucket holds above its floor, once its credit is
+        spent, and after a short grant exactly when the bucket will hold that much (the grant's
+        `retry_after`): polling on a fixed cadence let a bucket of one or two tokens sit full
+        and overflow (85% of M at M = 50 and 200); asking for it all kept tokens in credit,
+        sent late."""
+        pacer = self._pacers[carrier]
+        rate, capacity = bucket_shape(mps)
+        floor = reserve_floor(capacity, share)
+        ahead = rate * BOOK_AHEAD
+        target = min(wanted, max(1, int((capacity - floor + ahead) * BULK_REFILL_SHARE)))
+        ready_at = self._bulk_ready_at.get(carrier, now)
+        if pacer.credit == 0 and now >= ready_at:
+            asked = target
+            grant, paced, due_in = self.buckets.take_lane(
+                bucket_key(carrier),
+                pace_key(carrier),
+                rate,
+                capacity,
+                floor,
+                self.pacing,
+                asked,
+                ahead,
+                YIELD_TO_PRIORITY,
+            )
+            pacer.add(grant.granted, paced, capacity, now, due_in)
+            if grant.granted < asked:
+                ready_at = now + grant.retry_after
+                self._bulk_ready_at[carrier] = ready_at
+        lane_rate = 1.0 / pacer.interval if pacer.interval else rate
+        due = pacer.release(now)
+        if pacer.credit > due:
+            return due, lane_rate, max(0.0, pacer.next_at + pacer.interval * due - now)
+        return due, lane_rate, max(0.0, ready_at - now)
+
     def take_tokens(
         self, carrier: str, mps: float, reserved_share: float, wanted: int
     ) -> tuple[int, float]:
-        """Take up to `wanted` PDU tokens; returns (granted, pacing rate of the lane).
+        """Take up to `wanted` PDU tokens; returns (granted, rate the bucket refilled at).
 
-        Every PDU takes from the carrier's bucket (the carrier's limit, cluster-wide). Marketing
-        also takes from a bulk bucket at `(1 - reserved_share)` of the limit first, so OTP and
-        transactional traffic always find that share free (ARCHITECTURE.md invariant 3).
+        Every lane takes from the carrier's one bucket (its limit, cluster-wide, times its
+        adaptive pace). Marketing (`reserved_share` > 0) takes only what lies above
+        :func:`reserve_floor`, so it uses whatever OTP and transactional traffic leave and
+        they never wait behind it (ARCHITECTURE.md invariant 3). One Redis call.
         """
         rate, capacity = bucket_shape(mps)
-        if reserved_share > 0:  # both buckets in one decision, one Redis call
-            bulk_rate, bulk_capacity = bucket_shape(mps * (1 - reserved_share))
-            both = [
-                (bulk_bucket_key(carrier), bulk_rate, bulk_capacity),
-                (bucket_key(carrier), rate, capacity),
-            ]
-            return self.buckets.take_chain(both, wanted).granted, bulk_rate
-        grant = self.buckets.take(bucket_key(carrier), rate, capacity, wanted, partial=True)
-        return grant.granted, rate
+        floor = reserve_floor(capacity, reserved_share)
+        grant, paced, _ = self.buckets.take_lane(
+            bucket_key(carrier), pace_key(carrier), rate, capacity, floor, self.pacing, wanted
+        )
+        return grant.granted, paced
 
     def _submit(self, job: _Job) -> list[concurrent.futures.Future[str]]:
         candidate = job.candidate
@@ -410,6 +522,13 @@ class Sender:
         ):
             tally["failure"] += 1  # the carrier itself is failing: feeds its circuit
         job.attempts.append(self._attempt(job, candidate, False, code, ()))
+        if isinstance(error, Throttled):
+            stats.throttled += 1
+            self._throttled(candidate.carrier)
+            spec = self.routes().carriers.get(candidate.carrier)
+            if spec is not None and not spec.throttle_failover and job.throttled < THROTTLE_RETRIES:
+                job.throttled += 1
+                return  # same carrier again, at its cut pace
         if isinstance(error, PermanentCarrierError):
             job.outcome = SendOutcome(
                 job.message.id, tuple(job.attempts), Status.FAILED.value, code
@@ -420,8 +539,18 @@ class Sender:
         stats.failovers += 1
         self._advance(job, code)
 
+    def _throttled(self, carrier: str) -> None:
+        """The carrier said we are over its rate although we paced at its configured MPS:
+        its real limit is lower. Cut its pace cluster-wide (once per cooldown)."""
+        factor = self.buckets.cut_pace(pace_key(carrier), self.pacing)
+        if factor is not None:
+            log.warning(
+                "carrier %s throttled: pace cut to %.0f%% of its MPS", carrier, factor * 100
+            )
+
     def _advance(self, job: _Job, code: str | None) -> None:
         job.index += 1
+        job.throttled = 0
         if job.candidate is not None:
             return
         now = self.clock()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from ratelimit import Grant, MemoryTokenBuckets, RedisTokenBuckets, TokenBuckets
+from ratelimit import Grant, MemoryTokenBuckets, Pacing, RedisTokenBuckets, TokenBuckets
 from tests.fakes import FakeClock
 
 #: Wall-clock time a Redis-backed step may take beyond what the test waited.
@@ -171,3 +171,81 @@ def test_impossible_chains_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=r"must be|needs"):
         harness.buckets.take_chain(buckets, tokens)
+
+
+# -- take_lane: one carrier bucket, a floor for marketing, an adaptive pace ------------------
+
+PACING = Pacing(cut=0.5, minimum=0.1, cooldown=0.2, recover_per_s=0.1)
+
+
+def test_lane_with_a_floor_takes_only_the_whole_tokens_above_it(harness: Harness) -> None:
+    b = harness.buckets
+    grant, rate, due_in = b.take_lane("c", "c:pace", 100, 10, 2.5, PACING, tokens=50)
+    assert grant.granted == 7 and rate == 100 and due_in == 0  # 10 - 2.5 → 7 whole tokens
+    priority, _, _ = b.take_lane("c", "c:pace", 100, 10, 0, PACING, tokens=50)
+    assert priority.granted == 3  # the floor (and the fraction) waits for priority traffic
+
+
+def test_lane_floor_costs_no_rate(harness: Harness) -> None:
+    b = harness.buckets
+    b.take_lane("c", "c:pace", 20, 10, 2, PACING, tokens=50)
+    harness.advance(0.5)  # 10 tokens refill, capped at 10: level 10
+    grant, _, _ = b.take_lane("c", "c:pace", 20, 10, 2, PACING, tokens=50)
+    assert grant.granted == 8
+
+
+def test_lane_retry_after_counts_the_floor(harness: Harness) -> None:
+    b = harness.buckets
+    b.take_lane("c", "c:pace", 10, 5, 1, PACING, tokens=50)  # level 1
+    grant, _, _ = b.take_lane("c", "c:pace", 10, 5, 1, PACING, tokens=2)
+    assert grant.granted == 0
+    assert grant.retry_after == pytest.approx(0.2, abs=harness.slack + 1e-6)
+
+
+def test_a_cut_pace_slows_the_bucket_and_grows_back_additively(harness: Harness) -> None:
+    b = harness.buckets
+    assert b.pace("p", PACING) == 1.0
+    assert b.cut_pace("p", PACING) == pytest.approx(0.5)
+    assert b.cut_pace("p", PACING) is None  # within the cooldown: one overshoot, one cut
+    _, rate, _ = b.take_lane("c", "p", 100, 10, 0, PACING, tokens=1)
+    assert rate == pytest.approx(50, abs=100 * 0.1 * harness.slack + 1e-9)
+    harness.advance(1.0)
+    assert b.pace("p", PACING) == pytest.approx(0.6, abs=0.1 * harness.slack + 1e-9)
+    harness.advance(5.0)
+    assert b.pace("p", PACING) == 1.0
+
+
+def test_cuts_stop_at_the_minimum(harness: Harness) -> None:
+    b = harness.buckets
+    for _ in range(6):
+        b.cut_pace("p", PACING)
+        harness.advance(0.21)
+    assert b.pace("p", PACING) <= 0.1 + 0.1 * (0.21 + harness.slack)
+
+
+@pytest.mark.parametrize("floor", [-1.0, 9.5])
+def test_impossible_floors_are_refused(harness: Harness, floor: float) -> None:
+    with pytest.raises(ValueError, match="floor"):
+        harness.buckets.take_lane("c", "p", 10, 10, floor, PACING, tokens=1)
+
+
+def test_a_lane_may_book_ahead_and_is_told_when_its_last_token_is_due(harness: Harness) -> None:
+    b = harness.buckets
+    b.take_lane("c", "p", 100, 4, 1, PACING, tokens=3)  # level 1: the floor
+    grant, _, due_in = b.take_lane("c", "p", 100, 4, 1, PACING, tokens=5, ahead=2)
+    assert grant.granted == 2  # booked before they refill
+    assert due_in == pytest.approx(0.02, abs=harness.slack + 1e-6)  # 2 tokens at 100/s
+    otp, _, _ = b.take_lane("c", "p", 100, 4, 0, PACING, tokens=1)
+    assert otp.granted == 0  # priority waits only for the booked tokens (level -1 now)
+
+
+def test_marketing_yields_to_a_refused_priority_lane(harness: Harness) -> None:
+    b = harness.buckets
+    b.take_lane("c", "p", 10, 4, 0, PACING, tokens=4)  # empty
+    otp, _, _ = b.take_lane("c", "p", 10, 4, 0, PACING, tokens=1)
+    assert otp.granted == 0  # refused: marks the bucket
+    harness.advance(0.15)  # 1.5 tokens refill
+    booked, _, _ = b.take_lane("c", "p", 10, 4, 0, PACING, tokens=1, ahead=2, yield_s=1.0)
+    assert booked.granted == 0  # no booking ahead while the OTP waits
+    otp, _, _ = b.take_lane("c", "p", 10, 4, 0, PACING, tokens=1)
+    assert otp.granted == 1

@@ -14,8 +14,17 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ratelimit import FAILURE_RETRY_AFTER, Grant, RedisTokenBuckets, limits_client
-from ratelimit.model import BucketState, idle_ttl_ms, take, take_chain
+from ratelimit import FAILURE_RETRY_AFTER, Grant, Pacing, RedisTokenBuckets, limits_client
+from ratelimit.model import (
+    BucketState,
+    PaceState,
+    cut_pace,
+    idle_ttl_ms,
+    pace_ttl_ms,
+    take,
+    take_chain,
+    take_lane,
+)
 from switchboard.embedded import start_redis
 
 
@@ -180,3 +189,98 @@ def test_buckets_carry_on_after_redis_restarts_on_the_same_port(tmp_path: Path) 
     finally:
         conn.close()
         server.stop()
+
+
+lane_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["bulk", "otp", "cut"]),
+        st.integers(min_value=1, max_value=40),  # tokens
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rate=st.floats(min_value=1, max_value=20_000),
+    capacity=st.integers(min_value=1, max_value=30).map(float),
+    share=st.floats(min_value=0, max_value=0.9),
+    pacing=st.builds(
+        Pacing,
+        cut=st.floats(min_value=0.1, max_value=0.99),
+        minimum=st.floats(min_value=0.01, max_value=0.5),
+        cooldown=st.sampled_from([0.0, 0.0005, 0.2]),
+        recover_per_s=st.floats(min_value=0.01, max_value=10),
+    ),
+    yield_for=st.sampled_from([0.0, 0.0005, 0.05]),
+    seq=lane_steps,
+)
+def test_lane_and_pace_scripts_agree_with_the_pure_model(
+    client: redis.Redis,
+    rate: float,
+    capacity: float,
+    share: float,
+    pacing: Pacing,
+    yield_for: float,
+    seq: list[tuple[str, int]],
+) -> None:
+    # Marketing (with a floor) and OTP (without) takes interleaved with throttle cuts: at the
+    # instants Redis used, the model reaches the same grants, refill rates and paces.
+    buckets = RedisTokenBuckets(client, prefix=f"sb:test:{uuid.uuid4().hex}:")
+    floor = min(capacity - 1, capacity * share)
+    bucket: BucketState | None = None
+    pace: PaceState | None = None
+    for step, wanted in seq:
+        if step == "cut":
+            decided = buckets.cut_pace_timed("pace", pacing)
+            assert decided is not None
+            cut_state, now_state = decided
+            expected, did_cut = cut_pace(
+                pace,
+                now_state.updated_us if cut_state is not None else _now_us(client),
+                pacing.recover_per_s,
+                pacing.cut,
+                pacing.minimum,
+                round(pacing.cooldown * 1_000_000),
+            )
+            if cut_state is None:  # refused within the cooldown: the stored state is unchanged
+                assert pace is not None and now_state == pace
+            else:
+                assert did_cut and cut_state == expected
+                pace = expected
+            continue
+        lane_floor, ahead = (floor, capacity * share) if step == "bulk" else (0.0, 0.0)
+        yield_s = yield_for if step == "bulk" else 0.0
+        timed = buckets.take_lane_timed(
+            "carrier", "pace", rate, capacity, lane_floor, pacing, wanted, ahead, yield_s
+        )
+        assert timed is not None
+        grant, paced, now_us, due_in = timed
+        bucket, expected_grant, expected_rate, expected_due = take_lane(
+            bucket,
+            pace,
+            now_us,
+            rate,
+            capacity,
+            lane_floor,
+            pacing.recover_per_s,
+            wanted,
+            ahead,
+            round(yield_s * 1_000_000),
+        )
+        assert (grant, paced, due_in) == (expected_grant, expected_rate, expected_due)
+
+
+def _now_us(client: redis.Redis) -> int:
+    seconds, micros = client.time()
+    return int(seconds) * 1_000_000 + int(micros)
+
+
+def test_pace_expires_once_it_has_grown_back(client: redis.Redis) -> None:
+    buckets = RedisTokenBuckets(client, prefix="sb:ttl:")
+    pacing = Pacing(cut=0.5, recover_per_s=0.25)
+    buckets.cut_pace("p", pacing)
+    assert 2500 < client.pttl("sb:ttl:p") <= pace_ttl_ms(PaceState(0.5, 0), 0.25)

@@ -126,3 +126,35 @@ def test_refill_is_rate_times_elapsed_capped_at_capacity() -> None:
     state = BucketState(0.0, T0)
     assert level(state, T0 + MICROS // 4, 8.0, 100.0) == pytest.approx(2.0)
     assert level(state, T0 + 60 * MICROS, 8.0, 100.0) == 100.0
+
+
+def test_pace_grows_back_additively_to_one() -> None:
+    from ratelimit.model import PaceState, pace_at
+
+    state = PaceState(0.5, 0)
+    assert pace_at(None, 10, 0.1) == 1.0
+    assert pace_at(state, 2_000_000, 0.1) == pytest.approx(0.7)
+    assert pace_at(state, 60_000_000, 0.1) == 1.0
+    assert pace_at(state, -5, 0.1) == 0.5  # a clock stepping back recovers nothing
+
+
+def test_one_cut_per_cooldown_and_never_below_the_minimum() -> None:
+    from ratelimit.model import cut_pace
+
+    state, did = cut_pace(None, 0, 0.1, 0.5, 0.2, 250_000)
+    assert did and state.factor == 0.5
+    again, did = cut_pace(state, 100_000, 0.1, 0.5, 0.2, 250_000)
+    assert not did and again == state
+    later, did = cut_pace(state, 300_000, 0.1, 0.5, 0.2, 250_000)
+    assert did and later.factor == pytest.approx(max(0.2, (0.5 + 0.03) * 0.5))
+
+
+def test_lane_takes_above_its_floor_at_the_paced_rate() -> None:
+    from ratelimit.model import BucketState, PaceState, take_lane
+
+    state, grant, rate, _ = take_lane(None, PaceState(0.5, 0), 0, 100.0, 10.0, 2.0, 0.1, 20)
+    assert (grant.granted, rate) == (8, 50.0)
+    assert grant.retry_after == pytest.approx((10 - 2 + 2 - 2) / 50)  # wait for 8 above the floor
+    _, otp, _, _ = take_lane(state, None, 0, 100.0, 10.0, 0.0, 0.1, 5)
+    assert otp.granted == 2  # priority traffic takes the floor
+    assert take_lane(BucketState(0.0, 0), None, 0, 100.0, 10.0, 2.0, 0.1, 1)[1].granted == 0

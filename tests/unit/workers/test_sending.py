@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import threading
 import time
 from collections import Counter
@@ -15,7 +16,7 @@ from sqlalchemy import Engine
 
 from carriers import MemoryHealthStore, SubmitPart
 from messaging import CarrierError, LeasePolicy, PermanentCarrierError, Throttled, Unbound
-from ratelimit import Grant, MemoryTokenBuckets
+from ratelimit import Grant, MemoryTokenBuckets, Pacing
 from routing import CarrierHealth, Circuit, RoutingTable, Snapshot, load_routes
 from store import (
     MessageStore,
@@ -28,6 +29,7 @@ from store import (
     upgrade,
 )
 from workers import Sender
+from workers.sending import MPS_HEADROOM
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ROUTES = """
@@ -150,9 +152,48 @@ def test_cheapest_carrier_takes_the_message(store: MessageStore, table: RoutingT
     assert sessions["dear"].submitted == []
 
 
-def test_throttled_submit_fails_over_to_next_candidate(
+def test_throttled_submit_is_tried_again_on_the_same_carrier_at_a_cut_pace(
     store: MessageStore, table: RoutingTable
 ) -> None:
+    sessions = {
+        "cheap": ScriptedSession("cheap", [Throttled(0x58), "76"]),
+        "dear": ScriptedSession("dear", []),
+    }
+    message_id = _queue(store)
+    sender = _sender(store, table, sessions)
+    stats, _ = sender.send([message_id])
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None and stats.failovers == 0 and stats.throttled == 1
+    assert [(a.carrier, a.submit_status, a.error_code) for a in view.attempts] == [
+        ("cheap", "error", "throttled:0x58"),
+        ("cheap", "accepted", None),
+    ]
+    assert view.status == "sent" and sessions["dear"].submitted == []
+    # The cut is cluster-wide state in the buckets, read by every lane of every worker.
+    assert sender.buckets.pace("carrier:cheap:pace", sender.pacing) < 1.0
+
+
+def test_a_carrier_throttling_every_try_fails_over_after_the_retries(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    sessions = {
+        "cheap": ScriptedSession("cheap", [Throttled(0x58)] * 4),
+        "dear": ScriptedSession("dear", ["77"]),
+    }
+    message_id = _queue(store)
+    stats, _ = _sender(store, table, sessions).send([message_id])
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None and stats.throttled == 4 and stats.failovers == 1
+    assert [a.carrier for a in view.attempts] == ["cheap"] * 4 + ["dear"]
+
+
+def test_throttled_submit_fails_over_at_once_when_the_carrier_says_so(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "failover.toml"
+    path.write_text(ROUTES.replace("port = 1\n", "port = 1\nthrottle_failover = true\n"))
+    table = load_routes(path)
+    assert table.carriers["cheap"].throttle_failover
     sessions = {
         "cheap": ScriptedSession("cheap", [Throttled(0x58)]),
         "dear": ScriptedSession("dear", ["77"]),
@@ -209,7 +250,7 @@ def test_long_message_is_submitted_as_concatenated_parts(
     assert view is not None and view.attempts[0].carrier_message_ids == ("1", "2")
 
 
-def test_marketing_leaves_the_reserved_share_of_mps_to_otp(
+def test_marketing_uses_what_otp_leaves_and_leaves_it_a_floor(
     store: MessageStore, table: RoutingTable
 ) -> None:
     clock = [0.0]
@@ -221,12 +262,16 @@ def test_marketing_leaves_the_reserved_share_of_mps_to_otp(
         lambda: NOW,
         print,
     )
-    # mps 1000: the carrier bucket holds 20 PDUs (2%); marketing's bulk bucket (80% of it) holds 16.
+    # mps 1000: the carrier bucket holds 10 PDUs (1%); marketing leaves 20% of it (2) to OTP.
     marketing, _ = sender.take_tokens("cheap", 1000, 0.2, 50)
     otp, _ = sender.take_tokens("cheap", 1000, 0.0, 50)
-    assert (marketing, otp) == (16, 4)
-    more_marketing, _ = sender.take_tokens("cheap", 1000, 0.2, 50)
-    assert more_marketing == 0  # bulk share used up until it refills
+    assert (marketing, otp) == (8, 2)
+    clock[0] += 0.0021  # 2.05 tokens refill at 980.1/s: all below the floor
+    assert sender.take_tokens("cheap", 1000, 0.2, 50)[0] == 0
+    clock[0] += 1.0  # OTP idle: marketing takes the whole rate, down to the floor
+    marketing, rate = sender.take_tokens("cheap", 1000, 0.2, 50)
+    assert (marketing, rate) == (8, (1000 - 10) * MPS_HEADROOM)
+    assert sender.take_tokens("cheap", 1000, 0.0, 50)[0] == 2  # OTP never waits for it
 
 
 class CountingBuckets(MemoryTokenBuckets):
@@ -234,7 +279,9 @@ class CountingBuckets(MemoryTokenBuckets):
 
     def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__(clock)
+        self._clock = clock
         self.asked: Counter[str] = Counter()
+        self.granted_at: list[float] = []
 
     def take(
         self, key: str, rate: float, capacity: float, tokens: int = 1, partial: bool = False
@@ -242,10 +289,23 @@ class CountingBuckets(MemoryTokenBuckets):
         self.asked[key] += 1
         return super().take(key, rate, capacity, tokens, partial)
 
-    def take_chain(self, buckets: Sequence[tuple[str, float, float]], tokens: int) -> Grant:
-        for key, _, _ in buckets:
-            self.asked[key] += 1
-        return super().take_chain(buckets, tokens)
+    def take_lane(
+        self,
+        key: str,
+        pace_key: str,
+        rate: float,
+        capacity: float,
+        floor: float,
+        pacing: Pacing,
+        tokens: int,
+        ahead: float = 0.0,
+        yield_s: float = 0.0,
+    ) -> tuple[Grant, float, float]:
+        self.asked[key] += 1
+        self.granted_at.append(self._clock())
+        return super().take_lane(
+            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
+        )
 
 
 def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
@@ -271,12 +331,47 @@ def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
     ids = [_queue(store) for _ in range(200)]
     stats, _ = sender.send(ids)
     assert stats.sent == 200
-    # mps 1000, 20% reserved: the bulk bucket holds 16 and refills at (800 - 16) * 0.95/s.
-    rate, capacity = (800 - 16) * 0.95, 16
-    assert clock[0] <= (200 - capacity) / rate + 0.02  # as fast as the bucket allows
-    asks = buckets.asked["carrier:cheap:bulk"]
-    assert asks <= (200 - capacity) / (capacity / 2) + 3  # about 8 tokens an ask
+    # mps 1000, 20% of the bucket left to OTP: marketing takes all of (1000 - 10) * MPS_HEADROOM/s
+    # above a floor of 2 (work-conserving: no OTP is sending).
+    rate, capacity, floor = (1000 - 10) * MPS_HEADROOM, 10, 2
+    assert clock[0] <= (200 - capacity + floor) / rate + 0.02  # as fast as the bucket allows
+    asks = buckets.asked["carrier:cheap"]
+    target = (capacity - floor) // 2  # half of what the bucket holds above the floor
+    assert asks <= (200 - (capacity - floor)) / target + 3  # about 4 tokens an ask
     # Before: every pass of the loop asked, about one ask per message.
+
+
+def test_marketing_submits_are_paced_evenly_not_in_bursts(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """A carrier with burst 1 throttles two PDUs closer than 1/M: the lane spends each grant
+    at the rate it was granted, one slot per PDU."""
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    sent_at: list[float] = []
+
+    class Stamping(ScriptedSession):
+        def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
+            sent_at.append(clock[0])
+            return super().submit(part)
+
+    sender = Sender(
+        store,
+        lambda: table,
+        MemoryTokenBuckets(lambda: clock[0]),
+        {"cheap": Stamping("cheap", []), "dear": Stamping("dear", [])}.__getitem__,
+        lambda: NOW,
+        sleep,
+        monotonic=lambda: clock[0],
+    )
+    stats, _ = sender.send([_queue(store) for _ in range(100)])
+    assert stats.sent == 100
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    interval = 1 / ((1000 - 10) * MPS_HEADROOM)
+    assert min(gaps) >= interval * 0.999
 
 
 def test_carrier_whose_circuit_opened_is_skipped_by_the_next_batch(

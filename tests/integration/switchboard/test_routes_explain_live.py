@@ -1,0 +1,30 @@
+"""`switchboard routes explain --live`: each candidate's adaptive pace, read from Redis."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import redis
+from typer.testing import CliRunner
+
+from ratelimit import Pacing, RedisTokenBuckets
+from switchboard.cli_routes import routes_app
+from workers import pace_key
+
+SHIPPED = str(Path(__file__).resolve().parents[3] / "config" / "routes.toml")
+
+
+def test_explain_live_shows_a_cut_pace(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = redis.Redis.from_url(redis_url)
+    RedisTokenBuckets(client).cut_pace(pace_key("alpha"), Pacing(cut=0.5))
+    client.close()
+    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_url)
+    result = CliRunner().invoke(
+        routes_app, ["explain", "+447700900123", "--class", "marketing", "--live", "-f", SHIPPED]
+    )
+    assert result.exit_code == 0, result.output
+    assert re.search(r"live pace: alpha 5[0-2]% of 500 MPS", result.output)  # growing back
+    assert "(cut after throttles, growing back)" in result.output
+    assert "live pace: beta 100% of 500 MPS" in result.output
