@@ -40,6 +40,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.configs import on_free_ports  # noqa: E402
 from bench.cpu import cpu_delta, cpu_seconds, machine_seconds, postmaster_pid  # noqa: E402
 from bench.rawhttp import Answer, build_request, run_load, send_each  # noqa: E402
 from messaging import FINAL_STATUSES  # noqa: E402
@@ -56,15 +57,7 @@ def write_configs(
     settings: Settings, directory: Path, mps: int, window: int, receipt_delay_ms: int
 ) -> tuple[Path, Path]:
     """The configured routes and simulator on free ports, every carrier at `mps` both sides."""
-    simulator = settings.simulator_file.read_text()
-    routes = settings.routes_file.read_text()
-    for port in sorted(set(re.findall(r"^port = (\d+)", simulator, flags=re.M))):
-        fresh = str(free_port())
-        simulator = re.sub(rf"^port = {port}\b", f"port = {fresh}", simulator, flags=re.M)
-        routes = re.sub(rf"^port = {port}\b", f"port = {fresh}", routes, flags=re.M)
-    simulator = re.sub(
-        r"^control_port = \d+", f"control_port = {free_port()}", simulator, flags=re.M
-    )
+    simulator, routes = on_free_ports(settings)
     simulator = re.sub(r"^mps = \d+", f"mps = {mps}", simulator, flags=re.M)
     simulator = re.sub(r"^max_binds = \d+", "max_binds = 64", simulator, flags=re.M)
     simulator = re.sub(
@@ -75,10 +68,6 @@ def write_configs(
     )
     routes = re.sub(r"^mps = \d+", f"mps = {mps}", routes, flags=re.M)
     routes = re.sub(r"^window = \d+", f"window = {window}", routes, flags=re.M)
-    base = settings.routes_file.resolve().parent  # price files are relative to the routes file
-    routes = re.sub(
-        r'^file = "([^"/][^"]*)"', lambda m: f'file = "{base / m.group(1)}"', routes, flags=re.M
-    )
     (directory / "simulator.toml").write_text(simulator)
     (directory / "routes.toml").write_text(routes)
     return directory / "routes.toml", directory / "simulator.toml"

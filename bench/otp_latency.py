@@ -29,8 +29,9 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.configs import on_free_ports  # noqa: E402
 from routing import load_routes  # noqa: E402
-from switchboard.embedded import free_port, start_postgres  # noqa: E402
+from switchboard.embedded import start_postgres  # noqa: E402
 from switchboard.load import percentile, send_all  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 from switchboard.stack import BULK_NICE, Stack, WorkerSpec, wait_until  # noqa: E402
@@ -135,24 +136,12 @@ def _per_carrier(rows: list[tuple[str, float]], routes_file: Path) -> dict[str, 
 def _write_configs(settings: Settings, directory: Path, audit_path: Path) -> None:
     """The configured routes and simulator on free ports (nothing clashes with a running demo),
     with the simulator's audit trail on."""
-    simulator = settings.simulator_file.read_text()
-    routes = settings.routes_file.read_text()
-    for port in sorted(set(re.findall(r"^port = (\d+)", simulator, flags=re.M))):
-        fresh = str(free_port())
-        simulator = re.sub(rf"^port = {port}\b", f"port = {fresh}", simulator, flags=re.M)
-        routes = re.sub(rf"^port = {port}\b", f"port = {fresh}", routes, flags=re.M)
-    simulator = re.sub(
-        r"^control_port = \d+", f"control_port = {free_port()}", simulator, flags=re.M
-    )
+    simulator, routes = on_free_ports(settings)
     simulator = re.sub(
         r"^# audit_path = .*$", f'audit_path = "{audit_path}"', simulator, flags=re.M
     )
     assert str(audit_path) in simulator, "config/simulator.toml changed: cannot turn its audit on"
     (directory / "simulator.toml").write_text(simulator)
-    base = settings.routes_file.resolve().parent  # price files are relative to the routes file
-    routes = re.sub(
-        r'^file = "([^"/][^"]*)"', lambda m: f'file = "{base / m.group(1)}"', routes, flags=re.M
-    )
     (directory / "routes.toml").write_text(routes)
 
 
