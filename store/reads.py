@@ -209,21 +209,7 @@ def _view(rows: Sequence[Row[Any]]) -> tuple[str, MessageView]:
     if attempts:
         attempts[-1] = _with_ids(attempts[-1], ids)
     account_id: str = first.account_id
-    return account_id, MessageView(
-        id=summary.id,
-        to=summary.to,
-        sender=summary.sender,
-        message_class=summary.message_class,
-        encoding=summary.encoding,
-        segments=summary.segments,
-        status=summary.status,
-        error_code=summary.error_code,
-        created_at=summary.created_at,
-        updated_at=summary.updated_at,
-        sent_at=summary.sent_at,
-        final_at=summary.final_at,
-        attempts=tuple(attempts),
-    )
+    return account_id, MessageView(**vars(summary), attempts=tuple(attempts))
 
 
 def _with_ids(attempt: AttemptView, ids: list[str]) -> AttemptView:

@@ -187,21 +187,9 @@ class MessageSummary:
 
 
 @dataclass(frozen=True)
-class MessageView:
-    """A message as the API shows it."""
+class MessageView(MessageSummary):
+    """A message as the API shows it: its summary and its attempts."""
 
-    id: str
-    to: str
-    sender: str
-    message_class: str
-    encoding: str
-    segments: int
-    status: str
-    error_code: str | None
-    created_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None
-    final_at: datetime | None
     attempts: tuple[AttemptView, ...]
 
 
