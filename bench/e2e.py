@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,8 +143,6 @@ def get_rate(stack: Stack, ids: list[str], seconds: float) -> float:
 
 
 def _psql(url: str, sql: str) -> None:
-    from sqlalchemy import create_engine, text
-
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(sql))
@@ -152,8 +151,6 @@ def _psql(url: str, sql: str) -> None:
 
 def top_statements(stack: Stack, messages: int) -> list[dict[str, Any]]:
     """PostgreSQL's busiest statements (pg_stat_statements): µs of plan + execute per message."""
-    from sqlalchemy import text
-
     query = text(
         "SELECT calls, total_plan_time + total_exec_time AS ms, rows, "
         "regexp_replace(query, '\\s+', ' ', 'g') AS q FROM pg_stat_statements "
