@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -175,20 +176,25 @@ def _insert_statement(postgresql: bool) -> Insert:
     return insert(CallbackEventRow).from_select(list(_INSERTED), rows)
 
 
-def add_events(conn: Connection, changes: Sequence[StatusChange], now: datetime) -> None:
-    """Write the callback events of `changes` in the caller's transaction (one statement).
+def add_events(
+    conn: Connection, changes: Sequence[StatusChange], now: datetime
+) -> list[StatusChange]:
+    """Write the callback events of `changes` in the caller's transaction (one statement on
+    PostgreSQL); returns `changes`, each with the event written for it (`callback`).
 
     Only changes with a `callback_url` cost anything; messages whose `callback_events` is
-    "final" get none for `sent`.
+    "final" get none for `sent`. A returned event counts as a first delivery begun
+    (`attempts` 1): the writer may POST it at once (`workers.callback_pump`); the row itself
+    stays at 0 attempts, so a hand-off task or the sweep can still take it.
     """
     wanted = [c for c in changes if c.callback_url]
     if not wanted:
-        return
+        return list(changes)
     finals = [wants_event(CallbackScope.FINAL, c.status) for c in wanted]
-    statement = _insert_statement(_postgresql(conn))
+    statement = _insert_returning(_postgresql(conn))
     common = {"now": now, "release": now + CALLBACK_HANDOFF_GRACE}
     if _postgresql(conn):
-        conn.execute(
+        rows = conn.execute(
             statement,
             {
                 **common,
@@ -196,23 +202,33 @@ def add_events(conn: Connection, changes: Sequence[StatusChange], now: datetime)
                 "status": [c.status for c in wanted],
                 "final": finals,
             },
-        )
-        return
-    conn.execute(
-        statement,
-        [
-            {**common, "id": c.message_id, "status": c.status, "final": final}
+        ).all()
+    else:  # SQLite: no RETURNING with executemany; a statement per event (in-process, cheap)
+        rows = [
+            row
             for c, final in zip(wanted, finals, strict=True)
-        ],
-    )
+            for row in conn.execute(
+                statement, {**common, "id": c.message_id, "status": c.status, "final": final}
+            ).all()
+        ]
+    written = {(row.message_id, row.status): _pending(row, attempts=1) for row in rows}
+    return [
+        replace(c, callback=written.get((c.message_id, c.status))) if c.callback_url else c
+        for c in changes
+    ]
 
 
-def _pending(row: Any) -> PendingCallback:
+@functools.cache
+def _insert_returning(postgresql: bool) -> Insert:
+    return _insert_statement(postgresql).returning(*_CLAIMED)
+
+
+def _pending(row: Any, attempts: int | None = None) -> PendingCallback:
     return PendingCallback(
         event_id=row.id,
         url=row.url,
         batch=bool(row.batch),
-        attempts=row.attempts,
+        attempts=row.attempts if attempts is None else attempts,
         created_at=row.created_at,
         event=CallbackEvent(
             id=row.message_id,
@@ -288,7 +304,12 @@ def _delete_statement(postgresql: bool) -> Delete:
 
 
 @functools.cache
-def _reschedule_statement(postgresql: bool) -> Update:
+def _reschedule_statement(postgresql: bool, first: bool = False) -> Update:
+    """Set each event's `next_attempt_at`. With `first`, the event's first delivery (by the
+    writer, `settle_fresh`) failed: it is counted too, unless someone else took the row
+    meanwhile (its attempts no longer 0)."""
+    values: dict[str, Any] = {"attempts": 1} if first else {}
+    guard = [CallbackEventRow.attempts == 0] if first else []
     if postgresql:
         plan = (
             func.unnest(
@@ -300,13 +321,15 @@ def _reschedule_statement(postgresql: bool) -> Update:
         )
         return (
             update(CallbackEventRow)
-            .where(CallbackEventRow.id == plan.c.id, _any(CallbackEventRow.id, "ids", Integer))
-            .values(next_attempt_at=plan.c.at)
+            .where(
+                CallbackEventRow.id == plan.c.id, _any(CallbackEventRow.id, "ids", Integer), *guard
+            )
+            .values(next_attempt_at=plan.c.at, **values)
         )
     return (
         update(CallbackEventRow)
-        .where(CallbackEventRow.id == bindparam("b_id"))
-        .values(next_attempt_at=bindparam("b_at", type_=UTCDateTime()))
+        .where(CallbackEventRow.id == bindparam("b_id"), *guard)
+        .values(next_attempt_at=bindparam("b_at", type_=UTCDateTime()), **values)
     )
 
 
@@ -350,21 +373,28 @@ class CallbackOutbox:
         dropped: Sequence[int] = (),
     ) -> None:
         """Delete delivered and given-up events (one statement), reschedule the failed ones."""
-        gone = [*delivered, *dropped]
+        self._settle([*delivered, *dropped], retry, first=False)
+
+    def settle_fresh(self, delivered: Sequence[int], retry: Sequence[tuple[int, datetime]]) -> None:
+        """After first deliveries the writer made from `add_events`' rows (never claimed):
+        delete the delivered, count and schedule the failed (one transaction)."""
+        self._settle(delivered, retry, first=True)
+
+    def _settle(
+        self, gone: Sequence[int], retry: Sequence[tuple[int, datetime]], first: bool
+    ) -> None:
         if not gone and not retry:
             return
+        statement = _reschedule_statement(self._pg, first)
         with self.engine.begin() as conn:
             if gone:
-                conn.execute(_delete_statement(self._pg), {"ids": gone})
+                conn.execute(_delete_statement(self._pg), {"ids": list(gone)})
             if retry and self._pg:
                 conn.execute(
-                    _reschedule_statement(True),
-                    {"ids": [i for i, _ in retry], "times": [at for _, at in retry]},
+                    statement, {"ids": [i for i, _ in retry], "times": [at for _, at in retry]}
                 )
             elif retry:
-                conn.execute(
-                    _reschedule_statement(False), [{"b_id": i, "b_at": at} for i, at in retry]
-                )
+                conn.execute(statement, [{"b_id": i, "b_at": at} for i, at in retry])
 
     def release_due(self, now: datetime, hold_until: datetime, limit: int) -> list[tuple[int, int]]:
         """(event id, attempts) of up to `limit` events due by `now`, oldest due first; each is

@@ -223,8 +223,7 @@ class ReceiptBook:
             StatusChange(message_id, status_value, open_rows[message_id].callback_url)
             for message_id, status_value in settle
         ]
-        callback_outbox.add_events(conn, changes, now)
-        return changes, again
+        return callback_outbox.add_events(conn, changes, now), again
 
     def silent_to_resend(
         self, now: datetime, sent_before: datetime, resend: ResendPolicy

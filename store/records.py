@@ -100,11 +100,17 @@ class ReceiptRecord:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """A message that reached a new status (callbacks fire from these)."""
+    """A message that reached a new status (callbacks fire from these).
+
+    `callback` is the callback event the same transaction wrote for it, as written (set by
+    `store.callback_outbox.add_events`; None when the message wants no event for this change):
+    the writer's process may deliver it at once, without reading it back.
+    """
 
     message_id: str
     status: str
     callback_url: str | None
+    callback: PendingCallback | None = None
 
 
 @dataclass(frozen=True)

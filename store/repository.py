@@ -361,8 +361,7 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook):
                 for o in outcomes
                 if o.status != Status.QUEUED.value
             ]
-            callback_outbox.add_events(conn, changes, now)
-        return changes
+            return callback_outbox.add_events(conn, changes, now)
 
     def status_counts(self, ids: Sequence[str] | None = None) -> dict[str, int]:
         """How many messages are in each status (optionally among `ids`)."""

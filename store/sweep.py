@@ -165,5 +165,4 @@ class OutboxSweep:
                     .values(status=Status.EXPIRED.value, final_at=now, updated_at=now)
                 )
             changes = [StatusChange(r.id, Status.EXPIRED.value, r.callback_url) for r in rows]
-            callback_outbox.add_events(conn, changes, now)
-        return changes
+            return callback_outbox.add_events(conn, changes, now)

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     callback_batch_ms: float = Field(
         default=100.0, ge=0, description="how long a callback batch waits for more events"
     )
+    callback_inline: bool = Field(
+        default=True,
+        description="callbacks POSTed by the worker that committed the status change (no hand-off"
+        " task); off: every event goes through the callbacks queue",
+    )
     otp_app_name: str = Field(default="Switchboard", description="{app} in OTP message templates")
     otp_sender: str = Field(default="Verify", description="sender id of OTP messages")
     otp_config_file: Path | None = Field(

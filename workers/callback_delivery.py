@@ -145,7 +145,14 @@ def release_due_events(
 def open_delivery(settings: WorkerSettings, clock: Callable[[], datetime]) -> CallbackDelivery:
     """The real CallbackDelivery of a worker process: its own engine and aiohttp dispatcher."""
     engine = make_engine(settings.resolved_database_url())
-    dispatcher = LazyDispatcher(
+    return CallbackDelivery(
+        CallbackOutbox(engine), make_dispatcher(settings), clock, callback_retry(settings)
+    )
+
+
+def make_dispatcher(settings: WorkerSettings) -> CallbackDispatcher:
+    """The process's aiohttp dispatcher as the settings say, started on first delivery."""
+    return LazyDispatcher(
         lambda: AiohttpDispatcher(
             settings.secret_key,
             timeout=settings.callback_timeout,
@@ -156,12 +163,15 @@ def open_delivery(settings: WorkerSettings, clock: Callable[[], datetime]) -> Ca
             policy=settings.callback_policy(),
         )
     )
-    retry = CallbackRetry(
+
+
+def callback_retry(settings: WorkerSettings) -> CallbackRetry:
+    """The retry schedule of failed callbacks, from the settings."""
+    return CallbackRetry(
         first=timedelta(seconds=settings.callback_retry_first),
         cap=timedelta(seconds=settings.callback_retry_max),
         give_up_after=timedelta(seconds=settings.callback_give_up_after),
     )
-    return CallbackDelivery(CallbackOutbox(engine), dispatcher, clock, retry)
 
 
 def close_delivery(delivery: CallbackDelivery) -> None:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -49,6 +50,10 @@ class CallbackDispatcher(Protocol):
 
     def deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
         """POST `events` (batched where they ask); what is not done in `deadline` s failed."""
+        ...
+
+    def submit(self, events: Sequence[PendingCallback], deadline: float) -> Future[DeliveryReport]:
+        """`deliver` without waiting: the report arrives in the future."""
         ...
 
     def close(self) -> None:
@@ -128,12 +133,16 @@ class AiohttpDispatcher:
         """POST `events`; blocks the calling thread until all are done or `deadline` s pass."""
         if not events:
             return DeliveryReport((), ())
-        future = asyncio.run_coroutine_threadsafe(self._deliver(events, deadline), self._loop)
+        future = self.submit(events, deadline)
         try:
             return future.result(timeout=deadline + 5)
         except FutureTimeout:  # the loop itself is stuck: report every event as failed
             future.cancel()
             return DeliveryReport((), tuple(e.event_id for e in events))
+
+    def submit(self, events: Sequence[PendingCallback], deadline: float) -> Future[DeliveryReport]:
+        """Start POSTing `events` on the loop thread; the report is the future's result."""
+        return asyncio.run_coroutine_threadsafe(self._deliver(events, deadline), self._loop)
 
     async def _deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
         loop = asyncio.get_running_loop()
@@ -272,6 +281,12 @@ class MemoryDispatcher:
                 delivered += [e.event_id for e in chunk]
         return DeliveryReport(tuple(delivered), tuple(failed))
 
+    def submit(self, events: Sequence[PendingCallback], deadline: float) -> Future[DeliveryReport]:
+        """`deliver`, done by the time it returns."""
+        future: Future[DeliveryReport] = Future()
+        future.set_result(self.deliver(events, deadline))
+        return future
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -287,11 +302,17 @@ class LazyDispatcher:
 
     def deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
         """Deliver through the real dispatcher, made now if need be."""
+        return self._real().deliver(events, deadline)
+
+    def submit(self, events: Sequence[PendingCallback], deadline: float) -> Future[DeliveryReport]:
+        """Submit to the real dispatcher, made now if need be."""
+        return self._real().submit(events, deadline)
+
+    def _real(self) -> CallbackDispatcher:
         with self._lock:
             if self._made is None:
                 self._made = self._make()
-            made = self._made
-        return made.deliver(events, deadline)
+            return self._made
 
     def close(self) -> None:
         """Close the real dispatcher, if one was made."""

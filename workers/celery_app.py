@@ -68,14 +68,14 @@ def make_celery(
     state_lock = threading.Lock()  # the warm-up thread and the first task may race
 
     def after_receipts(result: ReceiptBatchResult) -> None:
-        notify(result.changes)
+        context().notify(result.changes)
         if result.resend:
             outbox.enqueue(MessageClass.OTP.value, list(result.resend))
 
     def context() -> WorkerContext:
         with state_lock:
             if "ctx" not in state:
-                state["ctx"] = WorkerContext(settings, after_receipts)
+                state["ctx"] = WorkerContext(settings, after_receipts, hand_off)
             return state["ctx"]
 
     outbox = CeleryOutbox(app, settings.send_batch_max)
@@ -87,19 +87,22 @@ def make_celery(
                 callback_state["delivery"] = callback_delivery.open_delivery(settings, utcnow)
             return callback_state["delivery"]
 
-    def notify(changes: Sequence[StatusChange]) -> None:
-        """After the commit: hand the callback events of `changes` to the callbacks queue."""
-        for ids in callback_delivery.handoff_batches(changes):
-            app.send_task(CALLBACKS_TASK, args=[ids], queue=CALLBACKS_QUEUE)
+    def hand_off(changes: Sequence[StatusChange]) -> None:
+        """After the commit: the callback events of `changes` to the callbacks queue, by event
+        id (the sweeper's way — it runs in the worker's parent process, which holds no
+        context — and what a pump could not take)."""
+        refs = [[c.callback.event_id, 0] for c in changes if c.callback is not None]
+        for start in range(0, len(refs), callback_delivery.HANDOFF_BATCH):
+            publish_released(refs[start : start + callback_delivery.HANDOFF_BATCH])
 
     def publish_released(refs: list[list[int]]) -> None:
         app.send_task(CALLBACKS_RETRY_TASK, args=[refs], queue=CALLBACKS_QUEUE)
 
     @app.task(name=SEND_TASK)  # type: ignore[untyped-decorator]
     def send(ids: list[str], message_class: str | None = None) -> dict[str, int]:
-        """Send a batch of queued messages, topped up from the backlog of their class."""
-        stats, changes = context().sender().send(ids, message_class)
-        notify(changes)
+        """Send a batch of queued messages, topped up from the backlog of their class (the
+        sender hands each group's callback events on as it commits)."""
+        stats, _ = context().sender().send(ids, message_class)
         return vars(stats)
 
     # Receipts are written to the database by the worker whose bind received them (no task);
@@ -138,7 +141,7 @@ def make_celery(
             ctx.store,
             OtpStore(ctx.engine),
             outbox,
-            notify,
+            hand_off,
             ctx.settings,
             resend_policy,
             utcnow(),
@@ -146,7 +149,7 @@ def make_celery(
         )
 
     if sweeper:
-        attach_sweeper(app, settings, outbox, notify, resend_policy, publish_released)
+        attach_sweeper(app, settings, outbox, hand_off, resend_policy, publish_released)
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:

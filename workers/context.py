@@ -25,13 +25,17 @@ from messaging import MessageClass
 from ratelimit import RedisTokenBuckets
 from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
 from store import (
+    CallbackOutbox,
     MessageStore,
     ReceiptBatchResult,
     ReceiptRecord,
     ResendPolicy,
+    StatusChange,
     make_engine,
     share_niceness,
 )
+from workers.callback_delivery import callback_retry, make_dispatcher
+from workers.callback_pump import CallbackPump
 from workers.config import WorkerSettings
 from workers.inbound import InboundForwarder, inbound_record, inbound_writer
 from workers.receipts import ReceiptForwarder
@@ -52,6 +56,8 @@ def utcnow() -> datetime:
 
 # After a batch of receipts is committed: callbacks and OTP resends (best effort, post-commit).
 AfterReceipts = Callable[[ReceiptBatchResult], None]
+# Committed callback events this process does not POST itself go to the callbacks queue.
+HandOff = Callable[[Sequence[StatusChange]], None]
 _FINAL_RECEIPTS = {"delivered", "undelivered", "expired", "rejected"}
 
 
@@ -85,7 +91,14 @@ def receipt_tally(receipts: Sequence[ReceiptRecord]) -> dict[str, Counter[str]]:
 class WorkerContext:
     """Store, routes, buckets, carrier sessions and the receipt forwarder of one process."""
 
-    def __init__(self, settings: WorkerSettings, after_receipts: AfterReceipts) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        after_receipts: AfterReceipts,
+        hand_off: HandOff | None = None,
+    ) -> None:
+        """`after_receipts` runs after each committed receipt batch; `hand_off` publishes the
+        callback events this process's pump does not take (none published without it)."""
         self.settings = settings
         self.engine = make_engine(settings.resolved_database_url())
         share_niceness(self.engine)  # a niced bulk worker's queries run niced too
@@ -102,6 +115,8 @@ class WorkerContext:
         self._account_names: dict[str, str] = {}
         self._forwarder: ReceiptForwarder | None = None
         self._inbound: InboundForwarder | None = None
+        self._pump: CallbackPump | None = None
+        self._hand_off = hand_off
         self._lock = threading.Lock()
 
     @property
@@ -130,6 +145,35 @@ class WorkerContext:
                     drop_binds=self._drop_binds,
                 )
             return self._inbound
+
+    def notify(self, changes: Sequence[StatusChange]) -> None:
+        """After a commit: POST the callback events of `changes` from this process, hand the
+        rest to the callbacks queue."""
+        rest = self.offer_callbacks(changes)
+        if rest and self._hand_off is not None:
+            self._hand_off(rest)
+
+    def offer_callbacks(self, changes: Sequence[StatusChange]) -> list[StatusChange]:
+        """Hand the callback events of committed `changes` to this process's pump; returns the
+        changes whose events must go through the callbacks queue instead (it was full, or
+        `callback_inline` is off). Changes that wrote no event are in neither."""
+        events = [c.callback for c in changes if c.callback is not None]
+        if not events:
+            return []
+        if not self.settings.callback_inline:
+            return [c for c in changes if c.callback is not None]
+        with self._lock:
+            if self._pump is None:
+                self._pump = CallbackPump(
+                    CallbackOutbox(self.engine),
+                    make_dispatcher(self.settings),
+                    utcnow,
+                    callback_retry(self.settings),
+                    post_timeout=self.settings.callback_timeout,
+                )
+            pump = self._pump
+        back = {e.event_id for e in pump.offer(events)}
+        return [c for c in changes if c.callback is not None and c.callback.event_id in back]
 
     def write_receipts(self, receipts: list[ReceiptRecord]) -> int:
         """Commit a batch of receipts (unmatched ones parked); returns how many were parked.
@@ -211,6 +255,7 @@ class WorkerContext:
             health=self.health,
             snapshot=self.snapshot,
             account_names=self._account_names,
+            after_write=self.notify,
         )
 
     def snapshot(self) -> Snapshot:
@@ -230,6 +275,9 @@ class WorkerContext:
             self._forwarder.close()
         if self._inbound is not None:
             self._inbound.close()
+        if self._pump is not None:  # after the forwarders: their last writes have callbacks
+            self._pump.close()
+            self._pump.dispatcher_close()
         self.redis.close()
         self.engine.dispose()
 

@@ -208,7 +208,11 @@ class Sender:
         account_names: dict[str, str] | None = None,
         leases: LeasePolicy | None = None,
         pacing: Pacing | None = None,
+        after_write: Callable[[list[StatusChange]], None] | None = None,
     ) -> None:
+        """`after_write` gets the status changes of every committed group of outcomes, on the
+        writing thread, as soon as they are committed (callbacks go out while the batch runs);
+        what it raises is logged, never undoes the write."""
         self.store = store
         self.routes = routes
         self.buckets = buckets
@@ -224,6 +228,7 @@ class Sender:
         self.health = health
         self.leases = leases or LeasePolicy()
         self.pacing = pacing or Pacing()
+        self.after_write = after_write
         self._pacers: dict[str, _Pacer] = defaultdict(_Pacer)  # marketing lane per carrier
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
         self._bulk_ready_at: dict[str, float] = {}  # carrier → when its bulk lane may ask again
@@ -253,7 +258,13 @@ class Sender:
             def record(
                 done: list[_Job], stats: SendStats, tally: Mapping[str, Counter[str]]
             ) -> list[StatusChange]:
-                return self._record(done, stats, tally, lease.owner)
+                changes = self._record(done, stats, tally, lease.owner)
+                if self.after_write is not None and changes:
+                    try:
+                        self.after_write(changes)
+                    except Exception:  # committed: the sweep hands out what was not
+                        log.exception("after write: could not hand off %d changes", len(changes))
+                return changes
 
             with _Recorder(record, stats) as recorder:
                 recorder.add([j for j in jobs if j.outcome is not None], self._take_tally())

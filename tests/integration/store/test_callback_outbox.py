@@ -167,3 +167,58 @@ def test_a_new_event_whose_hand_off_was_lost_is_released_after_the_grace(
     assert attempts == 0
     assert [p.event.status for p in outbox.claim([(event_id, 0)], LEASE)] == ["sent"]
     assert outbox.claim_new([row.id], LEASE) == []  # the late hand-off task finds it taken
+
+
+def test_the_writer_gets_each_event_as_written_and_settles_its_first_delivery(
+    store: MessageStore,
+) -> None:
+    account = store.ensure_account("acme", NOW)
+    rows = [_message(account), _message(account), _message(account, callback_url=None)]
+    store.insert_messages(rows)
+    store.claim([r.id for r in rows], NOW)
+    attempt = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", True, None, ("a1",))
+    changes = store.record_outcomes([SendOutcome(r.id, (attempt,), "sent") for r in rows], NOW)
+    by_id = {c.message_id: c for c in changes}
+    assert by_id[rows[2].id].callback is None  # no callback_url, no event
+    first, second = by_id[rows[0].id].callback, by_id[rows[1].id].callback
+    assert first is not None and second is not None
+    # As a first delivery begun, with what a client needs; the row itself is not touched.
+    assert (first.attempts, first.url, first.event.id, first.event.status) == (
+        1,
+        HOOK,
+        rows[0].id,
+        "sent",
+    )
+    assert (first.event.carrier, first.event.cost, first.created_at) == (
+        "alpha",
+        Decimal("0.03"),
+        NOW,
+    )
+    outbox = CallbackOutbox(store.engine)
+    assert outbox.pending() == 2
+
+    retry_at = NOW + timedelta(seconds=2)
+    outbox.settle_fresh([first.event_id], [(second.event_id, retry_at)])
+    assert outbox.pending() == 1
+    assert outbox.claim_new([rows[1].id], LEASE) == []  # counted: no longer a new event
+    # The sweep hands it out when its retry is due, as its second attempt.
+    assert outbox.release_due(retry_at - timedelta(seconds=1), LEASE, 10) == []
+    assert outbox.release_due(retry_at, LEASE, 10) == [(second.event_id, 1)]
+
+
+def test_a_first_delivery_failing_after_a_task_took_the_row_leaves_it_to_the_task(
+    store: MessageStore,
+) -> None:
+    account = store.ensure_account("acme", NOW)
+    row = _message(account)
+    store.insert_messages([row])
+    store.claim([row.id], NOW)
+    attempt = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", True, None, ("a1",))
+    [change] = store.record_outcomes([SendOutcome(row.id, (attempt,), "sent")], NOW)
+    assert change.callback is not None
+    outbox = CallbackOutbox(store.engine)
+    [claimed] = outbox.claim([(change.callback.event_id, 0)], LEASE)  # a hand-off task took it
+    outbox.settle_fresh([], [(change.callback.event_id, NOW + timedelta(seconds=2))])
+    # The task's lease stands: not due before it, and still at the task's attempt count.
+    assert outbox.release_due(LEASE - timedelta(seconds=1), LEASE, 10) == []
+    assert outbox.release_due(LEASE, LEASE, 10) == [(claimed.event_id, 1)]
