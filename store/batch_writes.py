@@ -25,6 +25,7 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    case,
     func,
     insert,
     select,
@@ -394,7 +395,8 @@ SELECT id, callback_url, message_class, attempt_count, valid_until FROM messages
 WHERE id = ANY(%(ids)s::varchar[]) AND coalesce(status, '') = ANY(%(open)s::varchar[])
 """
 _SETTLE_MESSAGES = """
-UPDATE messages SET status = s.status, final_at = %(now)s::timestamp,
+UPDATE messages SET status = s.status,
+       final_at = greatest(%(now)s::timestamp, messages.sent_at),
        updated_at = %(now)s::timestamp
 FROM unnest(%(id)s::varchar[], %(status)s::varchar[]) AS s(id, status)
 WHERE messages.id = s.id AND messages.id = ANY(%(id)s::varchar[])
@@ -492,7 +494,12 @@ def open_messages(conn: Connection, ids: Sequence[str]) -> dict[str, OpenMessage
 
 
 def settle_messages(conn: Connection, rows: Sequence[tuple[str, str]], now: datetime) -> None:
-    """(message id, final status) for messages still open."""
+    """(message id, final status) for messages still open.
+
+    `final_at` is `now`, or the message's `sent_at` if that is later: a receipt batch reads
+    `now` before its statements, and the outcome write it matched may have committed in
+    between with a later clock (a final status never precedes `sent`).
+    """
     if not rows:
         return
     if _postgresql(conn):
@@ -506,6 +513,10 @@ def settle_messages(conn: Connection, rows: Sequence[tuple[str, str]], now: date
     conn.execute(
         update(Message)
         .where(Message.id == bindparam("b_id"), is_open())
-        .values(status=bindparam("b_status"), final_at=now, updated_at=now),
+        .values(
+            status=bindparam("b_status"),
+            final_at=case((Message.sent_at > now, Message.sent_at), else_=now),
+            updated_at=now,
+        ),
         [{"b_id": i, "b_status": status} for i, status in rows],
     )

@@ -37,6 +37,7 @@ from sqlalchemy import (
     Update,
     any_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -159,7 +160,8 @@ def _insert_statement(postgresql: bool) -> Insert:
         Message.created_at,
         Message.sent_at,
         Message.final_at,
-        now,
+        # A final event happened when the row says it ended (see batch_writes.settle_messages).
+        case((final, func.coalesce(Message.final_at, now)), else_=now),
         literal(0),
         bindparam("release", type_=UTCDateTime()),
         now,

@@ -222,3 +222,22 @@ def test_a_first_delivery_failing_after_a_task_took_the_row_leaves_it_to_the_tas
     # The task's lease stands: not due before it, and still at the task's attempt count.
     assert outbox.release_due(LEASE - timedelta(seconds=1), LEASE, 10) == []
     assert outbox.release_due(LEASE, LEASE, 10) == [(claimed.event_id, 1)]
+
+
+def test_a_receipt_read_with_a_clock_before_the_sent_write_never_ends_before_sent(
+    store: MessageStore,
+) -> None:
+    # A receipt batch reads its clock, then the outcome it matches commits with a later one.
+    account = store.ensure_account("acme", NOW)
+    row = _message(account)
+    store.insert_messages([row])
+    store.claim([row.id], NOW)
+    attempt = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", True, None, ("a1",))
+    sent_at = NOW + timedelta(milliseconds=140)
+    store.record_outcomes([SendOutcome(row.id, (attempt,), "sent")], sent_at)
+    result = store.apply_receipts([ReceiptRecord("alpha", ("a1",), "delivered")], NOW)
+    [change] = result.changes
+    assert change.callback is not None
+    assert change.callback.event.final_at == sent_at and change.callback.event.at == sent_at
+    view = store.get_message(account, row.id)
+    assert view is not None and view.final_at == sent_at
