@@ -1,39 +1,49 @@
-"""`make_celery(settings)`: the one place every Celery option is set, and the tasks.
+"""`make_celery(settings)`: the one place every Celery option is set, and the tasks registered.
 
 JSON only, acks_late, reject on worker loss, one queue per traffic class (OTP never waits
-behind marketing), a `receipts` queue, a `callbacks` queue (task logic in
-`workers.callback_delivery`). The outbox sweep runs in whichever worker holds the sweeper lock
-(`workers.leader`), not on a Celery beat pinned to one worker.
+behind marketing), a `receipts` queue, a `callbacks` queue. The task logic is in
+`workers.tasks` (module-level functions over a `WorkerRuntime`); this module only registers it.
+The outbox sweep runs in whichever worker holds the sweeper lock (`workers.leader`), not on a
+Celery beat pinned to one worker.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from messaging import MessageClass
-from store import ReceiptBatchResult, ReceiptRecord, StatusChange
-from store.otp_repository import OtpStore
-from workers import callback_delivery
-from workers.callback_delivery import CallbackDelivery
-from workers.callbacks import CALLBACKS_QUEUE
+from workers import tasks
 from workers.config import WorkerSettings
-from workers.context import WorkerContext, otp_resend_policy, utcnow
 from workers.sweeper_process import attach_sweeper
-from workers.sweeping import sweep_once
+from workers.tasks import (
+    CALLBACKS_RETRY_TASK,
+    CALLBACKS_TASK,
+    RECONCILE_TASK,
+    SEND_TASK,
+    SWEEP_TASK,
+    CeleryOutbox,
+    WorkerRuntime,
+)
 
 log = logging.getLogger(__name__)
 
-SEND_TASK = "switchboard.send"
-RECONCILE_TASK = "switchboard.reconcile"
-SWEEP_TASK = "switchboard.sweep"
-CALLBACKS_TASK = "switchboard.callbacks"  # new events of these message ids
-CALLBACKS_RETRY_TASK = "switchboard.callbacks.retry"  # (event id, attempts) the sweep released
+__all__ = [
+    "CALLBACKS_RETRY_TASK",
+    "CALLBACKS_TASK",
+    "CLASS_QUEUES",
+    "RECEIPTS_QUEUE",
+    "RECONCILE_TASK",
+    "SEND_TASK",
+    "SWEEP_TASK",
+    "CeleryOutbox",
+    "make_celery",
+]
+
 RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)
 
@@ -63,141 +73,74 @@ def make_celery(
         broker_transport_options={"visibility_timeout": 120},
         worker_hijack_root_logger=False,
     )
-    state: dict[str, WorkerContext] = {}
-    callback_state: dict[str, CallbackDelivery] = {}
-    state_lock = threading.Lock()  # the warm-up thread and the first task may race
-
-    def after_receipts(result: ReceiptBatchResult) -> None:
-        context().notify(result.changes)
-        if result.resend:
-            outbox.enqueue(MessageClass.OTP.value, list(result.resend))
-
-    def context() -> WorkerContext:
-        with state_lock:
-            if "ctx" not in state:
-                state["ctx"] = WorkerContext(settings, after_receipts, hand_off)
-            return state["ctx"]
-
-    outbox = CeleryOutbox(app, settings.send_batch_max)
-    resend_policy = otp_resend_policy(settings)
-
-    def callbacks() -> CallbackDelivery:
-        with state_lock:
-            if "delivery" not in callback_state:
-                callback_state["delivery"] = callback_delivery.open_delivery(settings, utcnow)
-            return callback_state["delivery"]
-
-    def hand_off(changes: Sequence[StatusChange]) -> None:
-        """After the commit: the callback events of `changes` to the callbacks queue, by event
-        id (the sweeper's way — it runs in the worker's parent process, which holds no
-        context — and what a pump could not take)."""
-        refs = [[c.callback.event_id, 0] for c in changes if c.callback is not None]
-        for start in range(0, len(refs), callback_delivery.HANDOFF_BATCH):
-            publish_released(refs[start : start + callback_delivery.HANDOFF_BATCH])
-
-    def publish_released(refs: list[list[int]]) -> None:
-        app.send_task(CALLBACKS_RETRY_TASK, args=[refs], queue=CALLBACKS_QUEUE)
+    runtime = WorkerRuntime(settings, app)
 
     @app.task(name=SEND_TASK)  # type: ignore[untyped-decorator]
     def send(ids: list[str], message_class: str | None = None) -> dict[str, int]:
-        """Send a batch of queued messages, topped up from the backlog of their class (the
-        sender hands each group's callback events on as it commits)."""
-        stats, _ = context().sender().send(ids, message_class)
-        return vars(stats)
+        return tasks.send(runtime, ids, message_class)
 
-    # Receipts are written to the database by the worker whose bind received them (no task);
-    # this task only drains reconcile tasks published by an older version. Those receipts are
-    # already acknowledged to the carrier: a database hiccup must not drop them.
+    # Those receipts are already acknowledged to the carrier: a database hiccup must not drop
+    # them.
     @app.task(  # type: ignore[untyped-decorator]
         name=RECONCILE_TASK,
         autoretry_for=(Exception,),
+        dont_autoretry_for=(ValueError,),  # a malformed payload never applies
         retry_backoff=0.5,
         retry_backoff_max=30,
         max_retries=50,
     )
     def reconcile(receipts: list[dict[str, Any]]) -> dict[str, int]:
-        """Apply receipts handed over as a task (older versions); unmatched ones are parked."""
-        records = [
-            ReceiptRecord(r["carrier"], tuple(r["ids"]), r["state"], r.get("err") or "")
-            for r in receipts
-        ]
-        return {"parked": context().write_receipts(records)}
+        return tasks.reconcile(runtime, receipts)
 
     @app.task(name=CALLBACKS_TASK)  # type: ignore[untyped-decorator]
     def deliver_callbacks(message_ids: list[str]) -> dict[str, int]:
-        """POST the new callback events of these messages (failures wait in the database)."""
-        return vars(callback_delivery.deliver_new(callbacks(), message_ids))
+        return tasks.deliver_callbacks(runtime, message_ids)
 
     @app.task(name=CALLBACKS_RETRY_TASK)  # type: ignore[untyped-decorator]
     def redeliver_callbacks(refs: list[list[int]]) -> dict[str, int]:
-        """POST callback events the sweep released (retries due, expired leases)."""
-        return vars(callback_delivery.deliver_released(callbacks(), refs))
+        return tasks.redeliver_callbacks(runtime, refs)
 
     @app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
     def sweep() -> dict[str, int]:
-        """Outbox sweep (`workers.sweeping.sweep_once`); the elected sweeper runs it too."""
-        ctx = context()
-        return sweep_once(
-            ctx.store,
-            OtpStore(ctx.engine),
-            outbox,
-            hand_off,
-            ctx.settings,
-            resend_policy,
-            utcnow(),
-            publish_callbacks=publish_released,
-        )
+        return tasks.sweep(runtime)
 
     if sweeper:
-        attach_sweeper(app, settings, outbox, hand_off, resend_policy, publish_released)
+        attach_sweeper(
+            app,
+            settings,
+            runtime.outbox,
+            runtime.hand_off,
+            runtime.resend_policy,
+            runtime.publish_released,
+        )
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:
-        state.clear()  # sockets and connections never cross a fork
-        callback_state.clear()
+        runtime.forget_after_fork()  # sockets and connections never cross a fork
         if warm_sessions:
-            threading.Thread(target=_warm, name="warm-sessions", daemon=True).start()
-
-    def _warm() -> None:
-        ctx = context()
-        try:  # the first claim should not wait for a database connection either
-            with ctx.engine.connect():
-                pass
-        except Exception as exc:
-            log.warning("could not reach the database at start: %s", exc)
-        ctx.snapshot()  # starts the health refresher
-        pool = ctx.pool()
-        for name in pool.endpoints:
-            try:
-                pool.session(name)
-            except Exception as exc:  # a carrier down at start: the send path handles it later
-                log.warning("could not bind %s at start: %s", name, exc)
+            threading.Thread(
+                target=_warm, args=(runtime,), name="warm-sessions", daemon=True
+            ).start()
 
     @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _close(**_: Any) -> None:
-        ctx = state.pop("ctx", None)
-        if ctx is not None:
-            ctx.close()
-        delivery = callback_state.pop("delivery", None)
-        if delivery is not None:
-            callback_delivery.close_delivery(delivery)
+        runtime.close()
 
     return app
 
 
-class CeleryOutbox:
-    """Enqueues send tasks for committed message ids, in batches, on the queue of their class."""
-
-    def __init__(self, app: Celery, batch_max: int) -> None:
-        self.app = app
-        self.batch_max = batch_max
-
-    def enqueue(self, message_class: str, ids: Sequence[str]) -> None:
-        """Publish one send task per `batch_max` ids."""
-        for start in range(0, len(ids), self.batch_max):
-            batch = list(ids[start : start + self.batch_max])
-            self.app.send_task(SEND_TASK, args=[batch, message_class], queue=message_class)
-
-    def enqueue_wakeup(self, message_class: str) -> None:
-        """A send task with no ids: it claims the oldest due messages of its class."""
-        self.app.send_task(SEND_TASK, args=[[], message_class], queue=message_class)
+def _warm(runtime: WorkerRuntime) -> None:
+    """Connect to the database and bind every carrier now, so the first OTP waits for neither."""
+    ctx = runtime.context()
+    try:
+        with ctx.engine.connect():
+            pass
+    except Exception as exc:
+        log.warning("could not reach the database at start: %s", exc)
+    ctx.snapshot()  # starts the health refresher
+    pool = ctx.pool()
+    for name in pool.endpoints:
+        try:
+            pool.session(name)
+        except Exception as exc:  # a carrier down at start: the send path handles it later
+            log.warning("could not bind %s at start: %s", name, exc)
