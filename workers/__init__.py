@@ -2,22 +2,20 @@
 callbacks."""
 
 from workers.callbacks import CALLBACKS_QUEUE, render_batch, render_event, sign, verify
-from workers.celery_app import (
-    CALLBACKS_RETRY_TASK,
-    CALLBACKS_TASK,
-    CLASS_QUEUES,
-    RECEIPTS_QUEUE,
-    RECONCILE_TASK,
-    SEND_TASK,
-    SWEEP_TASK,
-    CeleryOutbox,
-    make_celery,
-)
+from workers.celery_app import CLASS_QUEUES, RECEIPTS_QUEUE, make_celery
 from workers.config import WorkerSettings
 from workers.leader import SweeperStatus
 from workers.receipts import ReceiptForwarder
 from workers.sending import Sender, SendStats, bucket_key, bucket_shape, pace_key
 from workers.sweeper_process import sweeper_status as read_sweeper_status
+from workers.tasks import (
+    CALLBACKS_RETRY_TASK,
+    CALLBACKS_TASK,
+    RECONCILE_TASK,
+    SEND_TASK,
+    SWEEP_TASK,
+    CeleryOutbox,
+)
 
 __all__ = [
     "CALLBACKS_QUEUE",

@@ -26,23 +26,10 @@ from workers.tasks import (
     RECONCILE_TASK,
     SEND_TASK,
     SWEEP_TASK,
-    CeleryOutbox,
     WorkerRuntime,
 )
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "CALLBACKS_RETRY_TASK",
-    "CALLBACKS_TASK",
-    "CLASS_QUEUES",
-    "RECEIPTS_QUEUE",
-    "RECONCILE_TASK",
-    "SEND_TASK",
-    "SWEEP_TASK",
-    "CeleryOutbox",
-    "make_celery",
-]
 
 RECEIPTS_QUEUE = "receipts"
 CLASS_QUEUES = tuple(c.value for c in MessageClass)

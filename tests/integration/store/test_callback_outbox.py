@@ -169,6 +169,15 @@ def test_a_new_event_whose_hand_off_was_lost_is_released_after_the_grace(
     assert outbox.claim_new([row.id], LEASE) == []  # the late hand-off task finds it taken
 
 
+def _sent_one(store: MessageStore, at: datetime) -> tuple[NewMessage, list[StatusChange]]:
+    """One message with a callback_url, sent at `at` with carrier id a1."""
+    row = _message(store.ensure_account("acme", NOW))
+    store.insert_messages([row])
+    store.claim([row.id], NOW)
+    attempt = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", True, None, ("a1",))
+    return row, store.record_outcomes([SendOutcome(row.id, (attempt,), "sent")], at)
+
+
 def test_the_writer_gets_each_event_as_written_and_settles_its_first_delivery(
     store: MessageStore,
 ) -> None:
@@ -209,12 +218,7 @@ def test_the_writer_gets_each_event_as_written_and_settles_its_first_delivery(
 def test_a_first_delivery_failing_after_a_task_took_the_row_leaves_it_to_the_task(
     store: MessageStore,
 ) -> None:
-    account = store.ensure_account("acme", NOW)
-    row = _message(account)
-    store.insert_messages([row])
-    store.claim([row.id], NOW)
-    attempt = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", True, None, ("a1",))
-    [change] = store.record_outcomes([SendOutcome(row.id, (attempt,), "sent")], NOW)
+    _, [change] = _sent_one(store, NOW)
     assert change.callback is not None
     outbox = CallbackOutbox(store.engine)
     [claimed] = outbox.claim([(change.callback.event_id, 0)], LEASE)  # a hand-off task took it
@@ -228,16 +232,11 @@ def test_a_receipt_read_with_a_clock_before_the_sent_write_never_ends_before_sen
     store: MessageStore,
 ) -> None:
     # A receipt batch reads its clock, then the outcome it matches commits with a later one.
-    account = store.ensure_account("acme", NOW)
-    row = _message(account)
-    store.insert_messages([row])
-    store.claim([row.id], NOW)
-    attempt = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", True, None, ("a1",))
     sent_at = NOW + timedelta(milliseconds=140)
-    store.record_outcomes([SendOutcome(row.id, (attempt,), "sent")], sent_at)
+    row, _ = _sent_one(store, sent_at)
     result = store.apply_receipts([ReceiptRecord("alpha", ("a1",), "delivered")], NOW)
     [change] = result.changes
     assert change.callback is not None
     assert change.callback.event.final_at == sent_at and change.callback.event.at == sent_at
-    view = store.get_message(account, row.id)
+    view = store.get_message(row.account_id, row.id)
     assert view is not None and view.final_at == sent_at
