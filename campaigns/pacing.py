@@ -1,8 +1,10 @@
 """How many campaign messages one release slice may queue, and how they are shared (pure).
 
 The release keeps the marketing queue short: a slice tops the backlog of queued marketing
-messages up to what the carriers can send in `lookahead` seconds (their MPS less the share
-reserved for OTP/transactional), never more. So other accounts' marketing waits at most that
+messages up to what the carriers can send in `lookahead` seconds, never more. That is their
+whole MPS: the share a carrier reserves for OTP is lent to marketing while no OTP waits (the
+token buckets enforce the reserve, not the release), so counting it out would leave a
+campaign a fifth below what the carriers allow. So other accounts' marketing waits at most that
 long behind a campaign, a pause takes effect within one slice, and a cancel finds little to
 take back. The slice is shared max-min fairly between running campaigns: each gets an equal
 share, capped by its own max rate and what it has left; what a capped one leaves is shared
@@ -18,15 +20,15 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class CarrierCapacity:
-    """One carrier's marketing throughput: its MPS less the share kept for OTP."""
+    """One carrier's throughput as the routes file gives it."""
 
     mps: int
-    otp_reserved_share: float
 
     @property
     def marketing_mps(self) -> float:
-        """Messages per second marketing may use (one segment a message, at best)."""
-        return self.mps * (1.0 - self.otp_reserved_share)
+        """Messages per second marketing may use at best (one segment a message; the OTP
+        reserve is lent while no OTP waits)."""
+        return float(self.mps)
 
 
 def slice_budget(capacities: Mapping[str, CarrierCapacity], backlog: int, lookahead: float) -> int:

@@ -60,10 +60,7 @@ class ReleaseCounts:
 
 def capacities_of(table: RoutingTable) -> dict[str, CarrierCapacity]:
     """Each carrier's marketing throughput from the routes file in force."""
-    return {
-        name: CarrierCapacity(spec.mps, spec.otp_reserved_share)
-        for name, spec in table.carriers.items()
-    }
+    return {name: CarrierCapacity(spec.mps) for name, spec in table.carriers.items()}
 
 
 def open_zones(campaign: CampaignRecord, now: datetime) -> list[str]:

@@ -17,7 +17,7 @@ from store import CampaignStore, MessageStore
 from tests.integration.api.test_messages_api import NOW, RecordingOutbox, run
 from workers.campaign_release import release_slice
 
-CAPACITY = {"alpha": CarrierCapacity(mps=100, otp_reserved_share=0.2)}  # 80 marketing MPS
+CAPACITY = {"alpha": CarrierCapacity(mps=80)}
 US, INDIA, UK = "+12125550123", "+919876543210", "+447400123456"
 
 

@@ -13,7 +13,7 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def test_the_budget_tops_the_marketing_backlog_up_to_the_carriers_lookahead() -> None:
-    carriers = {"a": CarrierCapacity(500, 0.2), "b": CarrierCapacity(100, 0.0)}  # 400 + 100/s
+    carriers = {"a": CarrierCapacity(400), "b": CarrierCapacity(100)}
     assert slice_budget(carriers, backlog=0, lookahead=2.0) == 1000
     assert slice_budget(carriers, backlog=700, lookahead=2.0) == 300
     assert slice_budget(carriers, backlog=5000, lookahead=2.0) == 0
