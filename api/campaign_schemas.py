@@ -121,7 +121,7 @@ def parse_campaign_request(data: Any, default_sender: str, now: datetime) -> Cam
         raise InvalidInput(unknown[0], "unknown field")
     raw_template = data.get("template")
     if not isinstance(raw_template, str):
-        raise InvalidInput("template", 'the message text, e.g. "Hi {first_name}, …"')
+        raise InvalidInput("template", 'the message text, e.g. "Hi {{first_name}}, …"')
     template = Template.parse(raw_template)
     name = data.get("name", "")
     if not isinstance(name, str) or len(name) > 200:

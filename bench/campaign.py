@@ -170,7 +170,7 @@ def run(
         _request(stack, "POST", "/v1/opt-outs", {"number": number})
     rss_before = peak_rss_mb(api_pid)
     campaign = _request(
-        stack, "POST", "/v1/campaigns", {"template": "Hi {first_name}, 20% off in {city} today"}
+        stack, "POST", "/v1/campaigns", {"template": "Hi {{first_name}}, 20% off in {{city}} today"}
     )
     cid = campaign["id"]
     started = time.perf_counter()

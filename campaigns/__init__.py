@@ -20,7 +20,7 @@ from campaigns.errors import (
 )
 from campaigns.pacing import CarrierCapacity, fair_share, rate_allowance, slice_budget
 from campaigns.states import TRANSITIONS, CampaignAction, CampaignState, next_state
-from campaigns.template import MissingVariable, Template
+from campaigns.template import Template
 from campaigns.windows import (
     UNKNOWN_ZONE,
     SendWindow,
@@ -44,7 +44,6 @@ __all__ = [
     "CampaignState",
     "CampaignStateConflict",
     "CarrierCapacity",
-    "MissingVariable",
     "ScheduledRow",
     "SendWindow",
     "SkipReason",

@@ -1,35 +1,30 @@
-"""Message templates: `Hi {first_name}, …` rendered per recipient (pure).
+"""Campaign templates: the batch API's `{{name}}` placeholders, parsed once, rendered per
+recipient (pure).
 
-A field is a plain name in single braces; `{{` and `}}` are literal braces. Format specs and
-conversions (`{x:>5}`, `{x!r}`) are refused: a template is text for subscribers, not Python.
-A recipient without a value for a field is an error for that recipient (`MissingVariable`),
-never for the campaign.
+The syntax is `messaging.templates` (`{{first_name}}` or `{{ first_name }}`), so a campaign
+and `POST /v1/messages/batch` read the same text the same way. A single-brace `{first_name}`
+is refused with a hint rather than sent as literal braces to a million people. A recipient
+without a value for a placeholder is an error for that recipient (`MissingVariable`), never
+for the campaign.
 """
 
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from campaigns.errors import TemplateInvalid, TemplateUnknownVariable
+from messaging import MissingVariable
+from messaging.templates import PLACEHOLDER
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_TEMPLATE_CHARS = 1600
-
-
-class MissingVariable(Exception):
-    """This recipient has no (or an empty) value for a field of the template."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(name)
+_SINGLE_BRACE = re.compile(r"(?<!\{)\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}(?!\})")
 
 
 @dataclass(frozen=True)
 class Template:
-    """A parsed template: literal pieces and the field after each (None after the last)."""
+    """A parsed template: literal pieces, each followed by a placeholder (None after the last)."""
 
     text: str
     pieces: tuple[tuple[str, str | None], ...]
@@ -39,37 +34,37 @@ class Template:
         """Parse `text`.
 
         Raises:
-            TemplateInvalid: unbalanced braces, a format spec or conversion, a bad name.
+            TemplateInvalid: empty, too long, or a single-brace `{name}` (write `{{name}}`).
         """
         if not text.strip():
             raise TemplateInvalid("template", "the template is empty")
         if len(text) > MAX_TEMPLATE_CHARS:
             raise TemplateInvalid("template", f"longer than {MAX_TEMPLATE_CHARS} characters")
-        try:
-            parsed = list(string.Formatter().parse(text))
-        except ValueError as exc:
+        outside = PLACEHOLDER.sub("", text)
+        single = _SINGLE_BRACE.search(outside)
+        if single is not None:
+            name = single.group(1)
             raise TemplateInvalid(
-                "template", f"bad braces ({exc}); write {{{{ for a brace"
-            ) from None
+                "template", f"{{{name}}}: a placeholder has two braces, {{{{{name}}}}}"
+            )
         pieces: list[tuple[str, str | None]] = []
-        for literal, name, spec, conversion in parsed:
-            if name is not None and (spec or conversion or not _NAME.match(name)):
-                raise TemplateInvalid(
-                    "template", f"{{{name}}}: a field is a plain name like {{first_name}}"
-                )
-            pieces.append((literal, name))
+        at = 0
+        for match in PLACEHOLDER.finditer(text):
+            pieces.append((text[at : match.start()], match.group(1)))
+            at = match.end()
+        pieces.append((text[at:], None))
         return cls(text, tuple(pieces))
 
     @property
     def fields(self) -> tuple[str, ...]:
-        """The field names, each once, in order of first use."""
+        """The placeholder names, each once, in order of first use."""
         return tuple(dict.fromkeys(n for _, n in self.pieces if n is not None))
 
     def check_known(self, columns: Iterable[str]) -> None:
-        """Refuse a template naming a field no recipient can have.
+        """Refuse a template naming a placeholder no recipient can have.
 
         Raises:
-            TemplateUnknownVariable: naming every such field and the columns there are.
+            TemplateUnknownVariable: naming every such placeholder and the columns there are.
         """
         known = tuple(columns)
         unknown = tuple(n for n in self.fields if n not in known)
@@ -80,7 +75,7 @@ class Template:
         """The text for one recipient.
 
         Raises:
-            MissingVariable: the recipient has no value (or an empty one) for a field.
+            MissingVariable: the recipient has no value (or an empty one) for a placeholder.
         """
         out: list[str] = []
         for literal, name in self.pieces:

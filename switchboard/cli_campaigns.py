@@ -71,7 +71,7 @@ _URL = typer.Option(None, "--api-url", help="default: http://SWITCHBOARD_API_HOS
 @campaigns_app.command("create")
 def create(
     csv_file: Path = typer.Option(..., "--csv", exists=True, dir_okay=False, help="audience"),
-    template: str = typer.Option(..., "--template", help='e.g. "Hi {first_name}, 20% off"'),
+    template: str = typer.Option(..., "--template", help='e.g. "Hi {{first_name}}, 20% off"'),
     sender: str | None = typer.Option(None, "--from", help="sender id or number"),
     name: str = typer.Option("", "--name"),
     start_at: str | None = typer.Option(None, "--start-at", help="RFC 3339 (default: now)"),

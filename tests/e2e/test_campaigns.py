@@ -44,7 +44,7 @@ def test_a_campaign_runs_with_a_stop_by_mo_and_a_pause_and_matches_the_audit(
     status, warm = _call(stack, "POST", "/v1/messages", {"to": SUBSCRIBER, "body": "hi"})
     assert status == 202  # binds the worker, so the MO has a bind to arrive on
     status, campaign = _call(
-        stack, "POST", "/v1/campaigns", {"template": "Hi {name}, 20% off", "max_rate": 10}
+        stack, "POST", "/v1/campaigns", {"template": "Hi {{name}}, 20% off", "max_rate": 10}
     )
     assert status == 201
     cid = campaign["id"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from campaigns import (
     AudienceMissingTo,
@@ -13,8 +17,10 @@ from campaigns import (
     Template,
     TemplateUnknownVariable,
 )
+from campaigns.audience import segments_of
+from messaging import segment
 
-RULES = AudienceRules(Template.parse("Hi {name}"), ["to", "name"])
+RULES = AudienceRules(Template.parse("Hi {{name}}"), ["to", "name"])
 
 
 def test_a_good_row_is_normalised_rendered_and_zoned() -> None:
@@ -51,4 +57,10 @@ def test_a_header_without_to_or_without_a_template_field_is_refused() -> None:
     with pytest.raises(AudienceMissingTo):
         AudienceRules(Template.parse("Hi"), ["phone"])
     with pytest.raises(TemplateUnknownVariable):
-        AudienceRules(Template.parse("Hi {name}"), ["to", "first_name"])
+        AudienceRules(Template.parse("Hi {{name}}"), ["to", "first_name"])
+
+
+@given(st.text(alphabet=string.printable + "€[]éж😀", max_size=700))
+def test_fast_segment_counts_agree_with_messaging_segment(body: str) -> None:
+    segmentation = segment(body)
+    assert segments_of(body) == (segmentation.encoding.value, segmentation.segments)
