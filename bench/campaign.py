@@ -31,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import cpu_delta, cpu_seconds, postmaster_pid  # noqa: E402
 from bench.e2e import write_configs  # noqa: E402
 from simulators import load_scenario  # noqa: E402
 from switchboard.embedded import start_postgres  # noqa: E402
@@ -148,7 +149,10 @@ def main() -> None:
                 extra_env={"SWITCHBOARD_SWEEP_INTERVAL": "1.0"},
             )
             with stack:
-                figures.update(run(stack, args, audience, expected, opt_outs))
+                roots = {p.pid: name for name, p in stack.group.processes}
+                if cluster is not None:
+                    roots[postmaster_pid(cluster.directory / "data")] = "postgres"
+                figures.update(run(stack, args, audience, expected, opt_outs, roots))
             ceiling = sum(c.mps for c in load_scenario(simulator_file).carriers)
             figures["carriers_mps"] = ceiling
             figures["send_rate_share_of_mps"] = round(figures["send_rate_per_s"] / ceiling, 3)
@@ -162,7 +166,12 @@ def main() -> None:
 
 
 def run(
-    stack: Stack, args: argparse.Namespace, audience: Path, expected: int, opt_outs: list[str]
+    stack: Stack,
+    args: argparse.Namespace,
+    audience: Path,
+    expected: int,
+    opt_outs: list[str],
+    roots: dict[int, str],
 ) -> dict[str, Any]:
     """Both phases on a running stack; their figures."""
     api_pid = next(p.pid for name, p in stack.group.processes if name.startswith("api"))
@@ -173,6 +182,7 @@ def run(
         stack, "POST", "/v1/campaigns", {"template": "Hi {{first_name}}, 20% off in {{city}} today"}
     )
     cid = campaign["id"]
+    cpu_before = cpu_seconds(roots)
     started = time.perf_counter()
     with audience.open("rb") as body:
         loaded = _request(
@@ -183,6 +193,8 @@ def run(
             **{"Content-Type": "text/csv", "Content-Length": str(os.fstat(body.fileno()).st_size)},
         )
     load_seconds = time.perf_counter() - started
+    spent = cpu_delta(cpu_before, cpu_seconds(roots))
+    api_cpu, pg_cpu = spent.get("api", 0.0), spent.get("postgres", 0.0)
     figures: dict[str, Any] = {
         "loaded_recipients": loaded["recipients"],
         "expected_recipients": expected,
@@ -191,6 +203,10 @@ def run(
         "skipped": loaded["skipped"],
         "load_expansion_s": round(load_seconds, 2),
         "load_expansion_recipients_per_s": round(loaded["recipients"] / load_seconds),
+        # CPU per recipient during the load: what it costs whatever the machine's other load
+        "load_api_cpu_us_per_recipient": round(api_cpu / loaded["recipients"] * 1e6, 1),
+        "load_postgres_cpu_us_per_recipient": round(pg_cpu / loaded["recipients"] * 1e6, 1),
+        "load_recipients_per_api_cpu_s": round(loaded["recipients"] / api_cpu) if api_cpu else None,
         "api_rss_before_mb": round(rss_before, 1),
         "api_peak_rss_mb": round(peak_rss_mb(api_pid), 1),
     }
