@@ -139,7 +139,7 @@ def watch(
     key: str = _KEY,
     api_url: str | None = _URL,
 ) -> None:
-    """A live progress bar of a campaign until it is completed or canceled and nothing is left."""
+    """A live progress bar of a campaign until it is completed or canceled and all is final."""
     url = f"{_api_url(api_url)}/v1/campaigns/{campaign_id}"
     console = Console(stderr=True)
     columns = (
@@ -157,7 +157,7 @@ def watch(
             total = sum(counts.values()) or None
             final = sum(counts.get(s, 0) for s in FINAL)
             progress.update(task, total=total, completed=final, line=describe(campaign))
-            if campaign["state"] in DONE_STATES and not campaign.get("remaining"):
-                break
+            if campaign["state"] in DONE_STATES and final == sum(counts.values()):
+                break  # released, sent and every receipt in
             time.sleep(interval)
     typer.echo(describe(campaign))
