@@ -23,6 +23,7 @@ from api.accept import (
     opted_out,
 )
 from api.batch import send_batch
+from api.campaigns_api import add_campaign_routes
 from api.idempotency import IDEMPOTENCY, claim
 from api.inbound_api import add_opt_out, list_inbound, list_opt_outs, remove_opt_out
 from api.jsonio import dumps, json_response
@@ -33,7 +34,7 @@ from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
 from api.services import OPT_OUTS, OWNER, READ_POOL, READER, SERVICES, ApiServices
 from inbound import RecipientOptedOut
-from store import IdempotencyStore, KeyOwner, MessageView
+from store import CampaignStore, IdempotencyStore, KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -204,6 +205,7 @@ def make_app(services: ApiServices) -> web.Application:
     app.router.add_get("/v1/routes/explain", explain_route)
     app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)
+    add_campaign_routes(app, CampaignStore(services.store.engine))
     app.on_cleanup.append(_close_readers)
     return app
 

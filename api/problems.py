@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import exc as db
 
 from api.jsonio import json_response
+from campaigns import CampaignStateConflict
 from inbound import RecipientOptedOut
 from messaging import (
     CallbackUrlForbidden,
@@ -61,6 +62,7 @@ PROBLEMS: dict[type[BaseException], ProblemSpec] = {
     InvalidInput: ProblemSpec(422, "Invalid input"),
     NoRoute: ProblemSpec(422, "No route to destination"),
     RecipientOptedOut: ProblemSpec(422, "Recipient opted out"),
+    CampaignStateConflict: ProblemSpec(409, "Campaign state conflict"),
     RateLimited: ProblemSpec(429, "Too many requests"),
     SwitchboardError: ProblemSpec(500, "Internal error"),
     # Connection refused or lost, server shutting down, SQLite busy past its timeout: the

@@ -18,8 +18,13 @@ class MessageClass(StrEnum):
 
 
 class Status(StrEnum):
-    """queued → sending → sent → delivered/undelivered/expired; or failed, rejected, canceled."""
+    """queued → sending → sent → delivered/undelivered/expired; or failed, rejected, canceled.
 
+    `scheduled`: a campaign's message waiting in the database for its release (start time,
+    quiet hours, pacing); the release makes it `queued` (`workers.campaign_release`).
+    """
+
+    SCHEDULED = "scheduled"
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"

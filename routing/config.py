@@ -146,6 +146,14 @@ class RouteModel(_Frozen):
     weights: dict[str, Annotated[int, Field(ge=0, le=100)]] | None = None
 
 
+class KeywordsModel(_Frozen):
+    """`[keywords]`: localised MO keywords added to the defaults (STOP, START, HELP…)."""
+
+    opt_out: tuple[str, ...] = ()
+    opt_in: tuple[str, ...] = ()
+    help: tuple[str, ...] = ()
+
+
 class RoutesFile(_Frozen):
     """The whole of `config/routes.toml`."""
 
@@ -157,3 +165,5 @@ class RoutesFile(_Frozen):
     routes: tuple[RouteModel, ...]
     # `"+447700900000" = "acme"`: which account owns a number or short code (its MOs, STOPs).
     numbers: dict[str, str] = {}
+    # `opt_out = ["ARRET", "ABMELDEN", "BAJA"]`: keywords in the subscribers' languages.
+    keywords: KeywordsModel = KeywordsModel()

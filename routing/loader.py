@@ -20,6 +20,9 @@ _PREFIX = re.compile(PREFIX_PATTERN)
 _WEIGHT_TOTAL = 100
 
 
+_KEYWORD = re.compile(r"^\w{1,20}$")
+
+
 def load_routes(path: str | Path, display_path: str | None = None) -> RoutingTable:
     """Read, validate and compile a routing file.
 
@@ -36,6 +39,7 @@ def load_routes(path: str | Path, display_path: str | None = None) -> RoutingTab
     price_lists = _price_lists(source, Path(path), model, problems)
     problems += _prefix_list_problems(source, model)
     problems += _number_problems(source, model)
+    problems += _keyword_problems(source, model)
     problems += _route_problems(source, model, price_lists)
     raise_if(problems)
     return _compile(model, price_lists)
@@ -165,6 +169,23 @@ def _prefix_list_problems(source: TomlSource, model: RoutesFile) -> list[ConfigP
 
 
 _NUMBER = re.compile(r"^(\+[1-9][0-9]{6,14}|[0-9]{3,8})$")  # E.164, or a 3-8 digit short code
+
+
+def _keyword_problems(source: TomlSource, model: RoutesFile) -> list[ConfigProblem]:
+    """`[keywords]`: each a single word, none in two of the lists."""
+    problems: list[ConfigProblem] = []
+    seen: dict[str, str] = {}
+    for action in ("opt_out", "opt_in", "help"):
+        for i, word in enumerate(getattr(model.keywords, action)):
+            loc = ("keywords", action, i)
+            if not _KEYWORD.match(word.strip()):
+                problems.append(source.problem(loc, f"{word!r}: one word of letters or digits"))
+                continue
+            folded = word.strip().upper()
+            if folded in seen and seen[folded] != action:
+                problems.append(source.problem(loc, f'"{word}" is already in {seen[folded]}'))
+            seen.setdefault(folded, action)
+    return problems
 
 
 def _number_problems(source: TomlSource, model: RoutesFile) -> list[ConfigProblem]:
@@ -333,4 +354,9 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
         for name, a in model.accounts.items()
         if a.blocked_prefixes
     }
-    return RoutingTable(carriers, price_lists, routes, currency, accounts, model.numbers)
+    keywords = {
+        "opt_out": model.keywords.opt_out,
+        "opt_in": model.keywords.opt_in,
+        "help": model.keywords.help,
+    }
+    return RoutingTable(carriers, price_lists, routes, currency, accounts, model.numbers, keywords)

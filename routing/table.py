@@ -179,6 +179,7 @@ class RoutingTable:
         "_accounts",
         "_carriers",
         "_index",
+        "_keywords",
         "_lengths",
         "_numbers",
         "_price_lists",
@@ -194,6 +195,7 @@ class RoutingTable:
         currency: str = "EUR",
         accounts: Mapping[str, AccountSpec] | None = None,
         numbers: Mapping[str, str] | None = None,
+        keywords: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._carriers: Mapping[str, CarrierSpec] = MappingProxyType(dict(carriers))
         self._price_lists: Mapping[str, Mapping[str, Price]] = MappingProxyType(
@@ -205,6 +207,8 @@ class RoutingTable:
         self._numbers: Mapping[str, str] = MappingProxyType(
             {k.removeprefix("+"): v for k, v in (numbers or {}).items()}
         )
+        # "opt_out" | "opt_in" | "help" → the operator's extra keywords (the defaults are inbound's)
+        self._keywords: Mapping[str, tuple[str, ...]] = MappingProxyType(dict(keywords or {}))
         self.currency = currency
         index = self._compile()
         self._lengths: tuple[int, ...] = tuple(sorted({len(key) for key in index}, reverse=True))
@@ -246,6 +250,11 @@ class RoutingTable:
     def numbers(self) -> Mapping[str, str]:
         """Our number or short code (digits, no `+`) → the account that owns it."""
         return self._numbers
+
+    @property
+    def keywords(self) -> Mapping[str, tuple[str, ...]]:
+        """Extra MO keywords by action (`opt_out`, `opt_in`, `help`) from `[keywords]`."""
+        return self._keywords
 
     def owner_of(self, destination: str) -> str | None:
         """The account owning `destination` (an MO's destination_addr), or None."""

@@ -1,6 +1,18 @@
 """Persistence: SQLAlchemy 2 models, the message repository, Alembic migrations."""
 
 from store.callback_outbox import CALLBACK_HANDOFF_GRACE, CallbackOutbox
+from store.campaign_audience import AudienceLoad
+from store.campaign_records import (
+    AudienceMessage,
+    AudienceSkip,
+    AudienceTotals,
+    CampaignProgress,
+    CampaignRecord,
+    NewCampaign,
+    Released,
+    ReportRow,
+)
+from store.campaigns import CampaignStore
 from store.engine import make_engine, share_niceness
 from store.idempotency import (
     IDEMPOTENCY_TTL,
@@ -40,7 +52,14 @@ __all__ = [
     "IDEMPOTENCY_TTL",
     "AttemptResult",
     "AttemptView",
+    "AudienceLoad",
+    "AudienceMessage",
+    "AudienceSkip",
+    "AudienceTotals",
     "CallbackOutbox",
+    "CampaignProgress",
+    "CampaignRecord",
+    "CampaignStore",
     "Claimed",
     "ClaimedMessage",
     "IdempotencyKeyTaken",
@@ -56,12 +75,15 @@ __all__ = [
     "MessageStore",
     "MessageSummary",
     "MessageView",
+    "NewCampaign",
     "NewMessage",
     "ParkedRetry",
     "PendingCallback",
     "ReceiptBatchResult",
     "ReceiptRecord",
+    "Released",
     "Replay",
+    "ReportRow",
     "ResendPolicy",
     "SendLease",
     "SendOutcome",

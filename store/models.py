@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -115,8 +116,21 @@ class Message(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recovered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A campaign's message (migration 0013): which campaign, its audience line, and the
+    # recipient's time zones (space-separated) that its quiet hours are read in.
+    campaign_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    campaign_line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    release_zone: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
+        Index(
+            "ix_messages_campaign_status_zone",
+            "campaign_id",
+            "status",
+            "release_zone",
+            postgresql_where=text("campaign_id IS NOT NULL"),
+            sqlite_where=text("campaign_id IS NOT NULL"),
+        ),
         Index("ix_messages_status_updated", "status", "updated_at"),
         Index("ix_messages_status_class_created", "status", "message_class", "created_at"),
         Index("ix_messages_account_created", "account_id", "created_at", "id"),  # list pages
@@ -292,3 +306,52 @@ class OptOut(Base):
     number: Mapped[str] = mapped_column(String(32), primary_key=True)
     origin: Mapped[str] = mapped_column(String(8))  # mo (a keyword) | api
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Campaign(Base):
+    """A marketing campaign: a template, an audience (its `messages` rows), a schedule."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    sender: Mapped[str] = mapped_column(String(20))
+    template: Mapped[str] = mapped_column(Text)
+    message_class: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    max_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    send_window: Mapped[str | None] = mapped_column(String(11), nullable=True)  # HH:MM-HH:MM
+    validity_seconds: Mapped[int] = mapped_column(Integer)
+    zones: Mapped[str] = mapped_column(Text, default="", server_default="")  # zone keys, "\n"
+    recipients: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    duplicates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    opted_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    released: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # left scheduled
+    last_release_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index("ix_campaigns_account_created", "account_id", "created_at"),
+        Index("ix_campaigns_state", "state"),
+    )
+
+
+class CampaignSkip(Base):
+    """An audience row that was not scheduled: its CSV line, the number, why."""
+
+    __tablename__ = "campaign_skips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"))
+    line: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_campaign_skips_campaign_line", "campaign_id", "line"),)

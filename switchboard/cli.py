@@ -12,6 +12,7 @@ import uvloop
 from aiohttp import web
 
 from switchboard import wiring
+from switchboard.cli_campaigns import campaigns_app
 from switchboard.cli_routes import routes_app
 from switchboard.cli_simulate import simulate
 from switchboard.demo import demo
@@ -157,6 +158,7 @@ def status() -> None:
 
 
 app.add_typer(routes_app, name="routes", help="Check, explain and diff routing files")
+app.add_typer(campaigns_app, name="campaigns")
 app.command("simulate", help="Run the carrier simulator (SMPP server)")(simulate)
 app.command("demo")(demo)
 

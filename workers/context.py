@@ -20,7 +20,6 @@ from carriers import (
     RedisHealthStore,
     message_id_variants,
 )
-from inbound import DEFAULT_KEYWORDS
 from messaging import MessageClass
 from ratelimit import RedisTokenBuckets
 from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
@@ -37,7 +36,12 @@ from store import (
 from workers.callback_delivery import callback_retry, make_dispatcher
 from workers.callback_pump import CallbackPump
 from workers.config import WorkerSettings
-from workers.inbound import InboundForwarder, inbound_record, inbound_writer
+from workers.inbound import (
+    InboundForwarder,
+    inbound_record,
+    inbound_writer,
+    with_operator_keywords,
+)
 from workers.receipts import ReceiptForwarder
 from workers.refreshing import Refreshing
 from workers.sending import Sender
@@ -139,7 +143,9 @@ class WorkerContext:
             if self._inbound is None:
                 self._inbound = InboundForwarder(
                     inbound_writer(
-                        self.store, lambda to: self.routes.current().owner_of(to), DEFAULT_KEYWORDS
+                        self.store,
+                        lambda to: self.routes.current().owner_of(to),
+                        lambda: with_operator_keywords(self.routes.current().keywords),
                     ),
                     flush_seconds=self.settings.receipt_flush_ms / 1000,
                     drop_binds=self._drop_binds,

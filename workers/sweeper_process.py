@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -22,6 +23,7 @@ from sqlalchemy import Engine
 from messaging import LeasePolicy
 from store import MessageStore, ResendPolicy, StatusChange, make_engine
 from store.otp_repository import OtpStore
+from workers.campaign_release import campaign_releaser
 from workers.config import WorkerSettings
 from workers.context import utcnow
 from workers.election import ElectionPolicy
@@ -58,11 +60,13 @@ def attach_sweeper(
 ) -> SweeperElection:
     """Run the sweeper election in this worker from `worker_ready` to `worker_shutdown`."""
     engines: dict[str, Engine] = {}
+    releasers: dict[str, Callable[[datetime], dict[str, int]]] = {}  # made with the engine
     owner_pid = [os.getpid()]
 
     def run_sweep() -> dict[str, int]:
         if "engine" not in engines:
             engines["engine"] = make_engine(settings.resolved_database_url(), pool_size=2)
+            releasers["release"] = campaign_releaser(engines["engine"], settings, outbox)
         engine = engines["engine"]
         return sweep_once(
             MessageStore(engine),
@@ -74,6 +78,7 @@ def attach_sweeper(
             utcnow(),
             LeasePolicy(),
             publish_callbacks,
+            releasers["release"],
         )
 
     election = SweeperElection(

@@ -7,7 +7,7 @@ A plain function of its collaborators, so the elected sweeper (`workers.leader`)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -59,6 +59,7 @@ def sweep_once(
     now: datetime,
     leases: LeasePolicy | None = None,
     publish_callbacks: Callable[[list[list[int]]], None] | None = None,
+    release_campaigns: Callable[[datetime], Mapping[str, int]] | None = None,
 ) -> dict[str, int]:
     """Outbox sweep: re-enqueue stranded or due messages, expire overdue ones; the counts.
 
@@ -93,7 +94,9 @@ def sweep_once(
         released = release_due_events(CallbackOutbox(store.engine), publish_callbacks, now)
     if stranded:
         log.info("sweeper woke send tasks for %s", stranded)
+    campaign_counts = release_campaigns(now) if release_campaigns is not None else {}
     return {
+        **{f"campaign_{k}": v for k, v in campaign_counts.items()},
         "stranded": sum(stranded.values()),
         "recovered": recovered,
         "expired": len(expired),

@@ -1,0 +1,233 @@
+"""Campaign benchmark: an N-recipient CSV (100,000; `--million` for 1,000,000) through the
+campaign API to the simulated carriers.
+
+Phase 1, load + expansion: `POST /v1/campaigns`, then the CSV streamed by `PUT …/audience`
+from the file (parse, E.164, zones, render, COPY into staging, one INSERT … SELECT into
+`messages`): recipients per second, and the API process's peak RSS (VmHWM) after it. The CSV
+holds US, Indian and UK numbers, 1% duplicates, 0.5% invalid rows and 0.1% opted-out numbers.
+Phase 2, sending: start the campaign and measure the sustained rate (the carriers' accepted
+`submit_sm` per second over `--send-seconds`, after a `--warmup`) against what the carriers'
+MPS allow (their sum). Peak RSS of every process of the stack is printed at the end.
+
+    .venv/bin/python bench/campaign.py [--recipients N | --million] [--sqlite] [--carrier-mps M]
+
+Prints one line per figure, then one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.cpu import cpu_delta, cpu_seconds, postmaster_pid  # noqa: E402
+from bench.e2e import write_configs  # noqa: E402
+from simulators import load_scenario  # noqa: E402
+from switchboard.embedded import start_postgres  # noqa: E402
+from switchboard.settings import Settings  # noqa: E402
+from switchboard.stack import Stack, WorkerSpec, wait_until  # noqa: E402
+
+
+def _number(i: int) -> str:
+    """The i-th distinct number: New York, San Francisco, India and the UK in turn."""
+    k = i // 4
+    exchange = 200 + (k // 10_000) % 800
+    return (
+        f"+1212{exchange}{k % 10_000:04d}",
+        f"+1415{exchange}{k % 10_000:04d}",
+        f"+9198{k:08d}",
+        f"+447400{k:06d}",
+    )[i % 4]
+
+
+def write_audience(path: Path, n: int, seed: int = 7) -> tuple[int, list[str]]:
+    """An N-row CSV (to, first_name, city); the expected recipients and numbers to opt out."""
+    rng = random.Random(seed)
+    unique: set[str] = set()
+    opt_outs: list[str] = []
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["to", "first_name", "city"])
+        for i in range(n):
+            roll = rng.random()
+            if roll < 0.005:
+                writer.writerow([f"not-a-number-{i}", "X", "Nowhere"])
+                continue
+            if roll < 0.015 and unique:
+                number = next(iter(unique))  # a duplicate
+            else:
+                number = _number(i)
+                unique.add(number)
+                if roll > 0.999:
+                    opt_outs.append(number)
+            writer.writerow([number, f"Name{i}", "Town"])
+    return len(unique) - len(opt_outs), opt_outs
+
+
+def _request(
+    stack: Stack, method: str, path: str, body: Any = None, data: Any = None, **headers: str
+) -> Any:
+    all_headers = {"Authorization": f"Bearer {stack.api_key}", **headers}
+    if body is not None:
+        data = json.dumps(body).encode()
+        all_headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(  # noqa: S310 - 127.0.0.1 only
+        stack.api_url + path, method=method, data=data, headers=all_headers
+    )
+    with urllib.request.urlopen(request, timeout=3600) as response:  # noqa: S310
+        return json.loads(response.read() or b"null")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident set (VmHWM) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def tree_peaks(stack: Stack) -> dict[str, float]:
+    """Peak RSS of each stack process and its children (Celery pool), by name, in MB."""
+    peaks: dict[str, float] = {}
+    for name, process in stack.group.processes:
+        pids = [process.pid]
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        peaks[name] = round(max(peak_rss_mb(p) for p in pids), 1)
+    return peaks
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--million", action="store_true", help="1,000,000 recipients")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    parser.add_argument("--carrier-mps", type=int, default=500, help="per carrier (2 carriers)")
+    parser.add_argument("--send-seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=8.0)
+    parser.add_argument("--send-workers", type=int, default=2)
+    args = parser.parse_args()
+    n = 1_000_000 if args.million else args.recipients
+    settings = Settings()
+    cluster = None if args.sqlite else start_postgres()
+    figures: dict[str, Any] = {"recipients_in_csv": n}
+    try:
+        with tempfile.TemporaryDirectory(prefix="switchboard-bench-campaign-") as tmp:
+            directory = Path(tmp)
+            database_url = (
+                cluster.create_database("bench") if cluster else f"sqlite:///{directory / 'b.db'}"
+            )
+            routes_file, simulator_file = write_configs(
+                settings, directory, args.carrier_mps, 10, 100
+            )
+            audience = directory / "audience.csv"
+            expected, opt_outs = write_audience(audience, n)
+            figures["csv_mb"] = round(audience.stat().st_size / 1e6, 1)
+            stack = Stack(
+                var_dir=directory / "var",
+                routes_file=routes_file,
+                simulator_file=simulator_file,
+                database_url=database_url,
+                redis_url=settings.redis_url,
+                workers=(
+                    WorkerSpec("worker-send", "marketing,otp,transactional", args.send_workers),
+                    WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
+                ),
+                extra_env={"SWITCHBOARD_SWEEP_INTERVAL": "1.0"},
+            )
+            with stack:
+                roots = {p.pid: name for name, p in stack.group.processes}
+                if cluster is not None:
+                    roots[postmaster_pid(cluster.directory / "data")] = "postgres"
+                figures.update(run(stack, args, audience, expected, opt_outs, roots))
+            ceiling = sum(c.mps for c in load_scenario(simulator_file).carriers)
+            figures["carriers_mps"] = ceiling
+            figures["send_rate_share_of_mps"] = round(figures["send_rate_per_s"] / ceiling, 3)
+            figures["database"] = "sqlite" if args.sqlite else "postgresql"
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    for key, value in figures.items():
+        print(f"{key:32s} {value}", file=sys.stderr)
+    print(json.dumps(figures))
+
+
+def run(
+    stack: Stack,
+    args: argparse.Namespace,
+    audience: Path,
+    expected: int,
+    opt_outs: list[str],
+    roots: dict[int, str],
+) -> dict[str, Any]:
+    """Both phases on a running stack; their figures."""
+    api_pid = next(p.pid for name, p in stack.group.processes if name.startswith("api"))
+    for number in opt_outs:
+        _request(stack, "POST", "/v1/opt-outs", {"number": number})
+    rss_before = peak_rss_mb(api_pid)
+    campaign = _request(
+        stack, "POST", "/v1/campaigns", {"template": "Hi {{first_name}}, 20% off in {{city}} today"}
+    )
+    cid = campaign["id"]
+    cpu_before = cpu_seconds(roots)
+    started = time.perf_counter()
+    with audience.open("rb") as body:
+        loaded = _request(
+            stack,
+            "PUT",
+            f"/v1/campaigns/{cid}/audience",
+            data=body,
+            **{"Content-Type": "text/csv", "Content-Length": str(os.fstat(body.fileno()).st_size)},
+        )
+    load_seconds = time.perf_counter() - started
+    spent = cpu_delta(cpu_before, cpu_seconds(roots))
+    api_cpu, pg_cpu = spent.get("api", 0.0), spent.get("postgres", 0.0)
+    figures: dict[str, Any] = {
+        "loaded_recipients": loaded["recipients"],
+        "expected_recipients": expected,
+        "duplicates": loaded["duplicates"],
+        "opted_out": loaded["opted_out"],
+        "skipped": loaded["skipped"],
+        "load_expansion_s": round(load_seconds, 2),
+        "load_expansion_recipients_per_s": round(loaded["recipients"] / load_seconds),
+        # CPU per recipient during the load: what it costs whatever the machine's other load
+        "load_api_cpu_us_per_recipient": round(api_cpu / loaded["recipients"] * 1e6, 1),
+        "load_postgres_cpu_us_per_recipient": round(pg_cpu / loaded["recipients"] * 1e6, 1),
+        "load_recipients_per_api_cpu_s": round(loaded["recipients"] / api_cpu) if api_cpu else None,
+        "api_rss_before_mb": round(rss_before, 1),
+        "api_peak_rss_mb": round(peak_rss_mb(api_pid), 1),
+    }
+    _request(stack, "POST", f"/v1/campaigns/{cid}/start")
+
+    def accepted() -> int:
+        return sum(int(c["submits_accepted"]) for c in stack.simulator_stats().values())
+
+    assert wait_until(lambda: accepted() > 0, 60), "nothing reached a carrier"
+    time.sleep(args.warmup)
+    first, t0 = accepted(), time.perf_counter()
+    time.sleep(args.send_seconds)
+    last, t1 = accepted(), time.perf_counter()
+    figures["send_rate_per_s"] = round((last - first) / (t1 - t0), 1)
+    figures["throttled"] = sum(int(c["throttled"]) for c in stack.simulator_stats().values())
+    shown = _request(stack, "GET", f"/v1/campaigns/{cid}")
+    figures["counts_at_end"] = shown["counts"]
+    _request(stack, "POST", f"/v1/campaigns/{cid}/cancel")
+    figures["peak_rss_mb"] = tree_peaks(stack)
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Marketing campaigns (pure): templates, audience rows, quiet hours, pacing, the state machine.
+Imports nothing of ours but `messaging`; the store code is `store.campaigns`, the handlers
+`api.campaigns_api`, the release task `workers.campaign_release`."""
+
+from campaigns.audience import (
+    MAX_SEGMENTS,
+    TO_COLUMN,
+    AudienceRules,
+    ScheduledRow,
+    SkippedRow,
+    SkipReason,
+)
+from campaigns.errors import (
+    AudienceInvalid,
+    AudienceMissingTo,
+    AudienceNotCsv,
+    CampaignStateConflict,
+    TemplateInvalid,
+    TemplateUnknownVariable,
+)
+from campaigns.pacing import CarrierCapacity, fair_share, rate_allowance, slice_budget
+from campaigns.states import TRANSITIONS, CampaignAction, CampaignState, next_state
+from campaigns.template import Template
+from campaigns.windows import (
+    UNKNOWN_ZONE,
+    SendWindow,
+    is_open,
+    next_open,
+    zone_key,
+    zones_for_number,
+    zones_of_key,
+)
+
+__all__ = [
+    "MAX_SEGMENTS",
+    "TO_COLUMN",
+    "TRANSITIONS",
+    "UNKNOWN_ZONE",
+    "AudienceInvalid",
+    "AudienceMissingTo",
+    "AudienceNotCsv",
+    "AudienceRules",
+    "CampaignAction",
+    "CampaignState",
+    "CampaignStateConflict",
+    "CarrierCapacity",
+    "ScheduledRow",
+    "SendWindow",
+    "SkipReason",
+    "SkippedRow",
+    "Template",
+    "TemplateInvalid",
+    "TemplateUnknownVariable",
+    "fair_share",
+    "is_open",
+    "next_open",
+    "next_state",
+    "rate_allowance",
+    "slice_budget",
+    "zone_key",
+    "zones_for_number",
+    "zones_of_key",
+]

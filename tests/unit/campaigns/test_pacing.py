@@ -1,0 +1,46 @@
+"""Release pacing: the slice budget, each campaign's max rate, max-min fair share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from campaigns import CarrierCapacity, fair_share, rate_allowance, slice_budget
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_the_budget_tops_the_marketing_backlog_up_to_the_carriers_lookahead() -> None:
+    carriers = {"a": CarrierCapacity(400), "b": CarrierCapacity(100)}
+    assert slice_budget(carriers, backlog=0, lookahead=2.0) == 1000
+    assert slice_budget(carriers, backlog=700, lookahead=2.0) == 300
+    assert slice_budget(carriers, backlog=5000, lookahead=2.0) == 0
+
+
+def test_a_campaign_releases_its_rate_times_the_time_since_its_last_slice_capped() -> None:
+    assert rate_allowance(None, None, NOW, 2.0) is None
+    assert rate_allowance(50.0, None, NOW, 2.0) == 100
+    assert rate_allowance(50.0, NOW - timedelta(seconds=3), NOW, 2.0) == 150
+    assert rate_allowance(50.0, NOW - timedelta(hours=1), NOW, 2.0) == 200  # no stored burst
+
+
+def test_a_small_campaign_gets_all_it_asks_and_the_big_one_the_rest() -> None:
+    assert fair_share(300, {"big": 1000, "small": 40}) == {"big": 260, "small": 40}
+    assert fair_share(300, {"a": 1000, "b": 1000, "c": 1000}) == {"a": 100, "b": 100, "c": 100}
+    assert fair_share(2, {"a": 5, "b": 5, "c": 5}) == {"a": 1, "b": 1, "c": 0}
+    assert fair_share(0, {"a": 5}) == {"a": 0}
+
+
+@given(st.integers(0, 10_000), st.dictionaries(st.text(max_size=3), st.integers(0, 5_000)))
+def test_fair_share_never_exceeds_the_budget_or_a_demand_and_leaves_nothing_wanted_idle(
+    budget: int, demands: dict[str, int]
+) -> None:
+    share = fair_share(budget, demands)
+    assert sum(share.values()) == min(budget, sum(demands.values()))
+    assert all(0 <= share[k] <= demands[k] for k in demands)
+    # max-min: whoever got less than it asked got at least as much as anyone else, minus one
+    starved = [share[k] for k in demands if share[k] < demands[k]]
+    if starved:
+        assert min(starved) >= max(share.values()) - 1
