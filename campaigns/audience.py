@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from campaigns.errors import AudienceMissingTo
-from campaigns.numbers import fast_e164
 from campaigns.template import Template
 from campaigns.windows import zone_key
-from messaging import Encoding, InvalidNumber, MissingVariable, segment
+from messaging import Encoding, InvalidNumber, MissingVariable, parse_e164, segment
 
 TO_COLUMN = "to"
 MAX_SEGMENTS = 10  # as POST /v1/messages allows
@@ -106,7 +105,7 @@ class AudienceRules:
                 f"{len(fields)} fields where the header has {len(self.columns)}",
             )
         try:
-            to = fast_e164(raw_to)
+            to = parse_e164(raw_to).e164
         except InvalidNumber as error:
             return SkippedRow(line, raw_to[:32], SkipReason.INVALID_NUMBER, error.reason)
         values = {name: fields[i].strip() for i, name in self._used}

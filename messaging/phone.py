@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -47,45 +49,118 @@ def parse_e164(raw: str, field: str = "to") -> PhoneNumber:
 
 # Plain E.164 (what clients send nearly always): "+", a country code, the national number.
 _PLAIN = re.compile(r"\+[1-9][0-9]{5,16}")
+# The number types `is_valid_number` accepts (any of them, after the general description).
+_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+Matcher = Callable[[str], bool]
+
+
+def _desc_matcher(desc: object, inherited: tuple[int, ...]) -> Matcher | None:
+    pattern = getattr(desc, "national_number_pattern", None)
+    if desc is None or pattern is None:
+        return None
+    lengths = frozenset(getattr(desc, "possible_length", ()) or ()) or frozenset(inherited)
+    compiled = re.compile(f"(?:{pattern})")
+
+    def matches(national: str) -> bool:
+        return (not lengths or len(national) in lengths) and compiled.fullmatch(
+            national
+        ) is not None
+
+    return matches
+
+
+@dataclass(frozen=True)
+class _Region:
+    """One region's metadata as `is_valid_number` reads it, its regexes compiled once."""
+
+    code: str
+    leading: re.Pattern[str] | None
+    national_prefix: re.Pattern[str] | None
+    general: Matcher
+    types: tuple[Matcher, ...]
+
+    def valid(self, national: str) -> bool:
+        return self.general(national) and any(t(national) for t in self.types)
+
+
+def _region(code: str, metadata: PhoneMetadata) -> _Region | None:
+    general = _desc_matcher(metadata.general_desc, ())
+    if general is None or metadata.general_desc is None:
+        return None
+    general_lengths = tuple(metadata.general_desc.possible_length or ())
+    types = tuple(
+        m
+        for m in (_desc_matcher(getattr(metadata, t), general_lengths) for t in _TYPES)
+        if m is not None
+    )
+    prefix = metadata.national_prefix_for_parsing
+    return _Region(
+        code,
+        re.compile(metadata.leading_digits) if metadata.leading_digits else None,
+        re.compile(prefix) if prefix else None,
+        general,
+        types,
+    )
+
+
+@functools.cache
+def _regions(country_code: int) -> tuple[_Region, ...] | None:
+    codes = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
+    if not codes:
+        return None
+    found: list[_Region] = []
+    for code in codes:
+        metadata = (
+            PhoneMetadata.metadata_for_nongeo_region(country_code)
+            if code == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
+            else PhoneMetadata.metadata_for_region(code)
+        )
+        region = _region(code, metadata) if metadata is not None else None
+        if region is None:
+            return None
+        found.append(region)
+    return tuple(found)
 
 
 def _canonical(text: str) -> PhoneNumber | None:
-    """`text` as a valid number when it is plain E.164 that phonenumbers would not rewrite
-    (no national prefix to strip: checked against the region's own prefix pattern), else None
-    (the full parse decides). A third of the cost of `phonenumbers.parse` + `is_valid_number`,
-    and the same answer (property-tested against them in tests/unit/messaging/test_phone.py).
+    """`text` as a valid number when it is plain E.164 that phonenumbers would not rewrite, else
+    None (the full parse decides, and says why a number is invalid).
+
+    The same test `is_valid_number` runs — the region of the country code whose leading digits
+    or number types fit (as `region_code_for_number` picks it), then the general description and
+    one number type, each by possible length and full-match pattern — on regexes compiled once
+    per region: ~4 µs instead of ~25 for parse + validity + format. A national prefix after the
+    country code (which parse may strip or transform) takes the full parse. Property-tested
+    against phonenumbers itself (tests/unit/messaging/test_phone.py).
     """
     if _PLAIN.fullmatch(text) is None:
         return None
+    digits = text[1:]
     for length in (1, 2, 3):
-        code = int(text[1 : 1 + length])
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
+        regions = _regions(int(digits[:length]))
+        if regions is None:
+            continue
+        national = digits[length:]
+        if any(
+            r.national_prefix is not None and r.national_prefix.match(national) for r in regions
+        ):
+            return None  # phonenumbers may strip a national prefix: let it decide
+        for region in regions:
+            if region.leading is not None:
+                if region.leading.match(national):
+                    return PhoneNumber(E164(text), region.code) if region.valid(national) else None
+            elif region.valid(national):
+                return PhoneNumber(E164(text), region.code)
         return None
-    national = text[1 + length :]
-    metadata = _metadata(code)
-    if metadata is None or len(national) < 2:
-        return None
-    prefix = metadata.national_prefix_for_parsing
-    if prefix is not None and re.match(prefix, national) is not None:
-        return None  # parse may strip or transform a national prefix: let it
-    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
-    if national[0] == "0":  # as phonenumbers keeps leading zeros (Italy and others)
-        number.italian_leading_zero = True
-        zeros = 1
-        while zeros < len(national) - 1 and national[zeros] == "0":
-            zeros += 1
-        if zeros != 1:
-            number.number_of_leading_zeros = zeros
-    region = phonenumbers.region_code_for_number(number)
-    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
-        return None
-    return PhoneNumber(E164(text), region)
-
-
-def _metadata(code: int) -> PhoneMetadata | None:
-    main = phonenumbers.region_code_for_country_code(code)
-    if main == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
-        return PhoneMetadata.metadata_for_nongeo_region(code)
-    return PhoneMetadata.metadata_for_region(main)
+    return None
