@@ -78,6 +78,7 @@ def api(
     if count > 1:
         supervisor = ApiSupervisor(api_child_args(host, port), count)
         raise typer.Exit(supervisor.run())
+    wiring.enable_metrics(settings, "api", parent_pid)  # before anything counts
     application = wiring.api_app(settings)
     if parent_pid is not None:
         watched = parent_pid
@@ -118,9 +119,16 @@ def worker(
     loglevel: str = typer.Option("WARNING"),
     nice: int = typer.Option(0, help="CPU niceness: give bulk (marketing) workers 10 so OTP wins"),
     pool: str = typer.Option("prefork", help="prefork (processes) or threads (one process)"),
+    metrics_port: int | None = typer.Option(
+        None, help="serve /metrics on this port (default SWITCHBOARD_WORKER_METRICS_PORT; 0: off)"
+    ),
 ) -> None:
     """Run a Celery worker (prefork) on the given queues."""
     settings = Settings()
+    wiring.enable_metrics(settings, "worker")  # before the pool forks: children inherit it
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        wiring.serve_worker_metrics(settings, port)
     if nice:
         # On SQLite every writer takes the one file lock: a worker niced session-wide would
         # hold it while starved and stall the API and the OTP lane (priority inversion), so

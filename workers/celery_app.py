@@ -24,6 +24,7 @@ from workers.callback_delivery import CallbackDelivery
 from workers.callbacks import CALLBACKS_QUEUE
 from workers.config import WorkerSettings
 from workers.context import WorkerContext, otp_resend_policy, utcnow
+from workers.stream import StreamPublisher
 from workers.sweeper_process import attach_sweeper
 from workers.sweeping import sweep_once
 
@@ -87,8 +88,11 @@ def make_celery(
                 callback_state["delivery"] = callback_delivery.open_delivery(settings, utcnow)
             return callback_state["delivery"]
 
+    stream = StreamPublisher(settings.redis_url)
+
     def notify(changes: Sequence[StatusChange]) -> None:
         """After the commit: hand the callback events of `changes` to the callbacks queue."""
+        stream.publish(changes)  # the status stream (/v1/stream), one pipeline per batch
         for ids in callback_delivery.handoff_batches(changes):
             app.send_task(CALLBACKS_TASK, args=[ids], queue=CALLBACKS_QUEUE)
 

@@ -22,6 +22,7 @@ from carriers import (
 )
 from inbound import DEFAULT_KEYWORDS
 from messaging import MessageClass
+from metrics import count_receipts
 from ratelimit import RedisTokenBuckets
 from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
 from store import (
@@ -160,6 +161,7 @@ class WorkerContext:
             log.exception("after receipts: could not publish callbacks or resends")
         for carrier, counts in receipt_tally(receipts).items():
             self.health.add(carrier, **counts)  # fails open (RedisHealthStore)
+        count_receipts(Counter((r.carrier, r.state) for r in receipts))  # metrics, per batch
 
     def _drop_binds(self, carriers: set[str]) -> None:
         pool = self._pool
