@@ -35,9 +35,9 @@ def render(directory: Path | None, extra: Sequence[Collector] = ()) -> bytes:
     return generate_latest(_registry(directory, extra))
 
 
-def serve(port: int, host: str, directory: Path | None) -> None:
-    """Serve `/metrics` of a process family on `host:port` from a daemon thread (workers)."""
-    start_http_server(port, addr=host, registry=_registry(directory, ()))
+def serve(port: int, host: str, directory: Path | None, extra: Sequence[Collector] = ()) -> None:
+    """Serve `/metrics` of a process family on `host:port` from a daemon thread."""
+    start_http_server(port, addr=host, registry=_registry(directory, extra))
 
 
 def samples(directories: Iterable[Path]) -> dict[SampleKey, float]:

@@ -115,11 +115,15 @@ class Settings(BaseSettings):
         description="multiprocess metrics files, a directory per process family;"
         " None = var_dir/metrics",
     )
-    worker_metrics_port: int = Field(
-        default=0, ge=0, le=65535, description="a worker's /metrics port (0: not served)"
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="an unauthenticated /metrics port of this process family (a worker, or an"
+        " API beside its admin-key /metrics); 0: not served",
     )
     metrics_host: str = Field(
-        default="127.0.0.1", description="address the worker metrics port binds (operator's choice)"
+        default="127.0.0.1", description="address metrics_port binds (the operator's choice)"
     )
 
     @field_validator("callback_allow_private")

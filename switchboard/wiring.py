@@ -77,6 +77,13 @@ def serve_worker_metrics(settings: Settings, port: int) -> None:
         metrics.mark_dead(os.getpid())
 
 
+def serve_api_metrics(settings: Settings, directory: Path) -> None:
+    """The API family's counters and the live gauges on `metrics_host:metrics_port`, no key."""
+    store = MessageStore(make_engine(settings.resolved_database_url(), pool_size=1))
+    collectors = live_services(settings, store).get("live_collectors", ())
+    metrics.serve(settings.metrics_port, settings.metrics_host, directory, collectors)
+
+
 def live_services(settings: Settings, store: MessageStore) -> dict[str, Any]:
     """The API's scrape-time collectors and operator figures (none without Redis)."""
     if not settings.redis_url:
