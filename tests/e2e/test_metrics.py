@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from switchboard.embedded import free_port
 from switchboard.load import generated_messages, send_all
 from switchboard.stack import Stack, wait_until
 from switchboard.wiring import utcnow
@@ -65,7 +66,13 @@ def test_scraped_counters_equal_the_simulators_submits_throttles_and_receipts(
     make_stack: StackFactory,
 ) -> None:
     # Given alpha's real limit below its configured 200 MPS (so it throttles), beta honest
-    stack = make_stack(alpha_mps=200, beta_mps=200, undelivered=0.1)
+    api_port = free_port()  # the API family's unauthenticated port, beside its admin /metrics
+    stack = make_stack(
+        alpha_mps=200,
+        beta_mps=200,
+        undelivered=0.1,
+        env={"SWITCHBOARD_METRICS_PORT": str(api_port)},
+    )
     _post(_control_url(stack) + "/faults", {"carrier": "alpha", "mps": 60})
     worker = stack.worker_metrics_url("worker-send")
     bodies = generated_messages(400, seed=11)
@@ -131,7 +138,11 @@ def test_scraped_counters_equal_the_simulators_submits_throttles_and_receipts(
     assert total(api, "switchboard_carrier_circuit_state", carrier="beta", state="closed") == 1
     assert 0 < total(api, "switchboard_carrier_health_score", carrier="alpha") <= 1
     assert ("switchboard_queue_depth", frozenset({("queue", "otp")})) in api
-    # but never without one
+    # the same on the operator's own port, without a key
+    open_port = scrape(f"http://127.0.0.1:{api_port}/metrics")
+    assert total(open_port, "switchboard_messages_accepted_total") == 400
+    assert total(open_port, "switchboard_carrier_mps_limit", carrier="beta") == 200
+    # but never without one on the API's port
     for key, status, code in ((None, 401, "missing_api_key"), (stack.api_key, 403, "admin_only")):
         with pytest.raises(urllib.error.HTTPError) as refused:
             scrape(stack.api_url + "/metrics", key)
