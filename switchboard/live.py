@@ -35,6 +35,9 @@ from workers.callbacks import CALLBACKS_QUEUE
 log = logging.getLogger(__name__)
 
 QUEUES = (*CLASS_QUEUES, RECEIPTS_QUEUE, CALLBACKS_QUEUE)
+# kombu's Redis transport keeps messages of priority > 0 in lists of their own
+# (`<queue>\x06\x16<priority>`, the default priority steps 0, 3, 6, 9): a depth sums them.
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 WINDOW_SECONDS = 60.0  # delivery ratio and OTP p99 over the last minute
 CIRCUIT_STATES = tuple(s.value for s in CircuitState)
 
@@ -98,8 +101,11 @@ class LiveReader:
         try:
             pipe = self._client.pipeline(transaction=False)
             for queue in QUEUES:
-                pipe.llen(queue)
-            depths = dict(zip(QUEUES, (int(n) for n in pipe.execute()), strict=True))
+                for suffix in PRIORITY_SUFFIXES:
+                    pipe.llen(queue + suffix)
+            lengths = [int(n) for n in pipe.execute()]
+            steps = len(PRIORITY_SUFFIXES)
+            depths = {q: sum(lengths[i * steps : (i + 1) * steps]) for i, q in enumerate(QUEUES)}
         except redis.RedisError as exc:
             log.warning("queue depths unreadable: %s", exc)
             depths = {}

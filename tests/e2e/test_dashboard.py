@@ -79,8 +79,8 @@ def test_dashboard_shows_both_carriers_and_its_rate_moves_while_messages_flow(
     seen: list[float] = []
     started = time.monotonic()
     while time.monotonic() < started + 40 and (
-        len(set(seen)) < 3 or max(seen) <= 0 or time.monotonic() < started + 8
-    ):  # at least 8 s of flow, so the screenshot's chart has a history
+        len(set(seen)) < 3 or max(seen) <= 0 or time.monotonic() < started + 6
+    ):  # at least 6 s of flow, so the screenshot's chart has a history
         seen.append(rate("alpha") + rate("beta"))
         time.sleep(0.5)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,8 @@ def _control_url(stack: Stack) -> str:
     return f"http://127.0.0.1:{load_scenario(stack.simulator_file).control_port}"
 
 
+# The counters do not depend on the backend (the stream and dashboard tests cover the other one).
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_scraped_counters_equal_the_simulators_submits_throttles_and_receipts(
     make_stack: StackFactory,
 ) -> None:
