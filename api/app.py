@@ -28,15 +28,18 @@ from api.idempotency import IDEMPOTENCY, claim
 from api.inbound_api import add_opt_out, list_inbound, list_opt_outs, remove_opt_out
 from api.jsonio import dumps, json_response
 from api.listing import list_messages
+from api.metrics_api import metrics_endpoint, metrics_middleware
 from api.problems import ApiProblem, problem_response, response_for
 from api.reader import GroupReader, OptOutScreen
 from api.routing_api import explain_route, pricing
 from api.schemas import parse_send_request
 from api.services import OPT_OUTS, OWNER, READ_POOL, READER, SERVICES, ApiServices
+from api.stream import add_stream_routes, websocket_bearer
 from inbound import RecipientOptedOut
 from store import CampaignStore, IdempotencyStore, KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+AUTHENTICATED_PATHS = ("/v1/", "/metrics")  # Bearer API key (the dashboard page itself is not)
 
 
 class _KeyCache:
@@ -80,9 +83,9 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bearer API keys on /v1/*; 401 problem+json when missing or unknown."""
-    if not request.path.startswith("/v1/"):
+    if not request.path.startswith(AUTHENTICATED_PATHS):
         return await handler(request)
-    header = request.headers.get("Authorization", "")
+    header = request.headers.get("Authorization", "") or websocket_bearer(request)
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiProblem(
@@ -186,7 +189,8 @@ async def health(_request: web.Request) -> web.Response:
 def make_app(services: ApiServices) -> web.Application:
     """The API application over `services`."""
     app = web.Application(
-        middlewares=[problems_middleware, auth_middleware], client_max_size=64 * 1024
+        middlewares=[metrics_middleware, problems_middleware, auth_middleware],
+        client_max_size=64 * 1024,
     )
     app[SERVICES] = services
     app[IDEMPOTENCY] = IdempotencyStore(services.store.engine)
@@ -206,6 +210,8 @@ def make_app(services: ApiServices) -> web.Application:
     app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)
     add_campaign_routes(app, CampaignStore(services.store.engine))
+    app.router.add_get("/metrics", metrics_endpoint)  # admin key
+    add_stream_routes(app)  # /v1/stream (WebSocket), /dashboard
     app.on_cleanup.append(_close_readers)
     return app
 

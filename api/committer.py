@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from api.problems import is_database_unavailable
+from metrics import count_accepted
 from store import KeyCompletion, MessageStore, NewMessage
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class GroupCommitter:
             for rows in committed:
                 for row in rows:
                     by_class[row.message_class].append(row.id)
+            count_accepted({c: len(ids) for c, ids in by_class.items()})  # metrics, per group
             try:
                 for message_class, ids in by_class.items():
                     self.outbox.enqueue(message_class, ids)

@@ -26,11 +26,13 @@ from aiohttp import web
 
 from api.committer import GroupCommitter
 from api.jsonio import json_response
+from api.metrics_api import count_otp_refusal
 from api.otp_guard import PumpingGuard, as_block
 from api.otp_schemas import json_body, parse_code, parse_start
 from api.problems import ApiProblem, problem_response
 from api.services import OWNER
 from messaging import RateLimited, segment
+from metrics import OTP_CHECKS, OTP_SENDS, OTP_STARTED, count_otp
 from otp import (
     DestinationBlocked,
     GeoNotPermitted,
@@ -135,9 +137,11 @@ def _otp_errors(handler: Handler) -> Handler:
             if error.code in _GONE:
                 status, title = 410, "Verification expired"
             request.app[OTP_SERVICES].metrics[f"otp_refused_{error.code}"] += 1
+            count_otp_refusal(handler.__name__, error.code)
             return problem_response(status, error.code, title, str(error))
         except RateLimited as error:
             request.app[OTP_SERVICES].metrics[f"otp_refused_{error.code}"] += 1
+            count_otp_refusal(handler.__name__, error.code)
             raise
 
     return wrapped
@@ -182,6 +186,7 @@ async def _send_sms(
     )
     await services.committer.commit(row)
     services.metrics["otp_sent_total"] += 1
+    count_otp(OTP_SENDS, "sent")
 
 
 def _json(v: Verification, now: datetime, **extra: Any) -> dict[str, Any]:
@@ -292,6 +297,8 @@ def _created(
     services: OtpServices, r: VerificationRecord, now: datetime, new: bool
 ) -> web.Response:
     body = _json(_verification(r), now, new=new)
+    if new:
+        count_otp(OTP_STARTED, "sms")
     return json_response(body, status=201, headers={"Location": f"/v1/otp/{r.id}"})
 
 
@@ -351,12 +358,14 @@ async def check_verification(request: web.Request) -> web.Response:
         ):
             status = VerificationStatus.APPROVED
             services.metrics["otp_approved_total"] += 1
+            count_otp(OTP_CHECKS, "approved")
         else:
             latest = await _owned(services, owner, record.id)
             answer = admit_check(_verification(latest), now)  # raises OtpAlreadyUsed when approved
             status = answer.status if answer else VerificationStatus.PENDING
     else:
         services.metrics["otp_wrong_code_total"] += 1
+        count_otp(OTP_CHECKS, "wrong_code")
     left = max(0, counted.max_checks - counted.check_attempts)
     return json_response({"id": counted.id, "status": status.value, "attempts_left": left})
 

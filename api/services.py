@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -30,6 +32,13 @@ class ApiServices:
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # public hosts only
     # host name → its addresses; None: the system resolver (tests pass a stub: no real lookups)
     resolve: Callable[[str], Awaitable[list[str]]] | None = None
+    # /metrics: this API family's multiprocess directory (None: in-process values) and the
+    # collectors read at scrape time (queue depths, carrier buckets, circuits: switchboard.live)
+    metrics_dir: Path | None = None
+    live_collectors: tuple[Any, ...] = ()
+    # /v1/stream: the operator feed's figures (None: no operator feed) and the status hub's Redis
+    live_figures: Callable[[], dict[str, Any]] | None = None
+    redis_url: str = ""
 
 
 SERVICES = web.AppKey("services", ApiServices)

@@ -38,6 +38,13 @@ from messaging.errors import (
 from messaging.leases import LeasePolicy
 from messaging.phone import PhoneNumber, parse_e164
 from messaging.reassembly import ConcatRef, reassemble
+from messaging.stream import (
+    CHANNEL_PREFIX,
+    StatusEvent,
+    channel_for,
+    decode_events,
+    encode_events,
+)
 from messaging.templates import MissingVariable, fill_template, placeholders
 from messaging.types import (
     E164,
@@ -58,6 +65,7 @@ from messaging.urls import (
 )
 
 __all__ = [
+    "CHANNEL_PREFIX",
     "DEFAULT_CALLBACK_RETRY",
     "E164",
     "FINAL_STATUSES",
@@ -88,14 +96,18 @@ __all__ = [
     "ResponseTimeout",
     "Segmentation",
     "Status",
+    "StatusEvent",
     "SwitchboardError",
     "Throttled",
     "TomlSource",
     "TransientCarrierError",
     "Unbound",
     "address_problem",
+    "channel_for",
+    "decode_events",
     "decode_gsm7",
     "encode",
+    "encode_events",
     "encode_gsm7",
     "fill_template",
     "format_loc",

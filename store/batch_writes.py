@@ -88,6 +88,7 @@ class CurrentRow:
     callback_url: str | None
     status: str
     lease_owner: str | None
+    account_id: str = ""
 
     def held_by(self, lease_owner: str) -> bool:
         """True while the batch of `lease_owner` still holds this row."""
@@ -96,8 +97,8 @@ class CurrentRow:
 
 # Locked in id order (as the sweeper takes rows back), so two writers never deadlock.
 _CURRENT = """
-SELECT id, attempt_count, callback_url, coalesce(status, ''), lease_owner FROM messages
-WHERE id = ANY(%(ids)s::varchar[]) ORDER BY id FOR UPDATE
+SELECT id, attempt_count, callback_url, coalesce(status, ''), lease_owner, account_id
+FROM messages WHERE id = ANY(%(ids)s::varchar[]) ORDER BY id FOR UPDATE
 """
 _INSERT_ATTEMPTS = """
 INSERT INTO attempts (message_id, number, carrier, route, cost, currency, submit_status,
@@ -218,9 +219,10 @@ def current(conn: Connection, ids: Sequence[str]) -> dict[str, CurrentRow]:
                 Message.callback_url,
                 status_of_row(),
                 Message.lease_owner,
+                Message.account_id,
             ).where(Message.id.in_(ids))
         ).all()
-    return {r[0]: CurrentRow(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+    return {r[0]: CurrentRow(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
 
 def insert_attempts(conn: Connection, rows: Sequence[AttemptRow], now: datetime) -> list[int]:
@@ -391,7 +393,7 @@ FROM unnest(%(id)s::int[], %(state)s::varchar[]) AS r(id, state)
 WHERE attempts.id = r.id AND attempts.id = ANY(%(id)s::int[])
 """
 _OPEN_MESSAGES = """
-SELECT id, callback_url, message_class, attempt_count, valid_until FROM messages
+SELECT id, callback_url, message_class, attempt_count, valid_until, account_id FROM messages
 WHERE id = ANY(%(ids)s::varchar[]) AND coalesce(status, '') = ANY(%(open)s::varchar[])
 """
 _SETTLE_MESSAGES = """
@@ -413,6 +415,7 @@ class OpenMessage:
     message_class: str
     attempt_count: int
     valid_until: datetime
+    account_id: str = ""
 
 
 def set_part_receipts(
@@ -472,7 +475,7 @@ def open_messages(conn: Connection, ids: Sequence[str]) -> dict[str, OpenMessage
     """Those of `ids` still queued, sending or sent."""
     if _postgresql(conn):
         found = [
-            OpenMessage(r[0], r[1], r[2], r[3], r[4].replace(tzinfo=UTC))
+            OpenMessage(r[0], r[1], r[2], r[3], r[4].replace(tzinfo=UTC), r[5])
             for r in conn.exec_driver_sql(
                 _OPEN_MESSAGES, {"ids": list(ids), "open": list(OPEN_STATUSES)}
             ).all()
@@ -487,6 +490,7 @@ def open_messages(conn: Connection, ids: Sequence[str]) -> dict[str, OpenMessage
                     Message.message_class,
                     Message.attempt_count,
                     Message.valid_until,
+                    Message.account_id,
                 ).where(Message.id.in_(list(ids)), status_of_row().in_(OPEN_STATUSES))
             ).all()
         ]

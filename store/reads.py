@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Row, Select, and_, bindparam, or_, select
+from sqlalchemy import Engine, Integer, Row, Select, and_, bindparam, func, or_, select
 
 from store.models import Attempt, Message, Part
 from store.records import AttemptView, MessageSummary, MessageView
@@ -114,6 +114,13 @@ class MessageReads:
     """Read side of the message store for the API (mixed into MessageStore)."""
 
     engine: Engine
+
+    def queued_backlog(self) -> int:
+        """Messages waiting to be sent (`queued`, due or not): the outbox backlog, one count on
+        the status index (metrics read it at scrape time)."""
+        with self.engine.connect() as conn:
+            statement = select(func.count()).select_from(Message).where(Message.status == "queued")
+            return int(conn.execute(statement).scalar_one())
 
     def read_messages(self, keys: Sequence[tuple[str, str]]) -> list[MessageView | None]:
         """For each `(account_id, message_id)`, the message with its attempts, or None when it

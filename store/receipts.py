@@ -220,7 +220,12 @@ class ReceiptBook:
                 .values(status=Status.QUEUED.value, updated_at=now, next_attempt_at=None)
             )
         changes = [
-            StatusChange(message_id, status_value, open_rows[message_id].callback_url)
+            StatusChange(
+                message_id,
+                status_value,
+                open_rows[message_id].callback_url,
+                open_rows[message_id].account_id,
+            )
             for message_id, status_value in settle
         ]
         return callback_outbox.add_events(conn, changes, now), again

@@ -110,6 +110,7 @@ class StatusChange:
     message_id: str
     status: str
     callback_url: str | None
+    account_id: str = ""  # whose message: the status stream is per account
     callback: PendingCallback | None = None
 
 

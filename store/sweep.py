@@ -154,7 +154,7 @@ class OutboxSweep:
         """Messages past validity with no final receipt become `expired`."""
         with self.engine.begin() as conn:
             rows = conn.execute(
-                select(Message.id, Message.callback_url).where(
+                select(Message.id, Message.callback_url, Message.account_id).where(
                     Message.status.in_(OPEN_STATUSES), Message.valid_until < now
                 )
             ).all()
@@ -164,5 +164,7 @@ class OutboxSweep:
                     .where(Message.id.in_([r.id for r in rows]), status_of_row().in_(OPEN_STATUSES))
                     .values(status=Status.EXPIRED.value, final_at=now, updated_at=now)
                 )
-            changes = [StatusChange(r.id, Status.EXPIRED.value, r.callback_url) for r in rows]
+            changes = [
+                StatusChange(r.id, Status.EXPIRED.value, r.callback_url, r.account_id) for r in rows
+            ]
             return callback_outbox.add_events(conn, changes, now)

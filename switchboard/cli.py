@@ -11,6 +11,7 @@ import typer
 import uvloop
 from aiohttp import web
 
+import metrics
 from switchboard import wiring
 from switchboard.cli_campaigns import campaigns_app
 from switchboard.cli_routes import routes_app
@@ -76,9 +77,13 @@ def api(
     count = processes or settings.api_processes
     if parent_pid is None:  # a supervised child: its parent migrated already
         wiring.migrate(settings)
+    if parent_pid is None and settings.metrics_port:  # the family's one unauthenticated port
+        wiring.serve_api_metrics(settings, wiring.enable_metrics(settings, "api"))
     if count > 1:
         supervisor = ApiSupervisor(api_child_args(host, port), count)
         raise typer.Exit(supervisor.run())
+    if not metrics.is_enabled():  # before anything counts (a supervised child: its parent's)
+        wiring.enable_metrics(settings, "api", parent_pid)
     application = wiring.api_app(settings)
     if parent_pid is not None:
         watched = parent_pid
@@ -119,9 +124,16 @@ def worker(
     loglevel: str = typer.Option("WARNING"),
     nice: int = typer.Option(0, help="CPU niceness: give bulk (marketing) workers 10 so OTP wins"),
     pool: str = typer.Option("prefork", help="prefork (processes) or threads (one process)"),
+    metrics_port: int | None = typer.Option(
+        None, help="serve /metrics on this port (default SWITCHBOARD_METRICS_PORT; 0: off)"
+    ),
 ) -> None:
     """Run a Celery worker (prefork) on the given queues."""
     settings = Settings()
+    wiring.enable_metrics(settings, "worker")  # before the pool forks: children inherit it
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    if port:
+        wiring.serve_worker_metrics(settings, port)
     if nice:
         # On SQLite every writer takes the one file lock: a worker niced session-wide would
         # hold it while starved and stall the API and the OTP lane (priority inversion), so

@@ -115,6 +115,22 @@ class Settings(BaseSettings):
         default=3, gt=0, description="carrier attempts per OTP message (undelivered → next carrier)"
     )
 
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="multiprocess metrics files, a directory per process family;"
+        " None = var_dir/metrics",
+    )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="an unauthenticated /metrics port of this process family (a worker, or an"
+        " API beside its admin-key /metrics); 0: not served",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="address metrics_port binds (the operator's choice)"
+    )
+
     @field_validator("callback_allow_private")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -124,6 +140,10 @@ class Settings(BaseSettings):
     def callback_policy(self) -> CallbackPolicy:
         """Where callbacks may go: public addresses and `callback_allow_private`."""
         return CallbackPolicy(parse_networks(self.callback_allow_private))
+
+    def resolved_metrics_dir(self) -> Path:
+        """Where process families keep their metrics files."""
+        return self.metrics_dir or self.var_dir / "metrics"
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under var_dir."""

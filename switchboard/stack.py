@@ -72,6 +72,7 @@ class Stack:
     _redis: EmbeddedRedis | None = None
     _group: ProcessGroup | None = None
     _store: MessageStore | None = None
+    _metrics_ports: dict[str, int] = field(default_factory=dict)
     _sigterm: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
     @property
@@ -161,7 +162,16 @@ class Stack:
         args = ["worker", "--queues", spec.queues, "--concurrency", str(spec.concurrency)]
         args += ["--nice", str(spec.nice)] if spec.nice else []
         args += ["--pool", spec.pool] if spec.pool != "prefork" else []
+        args += ["--metrics-port", str(self.metrics_port(spec.name))]
         self.group.python(spec.name, "switchboard", *([*args, "--beat"] if spec.beat else args))
+
+    def metrics_port(self, worker: str) -> int:
+        """The /metrics port of a worker (a free port, kept across its restarts)."""
+        return self._metrics_ports.setdefault(worker, free_port())
+
+    def worker_metrics_url(self, worker: str) -> str:
+        """Where a worker serves its /metrics."""
+        return f"http://127.0.0.1:{self.metrics_port(worker)}/metrics"
 
     @property
     def redis_pid(self) -> int | None:

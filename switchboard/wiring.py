@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import redis
 from aiohttp import web
 from celery import Celery
+from celery.signals import worker_process_shutdown
 from sqlalchemy import Engine
 
+import metrics
 from api import ApiServices, GroupCommitter, make_app
 from api.otp import OtpServices, add_otp_routes
 from otp import OtpConfig, load_otp_config
@@ -16,6 +22,7 @@ from ratelimit import MemoryWindowCounters, RedisWindowCounters, WindowCounters,
 from routing import RoutesWatcher
 from store import MessageStore, make_engine, upgrade
 from store.otp_repository import OtpStore
+from switchboard.live import Figures, LiveCollector, LiveReader
 from switchboard.settings import Settings
 from workers import CeleryOutbox, SweeperStatus, make_celery, read_sweeper_status
 
@@ -51,6 +58,46 @@ def sweeper_status(settings: Settings) -> SweeperStatus:
     return read_sweeper_status(settings.redis_url)
 
 
+def enable_metrics(settings: Settings, role: str, parent_pid: int | None = None) -> Path:
+    """This process family's metrics directory (its parent's, for a supervised child): dead
+    families' directories removed, a new family's emptied. Before anything counts."""
+    base = settings.resolved_metrics_dir()
+    metrics.prune_dead(base)
+    directory = metrics.process_dir(base, role, parent_pid or os.getpid())
+    metrics.enable(directory, fresh=parent_pid is None)
+    return directory
+
+
+def serve_worker_metrics(settings: Settings, port: int) -> None:
+    """A worker's /metrics on `metrics_host:port`; pool children that exit are marked dead."""
+    metrics.serve(port, settings.metrics_host, metrics.current_dir())
+
+    @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _dead(**_: object) -> None:
+        metrics.mark_dead(os.getpid())
+
+
+def serve_api_metrics(settings: Settings, directory: Path) -> None:
+    """The API family's counters and the live gauges on `metrics_host:metrics_port`, no key."""
+    store = MessageStore(make_engine(settings.resolved_database_url(), pool_size=1))
+    collectors = live_services(settings, store).get("live_collectors", ())
+    metrics.serve(settings.metrics_port, settings.metrics_host, directory, collectors)
+
+
+def live_services(settings: Settings, store: MessageStore) -> dict[str, Any]:
+    """The API's scrape-time collectors and operator figures (none without Redis)."""
+    if not settings.redis_url:
+        return {}
+    routes = RoutesWatcher(settings.routes_file, time.monotonic).current
+    reader = LiveReader(redis.Redis.from_url(settings.redis_url), store, routes)
+    return {
+        "metrics_dir": metrics.current_dir(),
+        "live_collectors": (LiveCollector(reader),),
+        "live_figures": Figures(reader, settings.resolved_metrics_dir()),
+        "redis_url": settings.redis_url,
+    }
+
+
 def api_app(settings: Settings) -> web.Application:
     """The aiohttp app with its store, group committer and Celery outbox; closed on cleanup."""
     engine = make_engine(settings.resolved_database_url(), pool_size=4)
@@ -65,6 +112,7 @@ def api_app(settings: Settings) -> web.Application:
             validity_seconds=settings.validity_seconds,
             routes=RoutesWatcher(settings.routes_file, time.monotonic).current,
             callback_policy=settings.callback_policy(),
+            **live_services(settings, store),
         )
     )
 

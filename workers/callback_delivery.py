@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from messaging import DEFAULT_CALLBACK_RETRY, CallbackRetry, next_callback_attempt
+from metrics import count_callbacks
 from store import (
     CALLBACK_HANDOFF_GRACE,
     CallbackOutbox,
@@ -101,6 +102,7 @@ def _deliver(
         else:
             retry.append((event.event_id, at))
     delivery.outbox.settle(report.delivered, retry, dropped)
+    count_callbacks(len(report.delivered), len(retry), len(dropped))  # metrics, per task
     if dropped:
         first = next(e for e in events if e.event_id == dropped[0])
         log.warning(

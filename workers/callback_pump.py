@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from messaging import DEFAULT_CALLBACK_RETRY, CallbackRetry, next_callback_attempt
+from metrics import count_callbacks
 from store import CALLBACK_HANDOFF_GRACE, PendingCallback
 from workers.callback_dispatcher import CallbackDispatcher, DeliveryReport
 
@@ -199,6 +200,7 @@ class CallbackPump:
             return
         self.stats.delivered += len(delivered)
         self.stats.retried += len(retry)
+        count_callbacks(len(delivered), len(retry), 0)  # metrics, per settle
 
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what was taken (up to `timeout` s), settle it, stop the threads."""

@@ -21,6 +21,7 @@ from carriers import (
     message_id_variants,
 )
 from messaging import MessageClass
+from metrics import count_receipts
 from ratelimit import RedisTokenBuckets
 from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
 from store import (
@@ -100,9 +101,11 @@ class WorkerContext:
         settings: WorkerSettings,
         after_receipts: AfterReceipts,
         hand_off: HandOff | None = None,
+        stream: HandOff | None = None,
     ) -> None:
         """`after_receipts` runs after each committed receipt batch; `hand_off` publishes the
-        callback events this process's pump does not take (none published without it)."""
+        callback events this process's pump does not take (none published without it);
+        `stream` gets every committed batch of status changes (the /v1/stream publisher)."""
         self.settings = settings
         self.engine = make_engine(settings.resolved_database_url())
         share_niceness(self.engine)  # a niced bulk worker's queries run niced too
@@ -121,6 +124,7 @@ class WorkerContext:
         self._inbound: InboundForwarder | None = None
         self._pump: CallbackPump | None = None
         self._hand_off = hand_off
+        self._stream = stream
         self._lock = threading.Lock()
 
     @property
@@ -153,8 +157,10 @@ class WorkerContext:
             return self._inbound
 
     def notify(self, changes: Sequence[StatusChange]) -> None:
-        """After a commit: POST the callback events of `changes` from this process, hand the
-        rest to the callbacks queue."""
+        """After a commit: the changes to the status stream; POST their callback events from
+        this process, hand the rest to the callbacks queue."""
+        if self._stream is not None:
+            self._stream(changes)
         rest = self.offer_callbacks(changes)
         if rest and self._hand_off is not None:
             self._hand_off(rest)
@@ -210,6 +216,7 @@ class WorkerContext:
             log.exception("after receipts: could not publish callbacks or resends")
         for carrier, counts in receipt_tally(receipts).items():
             self.health.add(carrier, **counts)  # fails open (RedisHealthStore)
+        count_receipts(Counter((r.carrier, r.state) for r in receipts))  # metrics, per batch
 
     def _drop_binds(self, carriers: set[str]) -> None:
         pool = self._pool

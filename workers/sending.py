@@ -48,6 +48,7 @@ from store import (
     SendOutcome,
     StatusChange,
 )
+from workers.instruments import count_attempts, observe_settled
 from workers.lease_keeper import LeaseKeeper, lease_owner
 
 log = logging.getLogger(__name__)
@@ -285,6 +286,7 @@ class Sender:
             submitted, pending, wait = self._dispatch(pending, table)
             in_flight += submitted
             settled, in_flight = self._collect(in_flight)
+            observe_settled(settled, self.monotonic())  # metrics: submit and OTP latency
             for job, futures, _ in settled:
                 self._settle(job, futures, stats)
                 (finished if job.outcome is not None else pending).append(job)
@@ -334,6 +336,7 @@ class Sender:
         if self.health is not None:
             for carrier, counts in tally.items():
                 self.health.add(carrier, **counts)
+        count_attempts(done)  # metrics: submits by carrier and result, per group
         outcomes = [j.outcome for j in done if j.outcome is not None]
         if not outcomes:
             return []

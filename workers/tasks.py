@@ -24,6 +24,7 @@ from workers.callback_delivery import CallbackDelivery
 from workers.callbacks import CALLBACKS_QUEUE
 from workers.config import WorkerSettings
 from workers.context import AfterReceipts, HandOff, WorkerContext, otp_resend_policy, utcnow
+from workers.stream import StreamPublisher
 from workers.sweeping import sweep_once
 
 SEND_TASK = "switchboard.send"
@@ -59,7 +60,7 @@ class CeleryOutbox:
         self.app.send_task(SEND_TASK, args=[[], message_class], queue=message_class)
 
 
-ContextFactory = Callable[[WorkerSettings, AfterReceipts, HandOff], WorkerContext]
+ContextFactory = Callable[[WorkerSettings, AfterReceipts, HandOff, HandOff], WorkerContext]
 DeliveryFactory = Callable[[WorkerSettings, Callable[[], datetime]], CallbackDelivery]
 
 
@@ -77,6 +78,7 @@ class WorkerRuntime:
         self.publisher = publisher
         self.outbox = CeleryOutbox(publisher, settings.send_batch_max)
         self.resend_policy = otp_resend_policy(settings)
+        self.stream = StreamPublisher(settings.redis_url)  # /v1/stream, best effort
         self._make_context = make_context
         self._open_delivery = open_delivery
         self._context: WorkerContext | None = None
@@ -88,7 +90,7 @@ class WorkerRuntime:
         with self._lock:
             if self._context is None:
                 self._context = self._make_context(
-                    self.settings, self.after_receipts, self.hand_off
+                    self.settings, self.after_receipts, self.hand_off, self.stream.publish
                 )
             return self._context
 
@@ -104,6 +106,12 @@ class WorkerRuntime:
         self.context().notify(result.changes)
         if result.resend:
             self.outbox.enqueue(MessageClass.OTP.value, list(result.resend))
+
+    def after_sweep(self, changes: Sequence[StatusChange]) -> None:
+        """After a sweep's commit: its changes to the status stream, their callback events to
+        the callbacks queue (the sweeper runs in the worker's parent process: no pump there)."""
+        self.stream.publish(changes)
+        self.hand_off(changes)
 
     def hand_off(self, changes: Sequence[StatusChange]) -> None:
         """The callback events of committed `changes` to the callbacks queue, by event id: the
@@ -188,7 +196,7 @@ def sweep(runtime: WorkerRuntime) -> dict[str, int]:
         context.store,
         OtpStore(context.engine),
         runtime.outbox,
-        runtime.hand_off,
+        runtime.after_sweep,
         context.settings,
         runtime.resend_policy,
         utcnow(),

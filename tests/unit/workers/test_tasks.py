@@ -78,7 +78,7 @@ def _change(message_id: str, event_id: int | None) -> StatusChange:
         event = CallbackEvent(message_id, "delivered", None, "alpha", 1, None, None, to,
                               T0, T0, T0, T0)  # fmt: skip
         callback = PendingCallback(event_id, "http://127.0.0.1:1/h", False, 1, T0, event)
-    return StatusChange(message_id, "delivered", "http://127.0.0.1:1/h", callback)
+    return StatusChange(message_id, "delivered", "http://127.0.0.1:1/h", callback=callback)
 
 
 def test_send_sends_through_the_process_context_made_once() -> None:
@@ -90,7 +90,7 @@ def test_send_sends_through_the_process_context_made_once() -> None:
 
 
 def test_after_receipts_notifies_the_changes_and_sends_resends_on_the_otp_queue() -> None:
-    published, made = Published(), []
+    published, made = Published(), list[Context]()
     runtime = _runtime(published, made)
     changes = (_change("m1", 7),)
     runtime.after_receipts(ReceiptBatchResult(1, 0, (), changes=changes, resend=("o1", "o2", "o3")))
