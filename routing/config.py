@@ -75,6 +75,14 @@ def _only_one_bind(count: int) -> int:
     return count
 
 
+class SegmentReceipts(StrEnum):
+    """How a carrier reports a concatenated message: a receipt per segment, or one in all."""
+
+    AUTO = "auto"  # wait for every segment's; settle on what came once no more can be coming
+    EACH = "each"  # one receipt per segment: the message is final when every segment has one
+    ONE = "one"  # one receipt per message (first or last segment): it settles every part
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -102,6 +110,7 @@ class CarrierModel(_Frozen):
     alphanumeric_sender: bool = True
     # Destinations this carrier does not serve, whatever its price list says.
     exclude_prefixes: tuple[Prefix, ...] = ()
+    segment_receipts: SegmentReceipts = SegmentReceipts.AUTO
 
 
 class AccountModel(_Frozen):

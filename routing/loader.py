@@ -311,6 +311,7 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             throttle_failover=c.throttle_failover,
             alphanumeric_sender=c.alphanumeric_sender,
             exclude_prefixes=c.exclude_prefixes,
+            segment_receipts=c.segment_receipts,
         )
         for name, c in model.carriers.items()
     }

@@ -96,6 +96,7 @@ class ReceiptRecord:
     state: str
     error_code: str = ""
     received_at: datetime | None = None  # when our bind got it (a parked one expires by this)
+    raw_stat: str = ""  # the carrier's `stat:` word when it is none we know (state undelivered)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class AttemptView:
     receipt_at: datetime | None
     carrier_message_ids: tuple[str, ...]
     resubmitted_after_crash: bool = False
+    receipt_stat: str | None = None  # the carrier's own `stat:` word, when none we know
 
 
 @dataclass(frozen=True)

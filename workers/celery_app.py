@@ -143,6 +143,7 @@ def make_celery(
             resend_policy,
             utcnow(),
             publish_callbacks=publish_released,
+            routes=ctx.routes.current,
         )
 
     if sweeper:

@@ -23,7 +23,14 @@ from carriers import (
 from inbound import DEFAULT_KEYWORDS
 from messaging import MessageClass
 from ratelimit import RedisTokenBuckets
-from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
+from routing import (
+    CarrierHealth,
+    Circuit,
+    RoutesWatcher,
+    SegmentReceipts,
+    Snapshot,
+    carriers_by_receipts,
+)
 from store import (
     MessageStore,
     ReceiptBatchResult,
@@ -70,6 +77,7 @@ def receipt_record(carrier: str, receipt: Receipt, now: datetime) -> ReceiptReco
         str(receipt.state),
         receipt.error_code or "",
         now,
+        receipt.raw_stat,
     )
 
 
@@ -137,7 +145,11 @@ class WorkerContext:
         Raises what the database raised: then nothing is committed and the forwarder retries.
         """
         result = self.store.apply_receipts(
-            receipts, utcnow(), self.resend_policy, park_unmatched=True
+            receipts,
+            utcnow(),
+            self.resend_policy,
+            park_unmatched=True,
+            one_receipt=self.one_receipt_carriers(),
         )
         self._after_commit(result, receipts)
         return result.parked
@@ -145,10 +157,17 @@ class WorkerContext:
     def retry_parked(self) -> int:
         """Apply parked receipts again; returns how many still wait for their attempt."""
         pass_ = self.store.retry_parked(
-            utcnow(), timedelta(seconds=self.settings.receipt_park_seconds), self.resend_policy
+            utcnow(),
+            timedelta(seconds=self.settings.receipt_park_seconds),
+            self.resend_policy,
+            one_receipt=self.one_receipt_carriers(),
         )
         self._after_commit(pass_.result, ())
         return pass_.remaining
+
+    def one_receipt_carriers(self) -> frozenset[str]:
+        """Carriers configured to send one receipt per concatenated message."""
+        return carriers_by_receipts(self.routes.current().carriers, SegmentReceipts.ONE)
 
     def _after_commit(self, result: ReceiptBatchResult, receipts: Sequence[ReceiptRecord]) -> None:
         """Callbacks, resends and health counts of committed receipts: never undo the commit."""

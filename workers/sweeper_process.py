@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from celery.signals import worker_ready, worker_shutdown
 from sqlalchemy import Engine
 
 from messaging import LeasePolicy
+from routing import RoutesWatcher
 from store import MessageStore, ResendPolicy, StatusChange, make_engine
 from store.otp_repository import OtpStore
 from workers.config import WorkerSettings
@@ -59,6 +61,7 @@ def attach_sweeper(
     """Run the sweeper election in this worker from `worker_ready` to `worker_shutdown`."""
     engines: dict[str, Engine] = {}
     owner_pid = [os.getpid()]
+    routes = RoutesWatcher(settings.routes_file, time.monotonic)  # its carriers' receipt modes
 
     def run_sweep() -> dict[str, int]:
         if "engine" not in engines:
@@ -74,6 +77,7 @@ def attach_sweeper(
             utcnow(),
             LeasePolicy(),
             publish_callbacks,
+            routes.current,
         )
 
     election = SweeperElection(

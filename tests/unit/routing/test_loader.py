@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from messaging import ConfigError, Encoding, MessageClass
-from routing import BindMode, Strategy, load_routes
+from routing import BindMode, SegmentReceipts, Strategy, load_routes
 from tests.unit.routing.conftest import (
     CARRIERS,
     DEFAULT_ROUTE,
@@ -412,3 +412,20 @@ def test_bind_settings_we_cannot_honour_are_refused_not_ignored(
     assert problems(text) == [
         f"config/routes.toml:{line_of(text, line)}: carriers.alpha.{key}: {reason}"
     ]
+
+
+def test_segment_receipts_defaults_to_auto_and_reads_one(load: Load) -> None:
+    text = CARRIERS.replace("mps = 500\n", 'mps = 500\nsegment_receipts = "one"\n', 1)
+    table = load(text + PRICES + DEFAULT_ROUTE)
+    assert table.carriers["alpha"].segment_receipts is SegmentReceipts.ONE
+    assert table.carriers["beta"].segment_receipts is SegmentReceipts.AUTO
+
+
+def test_an_unknown_segment_receipts_mode_is_located(problems: Problems) -> None:
+    line = 'segment_receipts = "some"'
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{line}\n", 1) + PRICES + DEFAULT_ROUTE
+    [problem] = problems(text)
+    assert problem.startswith(
+        f"config/routes.toml:{line_of(text, line)}: carriers.alpha.segment_receipts: "
+    )
+    assert "'auto', 'each' or 'one'" in problem
