@@ -20,6 +20,7 @@ from messaging.configfile import (
 from messaging.encoding import Segmentation, decode_gsm7, encode, encode_gsm7, is_gsm7, segment
 from messaging.errors import (
     CarrierError,
+    CarrierRemoved,
     CarrierSystemError,
     ConfigError,
     ConfigProblem,
@@ -38,6 +39,7 @@ from messaging.errors import (
 from messaging.leases import LeasePolicy
 from messaging.phone import PhoneNumber, parse_e164
 from messaging.reassembly import ConcatRef, reassemble
+from messaging.retry import Action, NextAction, RetryPolicy, next_action
 from messaging.templates import MissingVariable, fill_template, placeholders
 from messaging.types import (
     E164,
@@ -61,6 +63,7 @@ __all__ = [
     "DEFAULT_CALLBACK_RETRY",
     "E164",
     "FINAL_STATUSES",
+    "Action",
     "CallbackEvent",
     "CallbackPolicy",
     "CallbackRetry",
@@ -68,6 +71,7 @@ __all__ = [
     "CallbackTarget",
     "CallbackUrlForbidden",
     "CarrierError",
+    "CarrierRemoved",
     "CarrierSystemError",
     "ConcatRef",
     "ConfigError",
@@ -80,12 +84,14 @@ __all__ = [
     "MessageClass",
     "MessageId",
     "MissingVariable",
+    "NextAction",
     "NoRoute",
     "PermanentCarrierError",
     "PhoneNumber",
     "RateLimited",
     "ReceiptState",
     "ResponseTimeout",
+    "RetryPolicy",
     "Segmentation",
     "Status",
     "SwitchboardError",
@@ -101,6 +107,7 @@ __all__ = [
     "format_loc",
     "is_gsm7",
     "load_model",
+    "next_action",
     "next_callback_attempt",
     "numeric_host",
     "parse_e164",

@@ -15,6 +15,7 @@ SwitchboardError
     │   ├── CarrierSystemError                    ESME_RSYSERR and friends
     │   ├── ResponseTimeout                       no *_resp within the PDU timeout
     │   └── Unbound                               no bound session / connection lost
+    │       └── CarrierRemoved                    a routes reload removed the carrier
     └── PermanentCarrierError                     the carrier will never take it
 """
 
@@ -127,6 +128,10 @@ class ResponseTimeout(TransientCarrierError):
 
 class Unbound(TransientCarrierError):
     """No bound session: connect/bind failed or the connection was lost."""
+
+
+class CarrierRemoved(Unbound):
+    """The carrier is no longer configured: a routes reload removed it from this process."""
 
 
 class PermanentCarrierError(CarrierError):

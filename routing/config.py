@@ -66,15 +66,6 @@ def _only_transceiver(mode: BindMode) -> BindMode:
     return mode
 
 
-def _only_one_bind(count: int) -> int:
-    if count != 1:
-        raise ValueError(
-            "only 1 is supported yet: every worker process holds one bind per carrier, so a "
-            "cluster holds one per sending process (cap them with the carrier's max binds)"
-        )
-    return count
-
-
 class SegmentReceipts(StrEnum):
     """How a carrier reports a concatenated message: a receipt per segment, or one in all."""
 
@@ -97,9 +88,12 @@ class CarrierModel(_Frozen):
     password: str = Field(max_length=8)
     system_type: str = Field(default="", max_length=12)  # SMPP 3.4 §4.1.1: 13 with the NUL
     # Each sending worker process holds one transceiver session per carrier and takes receipts
-    # on it; other bind kinds and counts are refused rather than silently ignored.
+    # on it; other bind kinds are refused rather than silently ignored.
     bind: Annotated[BindMode, AfterValidator(_only_transceiver)] = BindMode.TRANSCEIVER
-    binds: Annotated[int, AfterValidator(_only_one_bind)] = Field(default=1, gt=0)
+    # Binds the whole cluster may hold to this carrier (its max binds): each bind takes a Redis
+    # lease first, and a process that gets none does not bind (fails closed). Unset: no cap,
+    # every sending process binds once.
+    binds: int | None = Field(default=None, gt=0)
     window: int = Field(default=10, gt=0)
     mps: int = Field(gt=0)  # submit_sm PDUs per second, cluster-wide
     encodings: tuple[Encoding, ...] = Field(default=(Encoding.GSM7, Encoding.UCS2), min_length=1)

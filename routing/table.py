@@ -46,7 +46,7 @@ class CarrierSpec:
     password: str = field(repr=False)
     system_type: str = ""
     bind: BindMode = BindMode.TRANSCEIVER
-    binds: int = 1
+    binds: int | None = None  # cluster-wide cap held by bind leases; None: no cap
     window: int = 10
     mps: int = 1
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})

@@ -111,7 +111,8 @@ def _summary(table: RoutingTable) -> list[str]:
         listed = len(table.price_lists.get(c.name, {}))
         lines.append(
             f"  {c.name}: {c.host}:{c.port}, {c.mps} MPS ({c.otp_reserved_share:.0%} for OTP), "
-            f"{c.binds} x {c.bind} window {c.window}, {listed} prices{served}"
+            f"{c.binds or 'one per process'} x {c.bind} window {c.window}, "
+            f"{listed} prices{served}"
         )
     lines.append("routes (most specific match wins):")
     for r in table.routes:

@@ -174,8 +174,8 @@ def make_celery(
     @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _close(**_: Any) -> None:
         ctx = state.pop("ctx", None)
-        if ctx is not None:
-            ctx.close()
+        if ctx is not None:  # drained: what is in flight is answered, then unbound
+            ctx.close(drain=ctx.settings.response_timeout)
         delivery = callback_state.pop("delivery", None)
         if delivery is not None:
             callback_delivery.close_delivery(delivery)

@@ -14,7 +14,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -28,14 +28,17 @@ from carriers import (
 )
 from inbound import RecipientOptedOut
 from messaging import (
+    Action,
     CarrierError,
     LeasePolicy,
     MessageClass,
     PermanentCarrierError,
+    RetryPolicy,
     Segmentation,
     Status,
     Throttled,
     TransientCarrierError,
+    next_action,
     segment,
 )
 from ratelimit import Pacing, TokenBuckets
@@ -218,6 +221,7 @@ class Sender:
         self.response_timeout = response_timeout
         self.token_wait_max = token_wait_max
         self.retry_backoff = retry_backoff
+        self._retry_policy = RetryPolicy(retry_backoff, max(600.0, retry_backoff))
         self.snapshot = snapshot
         self.batch_max = batch_max
         self.monotonic = monotonic
@@ -553,21 +557,14 @@ class Sender:
         job.throttled = 0
         if job.candidate is not None:
             return
-        now = self.clock()
         tries = job.message.attempt_count + len(job.attempts)
-        retry_at = now + timedelta(seconds=min(self.retry_backoff * 2 ** max(tries - 1, 0), 600))
-        if retry_at >= job.message.valid_until:
-            job.outcome = SendOutcome(
-                job.message.id, tuple(job.attempts), Status.FAILED.value, code or "no_capacity"
-            )
-        else:
-            job.outcome = SendOutcome(
-                job.message.id,
-                tuple(job.attempts),
-                Status.QUEUED.value,
-                code or "no_capacity",
-                retry_at,
-            )
+        decision = next_action(
+            tries, code, self.clock(), job.message.valid_until, self._retry_policy
+        )
+        status = Status.QUEUED if decision.action is Action.RETRY else Status.FAILED
+        job.outcome = SendOutcome(
+            job.message.id, tuple(job.attempts), status.value, decision.code, decision.at
+        )
 
     @staticmethod
     def _attempt(
@@ -627,6 +624,7 @@ _CODES: Mapping[str, str] = {
     "CarrierSystemError": "carrier_system_error",
     "ResponseTimeout": "response_timeout",
     "Unbound": "unbound",
+    "CarrierRemoved": "carrier_removed",
     "TimeoutError": "response_timeout",
 }
 

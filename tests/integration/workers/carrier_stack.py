@@ -3,11 +3,15 @@ real Redis, the backend-parametrised database. For tests of the carrier side of 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 from messaging import segment
+from simulators import CarrierSim
 from store import MessageStore, NewMessage, new_id
 from switchboard.settings import Settings
+from tests.integration.carriers.conftest import carrier
 from tests.integration.store.test_repository import NOW
 from workers.context import WorkerContext
 
@@ -37,14 +41,41 @@ carriers = {carriers}
 def routes_text(
     carriers: dict[str, int], extra: str = "", mps: int = 1000, window: int = 10
 ) -> str:
-    """A routes file of these carriers (name → simulator port), cheapest first by name."""
+    """A routes file of these carriers (name → simulator port), each cheaper than the one
+    before it (the last listed takes least-cost traffic)."""
     parts = [
         CARRIER.format(name=n, port=p, mps=mps, window=window, extra=extra)
         for n, p in carriers.items()
     ]
-    parts += [PRICES.format(name=n, price=f"0.0{i + 1}") for i, n in enumerate(carriers)]
+    parts += [PRICES.format(name=n, price=f"0.0{9 - i}") for i, n in enumerate(carriers)]
     parts.append(ROUTE.format(carriers=str(list(carriers)).replace("'", '"')))
     return "".join(parts)
+
+
+def sim_carrier(name: str, **overrides: Any) -> CarrierSim:
+    """A simulated carrier `name` whose password is `<name>pw` (as `routes_text` writes)."""
+    return carrier(name=name, system_id=name, password=name + "pw", **overrides)
+
+
+def send_all(ctx: WorkerContext, ids: list[str], threads: int = 2, chunk: int = 100) -> None:
+    """Send `ids` in batches of `chunk` from `threads` threads, each batch by a Sender of its
+    own (as each Celery task has); a batch that raises fails the caller's join."""
+    chunks = [ids[i : i + chunk] for i in range(0, len(ids), chunk)]
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not chunks:
+                    return
+                batch = chunks.pop(0)
+            ctx.sender().send(batch)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
 
 def worker_settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:

@@ -70,7 +70,7 @@ def test_carrier_defaults_are_applied(load: Load) -> None:
     alpha = load(CARRIERS + PRICES + DEFAULT_ROUTE).carriers["alpha"]
     assert alpha.system_type == ""
     assert alpha.bind is BindMode.TRANSCEIVER
-    assert (alpha.binds, alpha.window, alpha.otp_reserved_share) == (1, 10, 0.2)
+    assert (alpha.binds, alpha.window, alpha.otp_reserved_share) == (None, 10, 0.2)
     assert alpha.encodings == {Encoding.GSM7, Encoding.UCS2}
     assert alpha.alphanumeric_sender is True
 
@@ -397,12 +397,7 @@ def test_broken_price_list_is_not_reported_again_through_its_routes(problems: Pr
             '"transmitter" is not supported yet: every worker process submits and receives '
             'receipts on one "transceiver" bind per carrier',
         ),
-        (
-            "binds = 4",
-            "binds",
-            "only 1 is supported yet: every worker process holds one bind per carrier, so a "
-            "cluster holds one per sending process (cap them with the carrier's max binds)",
-        ),
+        ("binds = 0", "binds", "must be > 0"),
     ],
 )
 def test_bind_settings_we_cannot_honour_are_refused_not_ignored(
@@ -429,3 +424,11 @@ def test_an_unknown_segment_receipts_mode_is_located(problems: Problems) -> None
         f"config/routes.toml:{line_of(text, line)}: carriers.alpha.segment_receipts: "
     )
     assert "'auto', 'each' or 'one'" in problem
+
+
+def test_binds_caps_the_cluster_and_each_carrier_keeps_its_window(load: Load) -> None:
+    text = CARRIERS.replace("mps = 500\n", "mps = 500\nbinds = 2\nwindow = 3\n", 1)
+    table = load(text + PRICES + DEFAULT_ROUTE)
+    alpha, beta = table.carriers["alpha"], table.carriers["beta"]
+    assert (alpha.binds, alpha.window) == (2, 3)
+    assert beta.binds is None

@@ -15,7 +15,14 @@ import pytest
 from sqlalchemy import Engine
 
 from carriers import MemoryHealthStore, SubmitPart
-from messaging import CarrierError, LeasePolicy, PermanentCarrierError, Throttled, Unbound
+from messaging import (
+    CarrierError,
+    CarrierRemoved,
+    LeasePolicy,
+    PermanentCarrierError,
+    Throttled,
+    Unbound,
+)
 from ratelimit import Grant, MemoryTokenBuckets, Pacing
 from routing import CarrierHealth, Circuit, RoutingTable, Snapshot, load_routes
 from store import (
@@ -543,3 +550,41 @@ def test_a_queued_marketing_message_whose_recipient_opted_out_is_rejected_unsent
         "recipient_opted_out",
     )
     assert cheap.submitted == dear.submitted == []
+
+
+def test_a_message_whose_carriers_were_all_removed_is_routed_again_at_once(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    def removed(name: str) -> ScriptedSession:
+        raise CarrierRemoved(detail=f"{name}: not a configured carrier")
+
+    message_id = _queue(store)
+    sender = Sender(
+        store, lambda: table, MemoryTokenBuckets(time.monotonic), removed, lambda: NOW, time.sleep
+    )
+    stats, _ = sender.send([message_id])
+    assert (stats.retry_later, stats.failed) == (1, 0)
+    hour_ago = NOW - timedelta(hours=1)
+    assert store.stranded(NOW, hour_ago, hour_ago) == {"marketing": 1}  # due now, not in 5 s
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None
+    assert [a.error_code for a in view.attempts] == ["carrier_removed", "carrier_removed"]
+
+
+def test_a_removed_carrier_fails_over_to_the_next_candidate(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    dear = ScriptedSession("dear", [])
+
+    def sessions(name: str) -> ScriptedSession:
+        if name == "cheap":
+            raise CarrierRemoved(detail="cheap: not a configured carrier")
+        return dear
+
+    message_id = _queue(store)
+    sender = Sender(
+        store, lambda: table, MemoryTokenBuckets(time.monotonic), sessions, lambda: NOW, time.sleep
+    )
+    stats, _ = sender.send([message_id])
+    assert (stats.sent, stats.failovers) == (1, 1)
+    assert len(dear.submitted) == 1
