@@ -35,7 +35,17 @@ def _check_currency(value: str) -> str:
     return value
 
 
+_STATUS = re.compile(r"^(ESME_R[A-Z0-9]+|0x[0-9A-F]{8})$")
+
+
+def _check_status(value: str) -> str:
+    if not _STATUS.match(value):
+        raise ValueError('must be an SMPP status name like "ESME_RINVDSTADR" or "0x00000401"')
+    return value
+
+
 Prefix = Annotated[str, AfterValidator(_check_prefix)]
+StatusName = Annotated[str, AfterValidator(_check_status)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 Amount = Annotated[Decimal, Field(ge=0)]
 
@@ -105,6 +115,11 @@ class CarrierModel(_Frozen):
     # Destinations this carrier does not serve, whatever its price list says.
     exclude_prefixes: tuple[Prefix, ...] = ()
     segment_receipts: SegmentReceipts = SegmentReceipts.AUTO
+    # Per-carrier overrides of the status table: these permanent codes fail over to the next
+    # candidate (e.g. ESME_RINVDSTADR from a carrier that means "not my coverage"), these
+    # transient ones fail the message at once.
+    failover_on: tuple[StatusName, ...] = ()
+    permanent_on: tuple[StatusName, ...] = ()
 
 
 class AccountModel(_Frozen):

@@ -55,6 +55,8 @@ class CarrierSpec:
     alphanumeric_sender: bool = True
     exclude_prefixes: tuple[str, ...] = ()  # destinations it does not serve
     segment_receipts: SegmentReceipts = SegmentReceipts.AUTO  # receipts of a multipart message
+    failover_on: frozenset[str] = frozenset()  # permanent status names that fail over here
+    permanent_on: frozenset[str] = frozenset()  # transient status names that are final here
 
     def unserved(self, e164: str) -> str | None:
         """The prefix of `e164` this carrier does not serve, or None when it serves it."""

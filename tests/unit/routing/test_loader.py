@@ -432,3 +432,39 @@ def test_binds_caps_the_cluster_and_each_carrier_keeps_its_window(load: Load) ->
     alpha, beta = table.carriers["alpha"], table.carriers["beta"]
     assert (alpha.binds, alpha.window) == (2, 3)
     assert beta.binds is None
+
+
+def test_failover_on_and_permanent_on_override_the_status_table_per_carrier(load: Load) -> None:
+    lines = 'failover_on = ["ESME_RINVDSTADR"]\npermanent_on = ["ESME_RSYSERR"]\n'
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{lines}", 1)
+    alpha = load(text + PRICES + DEFAULT_ROUTE).carriers["alpha"]
+    assert (alpha.failover_on, alpha.permanent_on) == (
+        frozenset({"ESME_RINVDSTADR"}),
+        frozenset({"ESME_RSYSERR"}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "key", "reason"),
+    [
+        (
+            'failover_on = ["RINVDSTADR"]',
+            "failover_on[0]",
+            'must be an SMPP status name like "ESME_RINVDSTADR" or "0x00000401"',
+        ),
+        (
+            'failover_on = ["ESME_RSYSERR"]\npermanent_on = ["ESME_RSYSERR"]',
+            "permanent_on[0]",
+            '"ESME_RSYSERR" is also in failover_on; pick one',
+        ),
+    ],
+)
+def test_status_overrides_that_cannot_be_right_are_located(
+    problems: Problems, lines: str, key: str, reason: str
+) -> None:
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{lines}\n", 1) + PRICES + DEFAULT_ROUTE
+    line = lines.splitlines()[-1] if key.startswith("permanent") else lines
+    found = problems(text)
+    assert len(found) == 1
+    assert found[0].startswith(f"config/routes.toml:{line_of(text, line)}: carriers.alpha.{key}")
+    assert found[0].endswith(reason)

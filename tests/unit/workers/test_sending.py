@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from carriers import MemoryHealthStore, SubmitPart
+from carriers import HealthPolicy, MemoryHealthStore, SubmitPart
 from messaging import (
     CarrierError,
     CarrierRemoved,
@@ -588,3 +588,49 @@ def test_a_removed_carrier_fails_over_to_the_next_candidate(
     stats, _ = sender.send([message_id])
     assert (stats.sent, stats.failovers) == (1, 1)
     assert len(dear.submitted) == 1
+
+
+def test_a_half_open_carrier_takes_only_its_probes_and_the_rest_go_elsewhere(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    health = MemoryHealthStore(HealthPolicy(half_open_probes=1), clock=lambda: 1000.0)
+    half_open = Snapshot.of({"cheap": CarrierHealth(1.0, Circuit.HALF_OPEN)})
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    sender = Sender(
+        store,
+        lambda: table,
+        MemoryTokenBuckets(time.monotonic),
+        sessions.__getitem__,
+        lambda: NOW,
+        time.sleep,
+        health=health,
+        snapshot=lambda: half_open,
+    )
+    stats, _ = sender.send([_queue(store) for _ in range(3)])
+    # half-open is routed last: dear first; make dear refuse so every message reaches cheap
+    assert stats.sent == 3
+    assert len(sessions["dear"].submitted) == 3 and sessions["cheap"].submitted == []
+
+    sessions["dear"].outcomes = [Unbound() for _ in range(3)]
+    stats, _ = sender.send([_queue(store) for _ in range(3)])
+    assert (stats.sent, stats.retry_later) == (1, 2)  # one probe, two wait for the next window
+    assert len(sessions["cheap"].submitted) == 1
+
+
+def test_failover_on_sends_a_permanent_code_of_that_carrier_to_the_next_candidate(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "override.toml"
+    path.write_text(
+        ROUTES.replace(
+            'password = "pw"\n', 'password = "pw"\nfailover_on = ["ESME_RINVDSTADR"]\n', 1
+        )
+    )
+    table = load_routes(path)
+    sessions = {
+        "cheap": ScriptedSession("cheap", [PermanentCarrierError(0x0B, "invalid destination")]),
+        "dear": ScriptedSession("dear", []),
+    }
+    stats, _ = _sender(store, table, sessions).send([_queue(store)])
+    assert (stats.sent, stats.failed, stats.failovers) == (1, 0, 1)
+    assert len(sessions["dear"].submitted) == 1
