@@ -40,7 +40,7 @@ from messaging.errors import (
 from messaging.leases import LeasePolicy
 from messaging.phone import PhoneNumber, parse_e164
 from messaging.reassembly import ConcatRef, reassemble
-from messaging.retry import Action, NextAction, RetryPolicy, next_action
+from messaging.retry import Action, NextAction, ResendPolicy, RetryPolicy, next_action
 from messaging.templates import MissingVariable, fill_template, placeholders
 from messaging.types import (
     E164,
@@ -92,6 +92,7 @@ __all__ = [
     "PhoneNumber",
     "RateLimited",
     "ReceiptState",
+    "ResendPolicy",
     "ResponseTimeout",
     "RetryPolicy",
     "Segmentation",

@@ -1,7 +1,9 @@
-"""Retry policy (pure): what becomes of a message once every candidate carrier failed.
+"""Retry and resend policy (pure): what becomes of a message once every candidate carrier
+failed, and whether a delivered-badly one goes out again.
 
 `next_action(attempt, error, now, valid_until)` decides; the sender only records what it says
-(dramatiq's backoff is a pure function the same way). The clock is passed in.
+(dramatiq's backoff is a pure function the same way). `ResendPolicy.allows` decides resends;
+the store asks it while it settles receipts. The clock is passed in.
 """
 
 from __future__ import annotations
@@ -63,3 +65,22 @@ def next_action(
     if at >= valid_until:
         return NextAction(Action.FAIL, code)
     return NextAction(Action.RETRY, code, at)
+
+
+@dataclass(frozen=True)
+class ResendPolicy:
+    """Which messages get another carrier when a receipt says undelivered (or none comes)."""
+
+    classes: frozenset[str] = frozenset({"otp"})
+    max_attempts: int = 3
+    min_validity_left: timedelta = timedelta(seconds=30)
+
+    def allows(
+        self, message_class: str, attempts: int, valid_until: datetime, now: datetime
+    ) -> bool:
+        """True when one more attempt is worth it: right class, tries left, time left."""
+        return (
+            message_class in self.classes
+            and attempts < self.max_attempts
+            and valid_until - now >= self.min_validity_left
+        )

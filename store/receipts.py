@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from messaging import ReceiptState, Status
+from messaging import ReceiptState, ResendPolicy, Status
 from store import batch_writes, callback_outbox
 from store.models import Attempt, Message, ParkedReceipt, Part
 from store.open_status import is_open, status_of_row
@@ -20,7 +20,6 @@ from store.records import (
     ParkedRetry,
     ReceiptBatchResult,
     ReceiptRecord,
-    ResendPolicy,
     StatusChange,
 )
 

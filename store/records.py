@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from messaging import CallbackEvent
+from messaging import CallbackEvent, ResendPolicy
 
 
 @dataclass(frozen=True)
@@ -108,25 +108,7 @@ class StatusChange:
     callback_url: str | None
 
 
-@dataclass(frozen=True)
-class ResendPolicy:
-    """Which messages get another carrier when a receipt says undelivered (or none comes)."""
-
-    classes: frozenset[str] = frozenset({"otp"})
-    max_attempts: int = 3
-    min_validity_left: timedelta = timedelta(seconds=30)
-
-    def allows(
-        self, message_class: str, attempts: int, valid_until: datetime, now: datetime
-    ) -> bool:
-        """True when one more attempt is worth it: right class, tries left, time left."""
-        return (
-            message_class in self.classes
-            and attempts < self.max_attempts
-            and valid_until - now >= self.min_validity_left
-        )
-
-
+# The resend decision is pure policy (messaging/retry.py); the store only asks it.
 NO_RESEND = ResendPolicy(classes=frozenset())
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from messaging import Action, NextAction, RetryPolicy, next_action
+from messaging import Action, NextAction, ResendPolicy, RetryPolicy, next_action
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOUR = NOW + timedelta(hours=1)
@@ -52,3 +52,19 @@ def test_validity_is_judged_at_the_clock_passed_in() -> None:
     valid_until = now + timedelta(seconds=6)
     assert next_action(1, "unbound", now, valid_until).action is Action.RETRY
     assert next_action(2, "unbound", now, valid_until).action is Action.FAIL
+
+
+@pytest.mark.parametrize(
+    ("message_class", "attempts", "left", "allowed"),
+    [
+        ("otp", 1, 60, True),
+        ("otp", 3, 60, False),  # out of tries
+        ("otp", 1, 29, False),  # too little validity left for another carrier
+        ("marketing", 1, 60, False),  # not a class that is resent
+    ],
+)
+def test_a_resend_needs_the_class_a_try_left_and_time_left(
+    message_class: str, attempts: int, left: int, allowed: bool
+) -> None:
+    policy = ResendPolicy()
+    assert policy.allows(message_class, attempts, NOW + timedelta(seconds=left), NOW) is allowed
