@@ -319,6 +319,7 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             binds=c.binds,
             window=c.window,
             mps=c.mps,
+            burst=c.burst,
             encodings=frozenset(c.encodings),
             otp_reserved_share=c.otp_reserved_share,
             throttle_failover=c.throttle_failover,

@@ -49,6 +49,7 @@ class CarrierSpec:
     binds: int | None = None  # cluster-wide cap held by bind leases; None: no cap
     window: int = 10
     mps: int = 1
+    burst: int | None = None  # the carrier's bucket depth, when it counts bursts
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})
     otp_reserved_share: float = 0.2
     throttle_failover: bool = False  # on a throttle: next candidate now, not this one again

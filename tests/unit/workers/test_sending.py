@@ -36,7 +36,7 @@ from store import (
     upgrade,
 )
 from workers import Sender
-from workers.sending import MPS_HEADROOM
+from workers.sending import BURST_SLACK, MPS_HEADROOM, bucket_shape
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ROUTES = """
@@ -634,3 +634,47 @@ def test_failover_on_sends_a_permanent_code_of_that_carrier_to_the_next_candidat
     stats, _ = _sender(store, table, sessions).send([_queue(store)])
     assert (stats.sent, stats.failed, stats.failovers) == (1, 0, 1)
     assert len(sessions["dear"].submitted) == 1
+
+
+@pytest.mark.parametrize(("mps", "share"), [(50, 0.833), (200, 0.833), (1000, 0.5)])
+def test_a_burst_one_carrier_is_paced_a_token_interval_plus_the_slack_apart(
+    mps: int, share: float
+) -> None:
+    rate, capacity = bucket_shape(mps, burst=1)
+    assert capacity == 1.0
+    assert rate / mps == pytest.approx(share, abs=0.001)
+    assert 1 / rate - 1 / mps == pytest.approx(max(BURST_SLACK, 0.2 / mps))
+    assert bucket_shape(mps, burst=10_000) == bucket_shape(mps)  # deeper than ours: no change
+
+
+def test_a_late_wake_up_never_sends_two_pdus_at_once_to_a_burst_one_carrier(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "burst.toml"
+    path.write_text(ROUTES.replace("mps = 1000\n", "mps = 1000\nburst = 1\n", 1))
+    table = load_routes(path)
+    clock = [0.0]
+
+    def oversleep(seconds: float) -> None:
+        clock[0] += seconds + 0.003  # a busy host wakes the loop 3 ms late, every time
+
+    sent_at: list[float] = []
+
+    class Stamping(ScriptedSession):
+        def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
+            sent_at.append(clock[0])
+            return super().submit(part)
+
+    sender = Sender(
+        store,
+        lambda: table,
+        MemoryTokenBuckets(lambda: clock[0]),
+        {"cheap": Stamping("cheap", []), "dear": Stamping("dear", [])}.__getitem__,
+        lambda: NOW,
+        oversleep,
+        monotonic=lambda: clock[0],
+    )
+    stats, _ = sender.send([_queue(store) for _ in range(50)])
+    assert stats.sent == 50
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    assert min(gaps) >= 1 / 1000  # the carrier's token interval, never less
