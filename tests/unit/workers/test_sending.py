@@ -348,17 +348,16 @@ def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
     # Before: every pass of the loop asked, about one ask per message.
 
 
-def test_marketing_submits_are_paced_evenly_not_in_bursts(
-    store: MessageStore, table: RoutingTable
-) -> None:
-    """A carrier with burst 1 throttles two PDUs closer than 1/M: the lane spends each grant
-    at the rate it was granted, one slot per PDU."""
+def _stamping_sender(
+    store: MessageStore, table: RoutingTable, late: float
+) -> tuple[Sender, list[float]]:
+    """A Sender on a fake clock whose sleeps end `late` seconds late, and the clock reading of
+    every submit it makes."""
     clock = [0.0]
+    sent_at: list[float] = []
 
     def sleep(seconds: float) -> None:
-        clock[0] += seconds
-
-    sent_at: list[float] = []
+        clock[0] += seconds + late
 
     class Stamping(ScriptedSession):
         def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
@@ -374,6 +373,15 @@ def test_marketing_submits_are_paced_evenly_not_in_bursts(
         sleep,
         monotonic=lambda: clock[0],
     )
+    return sender, sent_at
+
+
+def test_marketing_submits_are_paced_evenly_not_in_bursts(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """A carrier with burst 1 throttles two PDUs closer than 1/M: the lane spends each grant
+    at the rate it was granted, one slot per PDU."""
+    sender, sent_at = _stamping_sender(store, table, late=0.0)
     stats, _ = sender.send([_queue(store) for _ in range(100)])
     assert stats.sent == 100
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
@@ -652,28 +660,8 @@ def test_a_late_wake_up_never_sends_two_pdus_at_once_to_a_burst_one_carrier(
 ) -> None:
     path = tmp_path / "burst.toml"
     path.write_text(ROUTES.replace("mps = 1000\n", "mps = 1000\nburst = 1\n", 1))
-    table = load_routes(path)
-    clock = [0.0]
-
-    def oversleep(seconds: float) -> None:
-        clock[0] += seconds + 0.003  # a busy host wakes the loop 3 ms late, every time
-
-    sent_at: list[float] = []
-
-    class Stamping(ScriptedSession):
-        def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
-            sent_at.append(clock[0])
-            return super().submit(part)
-
-    sender = Sender(
-        store,
-        lambda: table,
-        MemoryTokenBuckets(lambda: clock[0]),
-        {"cheap": Stamping("cheap", []), "dear": Stamping("dear", [])}.__getitem__,
-        lambda: NOW,
-        oversleep,
-        monotonic=lambda: clock[0],
-    )
+    # a busy host wakes the loop 3 ms late, every time
+    sender, sent_at = _stamping_sender(store, load_routes(path), late=0.003)
     stats, _ = sender.send([_queue(store) for _ in range(50)])
     assert stats.sent == 50
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
