@@ -107,6 +107,7 @@ class CarrierLink:
     endpoint: Endpoint
     window: int = 10
     binds: int | None = None  # None: no cluster-wide cap, no lease taken
+    enquire_link_interval: float | None = None  # None: the pool's default
 
 
 @dataclass(frozen=True)
@@ -421,11 +422,14 @@ class CarrierPool:
     def _new_session(self, name: str, link: CarrierLink) -> CarrierSession:
         on_receipt = self._on_receipt
         on_mo = self._on_mo
+        options = dict(self._options)
+        if link.enquire_link_interval is not None:
+            options["enquire_link_interval"] = link.enquire_link_interval
         return self._factory(
             link.endpoint,
             window=link.window,
             on_receipt=functools.partial(on_receipt, name) if on_receipt else None,
             on_mo=functools.partial(on_mo, name) if on_mo else None,
             clock=self._clock,
-            **self._options,
+            **options,
         )

@@ -105,6 +105,7 @@ class CarrierModel(_Frozen):
     # every sending process binds once.
     binds: int | None = Field(default=None, gt=0)
     window: int = Field(default=10, gt=0)
+    enquire_link: float = Field(default=30.0, gt=0)  # seconds of silence before enquire_link
     mps: int = Field(gt=0)  # submit_sm PDUs per second, cluster-wide
     # The carrier's own bucket depth when it counts bursts (1: two PDUs closer than 1/mps are
     # refused): submits are then spaced evenly, below mps. Unset: it counts a 1-s window.

@@ -318,6 +318,7 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             bind=c.bind,
             binds=c.binds,
             window=c.window,
+            enquire_link=c.enquire_link,
             mps=c.mps,
             burst=c.burst,
             encodings=frozenset(c.encodings),

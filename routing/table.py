@@ -48,6 +48,7 @@ class CarrierSpec:
     bind: BindMode = BindMode.TRANSCEIVER
     binds: int | None = None  # cluster-wide cap held by bind leases; None: no cap
     window: int = 10
+    enquire_link: float = 30.0  # seconds an idle bind waits before enquire_link
     mps: int = 1
     burst: int | None = None  # the carrier's bucket depth, when it counts bursts
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})

@@ -283,6 +283,7 @@ def carrier_links(table: RoutingTable) -> dict[str, CarrierLink]:
             Endpoint(name, spec.host, spec.port, spec.system_id, spec.password, spec.system_type),
             window=spec.window,
             binds=spec.binds,
+            enquire_link_interval=spec.enquire_link,
         )
         for name, spec in table.carriers.items()
     }

@@ -176,15 +176,24 @@ def test_reconcile_replaces_a_changed_carrier_after_draining_the_old_session() -
     assert (new.endpoint, new.options["window"]) == (moved, 3)
 
 
-def test_each_carrier_gets_its_own_window() -> None:
+def test_each_carrier_gets_its_own_window_and_enquire_link_interval() -> None:
     pool = CarrierPool(
-        {"alpha": CarrierLink(ALPHA, window=4), "beta": CarrierLink(BETA, window=40)},
+        {
+            "alpha": CarrierLink(ALPHA, window=4),
+            "beta": CarrierLink(BETA, window=40, enquire_link_interval=5.0),
+        },
         session_factory=FakeSession,
+        enquire_link_interval=30.0,
     )
     pool.session("alpha")
     pool.session("beta")
 
-    assert [s.options["window"] for s in FakeSession.made] == [4, 40]
+    assert [
+        (s.options["window"], s.options["enquire_link_interval"]) for s in FakeSession.made
+    ] == [
+        (4, 30.0),
+        (40, 5.0),
+    ]
 
 
 def test_a_reconcile_with_the_same_links_changes_nothing() -> None:

@@ -427,11 +427,12 @@ def test_an_unknown_segment_receipts_mode_is_located(problems: Problems) -> None
 
 
 def test_binds_caps_the_cluster_and_each_carrier_keeps_its_window(load: Load) -> None:
-    text = CARRIERS.replace("mps = 500\n", "mps = 500\nbinds = 2\nwindow = 3\n", 1)
+    lines = "binds = 2\nwindow = 3\nenquire_link = 5\n"
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{lines}", 1)
     table = load(text + PRICES + DEFAULT_ROUTE)
     alpha, beta = table.carriers["alpha"], table.carriers["beta"]
-    assert (alpha.binds, alpha.window) == (2, 3)
-    assert beta.binds is None
+    assert (alpha.binds, alpha.window, alpha.enquire_link) == (2, 3, 5.0)
+    assert (beta.binds, beta.enquire_link) == (None, 30.0)
 
 
 def test_failover_on_and_permanent_on_override_the_status_table_per_carrier(load: Load) -> None:
