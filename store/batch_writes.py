@@ -392,7 +392,7 @@ FROM unnest(%(id)s::int[], %(state)s::varchar[], %(stat)s::varchar[]) AS r(id, s
 WHERE attempts.id = r.id AND attempts.id = ANY(%(id)s::int[])
 """
 _OPEN_MESSAGES = """
-SELECT id, callback_url, message_class, attempt_count, valid_until FROM messages
+SELECT id, callback_url, message_class, attempt_count, valid_until, sent_at FROM messages
 WHERE id = ANY(%(ids)s::varchar[]) AND coalesce(status, '') = ANY(%(open)s::varchar[])
 """
 _SETTLE_MESSAGES = """
@@ -413,6 +413,7 @@ class OpenMessage:
     message_class: str
     attempt_count: int
     valid_until: datetime
+    sent_at: datetime | None = None
 
 
 def set_part_receipts(
@@ -482,7 +483,9 @@ def open_messages(conn: Connection, ids: Sequence[str]) -> dict[str, OpenMessage
     """Those of `ids` still queued, sending or sent."""
     if _postgresql(conn):
         found = [
-            OpenMessage(r[0], r[1], r[2], r[3], r[4].replace(tzinfo=UTC))
+            OpenMessage(
+                r[0], r[1], r[2], r[3], r[4].replace(tzinfo=UTC), r[5] and r[5].replace(tzinfo=UTC)
+            )
             for r in conn.exec_driver_sql(
                 _OPEN_MESSAGES, {"ids": list(ids), "open": list(OPEN_STATUSES)}
             ).all()
@@ -497,6 +500,7 @@ def open_messages(conn: Connection, ids: Sequence[str]) -> dict[str, OpenMessage
                     Message.message_class,
                     Message.attempt_count,
                     Message.valid_until,
+                    Message.sent_at,
                 ).where(Message.id.in_(list(ids)), status_of_row().in_(OPEN_STATUSES))
             ).all()
         ]

@@ -145,23 +145,32 @@ class ReceiptBook:
         than `received_before`, and still miss others: the carrier sends one receipt per
         concatenated message, so the rest will never come.
 
-        Looks only at `sent` messages of more than one segment (the few the sweep can afford).
+        Looks only at the oldest `limit` `sent` messages of more than one segment sent before
+        `received_before` (what one sweep can afford).
         """
         if not carriers:
             return ReceiptBatchResult(0, 0, ())
         with self.engine.begin() as conn:
+            # Oldest first through (status, updated_at); attempts by message id and parts by
+            # attempt id are both indexed (parts.message_id is not).
             candidates = (
                 select(Message.id)
-                .where(status_of_row() == Status.SENT.value, Message.segments > 1)
+                .where(
+                    Message.status == Status.SENT.value,
+                    Message.updated_at < received_before,
+                    Message.segments > 1,
+                )
+                .order_by(Message.updated_at)
                 .limit(limit)
                 .scalar_subquery()
             )
             rows = conn.execute(
                 select(Part.attempt_id)
-                .join(Attempt, Attempt.id == Part.attempt_id)
+                .select_from(Attempt)
+                .join(Part, Part.attempt_id == Attempt.id)
                 .where(
-                    Part.message_id.in_(candidates),
-                    Part.carrier.in_(sorted(carriers)),
+                    Attempt.message_id.in_(candidates),
+                    Attempt.carrier.in_(sorted(carriers)),
                     Attempt.receipt_state.is_(None),
                 )
                 .group_by(Part.attempt_id)
@@ -275,6 +284,11 @@ class ReceiptBook:
                 again.append(message_id)
             else:
                 settle.append((message_id, status_value))
+        # `now` was read before this transaction waited for its locks; the send that these
+        # receipts answer may have been recorded (its `sent_at` read) meanwhile: a final status
+        # never precedes its `sent` (the callbacks' `at` order).
+        sent = [open_rows[m].sent_at for m, _ in settle]
+        now = max([now, *(at for at in sent if at is not None)])
         batch_writes.settle_messages(conn, settle, now)
         if again:  # e.g. an undelivered OTP: the next carrier, while its code is valid
             conn.execute(

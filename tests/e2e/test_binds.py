@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import redis
 
 from switchboard.load import send_all
 from switchboard.stack import Stack, WorkerSpec, wait_until
@@ -21,6 +22,25 @@ def database_url(tmp_path: Path) -> str:
     """SQLite only: binds and shutdown are the carrier side's; the store's part in this path
     runs on both backends in tests/integration/workers (a stack of four workers is ~20 s)."""
     return f"sqlite:///{tmp_path / 'binds.db'}"
+
+
+def _bound_worker(stack: Stack) -> str:
+    """A send worker whose pool child holds one of alpha's bind leases (host:pid:uuid)."""
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        holders = {int(m.decode().split(":")[1]) for m in client.zrange("sb:bind:alpha", 0, -1)}
+    finally:
+        client.close()
+    for name, process in stack.group.processes:
+        if name.startswith("worker-send") and holders & _children(process.pid):
+            return name
+    raise AssertionError(f"no send worker holds a lease: {holders}")
+
+
+def _children(pid: int) -> set[int]:
+    """Pids of `pid`'s child processes (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(p) for p in path.read_text().split()} if path.exists() else set()
 
 
 def _send(stack: Stack, count: int) -> list[str]:
@@ -60,7 +80,8 @@ def test_three_workers_on_a_carrier_of_two_binds_hold_two_and_a_sigtermed_one_un
         assert wait_until(lambda: stack.simulator_stats()["alpha"]["binds"] == 2, timeout=30)
         ids = _send(stack, 600)
         assert wait_until(lambda: stack.simulator_stats()["alpha"]["submits_accepted"] > 150, 30)
-        code = stack.terminate_worker("worker-send-1")
+        bound = _bound_worker(stack)
+        code = stack.terminate_worker(bound)
         assert code == 0
         assert wait_until(
             lambda: stack.store.status_counts(ids).get("delivered", 0) == len(ids), timeout=90

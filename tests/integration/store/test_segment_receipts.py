@@ -86,3 +86,15 @@ def test_a_parked_receipt_keeps_its_unknown_stat_word(store: MessageStore) -> No
     store.retry_parked(NOW, timedelta(seconds=60))
     view = store.get_message(account, message_id)
     assert view is not None and view.attempts[0].receipt_stat == "NOPE"
+
+
+def test_a_receipt_read_before_its_send_was_recorded_never_settles_before_it(
+    store: MessageStore,
+) -> None:
+    """The receipt writer reads its clock, then waits for the database; the send it answers
+    may be recorded meanwhile, later by the clock: the final status is not stamped earlier."""
+    account, message_id = _sent(store, "h1")  # recorded at NOW
+    store.apply_receipts([ReceiptRecord("alpha", ("h1",), "delivered")], NOW - timedelta(0, 1))
+    view = store.get_message(account, message_id)
+    assert view is not None and view.status == "delivered"
+    assert view.sent_at is not None and view.final_at == view.sent_at
