@@ -2,8 +2,7 @@
 
 For each M in `--mps` (default 50, 200, 1,000) and each way of counting (`strict`: a sliding
 1-s window of M with the simulator's default burst; `burst1`: the same window and a bucket of
-one token, so two PDUs closer than 1/M are refused — and `burst = 1` in routes.toml, so the
-sender spaces PDUs 1/M + 1 ms apart), this starts a real stack (API, Celery send
+one token, so two PDUs closer than 1/M are refused), this starts a real stack (API, Celery send
 workers, the simulator with its audit trail) with one carrier configured at `mps = M` and
 queues `--seconds` x M marketing messages through the HTTP API. From the simulator's audit (one
 wall-clock stamp per accepted submit_sm) and `/stats` it prints: the share of M used over the
@@ -65,7 +64,7 @@ port = {port}
 system_id = "alpha"
 password = "alphapw"
 mps = {mps}
-{burst}window = {window}
+window = {window}
 
 [prices.alpha]
 currency = "EUR"
@@ -146,10 +145,7 @@ def _stack(
     (directory / "simulator.toml").write_text(
         SIMULATOR.format(control=control, audit=audit, port=port, mps=mps, burst=burst_line)
     )
-    # The operator tells us the carrier's burst too (`burst = 1` in routes.toml): we pace for it.
-    (directory / "routes.toml").write_text(
-        ROUTES.format(port=port, mps=mps, window=args.window, burst=burst_line)
-    )
+    (directory / "routes.toml").write_text(ROUTES.format(port=port, mps=mps, window=args.window))
     stack = Stack(
         var_dir=directory / "var",
         routes_file=directory / "routes.toml",
@@ -183,10 +179,9 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
             stats = stack.simulator_stats()["alpha"]
     share = steady_share(stamps, mps)
     after_intake = steady_share(stamps, mps, after=accepted_by)
-    paced, _ = bucket_shape(mps, 1 if counting == "burst1" else None)
-    slack = "1 ms between PDUs" if counting == "burst1" else "~2% of M"
+    paced, _ = bucket_shape(mps)
     bound = (
-        f"our pacing rate ({paced / mps:.1%} of M: bucket_shape leaves {slack} for jitter)"
+        f"our pacing rate ({paced / mps:.1%} of M: bucket_shape leaves ~2% for jitter)"
         if share >= paced / mps - 0.01
         else "the gateway below its pacing rate (CPU, round trips, the submit window)"
     )

@@ -107,9 +107,6 @@ class CarrierModel(_Frozen):
     window: int = Field(default=10, gt=0)
     enquire_link: float = Field(default=30.0, gt=0)  # seconds of silence before enquire_link
     mps: int = Field(gt=0)  # submit_sm PDUs per second, cluster-wide
-    # The carrier's own bucket depth when it counts bursts (1: two PDUs closer than 1/mps are
-    # refused): submits are then spaced evenly, below mps. Unset: it counts a 1-s window.
-    burst: int | None = Field(default=None, gt=0)
     encodings: tuple[Encoding, ...] = Field(default=(Encoding.GSM7, Encoding.UCS2), min_length=1)
     otp_reserved_share: float = Field(default=0.2, ge=0, le=0.9)
     # ESME_RTHROTTLED / ESME_RMSGQFUL: cut this carrier's pace and try it again (false), or

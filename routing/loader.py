@@ -320,7 +320,6 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             window=c.window,
             enquire_link=c.enquire_link,
             mps=c.mps,
-            burst=c.burst,
             encodings=frozenset(c.encodings),
             otp_reserved_share=c.otp_reserved_share,
             throttle_failover=c.throttle_failover,

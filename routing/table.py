@@ -50,7 +50,6 @@ class CarrierSpec:
     window: int = 10
     enquire_link: float = 30.0  # seconds an idle bind waits before enquire_link
     mps: int = 1
-    burst: int | None = None  # the carrier's bucket depth, when it counts bursts
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})
     otp_reserved_share: float = 0.2
     throttle_failover: bool = False  # on a throttle: next candidate now, not this one again

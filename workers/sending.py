@@ -96,19 +96,7 @@ def pace_key(carrier: str) -> str:
     return f"carrier:{carrier}:pace"
 
 
-# A carrier with a bucket of `burst` tokens refuses two PDUs closer than 1/M (burst 1): our
-# PDUs are spaced this much more than that, for the jitter between a slot and the carrier's
-# read (scheduling, two binds' streams meeting at its socket).
-BURST_SLACK = 0.001  # seconds, at least…
-BURST_SLACK_SHARE = 0.2  # …or this share of the token interval, whichever is more
-
-
-def burst_slack(mps: float) -> float:
-    """Seconds added to the token interval between two PDUs to a burst-1 carrier."""
-    return max(BURST_SLACK, BURST_SLACK_SHARE / mps)
-
-
-def bucket_shape(mps: float, burst: int | None = None) -> tuple[float, float]:
+def bucket_shape(mps: float) -> tuple[float, float]:
     """(rate, capacity) of our bucket for a carrier limit of `mps` over any 1-s window.
 
     A bucket of capacity `C` refilling at `r` grants at most `r·T + C` tokens in any `T`
@@ -120,11 +108,6 @@ def bucket_shape(mps: float, burst: int | None = None) -> tuple[float, float]:
     is `r / M` = 98.0% for M >= 100 (97.0% at M = 50, where `C` is one PDU, 2%).
     """
     capacity = max(1.0, mps * BUCKET_BURST_SHARE)
-    if burst is not None and burst <= capacity:
-        # A carrier bucket of `burst` tokens: ours holds no more, and every PDU is one token
-        # interval plus the slack from the last (r = 1 / (1/M + slack)): 83% of M at 50 and
-        # 200, 50% at 1,000 — the price of a carrier that counts no burst at all.
-        return 1.0 / (1.0 / mps + burst_slack(mps)), float(burst)
     return max(0.5, (mps - capacity) * MPS_HEADROOM), capacity
 
 
@@ -145,11 +128,6 @@ class _Pacer:
     stream."""
 
     credit: int = 0  # tokens granted, not spent yet
-    catch_up: float = PACER_CATCH_UP  # 0 for a burst-1 carrier: never two slots at once
-    # Burst-1 carrier: a slot this late is dropped, not sent (it would land too close to the
-    # next slot, maybe another process's); None: late slots are sent (up to `catch_up`).
-    max_late: float | None = None
-    dropped: int = 0
     interval: float = 0.0  # seconds between two PDUs at the granted rate
     next_at: float = 0.0  # monotonic time of the next PDU's slot
     stale_at: float = 0.0  # credit still unspent then is dropped (it is no longer "now")
@@ -170,14 +148,9 @@ class _Pacer:
         ~15% at M = 200), and drops older ones rather than bursting."""
         if self.credit and now > self.stale_at:
             self.credit = 0  # spending it late would burst past the bucket's promise
-        if self.max_late is not None:
-            while self.credit and now - self.next_at > self.max_late:
-                self.credit -= 1
-                self.dropped += 1
-                self.next_at += self.interval
         if not self.credit or now < self.next_at:
             return 0
-        self.next_at = max(self.next_at, now - self.catch_up)
+        self.next_at = max(self.next_at, now - PACER_CATCH_UP)
         return min(self.credit, int((now - self.next_at) / self.interval) + 1)
 
     def spend(self, tokens: int) -> None:
@@ -435,11 +408,11 @@ class Sender:
             wanted = sum(j.segmentation.segments for j in group)
             if bulk:
                 budget, rate, wait = self._bulk_budget(
-                    carrier, float(spec.mps), spec.otp_reserved_share, wanted, now, spec.burst
+                    carrier, float(spec.mps), spec.otp_reserved_share, wanted, now
                 )
                 shortest_wait = min(shortest_wait, wait)
             else:
-                budget, rate = self.take_tokens(carrier, float(spec.mps), 0.0, wanted, spec.burst)
+                budget, rate = self.take_tokens(carrier, float(spec.mps), 0.0, wanted)
             pacer = self._pacers[carrier] if bulk else None
             backlog = 0
             for job in group:
@@ -462,13 +435,7 @@ class Sender:
         return submitted, waiting, shortest_wait
 
     def _bulk_budget(
-        self,
-        carrier: str,
-        mps: float,
-        share: float,
-        wanted: int,
-        now: float,
-        burst: int | None = None,
+        self, carrier: str, mps: float, share: float, wanted: int, now: float
     ) -> tuple[int, float, float]:
         """The marketing lane's slots that have come: (slots due, lane rate, seconds until the
         next slot or ask).
@@ -479,9 +446,7 @@ class Sender:
         and overflow (85% of M at M = 50 and 200); asking for it all kept tokens in credit,
         sent late."""
         pacer = self._pacers[carrier]
-        rate, capacity = bucket_shape(mps, burst)
-        if burst is not None and burst < 2:
-            pacer.catch_up, pacer.max_late = 0.0, burst_slack(mps) / 2
+        rate, capacity = bucket_shape(mps)
         floor = reserve_floor(capacity, share)
         ahead = rate * BOOK_AHEAD
         target = min(wanted, max(1, int((capacity - floor + ahead) * BULK_REFILL_SHARE)))
@@ -510,12 +475,7 @@ class Sender:
         return due, lane_rate, max(0.0, ready_at - now)
 
     def take_tokens(
-        self,
-        carrier: str,
-        mps: float,
-        reserved_share: float,
-        wanted: int,
-        burst: int | None = None,
+        self, carrier: str, mps: float, reserved_share: float, wanted: int
     ) -> tuple[int, float]:
         """Take up to `wanted` PDU tokens; returns (granted, rate the bucket refilled at).
 
@@ -524,7 +484,7 @@ class Sender:
         :func:`reserve_floor`, so it uses whatever OTP and transactional traffic leave and
         they never wait behind it (ARCHITECTURE.md invariant 3). One Redis call.
         """
-        rate, capacity = bucket_shape(mps, burst)
+        rate, capacity = bucket_shape(mps)
         floor = reserve_floor(capacity, reserved_share)
         grant, paced, _ = self.buckets.take_lane(
             bucket_key(carrier), pace_key(carrier), rate, capacity, floor, self.pacing, wanted

@@ -36,7 +36,7 @@ from store import (
     upgrade,
 )
 from workers import Sender
-from workers.sending import BURST_SLACK, MPS_HEADROOM, bucket_shape
+from workers.sending import MPS_HEADROOM
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ROUTES = """
@@ -348,16 +348,13 @@ def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
     # Before: every pass of the loop asked, about one ask per message.
 
 
-def _stamping_sender(
-    store: MessageStore, table: RoutingTable, late: float
-) -> tuple[Sender, list[float]]:
-    """A Sender on a fake clock whose sleeps end `late` seconds late, and the clock reading of
-    every submit it makes."""
+def _stamping_sender(store: MessageStore, table: RoutingTable) -> tuple[Sender, list[float]]:
+    """A Sender on a fake clock, and the clock reading of every submit it makes."""
     clock = [0.0]
     sent_at: list[float] = []
 
     def sleep(seconds: float) -> None:
-        clock[0] += seconds + late
+        clock[0] += seconds
 
     class Stamping(ScriptedSession):
         def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
@@ -381,7 +378,7 @@ def test_marketing_submits_are_paced_evenly_not_in_bursts(
 ) -> None:
     """A carrier with burst 1 throttles two PDUs closer than 1/M: the lane spends each grant
     at the rate it was granted, one slot per PDU."""
-    sender, sent_at = _stamping_sender(store, table, late=0.0)
+    sender, sent_at = _stamping_sender(store, table)
     stats, _ = sender.send([_queue(store) for _ in range(100)])
     assert stats.sent == 100
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
@@ -642,27 +639,3 @@ def test_failover_on_sends_a_permanent_code_of_that_carrier_to_the_next_candidat
     stats, _ = _sender(store, table, sessions).send([_queue(store)])
     assert (stats.sent, stats.failed, stats.failovers) == (1, 0, 1)
     assert len(sessions["dear"].submitted) == 1
-
-
-@pytest.mark.parametrize(("mps", "share"), [(50, 0.833), (200, 0.833), (1000, 0.5)])
-def test_a_burst_one_carrier_is_paced_a_token_interval_plus_the_slack_apart(
-    mps: int, share: float
-) -> None:
-    rate, capacity = bucket_shape(mps, burst=1)
-    assert capacity == 1.0
-    assert rate / mps == pytest.approx(share, abs=0.001)
-    assert 1 / rate - 1 / mps == pytest.approx(max(BURST_SLACK, 0.2 / mps))
-    assert bucket_shape(mps, burst=10_000) == bucket_shape(mps)  # deeper than ours: no change
-
-
-def test_a_late_wake_up_never_sends_two_pdus_at_once_to_a_burst_one_carrier(
-    store: MessageStore, tmp_path: Path
-) -> None:
-    path = tmp_path / "burst.toml"
-    path.write_text(ROUTES.replace("mps = 1000\n", "mps = 1000\nburst = 1\n", 1))
-    # a busy host wakes the loop 3 ms late, every time
-    sender, sent_at = _stamping_sender(store, load_routes(path), late=0.003)
-    stats, _ = sender.send([_queue(store) for _ in range(50)])
-    assert stats.sent == 50
-    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
-    assert min(gaps) >= 1 / 1000  # the carrier's token interval, never less
