@@ -130,6 +130,7 @@ def _message_json(view: MessageView) -> dict[str, Any]:
                 "submit_status": a.submit_status,
                 "error_code": a.error_code,
                 "receipt_state": a.receipt_state,
+                "receipt_stat": a.receipt_stat,
                 "carrier_message_ids": list(a.carrier_message_ids),
                 "submitted_at": a.submitted_at,
                 "receipt_at": a.receipt_at,

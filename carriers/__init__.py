@@ -17,7 +17,14 @@ from carriers.health_store import (
 )
 from carriers.memory import MemorySession
 from carriers.parts import build_parts, concat_udh, reference_for
-from carriers.pool import CarrierPool, CarrierSession, RebindBackoff
+from carriers.pool import (
+    BindLeaseStore,
+    CarrierLink,
+    CarrierPool,
+    CarrierSession,
+    RebindBackoff,
+    Reconciled,
+)
 from carriers.receipts import (
     Receipt,
     message_id_variants,
@@ -33,6 +40,8 @@ from carriers.status import STATUS_TABLE, Outcome, error_for, outcome_for, statu
 __all__ = [
     "STATUS_TABLE",
     "Ack",
+    "BindLeaseStore",
+    "CarrierLink",
     "CarrierPool",
     "CarrierSession",
     "Circuit",
@@ -49,6 +58,7 @@ __all__ = [
     "Outcome",
     "RebindBackoff",
     "Receipt",
+    "Reconciled",
     "RedisHealthStore",
     "SmppSession",
     "SubmitPart",

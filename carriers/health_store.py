@@ -4,8 +4,11 @@ Counters go into 5-second buckets (`sb:health:{carrier}:{bucket}` hashes that ex
 minute); a view sums the last 12 buckets for the score (`carriers.health.score`) and the last 3
 for the circuit: at least `failure_threshold` carrier failures (system errors, timeouts, lost
 binds) and no success in those 15 s → `open`; once the newest failure is `open_for` seconds old
-without a success since → `half_open` (routed last, as a trial). Buckets use the worker's wall
-clock (NTP-synced hosts are close enough for health; MPS uses Redis's own clock).
+without a success since → `half_open`: routed last, and only `half_open_probes` messages per
+`open_for` seconds go to it cluster-wide (`take_probe`, a Redis counter per window); one probe
+accepted is a success in the window, which closes the circuit; a probe failing is a new failure,
+which opens it again. Buckets use the worker's wall clock (NTP-synced hosts are close enough for
+health; MPS uses Redis's own clock).
 
 Fails open: if Redis cannot be read, every carrier looks healthy (counted, logged), because
 health only orders candidates — the MPS buckets, which fail closed, still guard the carriers.
@@ -47,6 +50,11 @@ class HealthPolicy:
 
     failure_threshold: int = 5
     open_for: float = 10.0
+    half_open_probes: int = 3  # messages let through per `open_for` while half-open
+
+    def probe_window(self, now: float) -> int:
+        """Which `open_for`-long window `now` is in (each has its own probes)."""
+        return int(now // self.open_for)
 
 
 class HealthStore(Protocol):
@@ -58,6 +66,11 @@ class HealthStore(Protocol):
 
     def views(self, carriers: Iterable[str]) -> dict[str, HealthView]:
         """The current view of each carrier."""
+        ...
+
+    def take_probe(self, carrier: str) -> bool:
+        """One of the `half_open_probes` trial messages of this window for a half-open carrier;
+        False when they are taken (send it elsewhere, or later)."""
         ...
 
 
@@ -120,6 +133,22 @@ class RedisHealthStore:
             self.failures += 1
             log.warning("carrier health counters not written (Redis unavailable)")
 
+    def take_probe(self, carrier: str) -> bool:
+        """A probe slot of this window (INCR on a key expiring with it). Fails closed: no
+        Redis, no probe — though with no Redis no carrier looks half-open (views fail open)."""
+        window = self.policy.probe_window(self.clock())
+        key = f"{self.prefix}{carrier}:probes:{window}"
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, int(self.policy.open_for) + 1)
+            taken = int(pipe.execute()[0])
+        except redis.RedisError:
+            self.failures += 1
+            log.warning("half-open probe of %s not taken (Redis unavailable)", carrier)
+            return False
+        return taken <= self.policy.half_open_probes
+
     def views(self, carriers: Iterable[str]) -> dict[str, HealthView]:
         """Every carrier's view; all healthy when Redis cannot be read (fails open)."""
         names = list(carriers)
@@ -158,7 +187,15 @@ class MemoryHealthStore:
         self.policy = policy
         self.clock = clock
         self._buckets: dict[str, dict[int, dict[str, int]]] = defaultdict(dict)
+        self._probes: dict[tuple[str, int], int] = defaultdict(int)
         self._lock = threading.Lock()
+
+    def take_probe(self, carrier: str) -> bool:
+        """A probe slot of this window."""
+        key = (carrier, self.policy.probe_window(self.clock()))
+        with self._lock:
+            self._probes[key] += 1
+            return self._probes[key] <= self.policy.half_open_probes
 
     def add(self, carrier: str, **counts: int) -> None:
         """Add to this bucket's counters."""

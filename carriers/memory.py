@@ -65,6 +65,11 @@ class MemorySession:
         """True between a successful bind and close/drop."""
         return self._bound
 
+    @property
+    def in_flight(self) -> int:
+        """Always 0: every submit is answered at once."""
+        return 0
+
     def bind(self) -> None:
         """Bind, or raise the configured `bind_error`."""
         if self._bind_error is not None:

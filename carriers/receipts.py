@@ -59,6 +59,7 @@ _FIELD = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TEXT_KEY = re.compile(r"(?:^|\s)text\s*:", re.IGNORECASE)
+MAX_RAW_STAT = 32  # octets of an unknown `stat:` word kept (the column's width)
 _MAX_ID_DIGITS = 80  # receipted_message_id is at most 65 octets (SMPP 3.4 §5.3.2.12)
 
 
@@ -71,6 +72,9 @@ class Receipt:
     error_code: str = ""
     submitted_at: datetime | None = None
     done_at: datetime | None = None
+    # The `stat:` word as sent when it is none we know (then `state` is UNDELIVERED): kept so
+    # an operator sees what the carrier said.
+    raw_stat: str = ""
 
 
 def _parse_date(value: str | None) -> datetime | None:
@@ -122,10 +126,16 @@ def parse_receipt(short_message: bytes, tlvs: Mapping[str, object] | None = None
     message_id = message_id or fields.get("id")
     if not message_id:
         raise InvalidInput("receipt", "no receipted_message_id TLV and no id: in the text")
+    raw_stat = ""
     if isinstance(tlv_state, int) and tlv_state in MESSAGE_STATE:
-        state = MESSAGE_STATE[tlv_state]
+        state = MESSAGE_STATE[tlv_state]  # the machine form wins over the text (§5.3.2.35)
     elif "stat" in fields:
-        state = STAT_TEXT.get(fields["stat"].upper(), ReceiptState.UNKNOWN)
+        stat = fields["stat"].upper()
+        known = STAT_TEXT.get(stat)
+        if known is None:  # a word of the carrier's own: not delivered, and say what it was
+            state, raw_stat = ReceiptState.UNDELIVERED, fields["stat"][:MAX_RAW_STAT]
+        else:
+            state = known
     else:
         raise InvalidInput("receipt", "no message_state TLV and no stat: in the text")
     return Receipt(
@@ -134,6 +144,7 @@ def parse_receipt(short_message: bytes, tlvs: Mapping[str, object] | None = None
         error_code=fields.get("err", ""),
         submitted_at=_parse_date(fields.get("submit date")),
         done_at=_parse_date(fields.get("done date")),
+        raw_stat=raw_stat,
     )
 
 
@@ -144,7 +155,8 @@ def render_receipt_text(receipt: Receipt, *, submitted: int = 1, text: str = "")
         f"id:{receipt.carrier_message_id} sub:{submitted:03d} dlvrd:{delivered:03d} "
         f"submit date:{_render_date(receipt.submitted_at)} "
         f"done date:{_render_date(receipt.done_at)} "
-        f"stat:{STAT_RENDER[receipt.state]} err:{receipt.error_code} text:{text[:20]}"
+        f"stat:{receipt.raw_stat or STAT_RENDER[receipt.state]} "
+        f"err:{receipt.error_code} text:{text[:20]}"
     )
     return rendered.encode("latin-1")
 

@@ -20,7 +20,9 @@ from messaging.configfile import (
 from messaging.encoding import Segmentation, decode_gsm7, encode, encode_gsm7, is_gsm7, segment
 from messaging.errors import (
     CarrierError,
+    CarrierRemoved,
     CarrierSystemError,
+    CircuitOpen,
     ConfigError,
     ConfigProblem,
     EmptyBody,
@@ -38,6 +40,7 @@ from messaging.errors import (
 from messaging.leases import LeasePolicy
 from messaging.phone import PhoneNumber, parse_e164
 from messaging.reassembly import ConcatRef, reassemble
+from messaging.retry import Action, NextAction, ResendPolicy, RetryPolicy, next_action
 from messaging.stream import (
     CHANNEL_PREFIX,
     StatusEvent,
@@ -69,6 +72,7 @@ __all__ = [
     "DEFAULT_CALLBACK_RETRY",
     "E164",
     "FINAL_STATUSES",
+    "Action",
     "CallbackEvent",
     "CallbackPolicy",
     "CallbackRetry",
@@ -76,7 +80,9 @@ __all__ = [
     "CallbackTarget",
     "CallbackUrlForbidden",
     "CarrierError",
+    "CarrierRemoved",
     "CarrierSystemError",
+    "CircuitOpen",
     "ConcatRef",
     "ConfigError",
     "ConfigProblem",
@@ -88,12 +94,15 @@ __all__ = [
     "MessageClass",
     "MessageId",
     "MissingVariable",
+    "NextAction",
     "NoRoute",
     "PermanentCarrierError",
     "PhoneNumber",
     "RateLimited",
     "ReceiptState",
+    "ResendPolicy",
     "ResponseTimeout",
+    "RetryPolicy",
     "Segmentation",
     "Status",
     "StatusEvent",
@@ -113,6 +122,7 @@ __all__ = [
     "format_loc",
     "is_gsm7",
     "load_model",
+    "next_action",
     "next_callback_attempt",
     "numeric_host",
     "parse_e164",

@@ -14,7 +14,9 @@ SwitchboardError
     │   ├── Throttled                             ESME_RTHROTTLED / ESME_RMSGQFUL
     │   ├── CarrierSystemError                    ESME_RSYSERR and friends
     │   ├── ResponseTimeout                       no *_resp within the PDU timeout
-    │   └── Unbound                               no bound session / connection lost
+    │   ├── Unbound                               no bound session / connection lost
+    │   │   └── CarrierRemoved                    a routes reload removed the carrier
+    │   └── CircuitOpen                           half-open: this window's probes are taken
     └── PermanentCarrierError                     the carrier will never take it
 """
 
@@ -127,6 +129,14 @@ class ResponseTimeout(TransientCarrierError):
 
 class Unbound(TransientCarrierError):
     """No bound session: connect/bind failed or the connection was lost."""
+
+
+class CircuitOpen(TransientCarrierError):
+    """Not sent: the carrier's circuit is half-open and its probe messages are taken."""
+
+
+class CarrierRemoved(Unbound):
+    """The carrier is no longer configured: a routes reload removed it from this process."""
 
 
 class PermanentCarrierError(CarrierError):

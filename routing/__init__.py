@@ -7,7 +7,7 @@ decision_json(request, decision)                         # the same, as JSON dat
 """
 
 from routing.candidate import Candidate
-from routing.config import BindMode, Strategy
+from routing.config import BindMode, SegmentReceipts, Strategy
 from routing.diff import CarrierChange, ExclusionChange, PriceChange, TableDiff, diff_tables
 from routing.engine import (
     Decision,
@@ -30,6 +30,7 @@ from routing.table import (
     Route,
     RoutePlan,
     RoutingTable,
+    carriers_by_receipts,
 )
 from routing.watch import RoutesWatcher
 
@@ -56,11 +57,13 @@ __all__ = [
     "RouteRequest",
     "RoutesWatcher",
     "RoutingTable",
+    "SegmentReceipts",
     "Snapshot",
     "Strategy",
     "TableDiff",
     "TableHolder",
     "candidate_json",
+    "carriers_by_receipts",
     "decision_json",
     "diff_tables",
     "explain",

@@ -35,7 +35,17 @@ def _check_currency(value: str) -> str:
     return value
 
 
+_STATUS = re.compile(r"^(ESME_R[A-Z0-9]+|0x[0-9A-F]{8})$")
+
+
+def _check_status(value: str) -> str:
+    if not _STATUS.match(value):
+        raise ValueError('must be an SMPP status name like "ESME_RINVDSTADR" or "0x00000401"')
+    return value
+
+
 Prefix = Annotated[str, AfterValidator(_check_prefix)]
+StatusName = Annotated[str, AfterValidator(_check_status)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 Amount = Annotated[Decimal, Field(ge=0)]
 
@@ -66,13 +76,12 @@ def _only_transceiver(mode: BindMode) -> BindMode:
     return mode
 
 
-def _only_one_bind(count: int) -> int:
-    if count != 1:
-        raise ValueError(
-            "only 1 is supported yet: every worker process holds one bind per carrier, so a "
-            "cluster holds one per sending process (cap them with the carrier's max binds)"
-        )
-    return count
+class SegmentReceipts(StrEnum):
+    """How a carrier reports a concatenated message: a receipt per segment, or one in all."""
+
+    AUTO = "auto"  # wait for every segment's; settle on what came once no more can be coming
+    EACH = "each"  # one receipt per segment: the message is final when every segment has one
+    ONE = "one"  # one receipt per message (first or last segment): it settles every part
 
 
 class _Frozen(BaseModel):
@@ -89,10 +98,14 @@ class CarrierModel(_Frozen):
     password: str = Field(max_length=8)
     system_type: str = Field(default="", max_length=12)  # SMPP 3.4 §4.1.1: 13 with the NUL
     # Each sending worker process holds one transceiver session per carrier and takes receipts
-    # on it; other bind kinds and counts are refused rather than silently ignored.
+    # on it; other bind kinds are refused rather than silently ignored.
     bind: Annotated[BindMode, AfterValidator(_only_transceiver)] = BindMode.TRANSCEIVER
-    binds: Annotated[int, AfterValidator(_only_one_bind)] = Field(default=1, gt=0)
+    # Binds the whole cluster may hold to this carrier (its max binds): each bind takes a Redis
+    # lease first, and a process that gets none does not bind (fails closed). Unset: no cap,
+    # every sending process binds once.
+    binds: int | None = Field(default=None, gt=0)
     window: int = Field(default=10, gt=0)
+    enquire_link: float = Field(default=30.0, gt=0)  # seconds of silence before enquire_link
     mps: int = Field(gt=0)  # submit_sm PDUs per second, cluster-wide
     encodings: tuple[Encoding, ...] = Field(default=(Encoding.GSM7, Encoding.UCS2), min_length=1)
     otp_reserved_share: float = Field(default=0.2, ge=0, le=0.9)
@@ -102,6 +115,12 @@ class CarrierModel(_Frozen):
     alphanumeric_sender: bool = True
     # Destinations this carrier does not serve, whatever its price list says.
     exclude_prefixes: tuple[Prefix, ...] = ()
+    segment_receipts: SegmentReceipts = SegmentReceipts.AUTO
+    # Per-carrier overrides of the status table: these permanent codes fail over to the next
+    # candidate (e.g. ESME_RINVDSTADR from a carrier that means "not my coverage"), these
+    # transient ones fail the message at once.
+    failover_on: tuple[StatusName, ...] = ()
+    permanent_on: tuple[StatusName, ...] = ()
 
 
 class AccountModel(_Frozen):

@@ -38,6 +38,7 @@ def load_routes(path: str | Path, display_path: str | None = None) -> RoutingTab
     ]
     price_lists = _price_lists(source, Path(path), model, problems)
     problems += _prefix_list_problems(source, model)
+    problems += _override_problems(source, model)
     problems += _number_problems(source, model)
     problems += _keyword_problems(source, model)
     problems += _route_problems(source, model, price_lists)
@@ -166,6 +167,18 @@ def _prefix_list_problems(source: TomlSource, model: RoutesFile) -> list[ConfigP
                     source.problem((*loc, j), f'"{prefix}" is already covered by "{wider}"')
                 )
     return problems
+
+
+def _override_problems(source: TomlSource, model: RoutesFile) -> list[ConfigProblem]:
+    """A status is either failed over on or final, not both."""
+    return [
+        source.problem(
+            ("carriers", name, "permanent_on", j), f'"{code}" is also in failover_on; pick one'
+        )
+        for name, c in model.carriers.items()
+        for j, code in enumerate(c.permanent_on)
+        if code in c.failover_on
+    ]
 
 
 _NUMBER = re.compile(r"^(\+[1-9][0-9]{6,14}|[0-9]{3,8})$")  # E.164, or a 3-8 digit short code
@@ -326,12 +339,16 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             bind=c.bind,
             binds=c.binds,
             window=c.window,
+            enquire_link=c.enquire_link,
             mps=c.mps,
             encodings=frozenset(c.encodings),
             otp_reserved_share=c.otp_reserved_share,
             throttle_failover=c.throttle_failover,
             alphanumeric_sender=c.alphanumeric_sender,
             exclude_prefixes=c.exclude_prefixes,
+            segment_receipts=c.segment_receipts,
+            failover_on=frozenset(c.failover_on),
+            permanent_on=frozenset(c.permanent_on),
         )
         for name, c in model.carriers.items()
     }

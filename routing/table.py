@@ -32,7 +32,7 @@ from types import MappingProxyType
 
 from messaging import Encoding, MessageClass
 from routing.candidate import Candidate
-from routing.config import BindMode, Strategy
+from routing.config import BindMode, SegmentReceipts, Strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +46,29 @@ class CarrierSpec:
     password: str = field(repr=False)
     system_type: str = ""
     bind: BindMode = BindMode.TRANSCEIVER
-    binds: int = 1
+    binds: int | None = None  # cluster-wide cap held by bind leases; None: no cap
     window: int = 10
+    enquire_link: float = 30.0  # seconds an idle bind waits before enquire_link
     mps: int = 1
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})
     otp_reserved_share: float = 0.2
     throttle_failover: bool = False  # on a throttle: next candidate now, not this one again
     alphanumeric_sender: bool = True
     exclude_prefixes: tuple[str, ...] = ()  # destinations it does not serve
+    segment_receipts: SegmentReceipts = SegmentReceipts.AUTO  # receipts of a multipart message
+    failover_on: frozenset[str] = frozenset()  # permanent status names that fail over here
+    permanent_on: frozenset[str] = frozenset()  # transient status names that are final here
 
     def unserved(self, e164: str) -> str | None:
         """The prefix of `e164` this carrier does not serve, or None when it serves it."""
         return next((p for p in self.exclude_prefixes if e164.startswith(p)), None)
+
+
+def carriers_by_receipts(
+    carriers: Mapping[str, CarrierSpec], mode: SegmentReceipts
+) -> frozenset[str]:
+    """Names of the carriers whose `segment_receipts` is `mode`."""
+    return frozenset(name for name, spec in carriers.items() if spec.segment_receipts is mode)
 
 
 @dataclass(frozen=True, slots=True)

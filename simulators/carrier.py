@@ -129,6 +129,7 @@ class CarrierRuntime:
         self.receipts_raced = 0
         self.receipts_withheld = 0
         self.binds_dropped = 0
+        self.unbinds = 0  # unbind requests from the ESME: a clean end of a bind
         self.enquire_links_sent = 0
         self.enquire_links_unanswered = 0
         self.write_pauses = 0
@@ -390,6 +391,7 @@ class CarrierRuntime:
             "mo_pending": self.mo_created - self.mo_acked,
             "malformed": self.malformed,
             "binds_dropped": self.binds_dropped,
+            "unbinds": self.unbinds,
             "enquire_links_sent": self.enquire_links_sent,
             "enquire_links_unanswered": self.enquire_links_unanswered,
             "write_pauses": self.write_pauses,

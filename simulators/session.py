@@ -337,6 +337,7 @@ class Session(asyncio.Protocol):
         self.flush()
 
     def _unbind(self, pdu: Pdu) -> None:
+        self.runtime.unbinds += 1
         self._out.append(header_only(Cmd.UNBIND_RESP, CommandStatus.ESME_ROK, pdu.sequence))
         self._close_after_flush()
 

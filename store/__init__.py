@@ -1,5 +1,6 @@
 """Persistence: SQLAlchemy 2 models, the message repository, Alembic migrations."""
 
+from messaging import ResendPolicy  # re-exported: its callers built it from store before
 from store.callback_outbox import CALLBACK_HANDOFF_GRACE, CallbackOutbox
 from store.campaign_audience import AudienceLoad
 from store.campaign_records import (
@@ -40,7 +41,6 @@ from store.records import (
     PendingCallback,
     ReceiptBatchResult,
     ReceiptRecord,
-    ResendPolicy,
     SendLease,
     SendOutcome,
     StatusChange,

@@ -375,21 +375,23 @@ def parts_by_key(conn: Connection, keys: Sequence[tuple[str, str]]) -> Sequence[
 
 
 _SET_PART_RECEIPTS = """
-UPDATE parts SET receipt_state = r.state, receipt_error = r.error, receipt_at = %(now)s::timestamp
-FROM unnest(%(id)s::int[], %(state)s::varchar[], %(error)s::varchar[]) AS r(id, state, error)
+UPDATE parts SET receipt_state = r.state, receipt_error = r.error, receipt_stat = r.stat,
+       receipt_at = %(now)s::timestamp
+FROM unnest(%(id)s::int[], %(state)s::varchar[], %(error)s::varchar[], %(stat)s::varchar[])
+     AS r(id, state, error, stat)
 WHERE parts.id = r.id AND parts.id = ANY(%(id)s::int[]) AND parts.receipt_state IS NULL
 """
 # One index probe per attempt (OFFSET 0 keeps the subquery a loop): `attempt_id = ANY(…)` was
 # planned, on stale statistics, as a scan of every part (4 ms a batch at 20,000 parts).
 _PARTS_OF_ATTEMPTS = """
-SELECT p.attempt_id, p.message_id, p.receipt_state
+SELECT p.attempt_id, p.message_id, p.receipt_state, p.receipt_stat
 FROM unnest(%(ids)s::int[]) AS a(id)
-CROSS JOIN LATERAL (SELECT attempt_id, message_id, receipt_state FROM parts
+CROSS JOIN LATERAL (SELECT attempt_id, message_id, receipt_state, receipt_stat FROM parts
                     WHERE parts.attempt_id = a.id OFFSET 0) AS p
 """
 _SET_ATTEMPT_RECEIPTS = """
-UPDATE attempts SET receipt_state = r.state, receipt_at = %(now)s::timestamp
-FROM unnest(%(id)s::int[], %(state)s::varchar[]) AS r(id, state)
+UPDATE attempts SET receipt_state = r.state, receipt_stat = r.stat, receipt_at = %(now)s::timestamp
+FROM unnest(%(id)s::int[], %(state)s::varchar[], %(stat)s::varchar[]) AS r(id, state, stat)
 WHERE attempts.id = r.id AND attempts.id = ANY(%(id)s::int[])
 """
 _OPEN_MESSAGES = """
@@ -419,55 +421,65 @@ class OpenMessage:
 
 
 def set_part_receipts(
-    conn: Connection, rows: Sequence[tuple[int, str, str | None]], now: datetime
+    conn: Connection, rows: Sequence[tuple[int, str, str | None, str | None]], now: datetime
 ) -> None:
-    """(part id, receipt state, error) for parts that have no receipt yet."""
+    """(part id, receipt state, error, raw stat) for parts that have no receipt yet."""
     if not rows:
         return
     if _postgresql(conn):
-        params = {"now": naive_utc(now), **_arrays(rows, "id", "state", "error")}
+        params = {"now": naive_utc(now), **_arrays(rows, "id", "state", "error", "stat")}
         conn.exec_driver_sql(_SET_PART_RECEIPTS, params)
         return
     conn.execute(
         update(Part)
         .where(Part.id == bindparam("b_id"), Part.receipt_state.is_(None))
         .values(
-            receipt_state=bindparam("b_state"), receipt_error=bindparam("b_err"), receipt_at=now
+            receipt_state=bindparam("b_state"),
+            receipt_error=bindparam("b_err"),
+            receipt_stat=bindparam("b_stat"),
+            receipt_at=now,
         ),
-        [{"b_id": i, "b_state": state, "b_err": error} for i, state, error in rows],
+        [
+            {"b_id": i, "b_state": state, "b_err": error, "b_stat": stat}
+            for i, state, error, stat in rows
+        ],
     )
 
 
 def parts_of_attempts(
     conn: Connection, attempt_ids: Sequence[int]
-) -> list[tuple[int, str, str | None]]:
-    """(attempt id, message id, receipt state) of every part of these attempts."""
+) -> list[tuple[int, str, str | None, str | None]]:
+    """(attempt id, message id, receipt state, raw stat) of every part of these attempts."""
     if _postgresql(conn):
         rows: Sequence[Any] = conn.exec_driver_sql(
             _PARTS_OF_ATTEMPTS, {"ids": list(attempt_ids)}
         ).all()
     else:
         rows = conn.execute(
-            select(Part.attempt_id, Part.message_id, Part.receipt_state).where(
+            select(Part.attempt_id, Part.message_id, Part.receipt_state, Part.receipt_stat).where(
                 Part.attempt_id.in_(list(attempt_ids))
             )
         ).all()
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def set_attempt_receipts(conn: Connection, rows: Sequence[tuple[int, str]], now: datetime) -> None:
-    """(attempt id, receipt state) of settled attempts."""
+def set_attempt_receipts(
+    conn: Connection, rows: Sequence[tuple[int, str, str | None]], now: datetime
+) -> None:
+    """(attempt id, receipt state, raw stat) of settled attempts."""
     if not rows:
         return
     if _postgresql(conn):
-        params = {"now": naive_utc(now), **_arrays(rows, "id", "state")}
+        params = {"now": naive_utc(now), **_arrays(rows, "id", "state", "stat")}
         conn.exec_driver_sql(_SET_ATTEMPT_RECEIPTS, params)
         return
     conn.execute(
         update(Attempt)
         .where(Attempt.id == bindparam("b_id"))
-        .values(receipt_state=bindparam("b_state"), receipt_at=now),
-        [{"b_id": i, "b_state": state} for i, state in rows],
+        .values(
+            receipt_state=bindparam("b_state"), receipt_stat=bindparam("b_stat"), receipt_at=now
+        ),
+        [{"b_id": i, "b_state": state, "b_stat": stat} for i, state, stat in rows],
     )
 
 

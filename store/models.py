@@ -157,6 +157,8 @@ class Attempt(Base):
     submit_status: Mapped[str] = mapped_column(String(16))  # accepted | error
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     receipt_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The carrier's `stat:` word when it was none we know (receipt_state is then undelivered).
+    receipt_stat: Mapped[str | None] = mapped_column(String(32), nullable=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The first try after the sweeper took the message back from a dead worker: the carrier
@@ -180,6 +182,7 @@ class Part(Base):
     carrier_message_id: Mapped[str] = mapped_column(String(80))
     receipt_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     receipt_error: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    receipt_stat: Mapped[str | None] = mapped_column(String(32), nullable=True)
     receipt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     # Not unique: carriers recycle ids (a restarted SMSC counts from 1 again); the newest part wins.
@@ -195,6 +198,7 @@ class ParkedReceipt(Base):
     carrier_message_ids: Mapped[str] = mapped_column(Text)  # the id's variants, space-separated
     state: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    raw_stat: Mapped[str] = mapped_column(String(32), default="", server_default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

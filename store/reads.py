@@ -54,6 +54,7 @@ def _read_statement() -> Select[*tuple[Any, ...]]:
             Attempt.submit_status.label("a_submit_status"),
             Attempt.error_code.label("a_error_code"),
             Attempt.receipt_state.label("a_receipt_state"),
+            Attempt.receipt_stat.label("a_receipt_stat"),
             Attempt.submitted_at.label("a_submitted_at"),
             Attempt.receipt_at.label("a_receipt_at"),
             Attempt.resubmitted_after_crash.label("a_resubmitted_after_crash"),
@@ -209,6 +210,7 @@ def _view(rows: Sequence[Row[Any]]) -> tuple[str, MessageView]:
                     receipt_at=r.a_receipt_at,
                     carrier_message_ids=(),
                     resubmitted_after_crash=bool(r.a_resubmitted_after_crash),
+                    receipt_stat=r.a_receipt_stat,
                 )
             )
         if r.p_carrier_message_id is not None:

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from messaging import ReceiptState, Status
+from messaging import ReceiptState, ResendPolicy, Status
 from store import batch_writes, callback_outbox
-from store.models import Message, ParkedReceipt
+from store.models import Attempt, Message, ParkedReceipt, Part
 from store.open_status import is_open, status_of_row
 from store.records import (
     NO_RESEND,
     ParkedRetry,
     ReceiptBatchResult,
     ReceiptRecord,
-    ResendPolicy,
     StatusChange,
 )
 
@@ -50,8 +49,12 @@ class ReceiptBook:
         now: datetime,
         resend: ResendPolicy = NO_RESEND,
         park_unmatched: bool = False,
+        one_receipt: Collection[str] = frozenset(),
     ) -> ReceiptBatchResult:
         """Match receipts to parts (idempotently); settle messages whose parts all have receipts.
+
+        A carrier in `one_receipt` sends one receipt per concatenated message (for its first
+        or its last segment): that receipt settles the whole attempt.
 
         With `park_unmatched`, receipts that match no part yet (they raced ahead of their
         `submit_sm_resp`) are kept in `parked_receipts` in the same transaction, so the caller
@@ -60,7 +63,7 @@ class ReceiptBook:
         if not receipts:
             return ReceiptBatchResult(0, 0, ())
         with self.engine.begin() as conn:
-            result = self._apply(conn, receipts, now, resend)
+            result = self._apply(conn, receipts, now, resend, one_receipt)
             if park_unmatched and result.unmatched:
                 conn.execute(
                     insert(ParkedReceipt),
@@ -70,6 +73,7 @@ class ReceiptBook:
                             "carrier_message_ids": " ".join(r.carrier_message_ids),
                             "state": r.state,
                             "error_code": r.error_code,
+                            "raw_stat": r.raw_stat,
                             "received_at": r.received_at or now,
                         }
                         for r in result.unmatched
@@ -79,7 +83,12 @@ class ReceiptBook:
         return result
 
     def retry_parked(
-        self, now: datetime, max_age: timedelta, resend: ResendPolicy = NO_RESEND, limit: int = 1000
+        self,
+        now: datetime,
+        max_age: timedelta,
+        resend: ResendPolicy = NO_RESEND,
+        limit: int = 1000,
+        one_receipt: Collection[str] = frozenset(),
     ) -> ParkedRetry:
         """Apply parked receipts again; drop those that matched, and those older than `max_age`.
 
@@ -100,10 +109,11 @@ class ReceiptBook:
                     r.state,
                     r.error_code,
                     r.received_at,
+                    r.raw_stat,
                 )
                 for r in rows
             ]
-            result = self._apply(conn, records, now, resend)
+            result = self._apply(conn, records, now, resend, one_receipt)
             waiting = {id(r) for r in result.unmatched}
             done, dropped, kept = [], [], 0
             for row, record in zip(rows, records, strict=True):
@@ -123,6 +133,59 @@ class ReceiptBook:
                 conn.execute(delete(ParkedReceipt).where(ParkedReceipt.id.in_(done + dropped)))
         return ParkedRetry(result, kept, len(dropped))
 
+    def settle_partial_receipts(
+        self,
+        now: datetime,
+        received_before: datetime,
+        carriers: Collection[str],
+        resend: ResendPolicy = NO_RESEND,
+        limit: int = 1000,
+    ) -> ReceiptBatchResult:
+        """Settle multipart attempts on `carriers` whose parts have some receipts, none newer
+        than `received_before`, and still miss others: the carrier sends one receipt per
+        concatenated message, so the rest will never come.
+
+        Looks only at the oldest `limit` `sent` messages of more than one segment sent before
+        `received_before` (what one sweep can afford).
+        """
+        if not carriers:
+            return ReceiptBatchResult(0, 0, ())
+        with self.engine.begin() as conn:
+            # Oldest first through (status, updated_at); attempts by message id and parts by
+            # attempt id are both indexed (parts.message_id is not).
+            candidates = (
+                select(Message.id)
+                .where(
+                    Message.status == Status.SENT.value,
+                    Message.updated_at < received_before,
+                    Message.segments > 1,
+                )
+                .order_by(Message.updated_at)
+                .limit(limit)
+                .scalar_subquery()
+            )
+            rows = conn.execute(
+                select(Part.attempt_id)
+                .select_from(Attempt)
+                .join(Part, Part.attempt_id == Attempt.id)
+                .where(
+                    Attempt.message_id.in_(candidates),
+                    Attempt.carrier.in_(sorted(carriers)),
+                    Attempt.receipt_state.is_(None),
+                )
+                .group_by(Part.attempt_id)
+                .having(
+                    func.count(Part.receipt_state) > 0,
+                    func.count(Part.receipt_state) < func.count(),
+                    func.max(Part.receipt_at) < received_before,
+                )
+            ).all()
+            attempts = [r[0] for r in rows]
+            if not attempts:
+                return ReceiptBatchResult(0, 0, ())
+            changes, again = self._settle_attempts(conn, attempts, now, resend, set(attempts))
+        return ReceiptBatchResult(len(attempts), 0, (), tuple(changes), tuple(again))
+
     def parked_count(self) -> int:
         """Receipts waiting in `parked_receipts`."""
         with self.engine.connect() as conn:
@@ -134,6 +197,7 @@ class ReceiptBook:
         receipts: Sequence[ReceiptRecord],
         now: datetime,
         resend: ResendPolicy,
+        one_receipt: Collection[str] = frozenset(),
     ) -> ReceiptBatchResult:
         """Match and settle `receipts` inside the caller's transaction."""
         keys = sorted({(r.carrier, v) for r in receipts for v in r.carrier_message_ids})
@@ -145,8 +209,9 @@ class ReceiptBook:
         newest: dict[tuple[str, str], Any] = {}
         for p in found:
             newest.setdefault((p.carrier, p.carrier_message_id), p)
-        part_updates: list[tuple[int, str, str | None]] = []
+        part_updates: list[tuple[int, str, str | None, str | None]] = []
         touched_attempts: set[int] = set()
+        whole: set[int] = set()  # attempts one receipt settles (its carrier sends one per message)
         seen_parts: set[int] = set()
         for r in receipts:
             part = next(
@@ -163,37 +228,44 @@ class ReceiptBook:
                 duplicates += 1
                 continue
             seen_parts.add(part.id)
-            part_updates.append((part.id, r.state, r.error_code or None))
+            part_updates.append((part.id, r.state, r.error_code or None, r.raw_stat or None))
             touched_attempts.add(part.attempt_id)
+            if r.carrier in one_receipt:
+                whole.add(part.attempt_id)
         if part_updates:
             batch_writes.set_part_receipts(conn, part_updates, now)
-            changes, again = self._settle_attempts(conn, touched_attempts, now, resend)
+            changes, again = self._settle_attempts(conn, touched_attempts, now, resend, whole)
         return ReceiptBatchResult(
             matched, duplicates, tuple(unmatched), tuple(changes), tuple(again)
         )
 
     def _settle_attempts(
-        self, conn: Connection, attempt_ids: Iterable[int], now: datetime, resend: ResendPolicy
+        self,
+        conn: Connection,
+        attempt_ids: Iterable[int],
+        now: datetime,
+        resend: ResendPolicy,
+        whole: Collection[int] = frozenset(),
     ) -> tuple[list[StatusChange], list[str]]:
-        """Settle attempts whose parts all have receipts; a failed one may go out again."""
-        by_attempt: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+        """Settle attempts whose parts all have receipts (those in `whole`: whose parts have
+        any receipt); a failed one may go out again."""
+        by_attempt: dict[int, list[tuple[int, str, str | None, str | None]]] = defaultdict(list)
         for row in batch_writes.parts_of_attempts(conn, list(attempt_ids)):
             by_attempt[row[0]].append(row)
-        attempt_updates: list[tuple[int, str]] = []
+        attempt_updates: list[tuple[int, str, str | None]] = []
         message_updates: list[tuple[str, str]] = []
         for attempt_id, parts in by_attempt.items():
-            states = [state for _, _, state in parts]
-            if any(state is None for state in states):
+            received = [(state, stat) for _, _, state, stat in parts if state is not None]
+            if not received or (len(received) < len(parts) and attempt_id not in whole):
                 continue  # wait for every segment's receipt
-            status = max(
+            status, stat = max(
                 (
-                    _RECEIPT_TO_STATUS.get(ReceiptState(state), Status.UNDELIVERED)
-                    for state in states
-                    if state is not None
+                    (_RECEIPT_TO_STATUS.get(ReceiptState(state), Status.UNDELIVERED), stat)
+                    for state, stat in received
                 ),
-                key=lambda s: _STATUS_RANK[s],
+                key=lambda pair: _STATUS_RANK[pair[0]],
             )
-            attempt_updates.append((attempt_id, status.value))
+            attempt_updates.append((attempt_id, status.value, stat))
             message_updates.append((parts[0][1], status.value))
         if not attempt_updates:
             return [], []
@@ -212,6 +284,8 @@ class ReceiptBook:
                 again.append(message_id)
             else:
                 settle.append((message_id, status_value))
+        # A final status never precedes its `sent`: settle_messages takes the later of `now`
+        # and the row's `sent_at` (`now` was read before this transaction waited for locks).
         batch_writes.settle_messages(conn, settle, now)
         if again:  # e.g. an undelivered OTP: the next carrier, while its code is valid
             conn.execute(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from messaging import CallbackEvent
+from messaging import CallbackEvent, ResendPolicy
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class ReceiptRecord:
     state: str
     error_code: str = ""
     received_at: datetime | None = None  # when our bind got it (a parked one expires by this)
+    raw_stat: str = ""  # the carrier's `stat:` word when it is none we know (state undelivered)
 
 
 @dataclass(frozen=True)
@@ -114,25 +115,7 @@ class StatusChange:
     callback: PendingCallback | None = None
 
 
-@dataclass(frozen=True)
-class ResendPolicy:
-    """Which messages get another carrier when a receipt says undelivered (or none comes)."""
-
-    classes: frozenset[str] = frozenset({"otp"})
-    max_attempts: int = 3
-    min_validity_left: timedelta = timedelta(seconds=30)
-
-    def allows(
-        self, message_class: str, attempts: int, valid_until: datetime, now: datetime
-    ) -> bool:
-        """True when one more attempt is worth it: right class, tries left, time left."""
-        return (
-            message_class in self.classes
-            and attempts < self.max_attempts
-            and valid_until - now >= self.min_validity_left
-        )
-
-
+# The resend decision is pure policy (messaging/retry.py); the store only asks it.
 NO_RESEND = ResendPolicy(classes=frozenset())
 
 
@@ -173,6 +156,7 @@ class AttemptView:
     receipt_at: datetime | None
     carrier_message_ids: tuple[str, ...]
     resubmitted_after_crash: bool = False
+    receipt_stat: str | None = None  # the carrier's own `stat:` word, when none we know
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from messaging import ConfigError, Encoding, MessageClass
 from routing import (
+    HEALTHY,
     CarrierChange,
     CarrierHealth,
     Circuit,
@@ -56,15 +57,34 @@ def _load(path: Path, console: Console) -> RoutingTable:
         raise typer.Exit(1) from None
 
 
-def _print_paces(console: Console, table: RoutingTable, carriers: list[str]) -> None:
-    """Each carrier's adaptive pace (AIMD after throttles), as every worker reads it."""
+def _live_health(table: RoutingTable) -> dict[str, CarrierHealth] | None:
+    """Every carrier's health (score, circuit) as the workers read it from Redis; None when
+    no Redis is configured (the embedded one lives only as long as its stack)."""
     # Imported here: `workers` pulls in Celery, which the offline commands do not need.
+    from carriers import RedisHealthStore
+    from ratelimit import limits_client
+    from switchboard.settings import Settings
+
+    url = Settings().redis_url
+    if not url:
+        return None
+    views = RedisHealthStore(limits_client(url)).views(table.carriers)
+    return {n: CarrierHealth(v.score, Circuit(v.circuit.value)) for n, v in views.items()}
+
+
+def _print_live(
+    console: Console,
+    table: RoutingTable,
+    carriers: list[str],
+    health: dict[str, CarrierHealth] | None,
+) -> None:
+    """Each carrier's live health, circuit and adaptive pace (AIMD after throttles)."""
     from ratelimit import Pacing, RedisTokenBuckets, limits_client
     from switchboard.settings import Settings
     from workers import pace_key
 
     url = Settings().redis_url
-    if not url:
+    if health is None or not url:
         console.print("live pace: SWITCHBOARD_REDIS_URL is not set (embedded Redis)", markup=False)
         return
     buckets = RedisTokenBuckets(limits_client(url))
@@ -74,6 +94,11 @@ def _print_paces(console: Console, table: RoutingTable, carriers: list[str]) -> 
         note = "" if pace >= 1.0 else " (cut after throttles, growing back)"
         console.print(
             f"live pace: {carrier} {pace:.0%} of {mps} MPS = {pace * mps:.0f}/s{note}",
+            markup=False,
+        )
+    for carrier, state in health.items():
+        console.print(
+            f"live health: {carrier} score {state.score:.2f}, circuit {state.circuit}",
             markup=False,
         )
 
@@ -111,7 +136,8 @@ def _summary(table: RoutingTable) -> list[str]:
         listed = len(table.price_lists.get(c.name, {}))
         lines.append(
             f"  {c.name}: {c.host}:{c.port}, {c.mps} MPS ({c.otp_reserved_share:.0%} for OTP), "
-            f"{c.binds} x {c.bind} window {c.window}, {listed} prices{served}"
+            f"{c.binds or 'one per process'} x {c.bind} window {c.window}, "
+            f"{listed} prices{served}"
         )
     lines.append("routes (most specific match wins):")
     for r in table.routes:
@@ -168,7 +194,9 @@ def explain_number(
     live: Annotated[
         bool,
         typer.Option(
-            "--live", help="also read each carrier's adaptive pace from SWITCHBOARD_REDIS_URL"
+            "--live",
+            help="route on live health and show it, with each carrier's adaptive pace "
+            "(SWITCHBOARD_REDIS_URL)",
         ),
     ] = False,
 ) -> None:
@@ -176,7 +204,8 @@ def explain_number(
     console = _console()
     to = _normalise(number)
     table = _load(file, console)
-    snapshot = _snapshot(table, down or [], tokens or [])
+    health = _live_health(table) if live else None
+    snapshot = _snapshot(table, down or [], tokens or [], health)
     request = RouteRequest(message_id, to, message_class, segments, encoding, account, sender)
     decision = explain(request, table, snapshot)
     if as_json:
@@ -218,7 +247,7 @@ def explain_number(
             soft_wrap=True,
         )
     if live:
-        _print_paces(console, table, [c.carrier for c in decision.candidates])
+        _print_live(console, table, [c.carrier for c in decision.candidates], health)
     if decision.excluded:
         left_out = Table(title="Left out")
         for column in ("carrier", "reason", "detail"):
@@ -228,8 +257,14 @@ def explain_number(
         console.print(left_out)
 
 
-def _snapshot(table: RoutingTable, down: list[str], tokens: list[str]) -> Snapshot:
-    """The health the operator asks to assume: open circuits and bucket levels by carrier."""
+def _snapshot(
+    table: RoutingTable,
+    down: list[str],
+    tokens: list[str],
+    live: dict[str, CarrierHealth] | None = None,
+) -> Snapshot:
+    """The health the operator asks to assume — open circuits and bucket levels by carrier —
+    over the live health when given."""
     levels: dict[str, float] = {}
     for item in tokens:
         name, _, raw = item.partition("=")
@@ -243,13 +278,15 @@ def _snapshot(table: RoutingTable, down: list[str], tokens: list[str]) -> Snapsh
         unknown = sorted(set(names) - set(table.carriers))
         if unknown:
             raise typer.BadParameter(f"unknown carrier {', '.join(unknown)}", param_hint=hint)
+    base = live or {}
     return Snapshot.of(
         {
             name: CarrierHealth(
-                circuit=Circuit.OPEN if name in down else Circuit.CLOSED,
+                score=base.get(name, HEALTHY).score,
+                circuit=Circuit.OPEN if name in down else base.get(name, HEALTHY).circuit,
                 capacity_left=levels.get(name),
             )
-            for name in {*down, *levels}
+            for name in {*down, *levels, *base}
         }
     )
 

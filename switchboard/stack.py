@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import signal
+import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -156,6 +158,19 @@ class Stack:
     def kill_worker(self, name: str) -> None:
         """SIGKILL a worker (and its pool children), as a crash would."""
         self.group.kill(name)
+
+    def terminate_worker(self, name: str, timeout: float = 30.0) -> int | None:
+        """SIGTERM a worker's main process only, as an operator stopping it would (Celery's
+        warm shutdown: no new tasks, the running ones finish, then each pool child closes its
+        sessions); its exit code, or None if it did not exit within `timeout`."""
+        for n, process in self.group.processes:
+            if n == name and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    return process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    return None
+        return None
 
     def start_worker(self, spec: WorkerSpec) -> None:
         """Start one more worker process (e.g. after a crash)."""

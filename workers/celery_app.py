@@ -111,7 +111,7 @@ def make_celery(
 
     @worker_process_shutdown.connect(weak=False)  # type: ignore[untyped-decorator]
     def _close(**_: Any) -> None:
-        runtime.close()
+        runtime.close(drain=settings.response_timeout)  # what is in flight answered, then unbound
 
     return app
 

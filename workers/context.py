@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -12,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from carriers import (
+    CarrierLink,
     CarrierPool,
+    CarrierSession,
     Endpoint,
     HealthView,
     Mo,
@@ -22,8 +26,16 @@ from carriers import (
 )
 from messaging import MessageClass
 from metrics import count_receipts
-from ratelimit import RedisTokenBuckets
-from routing import CarrierHealth, Circuit, RoutesWatcher, Snapshot
+from ratelimit import RedisBindLeases, RedisTokenBuckets
+from routing import (
+    CarrierHealth,
+    Circuit,
+    RoutesWatcher,
+    RoutingTable,
+    SegmentReceipts,
+    Snapshot,
+    carriers_by_receipts,
+)
 from store import (
     CallbackOutbox,
     MessageStore,
@@ -81,6 +93,7 @@ def receipt_record(carrier: str, receipt: Receipt, now: datetime) -> ReceiptReco
         str(receipt.state),
         receipt.error_code or "",
         now,
+        receipt.raw_stat,
     )
 
 
@@ -119,6 +132,9 @@ class WorkerContext:
         self._after_receipts = after_receipts
         self.resend_policy = otp_resend_policy(settings)
         self._pool: CarrierPool | None = None
+        self._pool_table: RoutingTable | None = None  # the table the pool was reconciled with
+        # Each bind takes one of its carrier's `binds` cluster-wide (fails closed).
+        self.bind_leases = RedisBindLeases(self.redis)
         self._account_names: dict[str, str] = {}
         self._forwarder: ReceiptForwarder | None = None
         self._inbound: InboundForwarder | None = None
@@ -193,7 +209,11 @@ class WorkerContext:
         Raises what the database raised: then nothing is committed and the forwarder retries.
         """
         result = self.store.apply_receipts(
-            receipts, utcnow(), self.resend_policy, park_unmatched=True
+            receipts,
+            utcnow(),
+            self.resend_policy,
+            park_unmatched=True,
+            one_receipt=self.one_receipt_carriers(),
         )
         self._after_commit(result, receipts)
         return result.parked
@@ -201,10 +221,17 @@ class WorkerContext:
     def retry_parked(self) -> int:
         """Apply parked receipts again; returns how many still wait for their attempt."""
         pass_ = self.store.retry_parked(
-            utcnow(), timedelta(seconds=self.settings.receipt_park_seconds), self.resend_policy
+            utcnow(),
+            timedelta(seconds=self.settings.receipt_park_seconds),
+            self.resend_policy,
+            one_receipt=self.one_receipt_carriers(),
         )
         self._after_commit(pass_.result, ())
         return pass_.remaining
+
+    def one_receipt_carriers(self) -> frozenset[str]:
+        """Carriers configured to send one receipt per concatenated message."""
+        return carriers_by_receipts(self.routes.current().carriers, SegmentReceipts.ONE)
 
     def _after_commit(self, result: ReceiptBatchResult, receipts: Sequence[ReceiptRecord]) -> None:
         """Callbacks, resends and health counts of committed receipts: never undo the commit."""
@@ -225,25 +252,33 @@ class WorkerContext:
                 pool.drop(name)
 
     def pool(self) -> CarrierPool:
-        """This process's SMPP sessions, one pool over every carrier of the routing table."""
+        """This process's SMPP sessions over every carrier of the routing table in force
+        (reconciled with it whenever a reload swapped in another table)."""
+        table = self.routes.current()
         with self._lock:
             if self._pool is None:
-                table = self.routes.current()
-                endpoints = {
-                    name: Endpoint(
-                        name, spec.host, spec.port, spec.system_id, spec.password, spec.system_type
-                    )
-                    for name, spec in table.carriers.items()
-                }
-                windows = {spec.window for spec in table.carriers.values()}
                 self._pool = CarrierPool(
-                    endpoints,
-                    window=max(windows) if windows else 10,
+                    carrier_links(table),
                     response_timeout=self.settings.response_timeout,
                     on_receipt=self._on_receipt,
                     on_mo=self._on_mo,
+                    leases=self.bind_leases,
+                    holder=f"{socket.gethostname()}:{os.getpid()}",
                 )
+                self._pool_table = table
+            elif table is not self._pool_table:
+                self._pool.reconcile(carrier_links(table))
+                self._pool_table = table
             return self._pool
+
+    def session(self, name: str) -> CarrierSession:
+        """Carrier `name`'s bound session, after reconciling the pool with a reloaded table:
+        a batch routed on a table that just added a carrier finds its session."""
+        if self.routes.holder.current is not self._pool_table:
+            return self.pool().session(name)
+        pool = self._pool
+        assert pool is not None
+        return pool.session(name)
 
     def _on_receipt(self, carrier: str, receipt: Receipt, ack: Callable[[], None]) -> None:
         self.forwarder.add(receipt_record(carrier, receipt, utcnow()), ack)
@@ -253,12 +288,12 @@ class WorkerContext:
 
     def sender(self) -> Sender:
         """A Sender wired to this process's real adapters."""
-        pool = self.pool()
+        self.pool()
         return Sender(
             self.store,
             self.routes.current,
             self.buckets,
-            pool.session,
+            self.session,
             utcnow,
             time.sleep,
             response_timeout=self.settings.response_timeout,
@@ -279,20 +314,40 @@ class WorkerContext:
         views = self.health.views(self.routes.current().carriers)
         return Snapshot.of({name: _routing_health(view) for name, view in views.items()})
 
-    def close(self) -> None:
-        """Unbind sessions, flush receipts, close connections."""
+    def close(self, drain: float = 0.0) -> None:
+        """Graceful shutdown: wait up to `drain` seconds for the submits in flight to be
+        answered (and their receipts to come), flush the receipts and MOs — acknowledged on
+        binds still up — then unbind every session, give the bind leases back, close
+        connections."""
         self._snapshot.close()
-        if self._pool is not None:
-            self._pool.close()
+        if self._pool is not None and drain > 0:
+            busy = self._pool.drain(drain)
+            if busy:
+                log.warning("shutting down with submits in flight on %d binds", busy)
         if self._forwarder is not None:
             self._forwarder.close()
         if self._inbound is not None:
             self._inbound.close()
+        if self._pool is not None:
+            self._pool.close()
         if self._pump is not None:  # after the forwarders: their last writes have callbacks
             self._pump.close()
             self._pump.dispatcher_close()
         self.redis.close()
         self.engine.dispose()
+
+
+def carrier_links(table: RoutingTable) -> dict[str, CarrierLink]:
+    """How this process reaches each carrier of `table`: endpoint, its own window, its binds."""
+    return {
+        name: CarrierLink(
+            Endpoint(name, spec.host, spec.port, spec.system_id, spec.password, spec.system_type),
+            window=spec.window,
+            binds=spec.binds,
+            enquire_link_interval=spec.enquire_link,
+        )
+        for name, spec in table.carriers.items()
+    }
 
 
 def _routing_health(view: HealthView) -> CarrierHealth:

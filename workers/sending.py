@@ -14,7 +14,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -25,21 +25,27 @@ from carriers import (
     counts_as_failure,
     normalize_message_id,
     reference_for,
+    status_name,
 )
 from inbound import RecipientOptedOut
 from messaging import (
+    Action,
     CarrierError,
+    CarrierSystemError,
+    CircuitOpen,
     LeasePolicy,
     MessageClass,
     PermanentCarrierError,
+    RetryPolicy,
     Segmentation,
     Status,
     Throttled,
     TransientCarrierError,
+    next_action,
     segment,
 )
 from ratelimit import Pacing, TokenBuckets
-from routing import Candidate, RouteRequest, RoutingTable, Snapshot, route
+from routing import Candidate, Circuit, RouteRequest, RoutingTable, Snapshot, route
 from store import (
     AttemptResult,
     ClaimedMessage,
@@ -162,6 +168,7 @@ class _Job:
     index: int = 0
     attempts: list[AttemptResult] = field(default_factory=list)
     throttled: int = 0  # throttles on the current candidate
+    probe_for: str | None = None  # the half-open carrier this message holds a probe of
     outcome: SendOutcome | None = None
 
     @property
@@ -223,6 +230,7 @@ class Sender:
         self.response_timeout = response_timeout
         self.token_wait_max = token_wait_max
         self.retry_backoff = retry_backoff
+        self._retry_policy = RetryPolicy(retry_backoff, max(600.0, retry_backoff))
         self.snapshot = snapshot
         self.batch_max = batch_max
         self.monotonic = monotonic
@@ -233,6 +241,7 @@ class Sender:
         self._pacers: dict[str, _Pacer] = defaultdict(_Pacer)  # marketing lane per carrier
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
         self._bulk_ready_at: dict[str, float] = {}  # carrier → when its bulk lane may ask again
+        self._half_open: set[str] = set()  # carriers whose circuit is half-open this batch
         # Account id → name (names never change): share one dict across batches of a process.
         self._account_names = account_names if account_names is not None else {}
 
@@ -251,6 +260,9 @@ class Sender:
         with LeaseKeeper(self.store.renew_leases, lease.owner, held, self.leases, self.clock):
             table = self.routes()
             snapshot = self.snapshot()
+            self._half_open = {
+                name for name, h in snapshot.states.items() if h.circuit is Circuit.HALF_OPEN
+            }
             unknown = {m.account_id for m in claimed} - self._account_names.keys()
             self._account_names.update(self.store.account_names(unknown))
             opted_out = self._opted_out(claimed)
@@ -501,6 +513,7 @@ class Sender:
         )
         futures: list[concurrent.futures.Future[str]] = []
         try:
+            self._probe(job, candidate.carrier)
             session = self.sessions(candidate.carrier)
             futures.extend(session.submit(part) for part in parts)
         except CarrierError as exc:
@@ -508,6 +521,18 @@ class Sender:
             failed.set_exception(exc)
             futures.append(failed)
         return futures
+
+    def _probe(self, job: _Job, carrier: str) -> None:
+        """A half-open carrier takes only its few probe messages a window, cluster-wide.
+
+        Raises:
+            CircuitOpen: this window's probes are taken.
+        """
+        if carrier not in self._half_open or job.probe_for == carrier or self.health is None:
+            return
+        if not self.health.take_probe(carrier):
+            raise CircuitOpen(detail=f"{carrier}: half-open, this window's probes are taken")
+        job.probe_for = carrier
 
     def _settle(
         self, job: _Job, futures: list[concurrent.futures.Future[str]], stats: SendStats
@@ -530,11 +555,14 @@ class Sender:
             job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.SENT.value)
             return
         code = _error_code(error)
-        tally["throttled" if isinstance(error, Throttled) else "error"] += 1
+        if not isinstance(error, CircuitOpen):  # never sent: says nothing of the carrier
+            tally["throttled" if isinstance(error, Throttled) else "error"] += 1
         if isinstance(error, CarrierError | concurrent.futures.TimeoutError) and (
             not isinstance(error, CarrierError) or counts_as_failure(error)
         ):
             tally["failure"] += 1  # the carrier itself is failing: feeds its circuit
+        if isinstance(error, CarrierError):
+            error = self._overridden(candidate.carrier, error)
         job.attempts.append(self._attempt(job, candidate, False, code, ()))
         if isinstance(error, Throttled):
             stats.throttled += 1
@@ -553,6 +581,19 @@ class Sender:
         stats.failovers += 1
         self._advance(job, code)
 
+    def _overridden(self, carrier: str, error: CarrierError) -> CarrierError:
+        """The carrier's own reading of a status (`failover_on` / `permanent_on`) over the
+        status table's: e.g. ESME_RINVDSTADR as "not my coverage" from one carrier."""
+        spec = self.routes().carriers.get(carrier)
+        if spec is None or error.status is None or isinstance(error, Throttled):
+            return error
+        name = status_name(error.status)
+        if isinstance(error, PermanentCarrierError) and name in spec.failover_on:
+            return CarrierSystemError(error.status, f"{error} (failover_on for {carrier})")
+        if isinstance(error, TransientCarrierError) and name in spec.permanent_on:
+            return PermanentCarrierError(error.status, f"{error} (permanent_on for {carrier})")
+        return error
+
     def _throttled(self, carrier: str) -> None:
         """The carrier said we are over its rate although we paced at its configured MPS:
         its real limit is lower. Cut its pace cluster-wide (once per cooldown)."""
@@ -567,21 +608,14 @@ class Sender:
         job.throttled = 0
         if job.candidate is not None:
             return
-        now = self.clock()
         tries = job.message.attempt_count + len(job.attempts)
-        retry_at = now + timedelta(seconds=min(self.retry_backoff * 2 ** max(tries - 1, 0), 600))
-        if retry_at >= job.message.valid_until:
-            job.outcome = SendOutcome(
-                job.message.id, tuple(job.attempts), Status.FAILED.value, code or "no_capacity"
-            )
-        else:
-            job.outcome = SendOutcome(
-                job.message.id,
-                tuple(job.attempts),
-                Status.QUEUED.value,
-                code or "no_capacity",
-                retry_at,
-            )
+        decision = next_action(
+            tries, code, self.clock(), job.message.valid_until, self._retry_policy
+        )
+        status = Status.QUEUED if decision.action is Action.RETRY else Status.FAILED
+        job.outcome = SendOutcome(
+            job.message.id, tuple(job.attempts), status.value, decision.code, decision.at
+        )
 
     @staticmethod
     def _attempt(
@@ -641,6 +675,8 @@ _CODES: Mapping[str, str] = {
     "CarrierSystemError": "carrier_system_error",
     "ResponseTimeout": "response_timeout",
     "Unbound": "unbound",
+    "CarrierRemoved": "carrier_removed",
+    "CircuitOpen": "circuit_open",
     "TimeoutError": "response_timeout",
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from celery.signals import worker_ready, worker_shutdown
 from sqlalchemy import Engine
 
 from messaging import LeasePolicy
+from routing import RoutesWatcher
 from store import MessageStore, ResendPolicy, StatusChange, make_engine
 from store.otp_repository import OtpStore
 from workers.campaign_release import campaign_releaser
@@ -62,6 +64,7 @@ def attach_sweeper(
     engines: dict[str, Engine] = {}
     releasers: dict[str, Callable[[datetime], dict[str, int]]] = {}  # made with the engine
     owner_pid = [os.getpid()]
+    routes = RoutesWatcher(settings.routes_file, time.monotonic)  # its carriers' receipt modes
 
     def run_sweep() -> dict[str, int]:
         if "engine" not in engines:
@@ -78,7 +81,8 @@ def attach_sweeper(
             utcnow(),
             LeasePolicy(),
             publish_callbacks,
-            releasers["release"],
+            release_campaigns=releasers["release"],
+            routes=routes.current,
         )
 
     election = SweeperElection(

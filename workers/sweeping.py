@@ -13,6 +13,7 @@ from typing import Protocol
 
 from messaging import LeasePolicy, MessageClass
 from otp import codes as otp_codes
+from routing import RoutingTable, SegmentReceipts, carriers_by_receipts
 from store import CallbackOutbox, IdempotencyStore, MessageStore, ResendPolicy, StatusChange
 from store.otp_repository import OtpStore
 from workers.callback_delivery import release_due_events
@@ -20,6 +21,9 @@ from workers.callback_delivery import release_due_events
 log = logging.getLogger(__name__)
 
 MAX_WAKEUPS_PER_SWEEP = 20
+# A multipart attempt on a `segment_receipts = "auto"` carrier that has a receipt for some of
+# its segments and no new one for this long gets no more: its carrier sends one per message.
+SEGMENT_RECEIPT_GRACE = timedelta(seconds=30)
 
 
 class SweepOutbox(Protocol):
@@ -60,6 +64,8 @@ def sweep_once(
     leases: LeasePolicy | None = None,
     publish_callbacks: Callable[[list[list[int]]], None] | None = None,
     release_campaigns: Callable[[datetime], Mapping[str, int]] | None = None,
+    routes: Callable[[], RoutingTable] | None = None,
+    segment_receipt_grace: timedelta = SEGMENT_RECEIPT_GRACE,
 ) -> dict[str, int]:
     """Outbox sweep: re-enqueue stranded or due messages, expire overdue ones; the counts.
 
@@ -88,6 +94,16 @@ def sweep_once(
     notify(parked.result.changes)
     if parked.result.resend:
         outbox.enqueue(MessageClass.OTP.value, list(parked.result.resend))
+    partial = 0
+    if routes is not None:
+        auto = carriers_by_receipts(routes().carriers, SegmentReceipts.AUTO)
+        settled = store.settle_partial_receipts(
+            now, now - segment_receipt_grace, auto, resend_policy
+        )
+        notify(settled.changes)
+        if settled.resend:
+            outbox.enqueue(MessageClass.OTP.value, list(settled.resend))
+        partial = settled.matched
     masked = otp_store.mask_spent_codes(now, otp_codes.MIN_LENGTH)
     released = 0
     if publish_callbacks is not None:
@@ -101,6 +117,7 @@ def sweep_once(
         "recovered": recovered,
         "expired": len(expired),
         "parked_receipts_matched": parked.result.matched,
+        "settled_on_one_receipt": partial,
         "masked": masked,
         "callbacks_released": released,
         "idempotency_keys_expired": IdempotencyStore(store.engine).delete_expired(now),

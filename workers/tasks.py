@@ -131,13 +131,14 @@ class WorkerRuntime:
             self._context = None
             self._delivery = None
 
-    def close(self) -> None:
-        """Unbind, flush and close what this process made."""
+    def close(self, drain: float = 0.0) -> None:
+        """Wait up to `drain` s for submits in flight, flush, unbind and close what this
+        process made (`WorkerContext.close`)."""
         with self._lock:
             context, self._context = self._context, None
             delivery, self._delivery = self._delivery, None
         if context is not None:
-            context.close()
+            context.close(drain=drain)
         if delivery is not None:
             callback_delivery.close_delivery(delivery)
 
@@ -201,4 +202,5 @@ def sweep(runtime: WorkerRuntime) -> dict[str, int]:
         runtime.resend_policy,
         utcnow(),
         publish_callbacks=runtime.publish_released,
+        routes=context.routes.current,
     )

@@ -25,7 +25,7 @@ name = "alpha"
 port = {alpha}
 system_id = "alpha"
 password = "alphapw"
-max_binds = 8
+max_binds = {alpha_max_binds}
 mps = {alpha_mps}
 receipt_delay_ms = {{ min = 20, max = 100 }}
 undelivered_share = {undelivered}
@@ -51,6 +51,7 @@ system_id = "alpha"
 password = "alphapw"
 mps = {alpha_mps}
 window = 10
+{alpha_extra}
 
 [carriers.beta]
 host = "127.0.0.1"
@@ -113,6 +114,8 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
         env: dict[str, str] | None = None,
         api_processes: int = 1,
         extra_routes: str = "",
+        alpha_max_binds: int = 8,
+        alpha_extra: str = "",
     ) -> Stack:
         ports = {"alpha": free_port(), "beta": free_port(), "control": free_port()}
         values = {
@@ -123,6 +126,8 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
             "strategy": strategy,
             "carriers": carriers,
             "audit": tmp_path / "audit.jsonl",
+            "alpha_max_binds": alpha_max_binds,
+            "alpha_extra": alpha_extra,
         }
         (tmp_path / "simulator.toml").write_text(SIMULATOR.format(**values))
         (tmp_path / "routes.toml").write_text(ROUTES.format(**values) + extra_routes)

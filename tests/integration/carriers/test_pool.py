@@ -10,7 +10,7 @@ from carriers.pool import CarrierPool, RebindBackoff
 from carriers.receipts import Receipt
 from carriers.smpp.session import Ack
 from carriers.smpp.types import SubmitPart
-from messaging.errors import Unbound
+from messaging.errors import CarrierRemoved, Unbound
 from switchboard.embedded import free_port
 from tests.integration.carriers.conftest import (
     WRONG_PASSWORD,
@@ -57,8 +57,8 @@ def test_concurrent_callers_share_one_bind(start_sim: SimFactory) -> None:
     pool.close()
 
 
-def test_unknown_carrier_is_a_key_error() -> None:
-    with pytest.raises(KeyError):
+def test_unknown_carrier_is_carrier_removed_a_transient_error_the_sender_fails_over_on() -> None:
+    with pytest.raises(CarrierRemoved):
         CarrierPool({}).session("nope")
 
 

@@ -9,6 +9,7 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
+from carriers import RedisHealthStore
 from ratelimit import Pacing, RedisTokenBuckets
 from switchboard.cli_routes import routes_app
 from workers import pace_key
@@ -28,3 +29,19 @@ def test_explain_live_shows_a_cut_pace(redis_url: str, monkeypatch: pytest.Monke
     assert re.search(r"live pace: alpha 5[0-2]% of 500 MPS", result.output)  # growing back
     assert "(cut after throttles, growing back)" in result.output
     assert "live pace: beta 100% of 500 MPS" in result.output
+
+
+def test_explain_live_shows_health_and_routes_around_an_open_circuit(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    RedisHealthStore(client, prefix="sb:health:").add("alpha", error=6, failure=6)
+    client.close()
+    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_url)
+    result = CliRunner().invoke(
+        routes_app, ["explain", "+447700900123", "--class", "marketing", "--live", "-f", SHIPPED]
+    )
+    assert result.exit_code == 0, result.output
+    assert "live health: alpha score 0.14, circuit open" in result.output
+    assert "live health: beta score 1.00, circuit closed" in result.output
+    assert re.search(r"alpha\s+│\s+circuit open", result.output)  # left out, and why

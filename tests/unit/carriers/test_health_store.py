@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
+from freezegun import freeze_time
+from freezegun.api import FrozenDateTimeFactory
+
 from carriers import CircuitState, HealthPolicy, MemoryHealthStore
+
+
+def _frozen() -> float:
+    return time.time()  # looked up at each call, so freezegun's clock is the one read
 
 
 def test_quiet_carrier_is_healthy() -> None:
@@ -37,3 +46,38 @@ def test_throttles_do_not_open_the_circuit() -> None:
     store.add("alpha", throttled=50)
     view = store.views(["alpha"])["alpha"]
     assert view.circuit is CircuitState.CLOSED and view.score < 1.0
+
+
+def test_a_half_open_circuit_lets_a_few_probes_through_per_window_and_a_success_closes_it() -> None:
+    with freeze_time("2026-12-01 12:00:00") as freezer:
+        _probes_per_window(freezer)
+
+
+def _probes_per_window(freezer: FrozenDateTimeFactory) -> None:
+    store = MemoryHealthStore(
+        HealthPolicy(failure_threshold=5, open_for=10.0, half_open_probes=2), clock=_frozen
+    )
+    store.add("alpha", error=5, failure=5)
+    assert store.views(["alpha"])["alpha"].circuit is CircuitState.OPEN
+    freezer.tick(10)
+    assert store.views(["alpha"])["alpha"].circuit is CircuitState.HALF_OPEN
+    assert [store.take_probe("alpha") for _ in range(3)] == [True, True, False]
+    freezer.tick(10)  # a new window: probes again (the failures are still the newest news)
+    assert store.take_probe("alpha")
+    store.add("alpha", ok=1)  # a probe accepted
+    assert store.views(["alpha"])["alpha"].circuit is CircuitState.CLOSED
+
+
+def test_a_failed_probe_opens_the_circuit_again() -> None:
+    with freeze_time("2026-12-01 12:00:00") as freezer:
+        store = MemoryHealthStore(HealthPolicy(failure_threshold=5, open_for=10.0), clock=_frozen)
+        store.add("alpha", error=5, failure=5)
+        freezer.tick(10)
+        _probe_fails(store)
+
+
+def _probe_fails(store: MemoryHealthStore) -> None:
+    assert store.views(["alpha"])["alpha"].circuit is CircuitState.HALF_OPEN
+    assert store.take_probe("alpha")
+    store.add("alpha", error=1, failure=1)
+    assert store.views(["alpha"])["alpha"].circuit is CircuitState.OPEN

@@ -49,11 +49,32 @@ def test_appendix_b_text_parses() -> None:
         ("ACCEPTD", ReceiptState.ACCEPTED),
         ("ENROUTE", ReceiptState.ENROUTE),
         ("delivrd", ReceiptState.DELIVERED),
-        ("BOGUS", ReceiptState.UNKNOWN),
+        ("BOGUS", ReceiptState.UNDELIVERED),
     ],
 )
 def test_every_stat_value_maps_to_a_state(stat: str, state: ReceiptState) -> None:
     assert parse_receipt(f"id:7 stat:{stat} err:000".encode()).state is state
+
+
+def test_an_unknown_stat_is_undelivered_with_the_raw_word_kept() -> None:
+    receipt = parse_receipt(b"id:7 stat:Blocked_By_Op err:042")
+
+    assert (receipt.state, receipt.raw_stat, receipt.error_code) == (
+        ReceiptState.UNDELIVERED,
+        "Blocked_By_Op",
+        "042",
+    )
+    assert parse_receipt(render_receipt_text(receipt)) == receipt
+
+
+def test_a_known_stat_keeps_no_raw_word() -> None:
+    assert parse_receipt(b"id:7 stat:DELIVRD err:000").raw_stat == ""
+
+
+def test_the_tlv_state_wins_over_an_unknown_stat_word() -> None:
+    receipt = parse_receipt(b"id:7 stat:WHATEVER err:000", {"message_state": 2})
+
+    assert (receipt.state, receipt.raw_stat) == (ReceiptState.DELIVERED, "")
 
 
 def test_tlvs_win_over_the_text() -> None:

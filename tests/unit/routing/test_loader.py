@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from messaging import ConfigError, Encoding, MessageClass
-from routing import BindMode, Strategy, load_routes
+from routing import BindMode, SegmentReceipts, Strategy, load_routes
 from tests.unit.routing.conftest import (
     CARRIERS,
     DEFAULT_ROUTE,
@@ -70,7 +70,7 @@ def test_carrier_defaults_are_applied(load: Load) -> None:
     alpha = load(CARRIERS + PRICES + DEFAULT_ROUTE).carriers["alpha"]
     assert alpha.system_type == ""
     assert alpha.bind is BindMode.TRANSCEIVER
-    assert (alpha.binds, alpha.window, alpha.otp_reserved_share) == (1, 10, 0.2)
+    assert (alpha.binds, alpha.window, alpha.otp_reserved_share) == (None, 10, 0.2)
     assert alpha.encodings == {Encoding.GSM7, Encoding.UCS2}
     assert alpha.alphanumeric_sender is True
 
@@ -397,12 +397,7 @@ def test_broken_price_list_is_not_reported_again_through_its_routes(problems: Pr
             '"transmitter" is not supported yet: every worker process submits and receives '
             'receipts on one "transceiver" bind per carrier',
         ),
-        (
-            "binds = 4",
-            "binds",
-            "only 1 is supported yet: every worker process holds one bind per carrier, so a "
-            "cluster holds one per sending process (cap them with the carrier's max binds)",
-        ),
+        ("binds = 0", "binds", "must be > 0"),
     ],
 )
 def test_bind_settings_we_cannot_honour_are_refused_not_ignored(
@@ -412,3 +407,65 @@ def test_bind_settings_we_cannot_honour_are_refused_not_ignored(
     assert problems(text) == [
         f"config/routes.toml:{line_of(text, line)}: carriers.alpha.{key}: {reason}"
     ]
+
+
+def test_segment_receipts_defaults_to_auto_and_reads_one(load: Load) -> None:
+    text = CARRIERS.replace("mps = 500\n", 'mps = 500\nsegment_receipts = "one"\n', 1)
+    table = load(text + PRICES + DEFAULT_ROUTE)
+    assert table.carriers["alpha"].segment_receipts is SegmentReceipts.ONE
+    assert table.carriers["beta"].segment_receipts is SegmentReceipts.AUTO
+
+
+def test_an_unknown_segment_receipts_mode_is_located(problems: Problems) -> None:
+    line = 'segment_receipts = "some"'
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{line}\n", 1) + PRICES + DEFAULT_ROUTE
+    [problem] = problems(text)
+    assert problem.startswith(
+        f"config/routes.toml:{line_of(text, line)}: carriers.alpha.segment_receipts: "
+    )
+    assert "'auto', 'each' or 'one'" in problem
+
+
+def test_binds_caps_the_cluster_and_each_carrier_keeps_its_window(load: Load) -> None:
+    lines = "binds = 2\nwindow = 3\nenquire_link = 5\n"
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{lines}", 1)
+    table = load(text + PRICES + DEFAULT_ROUTE)
+    alpha, beta = table.carriers["alpha"], table.carriers["beta"]
+    assert (alpha.binds, alpha.window, alpha.enquire_link) == (2, 3, 5.0)
+    assert (beta.binds, beta.enquire_link) == (None, 30.0)
+
+
+def test_failover_on_and_permanent_on_override_the_status_table_per_carrier(load: Load) -> None:
+    lines = 'failover_on = ["ESME_RINVDSTADR"]\npermanent_on = ["ESME_RSYSERR"]\n'
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{lines}", 1)
+    alpha = load(text + PRICES + DEFAULT_ROUTE).carriers["alpha"]
+    assert (alpha.failover_on, alpha.permanent_on) == (
+        frozenset({"ESME_RINVDSTADR"}),
+        frozenset({"ESME_RSYSERR"}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "key", "reason"),
+    [
+        (
+            'failover_on = ["RINVDSTADR"]',
+            "failover_on[0]",
+            'must be an SMPP status name like "ESME_RINVDSTADR" or "0x00000401"',
+        ),
+        (
+            'failover_on = ["ESME_RSYSERR"]\npermanent_on = ["ESME_RSYSERR"]',
+            "permanent_on[0]",
+            '"ESME_RSYSERR" is also in failover_on; pick one',
+        ),
+    ],
+)
+def test_status_overrides_that_cannot_be_right_are_located(
+    problems: Problems, lines: str, key: str, reason: str
+) -> None:
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{lines}\n", 1) + PRICES + DEFAULT_ROUTE
+    line = lines.splitlines()[-1] if key.startswith("permanent") else lines
+    found = problems(text)
+    assert len(found) == 1
+    assert found[0].startswith(f"config/routes.toml:{line_of(text, line)}: carriers.alpha.{key}")
+    assert found[0].endswith(reason)

@@ -14,8 +14,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from carriers import MemoryHealthStore, SubmitPart
-from messaging import CarrierError, LeasePolicy, PermanentCarrierError, Throttled, Unbound
+from carriers import HealthPolicy, MemoryHealthStore, SubmitPart
+from messaging import (
+    CarrierError,
+    CarrierRemoved,
+    LeasePolicy,
+    PermanentCarrierError,
+    Throttled,
+    Unbound,
+)
 from ratelimit import Grant, MemoryTokenBuckets, Pacing
 from routing import CarrierHealth, Circuit, RoutingTable, Snapshot, load_routes
 from store import (
@@ -341,17 +348,13 @@ def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
     # Before: every pass of the loop asked, about one ask per message.
 
 
-def test_marketing_submits_are_paced_evenly_not_in_bursts(
-    store: MessageStore, table: RoutingTable
-) -> None:
-    """A carrier with burst 1 throttles two PDUs closer than 1/M: the lane spends each grant
-    at the rate it was granted, one slot per PDU."""
+def _stamping_sender(store: MessageStore, table: RoutingTable) -> tuple[Sender, list[float]]:
+    """A Sender on a fake clock, and the clock reading of every submit it makes."""
     clock = [0.0]
+    sent_at: list[float] = []
 
     def sleep(seconds: float) -> None:
         clock[0] += seconds
-
-    sent_at: list[float] = []
 
     class Stamping(ScriptedSession):
         def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
@@ -367,6 +370,15 @@ def test_marketing_submits_are_paced_evenly_not_in_bursts(
         sleep,
         monotonic=lambda: clock[0],
     )
+    return sender, sent_at
+
+
+def test_marketing_submits_are_paced_evenly_not_in_bursts(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """A carrier with burst 1 throttles two PDUs closer than 1/M: the lane spends each grant
+    at the rate it was granted, one slot per PDU."""
+    sender, sent_at = _stamping_sender(store, table)
     stats, _ = sender.send([_queue(store) for _ in range(100)])
     assert stats.sent == 100
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
@@ -543,3 +555,87 @@ def test_a_queued_marketing_message_whose_recipient_opted_out_is_rejected_unsent
         "recipient_opted_out",
     )
     assert cheap.submitted == dear.submitted == []
+
+
+def test_a_message_whose_carriers_were_all_removed_is_routed_again_at_once(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    def removed(name: str) -> ScriptedSession:
+        raise CarrierRemoved(detail=f"{name}: not a configured carrier")
+
+    message_id = _queue(store)
+    sender = Sender(
+        store, lambda: table, MemoryTokenBuckets(time.monotonic), removed, lambda: NOW, time.sleep
+    )
+    stats, _ = sender.send([message_id])
+    assert (stats.retry_later, stats.failed) == (1, 0)
+    hour_ago = NOW - timedelta(hours=1)
+    assert store.stranded(NOW, hour_ago, hour_ago) == {"marketing": 1}  # due now, not in 5 s
+    view = store.get_message(store.ensure_account("acme", NOW), message_id)
+    assert view is not None
+    assert [a.error_code for a in view.attempts] == ["carrier_removed", "carrier_removed"]
+
+
+def test_a_removed_carrier_fails_over_to_the_next_candidate(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    dear = ScriptedSession("dear", [])
+
+    def sessions(name: str) -> ScriptedSession:
+        if name == "cheap":
+            raise CarrierRemoved(detail="cheap: not a configured carrier")
+        return dear
+
+    message_id = _queue(store)
+    sender = Sender(
+        store, lambda: table, MemoryTokenBuckets(time.monotonic), sessions, lambda: NOW, time.sleep
+    )
+    stats, _ = sender.send([message_id])
+    assert (stats.sent, stats.failovers) == (1, 1)
+    assert len(dear.submitted) == 1
+
+
+def test_a_half_open_carrier_takes_only_its_probes_and_the_rest_go_elsewhere(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    health = MemoryHealthStore(HealthPolicy(half_open_probes=1), clock=lambda: 1000.0)
+    half_open = Snapshot.of({"cheap": CarrierHealth(1.0, Circuit.HALF_OPEN)})
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    sender = Sender(
+        store,
+        lambda: table,
+        MemoryTokenBuckets(time.monotonic),
+        sessions.__getitem__,
+        lambda: NOW,
+        time.sleep,
+        health=health,
+        snapshot=lambda: half_open,
+    )
+    stats, _ = sender.send([_queue(store) for _ in range(3)])
+    # half-open is routed last: dear first; make dear refuse so every message reaches cheap
+    assert stats.sent == 3
+    assert len(sessions["dear"].submitted) == 3 and sessions["cheap"].submitted == []
+
+    sessions["dear"].outcomes = [Unbound() for _ in range(3)]
+    stats, _ = sender.send([_queue(store) for _ in range(3)])
+    assert (stats.sent, stats.retry_later) == (1, 2)  # one probe, two wait for the next window
+    assert len(sessions["cheap"].submitted) == 1
+
+
+def test_failover_on_sends_a_permanent_code_of_that_carrier_to_the_next_candidate(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "override.toml"
+    path.write_text(
+        ROUTES.replace(
+            'password = "pw"\n', 'password = "pw"\nfailover_on = ["ESME_RINVDSTADR"]\n', 1
+        )
+    )
+    table = load_routes(path)
+    sessions = {
+        "cheap": ScriptedSession("cheap", [PermanentCarrierError(0x0B, "invalid destination")]),
+        "dear": ScriptedSession("dear", []),
+    }
+    stats, _ = _sender(store, table, sessions).send([_queue(store)])
+    assert (stats.sent, stats.failed, stats.failovers) == (1, 0, 1)
+    assert len(sessions["dear"].submitted) == 1

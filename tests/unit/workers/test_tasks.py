@@ -55,7 +55,7 @@ class Context:
 
         return SimpleNamespace(send=send)
 
-    def close(self) -> None:
+    def close(self, drain: float = 0.0) -> None:
         self.closed = True
 
 
