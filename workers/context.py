@@ -36,6 +36,7 @@ from store import (
 )
 from workers.callback_delivery import callback_retry, make_dispatcher
 from workers.callback_pump import CallbackPump
+from workers.bind_report import BindReporter
 from workers.config import WorkerSettings
 from workers.inbound import InboundForwarder, inbound_record, inbound_writer
 from workers.receipts import ReceiptForwarder
@@ -117,6 +118,7 @@ class WorkerContext:
         self._inbound: InboundForwarder | None = None
         self._pump: CallbackPump | None = None
         self._hand_off = hand_off
+        self._bind_report: BindReporter | None = None
         self._lock = threading.Lock()
 
     @property
@@ -230,6 +232,8 @@ class WorkerContext:
                     on_receipt=self._on_receipt,
                     on_mo=self._on_mo,
                 )
+                self._bind_report = BindReporter(self.redis, self._pool.bound)  # for status
+                self._bind_report.start()
             return self._pool
 
     def _on_receipt(self, carrier: str, receipt: Receipt, ack: Callable[[], None]) -> None:
@@ -269,6 +273,8 @@ class WorkerContext:
     def close(self) -> None:
         """Unbind sessions, flush receipts, close connections."""
         self._snapshot.close()
+        if self._bind_report is not None:
+            self._bind_report.close()
         if self._pool is not None:
             self._pool.close()
         if self._forwarder is not None:
