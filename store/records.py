@@ -111,6 +111,7 @@ class StatusChange:
     status: str
     callback_url: str | None
     callback: PendingCallback | None = None
+    carrier: str | None = None  # of the attempt that made the change, when the writer knows it
 
 
 @dataclass(frozen=True)

@@ -357,6 +357,7 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook):
                     o.message_id,
                     o.status,
                     known[o.message_id].callback_url if o.message_id in known else None,
+                    carrier=o.attempts[-1].carrier if o.attempts else None,
                 )
                 for o in outcomes
                 if o.status != Status.QUEUED.value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -21,7 +22,7 @@ from store.otp_repository import OtpStore
 from switchboard.cluster import ClusterState, read_cluster
 from switchboard.logs import configure_logging
 from switchboard.settings import Settings
-from workers import CeleryOutbox, SweeperStatus, make_celery, read_sweeper_status
+from workers import STATE_LOGGER, CeleryOutbox, SweeperStatus, make_celery, read_sweeper_status
 
 
 def utcnow() -> datetime:
@@ -114,6 +115,8 @@ def log_secrets(settings: Settings) -> list[str]:
 def setup_logging(settings: Settings, level: str | None = None) -> None:
     """Root logging in the configured format, secrets masked."""
     configure_logging(settings.log_format, level or settings.log_level, log_secrets(settings))
+    if settings.log_state_changes:  # whatever the process's level, these lines were asked for
+        logging.getLogger(STATE_LOGGER).setLevel(logging.INFO)
 
 
 def worker_logging(settings: Settings, level: str) -> None:

@@ -8,6 +8,7 @@ from workers.config import WorkerSettings
 from workers.leader import RedisSweeperLock, SweeperStatus
 from workers.receipts import ReceiptForwarder
 from workers.sending import Sender, SendStats, bucket_key, bucket_shape, pace_key
+from workers.state_log import STATE_LOGGER, log_status_changes
 from workers.sweeper_process import sweeper_status as read_sweeper_status
 from workers.tasks import (
     CALLBACKS_RETRY_TASK,
@@ -26,6 +27,7 @@ __all__ = [
     "RECEIPTS_QUEUE",
     "RECONCILE_TASK",
     "SEND_TASK",
+    "STATE_LOGGER",
     "SWEEP_TASK",
     "BindReporter",
     "CeleryOutbox",
@@ -38,6 +40,7 @@ __all__ = [
     "WorkerSettings",
     "bucket_key",
     "bucket_shape",
+    "log_status_changes",
     "make_celery",
     "pace_key",
     "read_binds",

@@ -96,7 +96,7 @@ def make_celery(
             app,
             settings,
             runtime.outbox,
-            runtime.hand_off,
+            runtime.swept,
             runtime.resend_policy,
             runtime.publish_released,
         )

@@ -40,6 +40,7 @@ from workers.bind_report import BindReporter
 from workers.config import WorkerSettings
 from workers.inbound import InboundForwarder, inbound_record, inbound_writer
 from workers.receipts import ReceiptForwarder
+from workers.state_log import log_status_changes
 from workers.refreshing import Refreshing
 from workers.sending import Sender
 
@@ -151,6 +152,8 @@ class WorkerContext:
     def notify(self, changes: Sequence[StatusChange]) -> None:
         """After a commit: POST the callback events of `changes` from this process, hand the
         rest to the callbacks queue."""
+        if self.settings.log_state_changes:
+            log_status_changes(changes)
         rest = self.offer_callbacks(changes)
         if rest and self._hand_off is not None:
             self._hand_off(rest)

@@ -24,6 +24,7 @@ from workers.callback_delivery import CallbackDelivery
 from workers.callbacks import CALLBACKS_QUEUE
 from workers.config import WorkerSettings
 from workers.context import AfterReceipts, HandOff, WorkerContext, otp_resend_policy, utcnow
+from workers.state_log import log_status_changes
 from workers.sweeping import sweep_once
 
 SEND_TASK = "switchboard.send"
@@ -113,6 +114,12 @@ class WorkerRuntime:
         for start in range(0, len(refs), callback_delivery.HANDOFF_BATCH):
             self.publish_released(refs[start : start + callback_delivery.HANDOFF_BATCH])
 
+    def swept(self, changes: Sequence[StatusChange]) -> None:
+        """The sweep's changes (expired): logged here (a context logs its own), handed off."""
+        if self.settings.log_state_changes:
+            log_status_changes(changes)
+        self.hand_off(changes)
+
     def publish_released(self, refs: list[list[int]]) -> None:
         """A retry task for these (event id, attempts)."""
         self.publisher.send_task(CALLBACKS_RETRY_TASK, args=[refs], queue=CALLBACKS_QUEUE)
@@ -188,7 +195,7 @@ def sweep(runtime: WorkerRuntime) -> dict[str, int]:
         context.store,
         OtpStore(context.engine),
         runtime.outbox,
-        runtime.hand_off,
+        runtime.swept,
         context.settings,
         runtime.resend_policy,
         utcnow(),
