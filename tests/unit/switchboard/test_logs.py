@@ -13,7 +13,7 @@ from store import StatusChange
 from switchboard.logs import JsonFormatter, Redactor, configure_logging
 from workers import STATE_LOGGER, log_status_changes
 
-SECRET = "s3cret-hmac-key-value"
+SECRET = "s3cret-hmac-key-value"  # noqa: S105 - a test value to mask
 
 
 @pytest.fixture
