@@ -61,8 +61,8 @@ class BindReporter:
         client: redis.Redis,
         bound: Callable[[], dict[str, bool]],
         *,
-        interval: float = 5.0,
-        ttl: float = 15.0,
+        interval: float = 2.0,
+        ttl: float = 10.0,
         holder: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -113,6 +113,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
         env: dict[str, str] | None = None,
         api_processes: int = 1,
         extra_routes: str = "",
+        supervised: bool = False,
     ) -> Stack:
         ports = {"alpha": free_port(), "beta": free_port(), "control": free_port()}
         values = {
@@ -138,6 +139,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
             ),
             extra_env={"SWITCHBOARD_SWEEP_INTERVAL": "0.5", **(env or {})},
             api_processes=api_processes,
+            supervised=supervised,
         )
         started.append(stack)
         return stack.start()
