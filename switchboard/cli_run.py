@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def run(
             typer.echo(f"{child.name}: {' '.join(child.args[1:])}")
         return
     wiring.require_redis(settings)
+    if settings.secret_key == Settings.model_fields["secret_key"].default:
+        logging.getLogger(__name__).warning(
+            "SWITCHBOARD_SECRET_KEY is the development default: set a secret of your own "
+            "before real traffic (docs/operations.md, Secrets)"
+        )
     wiring.migrate(settings)
     supervisor = RunSupervisor(
         plan,
