@@ -5,6 +5,7 @@ run only when the first is gone."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -30,7 +31,8 @@ ROLES = {"api", "otp", "marketing", "receipts", "callbacks"}
 def test_run_delivers_500_messages_and_sigterm_stops_every_child(
     make_stack: StackFactory,
 ) -> None:
-    stack = make_stack(undelivered=0.0, supervised=True)
+    logs = {"SWITCHBOARD_LOG_FORMAT": "json", "SWITCHBOARD_LOG_STATE_CHANGES": "true"}
+    stack = make_stack(undelivered=0.0, supervised=True, env=logs)
     run = stack.group.processes[-1][1]
     client = redis.Redis.from_url(stack.redis_url)
 
@@ -77,6 +79,24 @@ def test_run_delivers_500_messages_and_sigterm_stops_every_child(
     assert read_runs(client) == ()  # left the registry
     assert RedisSweeperLock(client).status().holder is None  # released, not left to expire
     client.close()
+    _check_json_logs(stack.var_dir / "logs", set(sent.accepted))
+
+
+def _check_json_logs(log_dir: Path, ids: set[str]) -> None:
+    """Every worker logged JSON; one state-change line per send and per receipt; no secret."""
+    lines = [
+        json.loads(line)
+        for name in ("worker-otp", "worker-marketing", "worker-receipts")
+        for line in (log_dir / f"{name}.log").read_text().splitlines()
+        if line.startswith("{")  # Celery's start banner is printed, not logged
+    ]
+    changes = [x for x in lines if x.get("event") == "status_change"]
+    assert {(x["message_id"], x["status"]) for x in changes} == {
+        (i, s) for i in ids for s in ("sent", "delivered")
+    }
+    assert all(x["carrier"] in {"alpha", "beta"} for x in changes if x["status"] == "sent")
+    text = "".join((log_dir / f).read_text() for f in os.listdir(log_dir))
+    assert "alphapw" not in text and "betapw" not in text
 
 
 BEAT_ONLY = """
