@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -151,7 +152,8 @@ class ClusterState:
         if self.binds:
             lines.append("binds per carrier:")
             for carrier, holders in self.binds.items():
-                lines.append(f"  {carrier}: {len(holders)} ({', '.join(holders)})")
+                held_by = f" ({', '.join(holders)})" if holders else ""
+                lines.append(f"  {carrier}: {len(holders)}{held_by}")
         else:
             lines.append("binds per carrier: none reported")
         depths = ", ".join(f"{q} {n}" for q, n in self.queues.items())
@@ -178,12 +180,14 @@ def read_runs(client: redis.Redis) -> tuple[RunRecord, ...]:
     return tuple(sorted((r for r in records if r), key=lambda r: (r.host, r.pid)))
 
 
-def read_cluster(client: redis.Redis) -> ClusterState:
-    """The whole live state, read from Redis (raises RedisError if it cannot be read)."""
+def read_cluster(client: redis.Redis, carriers: Iterable[str] = ()) -> ClusterState:
+    """The whole live state, read from Redis (raises RedisError if it cannot be read);
+    `carriers` (of the routes file) are shown with their binds even when they have none."""
+    binds: dict[str, list[str]] = {name: [] for name in carriers} | read_binds(client)
     return ClusterState(
         runs=read_runs(client),
         sweeper=RedisSweeperLock(client).status(),
-        binds=read_binds(client),
+        binds=dict(sorted(binds.items())),
         queues=queue_depths(client),
         unacked=int(client.hlen("unacked")),
     )

@@ -136,8 +136,12 @@ def redis_client(settings: Settings) -> redis.Redis:
 
 def cluster_state(settings: Settings) -> ClusterState:
     """Hosts, processes, sweeper, binds and queue depths, read from Redis."""
+    try:
+        carriers = list(load_routes(settings.routes_file).carriers)
+    except (ConfigError, OSError):
+        carriers = []  # binds of the carriers that report them, still
     client = redis_client(settings)
     try:
-        return read_cluster(client)
+        return read_cluster(client, carriers)
     finally:
         client.close()
