@@ -34,15 +34,15 @@ from store import (
     make_engine,
     share_niceness,
 )
+from workers.bind_report import BindReporter
 from workers.callback_delivery import callback_retry, make_dispatcher
 from workers.callback_pump import CallbackPump
-from workers.bind_report import BindReporter
 from workers.config import WorkerSettings
 from workers.inbound import InboundForwarder, inbound_record, inbound_writer
 from workers.receipts import ReceiptForwarder
-from workers.state_log import log_status_changes
 from workers.refreshing import Refreshing
 from workers.sending import Sender
+from workers.state_log import log_status_changes
 
 log = logging.getLogger(__name__)
 
