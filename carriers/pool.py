@@ -275,7 +275,7 @@ class CarrierPool:
         """Bind state per carrier, without binding anything."""
         return {
             name: slot.session is not None and slot.session.bound
-            for name, slot in self._slots.items()
+            for name, slot in list(self._slots.items())  # a reconcile may swap slots meanwhile
         }
 
     def drop(self, name: str) -> None:

@@ -113,6 +113,7 @@ class StatusChange:
     callback_url: str | None
     account_id: str = ""  # whose message: the status stream is per account
     callback: PendingCallback | None = None
+    carrier: str | None = None  # of the attempt that made the change, when the writer knows it
 
 
 # The resend decision is pure policy (messaging/retry.py); the store only asks it.

@@ -358,6 +358,7 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook):
                     o.status,
                     known[o.message_id].callback_url if o.message_id in known else None,
                     known[o.message_id].account_id if o.message_id in known else "",
+                    carrier=o.attempts[-1].carrier if o.attempts else None,
                 )
                 for o in outcomes
                 if o.status != Status.QUEUED.value

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from collections.abc import AsyncIterator
 
 import typer
@@ -15,6 +13,7 @@ import metrics
 from switchboard import wiring
 from switchboard.cli_campaigns import campaigns_app
 from switchboard.cli_routes import routes_app
+from switchboard.cli_run import run, status
 from switchboard.cli_simulate import simulate
 from switchboard.demo import demo
 from switchboard.processes import lower_cpu_priority
@@ -26,12 +25,6 @@ keys_app = typer.Typer(help="API keys", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
-
-
-def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
 
 
 @db_app.command("upgrade")
@@ -69,8 +62,8 @@ def api(
     parent_pid: int | None = typer.Option(None, hidden=True, help="supervisor to watch"),
 ) -> None:
     """Run the HTTP API (with --processes N: N processes on one port, under a supervisor)."""
-    _logging()
     settings = Settings()
+    wiring.setup_logging(settings)
     wiring.require_redis(settings)
     host = host or settings.api_host
     port = port or settings.api_port
@@ -156,19 +149,14 @@ def worker(
         "--without-mingle",
         "--without-heartbeat",
     ]
+    wiring.worker_logging(settings, loglevel)
     del beat  # the sweep runs under a Redis lock in one worker of any (workers.leader)
     sends = bool(set(queues.split(",")) & {"otp", "transactional", "marketing"})
     wiring.celery_app(settings, warm_sessions=sends, sweeper=sweeper).worker_main(argv)
 
 
-@app.command("status")
-def status() -> None:
-    """Who holds the sweeper lock, and the last sweep."""
-    settings = Settings()
-    wiring.require_redis(settings)
-    typer.echo(wiring.sweeper_status(settings).describe())
-
-
+app.command("run")(run)
+app.command("status")(status)
 app.add_typer(routes_app, name="routes", help="Check, explain and diff routing files")
 app.add_typer(campaigns_app, name="campaigns")
 app.command("simulate", help="Run the carrier simulator (SMPP server)")(simulate)

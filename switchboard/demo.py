@@ -118,9 +118,9 @@ def demo(
     """Start Redis, simulated carriers, Celery workers and the API; send; report; stop."""
     console = Console(stderr=True)
     settings = Settings()
-    stack = stack_from_settings(settings, var_dir)
+    stack = stack_from_settings(settings, var_dir, supervised=True)
     console.print(
-        f"[bold]Starting[/] embedded Redis, simulator, workers and API in {stack.var_dir} …"
+        f"[bold]Starting[/] embedded Redis, simulator and `switchboard run` in {stack.var_dir} …"
     )
     with stack:
         console.print(f"API on {stack.api_url}; sending {messages} messages")

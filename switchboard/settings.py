@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,21 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="", description="redis:// URL; empty = embedded redis-server")
     routes_file: Path = ROOT / "config" / "routes.toml"
     simulator_file: Path = ROOT / "config" / "simulator.toml"
+
+    run_config_file: Path = Field(
+        default=ROOT / "config" / "switchboard.toml",
+        description="process counts for `switchboard run`; a missing file = machine defaults",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object per line (for a log shipper)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="level of the API's and the supervisor's loggers"
+    )
+    log_state_changes: bool = Field(
+        default=False,
+        description="one INFO line per message status change (hot path: off by default)",
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080

@@ -10,6 +10,7 @@ import json
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from simulators import load_scenario
 from store import MessageStore, make_engine, upgrade
 from switchboard.embedded import EmbeddedRedis, free_port, start_redis, wait_for_port
 from switchboard.processes import ProcessGroup, exit_on_sigterm
+from switchboard.runconfig import BULK_NICE, CALLBACK_THREADS
 from switchboard.settings import Settings
 from switchboard.wiring import utcnow
 
@@ -37,16 +39,6 @@ class WorkerSpec:
     nice: int = 0
     pool: str = "prefork"
 
-
-# Niceness of the bulk (marketing) and receipts workers: OTP work first when CPU is short.
-# bench/otp_latency.py, 100k backlog on PostgreSQL: nice 10 → OTP p99 18.6 ms, drain 426/s;
-# nice 5 → p99 15.7 ms, drain 483/s (one run each; noisy, but 5 gave up nothing).
-BULK_NICE = 5
-
-# Callbacks have a worker of their own: a task waits on its clients' receivers (a slow one up
-# to the POST timeout), and reconciling receipts must not wait behind it. Threads, not
-# processes: the tasks share one keep-alive HTTP client and spend their time waiting on it.
-CALLBACK_THREADS = 4
 
 DEFAULT_WORKERS = (
     WorkerSpec("worker-otp", "otp,transactional", 1),
@@ -71,6 +63,9 @@ class Stack:
     api_port: int = 0
     api_processes: int = 1  # `switchboard api --processes N`: N processes share api_port
     api_key: str = ""
+    # `switchboard run` starts and supervises the API and the workers (its machine defaults,
+    # `api_processes` API processes) instead of one child per WorkerSpec: the demo does.
+    supervised: bool = False
     _redis: EmbeddedRedis | None = None
     _group: ProcessGroup | None = None
     _store: MessageStore | None = None
@@ -134,9 +129,12 @@ class Stack:
             wait_for_port(carrier.port, timeout=20)
         if scenario.control_port:
             wait_for_port(scenario.control_port, timeout=20)
-        for spec in self.workers:
-            self.start_worker(spec)
-        self.start_api()
+        if self.supervised:
+            self.start_run()
+        else:
+            for spec in self.workers:
+                self.start_worker(spec)
+            self.start_api()
         dead = self.group.check_alive()
         if dead:
             raise RuntimeError(f"processes exited at start: {dead}; see {self.var_dir / 'logs'}")
@@ -150,6 +148,17 @@ class Stack:
             *("--port", str(self.api_port), "--processes", str(self.api_processes)),
         )
         wait_for_port(self.api_port, timeout=30)
+
+    def start_run(self) -> None:
+        """Start `switchboard run` (workers and API under its supervisor); wait for the API."""
+        config = self.var_dir / "switchboard.toml"
+        config.write_text(
+            f"[api]\nprocesses = {self.api_processes}\n[supervisor]\nstop_timeout = 10\n"
+        )
+        args = ["run", "--config", str(config), "--log-dir", str(self.var_dir / "logs")]
+        env = {"SWITCHBOARD_API_PORT": str(self.api_port)}
+        self.group.start("run", [sys.executable, "-m", "switchboard", *args], extra_env=env)
+        wait_for_port(self.api_port, timeout=60)
 
     def kill_api(self) -> None:
         """SIGKILL the API, as a crash would."""
@@ -245,9 +254,12 @@ class Stack:
             self._sigterm.close()
 
 
-def stack_from_settings(settings: Settings, var_dir: Path | None = None) -> Stack:
+def stack_from_settings(
+    settings: Settings, var_dir: Path | None = None, supervised: bool = False
+) -> Stack:
     """A Stack for the configured files and servers (empty URLs = embedded defaults)."""
     return Stack(
+        supervised=supervised,
         var_dir=var_dir or settings.var_dir / "demo",
         routes_file=settings.routes_file,
         simulator_file=settings.simulator_file,
@@ -267,6 +279,7 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.2) -> bool:
 
 
 __all__ = [
+    "BULK_NICE",
     "CALLBACK_THREADS",
     "DEFAULT_WORKERS",
     "Stack",

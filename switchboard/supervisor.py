@@ -29,6 +29,24 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class RestartBudget:
+    """At most `max_restarts` restarts in any `window` seconds (times on a clock passed in)."""
+
+    max_restarts: int = 5
+    window: float = 60.0
+    _times: deque[float] = field(default_factory=deque)
+
+    def allow(self, now: float) -> bool:
+        """Whether a restart at `now` is within budget (and, if so, count it)."""
+        while self._times and self._times[0] < now - self.window:
+            self._times.popleft()
+        if len(self._times) >= self.max_restarts:
+            return False
+        self._times.append(now)
+        return True
+
+
+@dataclass
 class ApiSupervisor:
     """Starts `count` copies of `child_args` (a `switchboard api` command line) and keeps them."""
 
@@ -52,7 +70,7 @@ class ApiSupervisor:
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
-        restarts: deque[float] = deque()
+        budget = RestartBudget(self.max_restarts, self.restart_window)
         status = 0
         try:
             self.children = [self._start_child() for _ in range(self.count)]
@@ -61,16 +79,12 @@ class ApiSupervisor:
                     code = child.poll()
                     if code is None:
                         continue
-                    now = time.monotonic()
-                    while restarts and restarts[0] < now - self.restart_window:
-                        restarts.popleft()
-                    if len(restarts) >= self.max_restarts:
+                    if not budget.allow(time.monotonic()):
                         log.error("API process %d exited (%s); too many restarts", child.pid, code)
                         status = 1
                         self._stop.set()
                         break
                     log.warning("API process %d exited (%s); starting another", child.pid, code)
-                    restarts.append(now)
                     self.children[i] = self._start_child()
         finally:
             self.stop_children()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -17,14 +18,17 @@ from sqlalchemy import Engine
 import metrics
 from api import ApiServices, GroupCommitter, make_app
 from api.otp import OtpServices, add_otp_routes
+from messaging import ConfigError
 from otp import OtpConfig, load_otp_config
 from ratelimit import MemoryWindowCounters, RedisWindowCounters, WindowCounters, limits_client
-from routing import RoutesWatcher
+from routing import RoutesWatcher, load_routes
 from store import MessageStore, make_engine, upgrade
 from store.otp_repository import OtpStore
+from switchboard.cluster import ClusterState, read_cluster
 from switchboard.live import Figures, LiveCollector, LiveReader
+from switchboard.logs import configure_logging
 from switchboard.settings import Settings
-from workers import CeleryOutbox, SweeperStatus, make_celery, read_sweeper_status
+from workers import STATE_LOGGER, CeleryOutbox, SweeperStatus, make_celery, read_sweeper_status
 
 
 def utcnow() -> datetime:
@@ -143,3 +147,48 @@ def otp_services(settings: Settings, engine: Engine, committer: GroupCommitter) 
         app_name=settings.otp_app_name,
         sender=settings.otp_sender,
     )
+
+
+def log_secrets(settings: Settings) -> list[str]:
+    """Values no log line may show: the secret key and every carrier's password."""
+    secrets = [settings.secret_key]
+    try:
+        table = load_routes(settings.routes_file)
+    except (ConfigError, OSError):
+        return secrets  # the process that needs the file reports it
+    return secrets + [spec.password for spec in table.carriers.values() if spec.password]
+
+
+def setup_logging(settings: Settings, level: str | None = None) -> None:
+    """Root logging in the configured format, secrets masked."""
+    configure_logging(settings.log_format, level or settings.log_level, log_secrets(settings))
+    if settings.log_state_changes:  # whatever the process's level, these lines were asked for
+        logging.getLogger(STATE_LOGGER).setLevel(logging.INFO)
+
+
+def worker_logging(settings: Settings, level: str) -> None:
+    """A Celery worker logs through ours (format, masking), not Celery's own set-up."""
+    from celery.signals import setup_logging as celery_setup_logging
+
+    def _ours(**_: object) -> None:
+        setup_logging(settings, level.upper())
+
+    celery_setup_logging.connect(_ours, weak=False)
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    """A client for reports (registry, status): short timeouts, an outage is seen at once."""
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def cluster_state(settings: Settings) -> ClusterState:
+    """Hosts, processes, sweeper, binds and queue depths, read from Redis."""
+    try:
+        carriers = list(load_routes(settings.routes_file).carriers)
+    except (ConfigError, OSError):
+        carriers = []  # binds of the carriers that report them, still
+    client = redis_client(settings)
+    try:
+        return read_cluster(client, carriers)
+    finally:
+        client.close()

@@ -46,6 +46,7 @@ from store import (
     make_engine,
     share_niceness,
 )
+from workers.bind_report import BindReporter
 from workers.callback_delivery import callback_retry, make_dispatcher
 from workers.callback_pump import CallbackPump
 from workers.config import WorkerSettings
@@ -58,6 +59,7 @@ from workers.inbound import (
 from workers.receipts import ReceiptForwarder
 from workers.refreshing import Refreshing
 from workers.sending import Sender
+from workers.state_log import log_status_changes
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,7 @@ class WorkerContext:
         self._pump: CallbackPump | None = None
         self._hand_off = hand_off
         self._stream = stream
+        self._bind_report: BindReporter | None = None
         self._lock = threading.Lock()
 
     @property
@@ -175,6 +178,8 @@ class WorkerContext:
     def notify(self, changes: Sequence[StatusChange]) -> None:
         """After a commit: the changes to the status stream; POST their callback events from
         this process, hand the rest to the callbacks queue."""
+        if self.settings.log_state_changes:
+            log_status_changes(changes)
         if self._stream is not None:
             self._stream(changes)
         rest = self.offer_callbacks(changes)
@@ -265,6 +270,8 @@ class WorkerContext:
                     leases=self.bind_leases,
                     holder=f"{socket.gethostname()}:{os.getpid()}",
                 )
+                self._bind_report = BindReporter(self.redis, self._pool.bound)  # for status
+                self._bind_report.start()
                 self._pool_table = table
             elif table is not self._pool_table:
                 self._pool.reconcile(carrier_links(table))
@@ -320,6 +327,8 @@ class WorkerContext:
         binds still up — then unbind every session, give the bind leases back, close
         connections."""
         self._snapshot.close()
+        if self._bind_report is not None:
+            self._bind_report.close()
         if self._pool is not None and drain > 0:
             busy = self._pool.drain(drain)
             if busy:

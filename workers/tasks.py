@@ -24,6 +24,7 @@ from workers.callback_delivery import CallbackDelivery
 from workers.callbacks import CALLBACKS_QUEUE
 from workers.config import WorkerSettings
 from workers.context import AfterReceipts, HandOff, WorkerContext, otp_resend_policy, utcnow
+from workers.state_log import log_status_changes
 from workers.stream import StreamPublisher
 from workers.sweeping import sweep_once
 
@@ -109,7 +110,10 @@ class WorkerRuntime:
 
     def after_sweep(self, changes: Sequence[StatusChange]) -> None:
         """After a sweep's commit: its changes to the status stream, their callback events to
-        the callbacks queue (the sweeper runs in the worker's parent process: no pump there)."""
+        the callbacks queue (the sweeper runs in the worker's parent process: no pump there);
+        logged when state-change lines are on (a context logs its own)."""
+        if self.settings.log_state_changes:
+            log_status_changes(changes)
         self.stream.publish(changes)
         self.hand_off(changes)
 

@@ -116,6 +116,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
         extra_routes: str = "",
         alpha_max_binds: int = 8,
         alpha_extra: str = "",
+        supervised: bool = False,
     ) -> Stack:
         ports = {"alpha": free_port(), "beta": free_port(), "control": free_port()}
         values = {
@@ -143,6 +144,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
             ),
             extra_env={"SWITCHBOARD_SWEEP_INTERVAL": "0.5", **(env or {})},
             api_processes=api_processes,
+            supervised=supervised,
         )
         started.append(stack)
         return stack.start()

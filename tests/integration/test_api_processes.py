@@ -12,20 +12,9 @@ from pathlib import Path
 
 from switchboard.embedded import free_port, wait_for_port
 from switchboard.stack import wait_until
+from tests.procs import alive, parent_of
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def _health_pid(port: int) -> set[int]:
@@ -64,7 +53,7 @@ def test_two_processes_share_the_port_a_dead_one_is_replaced_and_sigterm_stops_a
                 return len(pids) == 2
 
             assert wait_until(both_answered, timeout=30, interval=0.01), pids
-            assert {_parent_of(pid) for pid in pids} == {parent.pid}
+            assert {parent_of(pid) for pid in pids} == {parent.pid}
 
             os.kill(min(pids), signal.SIGKILL)
             answered: set[int] = set()
@@ -75,11 +64,11 @@ def test_two_processes_share_the_port_a_dead_one_is_replaced_and_sigterm_stops_a
 
             assert wait_until(replaced, timeout=30, interval=0.05), answered
             replacement = (answered - pids).pop()
-            assert _parent_of(replacement) == parent.pid
+            assert parent_of(replacement) == parent.pid
 
             parent.send_signal(signal.SIGTERM)
             assert parent.wait(timeout=30) == 0
         finally:
             if parent.poll() is None:
                 os.killpg(parent.pid, signal.SIGKILL)
-    assert not any(_alive(pid) for pid in (*pids, replacement))
+    assert not any(alive(pid) for pid in (*pids, replacement))
