@@ -15,6 +15,7 @@ from api.jsonio import loads
 from api.problems import ApiProblem
 from api.schemas import SendRequest
 from api.services import OPT_OUTS, ApiServices
+from api.wire import AcceptedMessage
 from messaging import CallbackUrlForbidden, MessageClass, Status
 from routing import RoutingTable
 from store import KeyOwner, NewMessage, new_id
@@ -138,7 +139,7 @@ def new_row(
     )
 
 
-def accepted_json(row: NewMessage) -> dict[str, Any]:
+def accepted_json(row: NewMessage) -> AcceptedMessage:
     """The 202 body of one committed message."""
     return {
         "id": row.id,

@@ -8,7 +8,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from aiohttp import web
 
@@ -23,15 +22,18 @@ from api.accept import (
     opted_out,
 )
 from api.batch import send_batch
+from api.contract import Answer, Link, Operation, contract_of, operation
 from api.idempotency import IDEMPOTENCY, claim
 from api.inbound_api import add_opt_out, list_inbound, list_opt_outs, remove_opt_out
 from api.jsonio import dumps, json_response
 from api.listing import list_messages
+from api.openapi import OPENAPI, OPENAPI_PATH, DocumentCache, openapi_json
 from api.problems import ApiProblem, problem_response, response_for
 from api.reader import GroupReader, OptOutScreen
 from api.routing_api import explain_route, pricing
-from api.schemas import parse_send_request
+from api.schemas import SendBody, parse_send_request
 from api.services import OPT_OUTS, OWNER, READ_POOL, READER, SERVICES, ApiServices
+from api.wire import AcceptedMessage, Health, MessageJson
 from inbound import RecipientOptedOut
 from store import IdempotencyStore, KeyOwner, MessageView
 
@@ -71,7 +73,8 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status, "http_error"
         )
-        return problem_response(exc.status, code, exc.reason, exc.text or exc.reason)
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return problem_response(exc.status, code, exc.reason, exc.text or exc.reason, allow)
     except Exception as error:  # ours, the database's (503), or a bug (500): api/problems.py
         return response_for(error)
 
@@ -79,7 +82,7 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bearer API keys on /v1/*; 401 problem+json when missing or unknown."""
-    if not request.path.startswith("/v1/"):
+    if not request.path.startswith("/v1/") or request.path == OPENAPI_PATH:
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
@@ -97,11 +100,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         cache.put(key, owner)
     if owner is None:
         raise ApiProblem(401, "invalid_api_key", "Unauthorized", "unknown or revoked API key")
+    spec = contract_of(request.match_info.handler)
+    if spec is not None and spec.admin and not owner.is_admin:  # the contract says who may
+        raise ApiProblem(403, "admin_required", "Forbidden", "this endpoint needs an admin API key")
     request[OWNER] = owner
     return await handler(request)
 
 
-def _message_json(view: MessageView) -> dict[str, Any]:
+def _message_json(view: MessageView) -> MessageJson:
     # datetimes go to orjson as they are: it writes RFC 3339, as isoformat() did
     return {
         "id": view.id,
@@ -136,6 +142,25 @@ def _message_json(view: MessageView) -> dict[str, Any]:
     }
 
 
+@operation(
+    Operation(
+        "Send one message: 202 once it is committed",
+        {
+            202: Answer(
+                "accepted (or the first answer to this Idempotency-Key again)",
+                AcceptedMessage,
+                ("Location", "Idempotent-Replayed"),
+                links=(Link("GetMessage", "get_v1_messages_id"),),
+            )
+        },
+        {
+            403: ("destination_blocked",),
+            422: ("invalid_number", "empty_body", "callback_url_forbidden", "recipient_opted_out"),
+        },
+        body=SendBody,
+        idempotent=True,
+    )
+)
 async def send_message(request: web.Request) -> web.Response:
     """POST /v1/messages → 202 once the message is committed."""
     services = request.app[SERVICES]
@@ -167,6 +192,13 @@ async def send_message(request: web.Request) -> web.Response:
     )
 
 
+@operation(
+    Operation(
+        "A message, its status and attempts (the caller's own only)",
+        {200: Answer("the message", MessageJson)},
+        {404: ("not_found",)},
+    )
+)
 async def get_message(request: web.Request) -> web.Response:
     """GET /v1/messages/{id} → status and attempts (only the caller's own messages)."""
     owner: KeyOwner = request[OWNER]
@@ -177,9 +209,11 @@ async def get_message(request: web.Request) -> web.Response:
     return json_response(_message_json(view))
 
 
+@operation(Operation("The process is up", {200: Answer("up", Health)}, public=True, tag="meta"))
 async def health(_request: web.Request) -> web.Response:
     """GET /health: the process is up (`pid` tells API processes sharing a port apart)."""
-    return json_response({"status": "ok", "pid": os.getpid()})
+    answer: Health = {"status": "ok", "pid": os.getpid()}
+    return json_response(answer)
 
 
 def make_app(services: ApiServices) -> web.Application:
@@ -193,10 +227,11 @@ def make_app(services: ApiServices) -> web.Application:
     app[READER] = GroupReader(services.store.read_messages)
     app[OPT_OUTS] = OptOutScreen(services.store.opted_out)
     app[READ_POOL] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-read")
+    app[OPENAPI] = DocumentCache()
     app.router.add_post("/v1/messages", send_message)
     app.router.add_post("/v1/messages/batch", send_batch)
     app.router.add_get("/v1/messages", list_messages)
-    app.router.add_get("/v1/messages/{id}", get_message)
+    app.router.add_get("/v1/messages/{id:[0-9a-f]{32}}", get_message)  # not "batch"
     app.router.add_get("/v1/inbound", list_inbound)
     app.router.add_get("/v1/opt-outs", list_opt_outs)
     app.router.add_post("/v1/opt-outs", add_opt_out)
@@ -204,6 +239,7 @@ def make_app(services: ApiServices) -> web.Application:
     app.router.add_get("/v1/routes/explain", explain_route)
     app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)
+    app.router.add_get(OPENAPI_PATH, openapi_json)
     app.on_cleanup.append(_close_readers)
     return app
 

@@ -32,16 +32,17 @@ from api.accept import (
     new_row,
     opted_out,
 )
+from api.contract import Answer, Operation, operation
 from api.idempotency import HeldKey, claim
 from api.jsonio import dumps, json_response
 from api.problems import PROBLEM_JSON, ApiProblem, problem_body
-from api.schemas import SendRequest, parse_send_request
+from api.schemas import MAX_BATCH_ITEMS, BatchBody, SendRequest, parse_send_request
 from api.services import OWNER, SERVICES
+from api.wire import BatchAccepted, BatchEntry, BatchProblem
 from inbound import RecipientOptedOut
 from messaging import InvalidInput, SwitchboardError, fill_template
 from store import KeyOwner, NewMessage
 
-MAX_BATCH_ITEMS = 1000
 # 1,000 messages of the longest body (1,600 characters) as JSON escapes (`\uXXXX`, 6 bytes per
 # character) would be ~10 MB; 4 MiB holds 1,000 full-length GSM-7 or UTF-8 bodies with room.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -125,6 +126,25 @@ def _row(result: NewMessage | SwitchboardError) -> NewMessage:
     return result
 
 
+@operation(
+    Operation(
+        "Send up to 1,000 messages: 202 once the valid ones are committed",
+        {
+            202: Answer(
+                "one entry per item, in order (or the first answer to this Idempotency-Key)",
+                BatchAccepted,
+                ("Idempotent-Replayed",),
+            )
+        },
+        {
+            413: ("too_many_messages",),
+            422: ("batch_invalid", "missing_variable"),
+        },
+        body=BatchBody,
+        idempotent=True,
+        problem_bodies={422: BatchProblem},
+    )
+)
 async def send_batch(request: web.Request) -> web.Response:
     """POST /v1/messages/batch → 202 with one entry per item, in order, once committed."""
     owner: KeyOwner = request[OWNER]
@@ -178,37 +198,33 @@ async def _accept(
         if _row(results[i]).to in stopped:
             results[i] = RecipientOptedOut(_row(results[i]).to)
     rows = [r for r in results if isinstance(r, NewMessage)]
-    problems = [
-        {"index": i, **problem_body(r)}
-        for i, r in enumerate(results)
-        if isinstance(r, SwitchboardError)
-    ]
+    problems = {
+        i: problem_body(r) for i, r in enumerate(results) if isinstance(r, SwitchboardError)
+    }
     if not rows:
         detail = f"none of the {len(results)} messages is valid; nothing was stored"
-        return json_response(
-            {
-                "type": "/problems/batch_invalid",
-                "title": "No valid message in the batch",
-                "status": 422,
-                "detail": detail,
-                "code": "batch_invalid",
-                "rejected": len(problems),
-                "errors": problems,
-            },
-            status=422,
-            content_type=PROBLEM_JSON,
-        )
-    errors = iter(problems)
-    entries: list[dict[str, Any]] = []
-    for i, r in enumerate(results):
-        if isinstance(r, NewMessage):
-            entries.append({"index": i, **accepted_json(r)})
-        else:
-            problem = next(errors)
-            entries.append(
-                {"index": i, "error": {k: v for k, v in problem.items() if k != "index"}}
-            )
-    answer = dumps({"accepted": len(rows), "rejected": len(problems), "messages": entries})
+        none_valid: BatchProblem = {
+            "type": "/problems/batch_invalid",
+            "title": "No valid message in the batch",
+            "status": 422,
+            "detail": detail,
+            "code": "batch_invalid",
+            "rejected": len(problems),
+            "errors": [{"index": i, **p} for i, p in problems.items()],
+        }
+        return json_response(none_valid, status=422, content_type=PROBLEM_JSON)
+    entries: list[BatchEntry] = [
+        {"index": i, **accepted_json(r)}  # type: ignore[typeddict-item]  # no "error": accepted
+        if isinstance(r, NewMessage)
+        else {"index": i, "error": problems[i]}
+        for i, r in enumerate(results)
+    ]
+    accepted: BatchAccepted = {
+        "accepted": len(rows),
+        "rejected": len(problems),
+        "messages": entries,
+    }
+    answer = dumps(accepted)
     await services.committer.commit_many(
         rows, held.completion(202, answer) if held is not None else None
     )

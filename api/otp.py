@@ -25,11 +25,13 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from api.committer import GroupCommitter
+from api.contract import Answer, Link, Operation, operation
 from api.jsonio import json_response
 from api.otp_guard import PumpingGuard, as_block
-from api.otp_schemas import json_body, parse_code, parse_start
+from api.otp_schemas import CodeBody, StartBody, json_body, parse_code, parse_start
 from api.problems import ApiProblem, problem_response
 from api.services import OWNER
+from api.wire import BlockList, CheckAnswer, VerificationJson
 from messaging import RateLimited, segment
 from otp import (
     DestinationBlocked,
@@ -184,7 +186,7 @@ async def _send_sms(
     services.metrics["otp_sent_total"] += 1
 
 
-def _json(v: Verification, now: datetime, **extra: Any) -> dict[str, Any]:
+def _json(v: Verification, now: datetime) -> VerificationJson:
     return {
         "id": v.id,
         "status": v.status_at(now).value,
@@ -192,11 +194,10 @@ def _json(v: Verification, now: datetime, **extra: Any) -> dict[str, Any]:
         "channel": "sms",
         "attempts_left": v.attempts_left,
         "sends_left": v.sends_left,
-        "created_at": v.created_at.isoformat(),
-        "expires_at": v.expires_at.isoformat(),
-        "approved_at": v.approved_at.isoformat() if v.approved_at else None,
+        "created_at": v.created_at,
+        "expires_at": v.expires_at,
+        "approved_at": v.approved_at,
         "message_id": v.message_id,
-        **extra,
     }
 
 
@@ -232,6 +233,37 @@ async def _resend(
     return updated
 
 
+_NOT_FOUND = {404: ("otp_not_found",)}
+_STATE = {409: ("otp_not_pending", "otp_already_used", "otp_error"), 410: ("otp_expired",)}
+_SEND_LIMITS = {429: ("otp_velocity_limited", "otp_max_sends", "otp_resend_cooldown")}
+
+
+@operation(
+    Operation(
+        "Start a verification: a code by SMS (a pending one to the number is resent)",
+        {
+            201: Answer(
+                "the verification (`new`: false when resent)",
+                VerificationJson,
+                ("Location",),
+                links=(
+                    Link("Get", "get_v1_otp_id"),
+                    Link("Check", "post_v1_otp_id_check"),
+                    Link("Resend", "post_v1_otp_id_resend"),
+                    Link("Cancel", "post_v1_otp_id_cancel"),
+                ),
+            )
+        },
+        {
+            403: ("destination_blocked", "geo_not_permitted"),
+            422: ("invalid_number",),
+            **_SEND_LIMITS,
+            **_STATE,
+        },
+        body=StartBody,
+        tag="otp",
+    )
+)
 @_otp_errors
 async def start_verification(request: web.Request) -> web.Response:
     """POST /v1/otp → 201 with a pending verification (an existing pending one is resent)."""
@@ -291,7 +323,8 @@ async def start_verification(request: web.Request) -> web.Response:
 def _created(
     services: OtpServices, r: VerificationRecord, now: datetime, new: bool
 ) -> web.Response:
-    body = _json(_verification(r), now, new=new)
+    body = _json(_verification(r), now)
+    body["new"] = new
     return json_response(body, status=201, headers={"Location": f"/v1/otp/{r.id}"})
 
 
@@ -317,6 +350,15 @@ async def _owned(
     return record
 
 
+@operation(
+    Operation(
+        "Check a code: approved exactly once",
+        {200: Answer("the verification's status", CheckAnswer)},
+        {**_NOT_FOUND, **_STATE, 429: ("otp_velocity_limited", "otp_max_attempts")},
+        body=CodeBody,
+        tag="otp",
+    )
+)
 @_otp_errors
 async def check_verification(request: web.Request) -> web.Response:
     """POST /v1/otp/{id}/check → {status, attempts_left}; approved exactly once."""
@@ -361,6 +403,14 @@ async def check_verification(request: web.Request) -> web.Response:
     return json_response({"id": counted.id, "status": status.value, "attempts_left": left})
 
 
+@operation(
+    Operation(
+        "Send a fresh code to the same number (the old one stops working)",
+        {200: Answer("the verification", VerificationJson)},
+        {**_NOT_FOUND, **_STATE, **_SEND_LIMITS},
+        tag="otp",
+    )
+)
 @_otp_errors
 async def resend_verification(request: web.Request) -> web.Response:
     """POST /v1/otp/{id}/resend → a fresh code to the same number (the old one stops working)."""
@@ -372,6 +422,14 @@ async def resend_verification(request: web.Request) -> web.Response:
     return json_response(_json(_verification(resent), services.clock()))
 
 
+@operation(
+    Operation(
+        "Cancel a verification (idempotent; not once approved)",
+        {200: Answer("the verification", VerificationJson)},
+        {**_NOT_FOUND, **_STATE},
+        tag="otp",
+    )
+)
 @_otp_errors
 async def cancel_verification(request: web.Request) -> web.Response:
     """POST /v1/otp/{id}/cancel → canceled (idempotent); an approved one cannot be canceled."""
@@ -388,6 +446,14 @@ async def cancel_verification(request: web.Request) -> web.Response:
     return json_response(_json(_verification(record), now))
 
 
+@operation(
+    Operation(
+        "A verification (never its code)",
+        {200: Answer("the verification", VerificationJson)},
+        _NOT_FOUND,
+        tag="otp",
+    )
+)
 @_otp_errors
 async def get_verification(request: web.Request) -> web.Response:
     """GET /v1/otp/{id} → the verification (never its code)."""
@@ -397,24 +463,26 @@ async def get_verification(request: web.Request) -> web.Response:
     return json_response(_json(_verification(record), services.clock()))
 
 
-def _admin(request: web.Request) -> OtpServices:
-    if not request[OWNER].is_admin:
-        raise ApiProblem(403, "admin_only", "Forbidden", "this endpoint needs an admin API key")
-    return request.app[OTP_SERVICES]
-
-
+@operation(
+    Operation(
+        "Active SMS-pumping blocks and the guard's counters (admin)",
+        {200: Answer("the blocks", BlockList)},
+        admin=True,
+        tag="otp",
+    )
+)
 async def list_blocks(request: web.Request) -> web.Response:
     """GET /v1/admin/otp/blocks → active pumping blocks and the guard's counters."""
-    services = _admin(request)
+    services = request.app[OTP_SERVICES]
     now = services.clock()
     records = await _io(services.store.blocks)
     active = [b for b in map(as_block, records) if b.active(now)]
-    body = {
+    body: BlockList = {
         "blocks": [
             {
                 "prefix": b.prefix,
-                "blocked_at": b.blocked_at.isoformat(),
-                "until": b.until.isoformat(),
+                "blocked_at": b.blocked_at,
+                "until": b.until,
                 "reason": b.reason,
             }
             for b in active
@@ -424,9 +492,18 @@ async def list_blocks(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+@operation(
+    Operation(
+        "Lift the pumping block on a prefix (admin)",
+        {204: Answer("lifted")},
+        {404: ("block_not_found",)},
+        admin=True,
+        tag="otp",
+    )
+)
 async def lift_block(request: web.Request) -> web.Response:
     """DELETE /v1/admin/otp/blocks/{prefix} → 204 once the block is lifted."""
-    services = _admin(request)
+    services = request.app[OTP_SERVICES]
     raw = request.match_info["prefix"].strip()
     prefix = raw if raw.startswith("+") else "+" + raw
     if not await _io(services.guard.lift, prefix, services.clock()):

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import exc as db
 
 from api.jsonio import json_response
+from api.wire import Problem
 from inbound import RecipientOptedOut
 from messaging import (
     CallbackUrlForbidden,
@@ -126,7 +127,7 @@ def problem_response(
     return json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
 
 
-def problem_body(error: SwitchboardError) -> dict[str, Any]:
+def problem_body(error: SwitchboardError) -> Problem:
     """The RFC 9457 members of `error` (with `code`, and `field` for invalid input), as the
     batch endpoint reports each item's problem."""
     if isinstance(error, ApiProblem):
@@ -134,7 +135,7 @@ def problem_body(error: SwitchboardError) -> dict[str, Any]:
     else:
         spec = spec_for(error) or _INTERNAL  # SwitchboardError is always in the table
         status, title, detail = spec.status, spec.title, str(error)
-    body: dict[str, Any] = {
+    body: Problem = {
         "type": f"/problems/{error.code}",
         "title": title,
         "status": status,
