@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from store import InboundRecord
-from tests.integration.otp.conftest import START, Harness, engine, harness, run  # noqa: F401 - the fixtures
+from tests.integration.otp.conftest import START, Harness, run
 
 NUMBER = "+447400123456"
 IDEMPOTENCY_KEY = "acme-order-1"
