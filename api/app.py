@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +25,8 @@ from api.contract import Answer, Link, Operation, contract_of, operation
 from api.idempotency import IDEMPOTENCY, claim
 from api.inbound_api import add_opt_out, list_inbound, list_opt_outs, remove_opt_out
 from api.jsonio import dumps, json_response
+from api.keycache import KEY_CACHE, KeyCache
+from api.keys_api import add_key_routes
 from api.listing import list_messages
 from api.openapi import OPENAPI, OPENAPI_PATH, DocumentCache, openapi_json
 from api.problems import ApiProblem, problem_response, response_for
@@ -38,28 +39,6 @@ from inbound import RecipientOptedOut
 from store import IdempotencyStore, KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class _KeyCache:
-    """Resolved API keys for a short while, so a request costs no key lookup query."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._entries: dict[str, tuple[float, KeyOwner | None]] = {}
-
-    def get(self, key: str) -> tuple[bool, KeyOwner | None]:
-        hit = self._entries.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return False, None
-        return True, hit[1]
-
-    def put(self, key: str, owner: KeyOwner | None) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.ttl, owner)
-
-
-KEY_CACHE = web.AppKey("key_cache", _KeyCache)
 
 
 @web.middleware
@@ -223,7 +202,7 @@ def make_app(services: ApiServices) -> web.Application:
     )
     app[SERVICES] = services
     app[IDEMPOTENCY] = IdempotencyStore(services.store.engine)
-    app[KEY_CACHE] = _KeyCache(services.key_cache_seconds)
+    app[KEY_CACHE] = KeyCache(services.key_cache_seconds)
     app[READER] = GroupReader(services.store.read_messages)
     app[OPT_OUTS] = OptOutScreen(services.store.opted_out)
     app[READ_POOL] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-read")
@@ -240,6 +219,7 @@ def make_app(services: ApiServices) -> web.Application:
     app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)
     app.router.add_get(OPENAPI_PATH, openapi_json)
+    add_key_routes(app)
     app.on_cleanup.append(_close_readers)
     return app
 

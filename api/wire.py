@@ -302,3 +302,29 @@ class BlockList(TypedDict):
 
 
 OpenApiDocument = dict[str, Any]
+
+
+@with_config(CLOSED)
+class KeyJson(TypedDict):
+    """An API key as listed: its id and the prefix it starts with (`sb_<prefix>_…`)."""
+
+    id: str
+    account: str
+    prefix: str
+    admin: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@with_config(CLOSED)
+class NewKeyJson(KeyJson):
+    """A key just made: the key itself, shown this once."""
+
+    key: str
+
+
+@with_config(CLOSED)
+class KeyList(TypedDict):
+    """GET /v1/keys."""
+
+    keys: list[KeyJson]

@@ -15,6 +15,7 @@ from store.idempotency import (
 )
 from store.ids import new_id
 from store.inbound import InboundRecord, InboundView, InboundWriteResult
+from store.keys import KeyInfo, hash_key
 from store.migrate import upgrade
 from store.records import (
     AttemptResult,
@@ -33,7 +34,7 @@ from store.records import (
     SendOutcome,
     StatusChange,
 )
-from store.repository import MessageStore, hash_key
+from store.repository import MessageStore
 
 __all__ = [
     "CALLBACK_HANDOFF_GRACE",
@@ -51,6 +52,7 @@ __all__ = [
     "InboundView",
     "InboundWriteResult",
     "KeyCompletion",
+    "KeyInfo",
     "KeyOwner",
     "KeyReused",
     "MessageStore",

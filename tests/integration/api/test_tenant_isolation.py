@@ -69,6 +69,12 @@ CASES = [
         "admin_required",
     ),
 ]
+CASES += [
+    Case("GET", "/v1/keys", "/v1/keys?account=acme", 403, "admin_required"),
+    Case("POST", "/v1/keys", "/v1/keys", 403, "admin_required", {"account": "acme"}),
+    Case("DELETE", "/v1/keys/{id}", "/v1/keys/{key}", 403, "admin_required"),
+    Case("POST", "/v1/keys/{id}/rotate", "/v1/keys/{key}/rotate", 403, "admin_required"),
+]
 PUBLIC = {("GET", "/health"), ("GET", "/v1/openapi.json")}  # no account behind them
 
 
@@ -93,6 +99,7 @@ async def _acme_owns(client: TestClient[Any, Any], h: Harness) -> dict[str, str]
         lambda _text: None,
     )
     return {
+        "key": h.messages.list_api_keys("acme")[0].id,
         "message": (await sent.json())["id"],
         "otp": (await started.json())["id"],
         "number": NUMBER,
@@ -109,6 +116,7 @@ async def _acme_unchanged(client: TestClient[Any, Any], h: Harness, ids: dict[st
     assert [o["number"] for o in opt_outs["opt_outs"]] == [NUMBER]
     inbound = await (await client.get("/v1/inbound", headers=_auth(h.key))).json()
     assert [m["text"] for m in inbound["inbound"]] == ["acme's MO"]
+    assert [k.revoked_at for k in h.messages.list_api_keys("acme")] == [None]
 
 
 def test_cases_cover_every_mounted_route(harness: Harness) -> None:
