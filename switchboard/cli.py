@@ -127,6 +127,7 @@ def api(
     _logging()
     settings = Settings()
     wiring.require_redis(settings)
+    wiring.require_secrets(settings)
     host = host or settings.api_host
     port = port or settings.api_port
     count = processes or settings.api_processes
@@ -185,6 +186,7 @@ def worker(
         sqlite = settings.resolved_database_url().startswith("sqlite")
         lower_cpu_priority(nice, whole_session=not sqlite)  # the pool children inherit it
     wiring.require_redis(settings)
+    wiring.require_secrets(settings)
     wiring.migrate(settings)
     argv = [
         "worker",

@@ -34,6 +34,19 @@ def require_redis(settings: Settings) -> None:
         )
 
 
+def require_secrets(settings: Settings) -> None:
+    """Refuse to start a real process on the development secrets (`switchboard demo`, tests
+    and benches start their processes with random ones: `Stack`)."""
+    problems = settings.secret_problems()
+    if problems:
+        raise SystemExit(
+            "refusing to start: "
+            + "; ".join(problems)
+            + ". Set both to long random values, e.g. `python -c 'import secrets;"
+            " print(secrets.token_urlsafe(32))'` (only `switchboard demo` runs without)"
+        )
+
+
 def migrate(settings: Settings) -> None:
     """Bring the database to the newest schema (creating var_dir for the SQLite default)."""
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +103,7 @@ def otp_services(settings: Settings, engine: Engine, committer: GroupCommitter) 
         committer=committer,
         windows=windows,
         clock=utcnow,
-        secret=settings.secret_key.encode(),
+        secret=settings.otp_secret.encode(),
         config=config,
         app_name=settings.otp_app_name,
         sender=settings.otp_sender,
