@@ -1,7 +1,10 @@
-"""`/v1/keys` (admin keys only): list, create, revoke and rotate API keys.
+"""`/v1/keys` (admin keys only): list, create, revoke and rotate API keys; and
+`POST /v1/webhook-secret`: the caller's own callback signing secret, made or rotated.
 
-A key is shown once, in the 201 that makes it; afterwards only its id and prefix. Revoking
-clears this process's key cache; the others refuse the key within `key_cache_seconds`.
+A key or secret is shown once, in the 201 that makes it; afterwards only a key's id and prefix,
+and a secret never. Revoking clears this process's key cache; the others refuse the key within
+`key_cache_seconds`. A rotated signing secret keeps signing (beside the new one) for
+`ROTATION_GRACE`, so a receiver can switch without dropping a callback.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from api.contract import Answer, Operation, Param, operation
 from api.jsonio import json_response
 from api.keycache import KEY_CACHE
 from api.problems import ApiProblem
-from api.services import READ_POOL, SERVICES
-from api.wire import CLOSED, KeyJson, KeyList, NewKeyJson
+from api.services import OWNER, READ_POOL, SERVICES
+from api.wire import CLOSED, KeyJson, KeyList, NewKeyJson, SigningSecretJson
 from messaging import InvalidInput
-from store import KeyInfo
+from store import KeyInfo, KeyOwner, SigningSecrets
 
 R = TypeVar("R")
+SIGNING = web.AppKey("signing_secrets", SigningSecrets)
 _NOT_FOUND = {404: ("key_not_found",)}
 
 
@@ -151,8 +155,29 @@ async def rotate_key(request: web.Request) -> web.Response:
     return json_response(_new_key_json(*rotated), status=201)
 
 
+@operation(
+    Operation(
+        "A new callback signing secret for the caller's account; the previous one signs too"
+        " for 24 h",
+        {201: Answer("the secret, shown this once", SigningSecretJson)},
+        tag="keys",
+    )
+)
+async def rotate_signing_secret(request: web.Request) -> web.Response:
+    """POST /v1/webhook-secret → 201 {"secret", "previous_valid_until"}."""
+    owner: KeyOwner = request[OWNER]
+    now = request.app[SERVICES].clock()
+    secret, until = await _store(
+        request, partial(request.app[SIGNING].rotate, owner.account_id, now)
+    )
+    answer: SigningSecretJson = {"secret": secret, "previous_valid_until": until}
+    return json_response(answer, status=201)
+
+
 def add_key_routes(app: web.Application) -> None:
-    """Mount `/v1/keys` on `app`."""
+    """Mount `/v1/keys` and `/v1/webhook-secret` on `app`."""
+    app[SIGNING] = SigningSecrets(app[SERVICES].store.engine)
+    app.router.add_post("/v1/webhook-secret", rotate_signing_secret)
     app.router.add_get("/v1/keys", list_keys)
     app.router.add_post("/v1/keys", create_key)
     app.router.add_delete("/v1/keys/{id}", revoke_key)

@@ -328,3 +328,11 @@ class KeyList(TypedDict):
     """GET /v1/keys."""
 
     keys: list[KeyJson]
+
+
+@with_config(CLOSED)
+class SigningSecretJson(TypedDict):
+    """POST /v1/webhook-secret: the new secret (this once) and the old one's grace."""
+
+    secret: str
+    previous_valid_until: datetime | None

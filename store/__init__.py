@@ -35,10 +35,12 @@ from store.records import (
     StatusChange,
 )
 from store.repository import MessageStore
+from store.signing import ROTATION_GRACE, SigningSecrets
 
 __all__ = [
     "CALLBACK_HANDOFF_GRACE",
     "IDEMPOTENCY_TTL",
+    "ROTATION_GRACE",
     "AttemptResult",
     "AttemptView",
     "CallbackOutbox",
@@ -67,6 +69,7 @@ __all__ = [
     "ResendPolicy",
     "SendLease",
     "SendOutcome",
+    "SigningSecrets",
     "StatusChange",
     "hash_key",
     "make_engine",

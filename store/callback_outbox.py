@@ -78,6 +78,7 @@ _INSERTED = (
 )
 _CLAIMED = (
     CallbackEventRow.id,
+    CallbackEventRow.account_id,
     CallbackEventRow.url,
     CallbackEventRow.batch,
     CallbackEventRow.attempts,
@@ -228,6 +229,7 @@ def _pending(row: Any) -> PendingCallback:
             final_at=row.final_at,
             at=row.at,
         ),
+        account_id=row.account_id,
     )
 
 

@@ -22,6 +22,7 @@ from store import (
     CALLBACK_HANDOFF_GRACE,
     CallbackOutbox,
     PendingCallback,
+    SigningSecrets,
     StatusChange,
     make_engine,
 )
@@ -145,9 +146,12 @@ def release_due_events(
 def open_delivery(settings: WorkerSettings, clock: Callable[[], datetime]) -> CallbackDelivery:
     """The real CallbackDelivery of a worker process: its own engine and aiohttp dispatcher."""
     engine = make_engine(settings.resolved_database_url())
+    # Each account's own signing secrets, read (on the dispatcher's thread) at most every 5 s.
+    signing = SigningSecrets(engine, clock=clock)
     dispatcher = LazyDispatcher(
         lambda: AiohttpDispatcher(
             settings.secret_key,
+            account_secrets=signing.secrets_for,
             timeout=settings.callback_timeout,
             per_host=settings.callback_per_host,
             total=settings.callback_concurrency,

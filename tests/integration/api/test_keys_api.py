@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from store import ROTATION_GRACE, SigningSecrets
 from tests.integration.otp.conftest import START, Harness, run
 
 
@@ -111,3 +112,25 @@ def test_cli_lists_rotates_and_revokes_keys(
     assert revoked.returncode == 0 and harness.messages.key_owner(successor) is None
     unknown = _cli(database_url, tmp_path, "revoke", "nosuchkey")
     assert unknown.returncode == 1 and "no API key" in unknown.stderr
+
+
+def test_signing_secret_is_shown_once_and_the_old_one_signs_through_the_grace(
+    harness: Harness,
+) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        first = await client.post("/v1/webhook-secret", headers=_auth(harness.key))
+        made = await first.json()
+        assert first.status == 201 and made["previous_valid_until"] is None
+        assert made["secret"].startswith("whsec_") and len(made["secret"]) > 40
+        harness.clock.advance(60)
+        second = await client.post("/v1/webhook-secret", headers=_auth(harness.key))
+        rotated = await second.json()
+        assert rotated["secret"] != made["secret"]
+        assert rotated["previous_valid_until"] == (harness.clock.now + ROTATION_GRACE).isoformat()
+        signing = SigningSecrets(harness.engine)
+        acme = harness.messages.ensure_account("acme", START)
+        now = harness.clock.now
+        assert signing.read(acme, now) == (rotated["secret"], made["secret"])  # both sign
+        assert signing.read(acme, now + ROTATION_GRACE) == (rotated["secret"],)  # grace over
+
+    run(harness, scenario)

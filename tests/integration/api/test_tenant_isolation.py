@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from store import InboundRecord
+from store import InboundRecord, SigningSecrets
 from tests.integration.otp.conftest import START, Harness, run
 
 NUMBER = "+447400123456"
@@ -75,6 +75,7 @@ CASES += [
     Case("DELETE", "/v1/keys/{id}", "/v1/keys/{key}", 403, "admin_required"),
     Case("POST", "/v1/keys/{id}/rotate", "/v1/keys/{key}/rotate", 403, "admin_required"),
 ]
+CASES.append(Case("POST", "/v1/webhook-secret", "/v1/webhook-secret", 201))
 PUBLIC = {("GET", "/health"), ("GET", "/v1/openapi.json")}  # no account behind them
 
 
@@ -93,6 +94,8 @@ async def _acme_owns(client: TestClient[Any, Any], h: Harness) -> dict[str, str]
     assert opted.status == 201
     started = await client.post("/v1/otp", json={"to": NUMBER}, headers=_auth(h.key))
     assert started.status == 201, await started.text()
+    signing = await client.post("/v1/webhook-secret", headers=_auth(h.key))
+    assert signing.status == 201
     h.messages.write_inbound(
         [InboundRecord("alpha", NUMBER, "12345", "acme's MO", START)],
         {"12345": "acme"}.get,
@@ -103,6 +106,7 @@ async def _acme_owns(client: TestClient[Any, Any], h: Harness) -> dict[str, str]
         "message": (await sent.json())["id"],
         "otp": (await started.json())["id"],
         "number": NUMBER,
+        "signing_secret": (await signing.json())["secret"],
     }
 
 
@@ -117,6 +121,8 @@ async def _acme_unchanged(client: TestClient[Any, Any], h: Harness, ids: dict[st
     inbound = await (await client.get("/v1/inbound", headers=_auth(h.key))).json()
     assert [m["text"] for m in inbound["inbound"]] == ["acme's MO"]
     assert [k.revoked_at for k in h.messages.list_api_keys("acme")] == [None]
+    acme = h.messages.ensure_account("acme", START)
+    assert SigningSecrets(h.engine).read(acme, START) == (ids["signing_secret"],)
 
 
 def test_cases_cover_every_mounted_route(harness: Harness) -> None:
@@ -152,7 +158,7 @@ def test_another_accounts_key_neither_sees_nor_changes_it(harness: Harness, case
         if case.code is not None:
             assert (await response.json())["code"] == case.code
         path = case.path.format(**ids)
-        for value in (ids["message"], ids["otp"], "acme's MO"):
+        for value in (ids["message"], ids["otp"], "acme's MO", ids["signing_secret"]):
             assert value in path or value not in text  # nothing of acme's but what was asked
         assert "Idempotent-Replayed" not in response.headers  # keys are per account
         await _acme_unchanged(client, harness, ids)
