@@ -83,6 +83,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if spec is not None and spec.admin and not owner.is_admin:  # the contract says who may
         raise ApiProblem(403, "admin_required", "Forbidden", "this endpoint needs an admin API key")
     request[OWNER] = owner
+    limiter = request.app[SERVICES].limiter
+    if limiter is not None:
+        limiter.check_request(owner, key)
     return await handler(request)
 
 
@@ -144,6 +147,8 @@ async def send_message(request: web.Request) -> web.Response:
     """POST /v1/messages → 202 once the message is committed."""
     services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
+    if services.limiter is not None:
+        services.limiter.check_capacity(services.committer)
     body = await json_body(request)
     held = await claim(request, owner, body, services.clock())
     if isinstance(held, web.Response):
@@ -158,6 +163,8 @@ async def send_message(request: web.Request) -> web.Response:
         refused = callback_refusal(parsed, await check_callbacks(services, [parsed]))
         if refused is not None:
             raise refused
+        if services.limiter is not None:
+            services.limiter.check_messages(owner, 1)
         row = new_row(services, owner, parsed, services.clock())
         answer, location = dumps(accepted_json(row)), f"/v1/messages/{row.id}"
         key = held.completion(202, answer, location) if held is not None else None

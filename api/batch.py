@@ -148,6 +148,9 @@ def _row(result: NewMessage | SwitchboardError) -> NewMessage:
 async def send_batch(request: web.Request) -> web.Response:
     """POST /v1/messages/batch → 202 with one entry per item, in order, once committed."""
     owner: KeyOwner = request[OWNER]
+    limiter = request.app[SERVICES].limiter
+    if limiter is not None:
+        limiter.check_capacity(request.app[SERVICES].committer)
     data = decode_json(await read_limited(request, MAX_BATCH_BYTES))
     held = await claim(request, owner, data, request.app[SERVICES].clock())
     if isinstance(held, web.Response):
@@ -225,6 +228,8 @@ async def _accept(
         "messages": entries,
     }
     answer = dumps(accepted)
+    if services.limiter is not None:
+        services.limiter.check_messages(owner, len(rows))
     await services.committer.commit_many(
         rows, held.completion(202, answer) if held is not None else None
     )

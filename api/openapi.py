@@ -139,6 +139,8 @@ def _problem(status: int, codes: tuple[str, ...], richer: Any, schemas: _Schemas
     }
     if status in _RETRY_AFTER:
         out["headers"] = {"Retry-After": _HEADERS["Retry-After"]}
+    if status == 429:
+        out["headers"] |= {h: _HEADERS[h] for h in ("RateLimit-Policy", "RateLimit")}
     return out
 
 

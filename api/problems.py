@@ -99,7 +99,15 @@ def is_database_unavailable(error: BaseException) -> bool:
 class ApiProblem(SwitchboardError):
     """An HTTP-level problem that is not a domain error (bad JSON, auth, not found)."""
 
-    def __init__(self, status: int, code: str, title: str, detail: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.headers = headers
         self.status = status
         self.code = code
         self.title = title
@@ -150,7 +158,9 @@ def problem_body(error: SwitchboardError) -> Problem:
 def response_for(error: Exception) -> web.Response:
     """Map any error to its problem response; an unexpected one is logged and hidden."""
     if isinstance(error, ApiProblem):
-        return problem_response(error.status, error.code, error.title, error.detail)
+        return problem_response(
+            error.status, error.code, error.title, error.detail, headers=error.headers
+        )
     spec = spec_for(error)
     if spec is None:
         request_id = uuid.uuid4().hex
@@ -170,6 +180,7 @@ def response_for(error: Exception) -> web.Response:
         extra["field"] = error.field
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        headers.update(error.headers)
     elif spec.retry_after is not None:
         headers["Retry-After"] = str(spec.retry_after)
     detail = spec.detail or str(error)

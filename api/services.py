@@ -10,6 +10,7 @@ from datetime import datetime
 from aiohttp import web
 
 from api.committer import GroupCommitter
+from api.limits import Limiter
 from api.reader import GroupReader, OptOutScreen
 from messaging import CallbackPolicy
 from routing import RoutingTable
@@ -30,6 +31,7 @@ class ApiServices:
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # public hosts only
     # host name → its addresses; None: the system resolver (tests pass a stub: no real lookups)
     resolve: Callable[[str], Awaitable[list[str]]] | None = None
+    limiter: Limiter | None = None  # rate limits and backpressure (api/limits.py); None: none
 
 
 SERVICES = web.AppKey("services", ApiServices)

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Row, Select, and_, bindparam, or_, select
+from sqlalchemy import Engine, Integer, Row, Select, and_, bindparam, func, or_, select
 
 from store.models import Attempt, Message, Part
 from store.records import AttemptView, MessageSummary, MessageView
@@ -114,6 +114,13 @@ class MessageReads:
     """Read side of the message store for the API (mixed into MessageStore)."""
 
     engine: Engine
+
+    def queued_backlog(self, limit: int) -> int:
+        """How many messages wait in `queued`, counted up to `limit + 1` (a bounded scan of the
+        status index: enough to tell "past the bound")."""
+        inner = select(Message.id).where(Message.status == "queued").limit(limit + 1).subquery()
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
 
     def read_messages(self, keys: Sequence[tuple[str, str]]) -> list[MessageView | None]:
         """For each `(account_id, message_id)`, the message with its attempts, or None when it

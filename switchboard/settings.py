@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     )
 
     commit_batch_max: int = Field(default=500, gt=0, description="rows per API group commit")
+    limits_file: Path | None = Field(
+        default=None, description="rate limits TOML (per key, per account); None = no limits"
+    )
+    rate_sync_interval: float = Field(
+        default=0.1, gt=0, description="seconds between an API process's rate-count syncs"
+    )
+    commit_queue_max: int = Field(
+        default=20_000, gt=0, description="sends waiting for the group commit before 503s"
+    )
+    outbox_backlog_max: int = Field(
+        default=200_000, ge=0, description="messages queued unsent before sends are 503 (0: off)"
+    )
     send_batch_max: int = Field(default=200, gt=0, description="message ids per send task")
     worker_concurrency: int = Field(default=2, gt=0)
     submit_window: int = Field(default=10, gt=0, description="default in-flight submit_sm per bind")

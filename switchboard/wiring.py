@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -10,9 +12,19 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from api import ApiServices, GroupCommitter, make_app
+from api.limits import Limiter
 from api.otp import OtpServices, add_otp_routes
 from otp import OtpConfig, load_otp_config
-from ratelimit import MemoryWindowCounters, RedisWindowCounters, WindowCounters, limits_client
+from ratelimit import (
+    MemoryWindowCounters,
+    RateLimits,
+    RedisWindowCounters,
+    RedisWindowSync,
+    SharedWindows,
+    WindowCounters,
+    limits_client,
+    load_rate_limits,
+)
 from routing import RoutesWatcher
 from store import MessageStore, make_engine, upgrade
 from store.otp_repository import OtpStore
@@ -70,6 +82,7 @@ def api_app(settings: Settings) -> web.Application:
     store = MessageStore(engine)
     outbox = CeleryOutbox(celery_app(settings), settings.send_batch_max)
     committer = GroupCommitter(store, outbox, settings.commit_batch_max)
+    limiter, stop_limits = rate_limiter(settings, store)
     app = make_app(
         ApiServices(
             store=store,
@@ -78,16 +91,44 @@ def api_app(settings: Settings) -> web.Application:
             validity_seconds=settings.validity_seconds,
             routes=RoutesWatcher(settings.routes_file, time.monotonic).current,
             callback_policy=settings.callback_policy(),
+            limiter=limiter,
         )
     )
 
     async def _close(_app: web.Application) -> None:
+        stop_limits()
         committer.close()
         engine.dispose()
 
     add_otp_routes(app, otp_services(settings, engine, committer))
     app.on_cleanup.append(_close)
     return app
+
+
+def rate_limiter(settings: Settings, store: MessageStore) -> tuple[Limiter, Callable[[], None]]:
+    """The API's limiter (rates synced through Redis when limits are set) and its stop."""
+    limits = load_rate_limits(settings.limits_file) if settings.limits_file else RateLimits()
+    windows = SharedWindows(time.time)
+    limiter = Limiter(
+        limits,
+        windows,
+        settings.commit_queue_max,
+        settings.outbox_backlog_max,
+        store.queued_backlog,
+    )
+    limiter.start()
+    stop = threading.Event()
+    if limits.enabled and settings.redis_url:
+        sync = RedisWindowSync(windows, limits_client(settings.redis_url))
+        threading.Thread(
+            target=sync.run, args=(settings.rate_sync_interval, stop), name="rate-sync", daemon=True
+        ).start()
+
+    def _stop() -> None:
+        stop.set()
+        limiter.close()
+
+    return limiter, _stop
 
 
 def otp_services(settings: Settings, engine: Engine, committer: GroupCommitter) -> OtpServices:
