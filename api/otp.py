@@ -20,12 +20,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 
 from api.committer import GroupCommitter
 from api.contract import Answer, Link, Operation, operation
+from api.idempotency import HeldKey, claim
 from api.jsonio import json_response
 from api.otp_guard import PumpingGuard, as_block
 from api.otp_schemas import CodeBody, StartBody, json_body, parse_code, parse_start
@@ -54,7 +55,7 @@ from otp import (
     render,
 )
 from ratelimit import WindowCounters
-from store import KeyOwner, NewMessage, new_id
+from store import KeyCompletion, KeyOwner, NewMessage, new_id
 from store.otp_repository import NewVerification, OtpStore, VerificationRecord
 
 log = logging.getLogger(__name__)
@@ -162,8 +163,20 @@ def _send_hits(account_id: str, to: str, limits: OtpLimits) -> list[tuple[str, i
     ]
 
 
+# What an Idempotency-Key's answer is, given the verification the SMS is sent for (api/idempotency)
+Completion = Callable[[VerificationRecord, bool], KeyCompletion | None]
+
+
+def _no_key(_record: VerificationRecord, _new: bool) -> KeyCompletion | None:
+    return None
+
+
 async def _send_sms(
-    services: OtpServices, owner: KeyOwner, r: VerificationRecord, code: str
+    services: OtpServices,
+    owner: KeyOwner,
+    r: VerificationRecord,
+    code: str,
+    key: KeyCompletion | None = None,
 ) -> None:
     now = r.last_sent_at
     ttl = int((r.expires_at - r.created_at).total_seconds())
@@ -182,7 +195,7 @@ async def _send_sms(
         created_at=now,
         valid_until=r.expires_at,
     )
-    await services.committer.commit(row)
+    await services.committer.commit(row, key)  # the key's answer in the SMS's transaction
     services.metrics["otp_sent_total"] += 1
 
 
@@ -202,7 +215,11 @@ def _json(v: Verification, now: datetime) -> VerificationJson:
 
 
 async def _resend(
-    services: OtpServices, owner: KeyOwner, current: VerificationRecord, limits: OtpLimits
+    services: OtpServices,
+    owner: KeyOwner,
+    current: VerificationRecord,
+    limits: OtpLimits,
+    completion: Completion = _no_key,
 ) -> VerificationRecord:
     now = services.clock()
     admit_resend(_verification(current), now, limits.resend_cooldown)
@@ -228,7 +245,7 @@ async def _resend(
             raise OtpNotFound(f"no verification {current.id!r}")
         admit_resend(_verification(latest), now, limits.resend_cooldown)
         raise OtpVelocityLimited(1.0, "a concurrent resend won; try again")
-    await _send_sms(services, owner, updated, code)
+    await _send_sms(services, owner, updated, code, completion(updated, False))
     _assess_later(services, prefix_of(updated.to, services.config.pumping.prefix_digits), now)
     return updated
 
@@ -261,6 +278,7 @@ _SEND_LIMITS = {429: ("otp_velocity_limited", "otp_max_sends", "otp_resend_coold
             **_STATE,
         },
         body=StartBody,
+        idempotent=True,
         tag="otp",
     )
 )
@@ -269,8 +287,23 @@ async def start_verification(request: web.Request) -> web.Response:
     """POST /v1/otp → 201 with a pending verification (an existing pending one is resent)."""
     services = request.app[OTP_SERVICES]
     owner: KeyOwner = request[OWNER]
+    body = await json_body(request)
+    held = await claim(request, owner, body, services.clock())
+    if isinstance(held, web.Response):
+        return held  # the first answer to this Idempotency-Key: no second code is sent
+    try:
+        return await _start(services, owner, body, held)
+    except BaseException:
+        if held is not None:  # nothing was sent: the key may be used again
+            await held.release()
+        raise
+
+
+async def _start(
+    services: OtpServices, owner: KeyOwner, body: Any, held: HeldKey | None
+) -> web.Response:
     limits = services.config.limits_for(owner.account_name)
-    parsed = parse_start(await json_body(request), limits)
+    parsed = parse_start(body, limits)
     to = parsed.to
     if not limits.permits(to.region):
         raise GeoNotPermitted(to.region, f"this account may not send OTPs to {to.region}")
@@ -281,10 +314,17 @@ async def start_verification(request: web.Request) -> web.Response:
         raise DestinationBlocked(
             prefix, f"{prefix} is blocked until {block.until.isoformat()}: {block.reason}"
         )
+
+    def completion(record: VerificationRecord, new: bool) -> KeyCompletion | None:
+        if held is None:
+            return None
+        answer = _created(services, record, now, new)
+        return held.completion(201, cast(bytes, answer.body), f"/v1/otp/{record.id}")
+
     for _ in range(3):
         existing = await _io(services.store.pending_for, owner.account_id, to.e164, now)
         if existing is not None:
-            resent = await _resend(services, owner, existing, limits)
+            resent = await _resend(services, owner, existing, limits, completion)
             return _created(services, resent, now, new=False)
         await _io(
             _hit_all,
@@ -314,7 +354,7 @@ async def start_verification(request: web.Request) -> web.Response:
         )
         record = await _io(services.store.insert, new)
         if record is not None:
-            await _send_sms(services, owner, record, code)
+            await _send_sms(services, owner, record, code, completion(record, True))
             _assess_later(services, prefix, now)
             return _created(services, record, now, new=True)
     raise OtpVelocityLimited(1.0, "concurrent requests for this number; try again")
