@@ -35,9 +35,42 @@ def decode_json(raw: bytes) -> Any:
         ) from None
 
 
+MAX_BODY_BYTES = 64 * 1024  # one message, an OTP, an opt-out: a few hundred bytes
+BODY_TIMEOUT = 10.0  # seconds to send a whole body once its headers are in
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 `payload_too_large` past `limit` bytes (at once when the
+    client's Content-Length says so: before reading any of it), or with 408
+    `request_timeout` when it takes over `BODY_TIMEOUT` seconds (a slow client)."""
+    too_large = ApiProblem(
+        413, "payload_too_large", "Payload too large", f"the body is over {limit} bytes"
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            while chunk := await request.content.read(256 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiProblem(
+            408,
+            "request_timeout",
+            "Request timeout",
+            f"the body did not arrive within {BODY_TIMEOUT:g} s",
+            {"Connection": "close"},
+        ) from None
+    return b"".join(chunks)
+
+
 async def json_body(request: web.Request) -> Any:
-    """The request's JSON body (within the app's `client_max_size`)."""
-    return decode_json(await request.read())
+    """The request's JSON body (at most `MAX_BODY_BYTES`, within `BODY_TIMEOUT`)."""
+    return decode_json(await read_limited(request, MAX_BODY_BYTES))
 
 
 RESOLVE_TIMEOUT = 5.0  # seconds for one callback host's DNS answer at the API

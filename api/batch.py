@@ -31,6 +31,7 @@ from api.accept import (
     needs_opt_out_check,
     new_row,
     opted_out,
+    read_limited,
 )
 from api.contract import Answer, Operation, operation
 from api.idempotency import HeldKey, claim
@@ -47,24 +48,6 @@ from store import KeyOwner, NewMessage
 # character) would be ~10 MB; 4 MiB holds 1,000 full-length GSM-7 or UTF-8 bodies with room.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 _RECIPIENT_FIELDS = {"to", "variables"}
-
-
-async def read_limited(request: web.Request, limit: int) -> bytes:
-    """The body, refused with 413 `payload_too_large` past `limit` bytes (before reading it
-    all when the client says its length)."""
-    too_large = ApiProblem(
-        413, "payload_too_large", "Payload too large", f"the body is over {limit} bytes"
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def expand(data: Any) -> list[dict[str, Any] | SwitchboardError]:

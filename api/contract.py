@@ -75,6 +75,7 @@ AUTHENTICATED: Mapping[int, tuple[str, ...]] = {
 # And every route that reads a JSON body.
 JSON_BODY: Mapping[int, tuple[str, ...]] = {
     400: ("malformed_json",),
+    408: ("request_timeout",),
     413: ("payload_too_large",),
     422: ("invalid_input",),
 }

@@ -24,12 +24,13 @@ from typing import Any, TypeVar, cast
 
 from aiohttp import web
 
+from api.accept import json_body
 from api.committer import GroupCommitter
 from api.contract import Answer, Link, Operation, operation
 from api.idempotency import HeldKey, claim
 from api.jsonio import json_response
 from api.otp_guard import PumpingGuard, as_block
-from api.otp_schemas import CodeBody, StartBody, json_body, parse_code, parse_start
+from api.otp_schemas import CodeBody, StartBody, parse_code, parse_start
 from api.problems import ApiProblem, problem_response
 from api.services import OWNER
 from api.wire import BlockList, CheckAnswer, VerificationJson

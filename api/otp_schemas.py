@@ -10,11 +10,9 @@ from typing import (
     Required,  # pydantic needs this one before 3.12
 )
 
-from aiohttp import web
 from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
-from api.accept import decode_json
 from api.schemas import EXAMPLE_NUMBER
 from api.wire import CLOSED
 from messaging import InvalidInput, PhoneNumber, parse_e164
@@ -47,12 +45,6 @@ class CodeBody(TypedDict):
 
 
 _FIELDS = StartBody.__required_keys__ | StartBody.__optional_keys__
-
-
-async def json_body(request: web.Request) -> Any:
-    """The request's JSON body, decoded as every JSON endpoint decodes it (orjson: invalid UTF-8
-    and lone surrogates are 400 `malformed_json`, never a `str` the database cannot store)."""
-    return decode_json(await request.read())
 
 
 @dataclass(frozen=True)
