@@ -141,3 +141,9 @@ def test_limits_file_errors_name_file_line_and_key(tmp_path: Path) -> None:
     limits = load_rate_limits(path)
     assert limits.for_account("acme").messages_per_second == 5
     assert limits.for_account("other").messages_per_second == 100 and limits.enabled
+
+
+def test_the_example_limits_file_loads() -> None:
+    example = Path(__file__).resolve().parents[3] / "config" / "limits.toml"
+    limits = load_rate_limits(example)
+    assert limits.for_account("acme").messages_per_second == 50 and limits.enabled
