@@ -36,6 +36,7 @@ from api.schemas import SendBody, parse_send_request
 from api.services import OPT_OUTS, OWNER, READ_POOL, READER, SERVICES, ApiServices
 from api.wire import AcceptedMessage, Health, MessageJson
 from inbound import RecipientOptedOut
+from messaging import InvalidInput
 from store import IdempotencyStore, KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -63,6 +64,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Bearer API keys on /v1/*; 401 problem+json when missing or unknown."""
     if not request.path.startswith("/v1/") or request.path == OPENAPI_PATH:
         return await handler(request)
+    if "%00" in request.raw_path or "\x00" in request.path_qs:  # PostgreSQL text holds no NUL
+        raise InvalidInput("path", "NUL characters are not accepted in the path or query")
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():

@@ -68,6 +68,7 @@ OPERATIONS: dict[Callable[..., Any], Operation] = {}
 # Refusals every authenticated route can give.
 AUTHENTICATED: Mapping[int, tuple[str, ...]] = {
     401: ("missing_api_key", "invalid_api_key"),
+    422: ("invalid_input",),  # e.g. a NUL in the path or query
     429: ("rate_limited",),
     500: ("internal_error",),
     503: ("database_unavailable", "overloaded"),

@@ -105,3 +105,23 @@ def test_lone_surrogates_and_invalid_utf8_are_400_malformed_json(
         assert b"application/problem+json" in answer
 
     _serve(store, scenario)
+
+
+def test_nul_characters_are_422_in_bodies_paths_and_queries(store: MessageStore) -> None:
+    """PostgreSQL text cannot hold NUL: once a 500 (schemathesis found it in ?account=)."""
+    key = store.create_api_key("acme", NOW)
+    auth = {"Authorization": f"Bearer {key}"}
+
+    async def scenario(client: TestClient[Any, Any], port: int) -> None:
+        body = await client.post(
+            "/v1/messages", data=b'{"to": "+447400123456", "body": "a\\u0000b"}', headers=auth
+        )
+        assert body.status == 422 and (await body.json())["field"] == "body"
+        for path in ("/v1/messages?cursor=%00", "/v1/otp/ab%00cd", "/v1/keys?account=a%00"):
+            response = await client.get(path, headers=auth)
+            assert response.status == 422, path
+            assert (await response.json())["code"] == "invalid_input"
+        listed = await (await client.get("/v1/messages", headers=auth)).json()
+        assert listed["messages"] == []
+
+    _serve(store, scenario)
