@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from aiohttp import web
 
@@ -24,44 +22,28 @@ from api.accept import (
 )
 from api.batch import send_batch
 from api.campaigns_api import add_campaign_routes
+from api.contract import Answer, Link, Operation, contract_of, operation
 from api.idempotency import IDEMPOTENCY, claim
 from api.inbound_api import add_opt_out, list_inbound, list_opt_outs, remove_opt_out
 from api.jsonio import dumps, json_response
+from api.keycache import KEY_CACHE, KeyCache
+from api.keys_api import add_key_routes
 from api.listing import list_messages
 from api.metrics_api import metrics_endpoint, metrics_middleware
+from api.openapi import OPENAPI, OPENAPI_PATH, DocumentCache, openapi_json
 from api.problems import ApiProblem, problem_response, response_for
 from api.reader import GroupReader, OptOutScreen
 from api.routing_api import explain_route, pricing
-from api.schemas import parse_send_request
+from api.schemas import SendBody, parse_send_request
 from api.services import OPT_OUTS, OWNER, READ_POOL, READER, SERVICES, ApiServices
 from api.stream import add_stream_routes, websocket_bearer
+from api.wire import AcceptedMessage, Health, MessageJson
 from inbound import RecipientOptedOut
+from messaging import InvalidInput
 from store import CampaignStore, IdempotencyStore, KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 AUTHENTICATED_PATHS = ("/v1/", "/metrics")  # Bearer API key (the dashboard page itself is not)
-
-
-class _KeyCache:
-    """Resolved API keys for a short while, so a request costs no key lookup query."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._entries: dict[str, tuple[float, KeyOwner | None]] = {}
-
-    def get(self, key: str) -> tuple[bool, KeyOwner | None]:
-        hit = self._entries.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return False, None
-        return True, hit[1]
-
-    def put(self, key: str, owner: KeyOwner | None) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.ttl, owner)
-
-
-KEY_CACHE = web.AppKey("key_cache", _KeyCache)
 
 
 @web.middleware
@@ -75,7 +57,8 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status, "http_error"
         )
-        return problem_response(exc.status, code, exc.reason, exc.text or exc.reason)
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return problem_response(exc.status, code, exc.reason, exc.text or exc.reason, allow)
     except Exception as error:  # ours, the database's (503), or a bug (500): api/problems.py
         return response_for(error)
 
@@ -83,8 +66,10 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bearer API keys on /v1/*; 401 problem+json when missing or unknown."""
-    if not request.path.startswith(AUTHENTICATED_PATHS):
+    if not request.path.startswith(AUTHENTICATED_PATHS) or request.path == OPENAPI_PATH:
         return await handler(request)
+    if "%00" in request.raw_path or "\x00" in request.path_qs:  # PostgreSQL text holds no NUL
+        raise InvalidInput("path", "NUL characters are not accepted in the path or query")
     header = request.headers.get("Authorization", "") or websocket_bearer(request)
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -101,11 +86,17 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         cache.put(key, owner)
     if owner is None:
         raise ApiProblem(401, "invalid_api_key", "Unauthorized", "unknown or revoked API key")
+    spec = contract_of(request.match_info.handler)
+    if spec is not None and spec.admin and not owner.is_admin:  # the contract says who may
+        raise ApiProblem(403, "admin_required", "Forbidden", "this endpoint needs an admin API key")
     request[OWNER] = owner
+    limiter = request.app[SERVICES].limiter
+    if limiter is not None:
+        limiter.check_request(owner, key)
     return await handler(request)
 
 
-def _message_json(view: MessageView) -> dict[str, Any]:
+def _message_json(view: MessageView) -> MessageJson:
     # datetimes go to orjson as they are: it writes RFC 3339, as isoformat() did
     return {
         "id": view.id,
@@ -141,10 +132,31 @@ def _message_json(view: MessageView) -> dict[str, Any]:
     }
 
 
+@operation(
+    Operation(
+        "Send one message: 202 once it is committed",
+        {
+            202: Answer(
+                "accepted (or the first answer to this Idempotency-Key again)",
+                AcceptedMessage,
+                ("Location", "Idempotent-Replayed"),
+                links=(Link("GetMessage", "get_v1_messages_id"),),
+            )
+        },
+        {
+            403: ("destination_blocked",),
+            422: ("invalid_number", "empty_body", "callback_url_forbidden", "recipient_opted_out"),
+        },
+        body=SendBody,
+        idempotent=True,
+    )
+)
 async def send_message(request: web.Request) -> web.Response:
     """POST /v1/messages → 202 once the message is committed."""
     services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
+    if services.limiter is not None:
+        services.limiter.check_capacity(services.committer)
     body = await json_body(request)
     held = await claim(request, owner, body, services.clock())
     if isinstance(held, web.Response):
@@ -159,6 +171,8 @@ async def send_message(request: web.Request) -> web.Response:
         refused = callback_refusal(parsed, await check_callbacks(services, [parsed]))
         if refused is not None:
             raise refused
+        if services.limiter is not None:
+            services.limiter.check_messages(owner, 1)
         row = new_row(services, owner, parsed, services.clock())
         answer, location = dumps(accepted_json(row)), f"/v1/messages/{row.id}"
         key = held.completion(202, answer, location) if held is not None else None
@@ -172,6 +186,13 @@ async def send_message(request: web.Request) -> web.Response:
     )
 
 
+@operation(
+    Operation(
+        "A message, its status and attempts (the caller's own only)",
+        {200: Answer("the message", MessageJson)},
+        {404: ("not_found",)},
+    )
+)
 async def get_message(request: web.Request) -> web.Response:
     """GET /v1/messages/{id} → status and attempts (only the caller's own messages)."""
     owner: KeyOwner = request[OWNER]
@@ -182,9 +203,11 @@ async def get_message(request: web.Request) -> web.Response:
     return json_response(_message_json(view))
 
 
+@operation(Operation("The process is up", {200: Answer("up", Health)}, public=True, tag="meta"))
 async def health(_request: web.Request) -> web.Response:
     """GET /health: the process is up (`pid` tells API processes sharing a port apart)."""
-    return json_response({"status": "ok", "pid": os.getpid()})
+    answer: Health = {"status": "ok", "pid": os.getpid()}
+    return json_response(answer)
 
 
 def make_app(services: ApiServices) -> web.Application:
@@ -195,14 +218,15 @@ def make_app(services: ApiServices) -> web.Application:
     )
     app[SERVICES] = services
     app[IDEMPOTENCY] = IdempotencyStore(services.store.engine)
-    app[KEY_CACHE] = _KeyCache(services.key_cache_seconds)
+    app[KEY_CACHE] = KeyCache(services.key_cache_seconds)
     app[READER] = GroupReader(services.store.read_messages)
     app[OPT_OUTS] = OptOutScreen(services.store.opted_out)
     app[READ_POOL] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-read")
+    app[OPENAPI] = DocumentCache()
     app.router.add_post("/v1/messages", send_message)
     app.router.add_post("/v1/messages/batch", send_batch)
     app.router.add_get("/v1/messages", list_messages)
-    app.router.add_get("/v1/messages/{id}", get_message)
+    app.router.add_get("/v1/messages/{id:[0-9a-f]{32}}", get_message)  # not "batch"
     app.router.add_get("/v1/inbound", list_inbound)
     app.router.add_get("/v1/opt-outs", list_opt_outs)
     app.router.add_post("/v1/opt-outs", add_opt_out)
@@ -213,6 +237,8 @@ def make_app(services: ApiServices) -> web.Application:
     add_campaign_routes(app, CampaignStore(services.store.engine))
     app.router.add_get("/metrics", metrics_endpoint)  # admin key
     add_stream_routes(app)  # /v1/stream (WebSocket), /dashboard
+    app.router.add_get(OPENAPI_PATH, openapi_json)
+    add_key_routes(app)
     app.on_cleanup.append(_close_readers)
     return app
 

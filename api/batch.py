@@ -31,39 +31,23 @@ from api.accept import (
     needs_opt_out_check,
     new_row,
     opted_out,
+    read_limited,
 )
+from api.contract import Answer, Operation, operation
 from api.idempotency import HeldKey, claim
 from api.jsonio import dumps, json_response
 from api.problems import PROBLEM_JSON, ApiProblem, problem_body
-from api.schemas import SendRequest, parse_send_request
+from api.schemas import MAX_BATCH_ITEMS, BatchBody, SendRequest, parse_send_request
 from api.services import OWNER, SERVICES
+from api.wire import BatchAccepted, BatchEntry, BatchProblem
 from inbound import RecipientOptedOut
 from messaging import InvalidInput, SwitchboardError, fill_template
 from store import KeyOwner, NewMessage
 
-MAX_BATCH_ITEMS = 1000
 # 1,000 messages of the longest body (1,600 characters) as JSON escapes (`\uXXXX`, 6 bytes per
 # character) would be ~10 MB; 4 MiB holds 1,000 full-length GSM-7 or UTF-8 bodies with room.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 _RECIPIENT_FIELDS = {"to", "variables"}
-
-
-async def read_limited(request: web.Request, limit: int) -> bytes:
-    """The body, refused with 413 `payload_too_large` past `limit` bytes (before reading it
-    all when the client says its length)."""
-    too_large = ApiProblem(
-        413, "payload_too_large", "Payload too large", f"the body is over {limit} bytes"
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await request.content.read(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def expand(data: Any) -> list[dict[str, Any] | SwitchboardError]:
@@ -125,9 +109,31 @@ def _row(result: NewMessage | SwitchboardError) -> NewMessage:
     return result
 
 
+@operation(
+    Operation(
+        "Send up to 1,000 messages: 202 once the valid ones are committed",
+        {
+            202: Answer(
+                "one entry per item, in order (or the first answer to this Idempotency-Key)",
+                BatchAccepted,
+                ("Idempotent-Replayed",),
+            )
+        },
+        {
+            413: ("too_many_messages",),
+            422: ("batch_invalid", "missing_variable"),
+        },
+        body=BatchBody,
+        idempotent=True,
+        problem_bodies={422: BatchProblem},
+    )
+)
 async def send_batch(request: web.Request) -> web.Response:
     """POST /v1/messages/batch → 202 with one entry per item, in order, once committed."""
     owner: KeyOwner = request[OWNER]
+    limiter = request.app[SERVICES].limiter
+    if limiter is not None:
+        limiter.check_capacity(request.app[SERVICES].committer)
     data = decode_json(await read_limited(request, MAX_BATCH_BYTES))
     held = await claim(request, owner, data, request.app[SERVICES].clock())
     if isinstance(held, web.Response):
@@ -178,37 +184,35 @@ async def _accept(
         if _row(results[i]).to in stopped:
             results[i] = RecipientOptedOut(_row(results[i]).to)
     rows = [r for r in results if isinstance(r, NewMessage)]
-    problems = [
-        {"index": i, **problem_body(r)}
-        for i, r in enumerate(results)
-        if isinstance(r, SwitchboardError)
-    ]
+    problems = {
+        i: problem_body(r) for i, r in enumerate(results) if isinstance(r, SwitchboardError)
+    }
     if not rows:
         detail = f"none of the {len(results)} messages is valid; nothing was stored"
-        return json_response(
-            {
-                "type": "/problems/batch_invalid",
-                "title": "No valid message in the batch",
-                "status": 422,
-                "detail": detail,
-                "code": "batch_invalid",
-                "rejected": len(problems),
-                "errors": problems,
-            },
-            status=422,
-            content_type=PROBLEM_JSON,
-        )
-    errors = iter(problems)
-    entries: list[dict[str, Any]] = []
-    for i, r in enumerate(results):
-        if isinstance(r, NewMessage):
-            entries.append({"index": i, **accepted_json(r)})
-        else:
-            problem = next(errors)
-            entries.append(
-                {"index": i, "error": {k: v for k, v in problem.items() if k != "index"}}
-            )
-    answer = dumps({"accepted": len(rows), "rejected": len(problems), "messages": entries})
+        none_valid: BatchProblem = {
+            "type": "/problems/batch_invalid",
+            "title": "No valid message in the batch",
+            "status": 422,
+            "detail": detail,
+            "code": "batch_invalid",
+            "rejected": len(problems),
+            "errors": [{"index": i, **p} for i, p in problems.items()],
+        }
+        return json_response(none_valid, status=422, content_type=PROBLEM_JSON)
+    entries: list[BatchEntry] = [
+        {"index": i, **accepted_json(r)}  # type: ignore[typeddict-item]  # no "error": accepted
+        if isinstance(r, NewMessage)
+        else {"index": i, "error": problems[i]}
+        for i, r in enumerate(results)
+    ]
+    accepted: BatchAccepted = {
+        "accepted": len(rows),
+        "rejected": len(problems),
+        "messages": entries,
+    }
+    answer = dumps(accepted)
+    if services.limiter is not None:
+        services.limiter.check_messages(owner, len(rows))
     await services.committer.commit_many(
         rows, held.completion(202, answer) if held is not None else None
     )

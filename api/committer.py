@@ -61,6 +61,10 @@ class GroupCommitter:
         self.database_down = False  # for one WARN line per outage, and one when it ends
         self._thread.start()
 
+    def waiting(self) -> int:
+        """Units queued for the writer thread (approximate; for backpressure)."""
+        return self._queue.qsize()
+
     async def commit(self, row: NewMessage, key: KeyCompletion | None = None) -> None:
         """Return once `row` is committed (raises what the database raised)."""
         await self.commit_many((row,), key)

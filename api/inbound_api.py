@@ -11,14 +11,17 @@ import asyncio
 import base64
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 
 from api.accept import json_body
+from api.contract import Answer, Operation, operation
 from api.jsonio import json_response
-from api.listing import cursor_text, decode_cursor, encode_cursor, parse_limit
+from api.listing import CURSOR, LIMIT, cursor_text, decode_cursor, encode_cursor, parse_limit
+from api.schemas import OptOutBody
 from api.services import OWNER, READ_POOL, SERVICES
+from api.wire import InboundJson, InboundPage, OptOutAnswer, OptOutPage
 from messaging import InvalidInput, parse_e164
 from store import InboundView, KeyOwner
 
@@ -59,7 +62,7 @@ async def _read(request: web.Request, read: Callable[[], R]) -> R:
     return await asyncio.get_running_loop().run_in_executor(request.app[READ_POOL], read)
 
 
-def inbound_json(m: InboundView) -> dict[str, Any]:
+def inbound_json(m: InboundView) -> InboundJson:
     """One MO of a page."""
     return {
         "id": m.id,
@@ -73,6 +76,14 @@ def inbound_json(m: InboundView) -> dict[str, Any]:
     }
 
 
+@operation(
+    Operation(
+        "MOs sent to the caller's numbers, oldest first, one keyset page",
+        {200: Answer("one page", InboundPage)},
+        query=(LIMIT, CURSOR),
+        tag="inbound",
+    )
+)
 async def list_inbound(request: web.Request) -> web.Response:
     """GET /v1/inbound → one page of the MOs sent to the caller's numbers, oldest first."""
     owner: KeyOwner = request[OWNER]
@@ -82,17 +93,24 @@ async def list_inbound(request: web.Request) -> web.Response:
     rows = await _read(request, partial(store.list_inbound, owner.account_id, limit + 1, after))
     page = rows[:limit]
     last = page[-1] if page else None
-    return json_response(
-        {
-            "inbound": [inbound_json(m) for m in page],
-            "has_more": len(rows) > limit,
-            "next_cursor": encode_cursor(last.received_at, last.id)
-            if last
-            else request.query.get("cursor"),
-        }
+    answer: InboundPage = {
+        "inbound": [inbound_json(m) for m in page],
+        "has_more": len(rows) > limit,
+        "next_cursor": encode_cursor(last.received_at, last.id)
+        if last
+        else request.query.get("cursor"),
+    }
+    return json_response(answer)
+
+
+@operation(
+    Operation(
+        "The caller's opted-out numbers, by number, one keyset page",
+        {200: Answer("one page", OptOutPage)},
+        query=(LIMIT, CURSOR),
+        tag="inbound",
     )
-
-
+)
 async def list_opt_outs(request: web.Request) -> web.Response:
     """GET /v1/opt-outs → one page of the caller's opted-out numbers, by number."""
     owner: KeyOwner = request[OWNER]
@@ -102,15 +120,23 @@ async def list_opt_outs(request: web.Request) -> web.Response:
     store = request.app[SERVICES].store
     rows = await _read(request, partial(store.list_opt_outs, owner.account_id, limit + 1, after))
     page = rows[:limit]
-    return json_response(
-        {
-            "opt_outs": [{"number": n, "origin": o, "created_at": at} for n, o, at in page],
-            "has_more": len(rows) > limit,
-            "next_cursor": encode_number_cursor(page[-1][0]) if page else cursor,
-        }
+    answer: OptOutPage = {
+        "opt_outs": [{"number": n, "origin": o, "created_at": at} for n, o, at in page],
+        "has_more": len(rows) > limit,
+        "next_cursor": encode_number_cursor(page[-1][0]) if page else cursor,
+    }
+    return json_response(answer)
+
+
+@operation(
+    Operation(
+        "Add a number to the caller's opt-out list (idempotent)",
+        {201: Answer("added", OptOutAnswer), 200: Answer("already listed", OptOutAnswer)},
+        {422: ("invalid_number",)},
+        body=OptOutBody,
+        tag="inbound",
     )
-
-
+)
 async def add_opt_out(request: web.Request) -> web.Response:
     """POST /v1/opt-outs `{"number": "+44…"}` → 201 when added, 200 when already listed."""
     owner: KeyOwner = request[OWNER]
@@ -125,9 +151,18 @@ async def add_opt_out(request: web.Request) -> web.Response:
     added = await _read(
         request, partial(services.store.add_opt_out, owner.account_id, number, services.clock())
     )
-    return json_response({"number": number, "opted_out": True}, status=201 if added else 200)
+    answer: OptOutAnswer = {"number": number, "opted_out": True}
+    return json_response(answer, status=201 if added else 200)
 
 
+@operation(
+    Operation(
+        "Remove a number from the caller's opt-out list (idempotent)",
+        {204: Answer("removed, or was not listed")},
+        {422: ("invalid_number",)},
+        tag="inbound",
+    )
+)
 async def remove_opt_out(request: web.Request) -> web.Response:
     """DELETE /v1/opt-outs/{number} → 204 whether or not it was listed."""
     owner: KeyOwner = request[OWNER]

@@ -19,12 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from aiohttp import web
 
+from api.contract import Answer, Operation, Param, operation
 from api.jsonio import json_response
 from api.services import OWNER, READ_POOL, SERVICES
+from api.wire import MessagePage, MessageSummaryJson
 from messaging import InvalidInput, Status
 from store import KeyOwner, MessageSummary
 
@@ -125,7 +126,7 @@ def parse_list_query(query: Mapping[str, str]) -> ListQuery:
     return ListQuery(statuses, since, until, limit, after)
 
 
-def summary_json(m: MessageSummary) -> dict[str, Any]:
+def summary_json(m: MessageSummary) -> MessageSummaryJson:
     """One message of a page (its attempts are on GET /v1/messages/{id})."""
     return {
         "id": m.id,
@@ -143,6 +144,32 @@ def summary_json(m: MessageSummary) -> dict[str, Any]:
     }
 
 
+_STATUS = "(" + "|".join(s.value for s in Status) + ")"
+LIMIT = Param(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    "rows per page",
+)
+CURSOR = Param("cursor", {"type": "string"}, "`next_cursor` of the page before")
+
+
+@operation(
+    Operation(
+        "The caller's messages, oldest first, one keyset page",
+        {200: Answer("one page", MessagePage)},
+        query=(
+            Param(
+                "status",
+                {"type": "string", "pattern": f"^{_STATUS}(,{_STATUS})*$"},
+                "comma-separated statuses",
+            ),
+            Param("since", {"type": "string", "format": "date-time"}, "created at or after"),
+            Param("until", {"type": "string", "format": "date-time"}, "created before"),
+            LIMIT,
+            CURSOR,
+        ),
+    )
+)
 async def list_messages(request: web.Request) -> web.Response:
     """GET /v1/messages → one page of the caller's messages and the cursor after it."""
     services = request.app[SERVICES]
@@ -160,14 +187,13 @@ async def list_messages(request: web.Request) -> web.Response:
     rows = await asyncio.get_running_loop().run_in_executor(request.app[READ_POOL], read)
     page = rows[: q.limit]
     last = page[-1] if page else None
-    return json_response(
-        {
-            "messages": [summary_json(m) for m in page],
-            "has_more": len(rows) > q.limit,
-            # also after the last page: a client keeps it to ask later for what came since
-            "next_cursor": encode_cursor(last.created_at, last.id) if last else q_cursor(request),
-        }
-    )
+    answer: MessagePage = {
+        "messages": [summary_json(m) for m in page],
+        "has_more": len(rows) > q.limit,
+        # also after the last page: a client keeps it to ask later for what came since
+        "next_cursor": encode_cursor(last.created_at, last.id) if last else q_cursor(request),
+    }
+    return json_response(answer)
 
 
 def q_cursor(request: web.Request) -> str | None:

@@ -20,17 +20,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 
+from api.accept import json_body
 from api.committer import GroupCommitter
+from api.contract import Answer, Link, Operation, operation
+from api.idempotency import HeldKey, claim
 from api.jsonio import json_response
 from api.metrics_api import count_otp_refusal
 from api.otp_guard import PumpingGuard, as_block
-from api.otp_schemas import json_body, parse_code, parse_start
+from api.otp_schemas import CodeBody, StartBody, parse_code, parse_start
 from api.problems import ApiProblem, problem_response
 from api.services import OWNER
+from api.wire import BlockList, CheckAnswer, VerificationJson
 from messaging import RateLimited, segment
 from metrics import OTP_CHECKS, OTP_SENDS, OTP_STARTED, count_otp
 from otp import (
@@ -54,7 +58,7 @@ from otp import (
     render,
 )
 from ratelimit import WindowCounters
-from store import KeyOwner, NewMessage, new_id
+from store import KeyCompletion, KeyOwner, NewMessage, new_id
 from store.otp_repository import NewVerification, OtpStore, VerificationRecord
 
 log = logging.getLogger(__name__)
@@ -164,8 +168,20 @@ def _send_hits(account_id: str, to: str, limits: OtpLimits) -> list[tuple[str, i
     ]
 
 
+# What an Idempotency-Key's answer is, given the verification the SMS is sent for (api/idempotency)
+Completion = Callable[[VerificationRecord, bool], KeyCompletion | None]
+
+
+def _no_key(_record: VerificationRecord, _new: bool) -> KeyCompletion | None:
+    return None
+
+
 async def _send_sms(
-    services: OtpServices, owner: KeyOwner, r: VerificationRecord, code: str
+    services: OtpServices,
+    owner: KeyOwner,
+    r: VerificationRecord,
+    code: str,
+    key: KeyCompletion | None = None,
 ) -> None:
     now = r.last_sent_at
     ttl = int((r.expires_at - r.created_at).total_seconds())
@@ -184,12 +200,12 @@ async def _send_sms(
         created_at=now,
         valid_until=r.expires_at,
     )
-    await services.committer.commit(row)
+    await services.committer.commit(row, key)  # the key's answer in the SMS's transaction
     services.metrics["otp_sent_total"] += 1
     count_otp(OTP_SENDS, "sent")
 
 
-def _json(v: Verification, now: datetime, **extra: Any) -> dict[str, Any]:
+def _json(v: Verification, now: datetime) -> VerificationJson:
     return {
         "id": v.id,
         "status": v.status_at(now).value,
@@ -197,16 +213,19 @@ def _json(v: Verification, now: datetime, **extra: Any) -> dict[str, Any]:
         "channel": "sms",
         "attempts_left": v.attempts_left,
         "sends_left": v.sends_left,
-        "created_at": v.created_at.isoformat(),
-        "expires_at": v.expires_at.isoformat(),
-        "approved_at": v.approved_at.isoformat() if v.approved_at else None,
+        "created_at": v.created_at,
+        "expires_at": v.expires_at,
+        "approved_at": v.approved_at,
         "message_id": v.message_id,
-        **extra,
     }
 
 
 async def _resend(
-    services: OtpServices, owner: KeyOwner, current: VerificationRecord, limits: OtpLimits
+    services: OtpServices,
+    owner: KeyOwner,
+    current: VerificationRecord,
+    limits: OtpLimits,
+    completion: Completion = _no_key,
 ) -> VerificationRecord:
     now = services.clock()
     admit_resend(_verification(current), now, limits.resend_cooldown)
@@ -232,18 +251,65 @@ async def _resend(
             raise OtpNotFound(f"no verification {current.id!r}")
         admit_resend(_verification(latest), now, limits.resend_cooldown)
         raise OtpVelocityLimited(1.0, "a concurrent resend won; try again")
-    await _send_sms(services, owner, updated, code)
+    await _send_sms(services, owner, updated, code, completion(updated, False))
     _assess_later(services, prefix_of(updated.to, services.config.pumping.prefix_digits), now)
     return updated
 
 
+_NOT_FOUND = {404: ("otp_not_found",)}
+_STATE = {409: ("otp_not_pending", "otp_already_used", "otp_error"), 410: ("otp_expired",)}
+_SEND_LIMITS = {429: ("otp_velocity_limited", "otp_max_sends", "otp_resend_cooldown")}
+
+
+@operation(
+    Operation(
+        "Start a verification: a code by SMS (a pending one to the number is resent)",
+        {
+            201: Answer(
+                "the verification (`new`: false when resent)",
+                VerificationJson,
+                ("Location",),
+                links=(
+                    Link("Get", "get_v1_otp_id"),
+                    Link("Check", "post_v1_otp_id_check"),
+                    Link("Resend", "post_v1_otp_id_resend"),
+                    Link("Cancel", "post_v1_otp_id_cancel"),
+                ),
+            )
+        },
+        {
+            403: ("destination_blocked", "geo_not_permitted"),
+            422: ("invalid_number",),
+            **_SEND_LIMITS,
+            **_STATE,
+        },
+        body=StartBody,
+        idempotent=True,
+        tag="otp",
+    )
+)
 @_otp_errors
 async def start_verification(request: web.Request) -> web.Response:
     """POST /v1/otp → 201 with a pending verification (an existing pending one is resent)."""
     services = request.app[OTP_SERVICES]
     owner: KeyOwner = request[OWNER]
+    body = await json_body(request)
+    held = await claim(request, owner, body, services.clock())
+    if isinstance(held, web.Response):
+        return held  # the first answer to this Idempotency-Key: no second code is sent
+    try:
+        return await _start(services, owner, body, held)
+    except BaseException:
+        if held is not None:  # nothing was sent: the key may be used again
+            await held.release()
+        raise
+
+
+async def _start(
+    services: OtpServices, owner: KeyOwner, body: Any, held: HeldKey | None
+) -> web.Response:
     limits = services.config.limits_for(owner.account_name)
-    parsed = parse_start(await json_body(request), limits)
+    parsed = parse_start(body, limits)
     to = parsed.to
     if not limits.permits(to.region):
         raise GeoNotPermitted(to.region, f"this account may not send OTPs to {to.region}")
@@ -254,10 +320,17 @@ async def start_verification(request: web.Request) -> web.Response:
         raise DestinationBlocked(
             prefix, f"{prefix} is blocked until {block.until.isoformat()}: {block.reason}"
         )
+
+    def completion(record: VerificationRecord, new: bool) -> KeyCompletion | None:
+        if held is None:
+            return None
+        answer = _created(services, record, now, new)
+        return held.completion(201, cast(bytes, answer.body), f"/v1/otp/{record.id}")
+
     for _ in range(3):
         existing = await _io(services.store.pending_for, owner.account_id, to.e164, now)
         if existing is not None:
-            resent = await _resend(services, owner, existing, limits)
+            resent = await _resend(services, owner, existing, limits, completion)
             return _created(services, resent, now, new=False)
         await _io(
             _hit_all,
@@ -287,7 +360,7 @@ async def start_verification(request: web.Request) -> web.Response:
         )
         record = await _io(services.store.insert, new)
         if record is not None:
-            await _send_sms(services, owner, record, code)
+            await _send_sms(services, owner, record, code, completion(record, True))
             _assess_later(services, prefix, now)
             return _created(services, record, now, new=True)
     raise OtpVelocityLimited(1.0, "concurrent requests for this number; try again")
@@ -296,7 +369,8 @@ async def start_verification(request: web.Request) -> web.Response:
 def _created(
     services: OtpServices, r: VerificationRecord, now: datetime, new: bool
 ) -> web.Response:
-    body = _json(_verification(r), now, new=new)
+    body = _json(_verification(r), now)
+    body["new"] = new
     if new:
         count_otp(OTP_STARTED, "sms")
     return json_response(body, status=201, headers={"Location": f"/v1/otp/{r.id}"})
@@ -324,6 +398,15 @@ async def _owned(
     return record
 
 
+@operation(
+    Operation(
+        "Check a code: approved exactly once",
+        {200: Answer("the verification's status", CheckAnswer)},
+        {**_NOT_FOUND, **_STATE, 429: ("otp_velocity_limited", "otp_max_attempts")},
+        body=CodeBody,
+        tag="otp",
+    )
+)
 @_otp_errors
 async def check_verification(request: web.Request) -> web.Response:
     """POST /v1/otp/{id}/check → {status, attempts_left}; approved exactly once."""
@@ -370,6 +453,14 @@ async def check_verification(request: web.Request) -> web.Response:
     return json_response({"id": counted.id, "status": status.value, "attempts_left": left})
 
 
+@operation(
+    Operation(
+        "Send a fresh code to the same number (the old one stops working)",
+        {200: Answer("the verification", VerificationJson)},
+        {**_NOT_FOUND, **_STATE, **_SEND_LIMITS},
+        tag="otp",
+    )
+)
 @_otp_errors
 async def resend_verification(request: web.Request) -> web.Response:
     """POST /v1/otp/{id}/resend → a fresh code to the same number (the old one stops working)."""
@@ -381,6 +472,14 @@ async def resend_verification(request: web.Request) -> web.Response:
     return json_response(_json(_verification(resent), services.clock()))
 
 
+@operation(
+    Operation(
+        "Cancel a verification (idempotent; not once approved)",
+        {200: Answer("the verification", VerificationJson)},
+        {**_NOT_FOUND, **_STATE},
+        tag="otp",
+    )
+)
 @_otp_errors
 async def cancel_verification(request: web.Request) -> web.Response:
     """POST /v1/otp/{id}/cancel → canceled (idempotent); an approved one cannot be canceled."""
@@ -397,6 +496,14 @@ async def cancel_verification(request: web.Request) -> web.Response:
     return json_response(_json(_verification(record), now))
 
 
+@operation(
+    Operation(
+        "A verification (never its code)",
+        {200: Answer("the verification", VerificationJson)},
+        _NOT_FOUND,
+        tag="otp",
+    )
+)
 @_otp_errors
 async def get_verification(request: web.Request) -> web.Response:
     """GET /v1/otp/{id} → the verification (never its code)."""
@@ -406,24 +513,26 @@ async def get_verification(request: web.Request) -> web.Response:
     return json_response(_json(_verification(record), services.clock()))
 
 
-def _admin(request: web.Request) -> OtpServices:
-    if not request[OWNER].is_admin:
-        raise ApiProblem(403, "admin_only", "Forbidden", "this endpoint needs an admin API key")
-    return request.app[OTP_SERVICES]
-
-
+@operation(
+    Operation(
+        "Active SMS-pumping blocks and the guard's counters (admin)",
+        {200: Answer("the blocks", BlockList)},
+        admin=True,
+        tag="otp",
+    )
+)
 async def list_blocks(request: web.Request) -> web.Response:
     """GET /v1/admin/otp/blocks → active pumping blocks and the guard's counters."""
-    services = _admin(request)
+    services = request.app[OTP_SERVICES]
     now = services.clock()
     records = await _io(services.store.blocks)
     active = [b for b in map(as_block, records) if b.active(now)]
-    body = {
+    body: BlockList = {
         "blocks": [
             {
                 "prefix": b.prefix,
-                "blocked_at": b.blocked_at.isoformat(),
-                "until": b.until.isoformat(),
+                "blocked_at": b.blocked_at,
+                "until": b.until,
                 "reason": b.reason,
             }
             for b in active
@@ -433,9 +542,18 @@ async def list_blocks(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+@operation(
+    Operation(
+        "Lift the pumping block on a prefix (admin)",
+        {204: Answer("lifted")},
+        {404: ("block_not_found",)},
+        admin=True,
+        tag="otp",
+    )
+)
 async def lift_block(request: web.Request) -> web.Response:
     """DELETE /v1/admin/otp/blocks/{prefix} → 204 once the block is lifted."""
-    services = _admin(request)
+    services = request.app[OTP_SERVICES]
     raw = request.match_info["prefix"].strip()
     prefix = raw if raw.startswith("+") else "+" + raw
     if not await _io(services.guard.lift, prefix, services.clock()):

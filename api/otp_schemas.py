@@ -3,30 +3,48 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    Required,  # pydantic needs this one before 3.12
+)
 
-from aiohttp import web
+from pydantic import Field, with_config
+from typing_extensions import TypedDict
 
-from api.accept import decode_json
+from api.schemas import EXAMPLE_NUMBER
+from api.wire import CLOSED
 from messaging import InvalidInput, PhoneNumber, parse_e164
 from otp import MAX_LENGTH, MIN_LENGTH, OtpLimits, OtpText, render
 
-_FIELDS = {
-    "to",
-    "template",
-    "locale",
-    "code_length",
-    "ttl",
-    "channel",
-    "web_otp_domain",
-    "allow_unicode",
-}
+MIN_TTL = 60
 
 
-async def json_body(request: web.Request) -> Any:
-    """The request's JSON body, decoded as every JSON endpoint decodes it (orjson: invalid UTF-8
-    and lone surrogates are 400 `malformed_json`, never a `str` the database cannot store)."""
-    return decode_json(await request.read())
+@with_config(CLOSED)
+class StartBody(TypedDict, total=False):
+    """POST /v1/otp: whom to verify, and how the SMS reads."""
+
+    to: Required[Annotated[str, Field(description="E.164", examples=[EXAMPLE_NUMBER])]]
+    template: Annotated[str | None, Field(description="text with {code}, {app}, {minutes}")]
+    locale: str | None
+    code_length: Annotated[int, Field(ge=MIN_LENGTH, le=MAX_LENGTH)]
+    ttl: Annotated[int, Field(ge=MIN_TTL, description="seconds (at most the account's ttl_max)")]
+    channel: Literal["sms"]
+    web_otp_domain: str | None
+    allow_unicode: bool
+
+
+@with_config(CLOSED)
+class CodeBody(TypedDict):
+    """POST /v1/otp/{id}/check."""
+
+    code: Annotated[
+        str, Field(pattern=f"^[0-9]{{{MIN_LENGTH},{MAX_LENGTH}}}$", description="the digits")
+    ]
+
+
+_FIELDS = StartBody.__required_keys__ | StartBody.__optional_keys__
 
 
 @dataclass(frozen=True)
@@ -78,7 +96,7 @@ def parse_start(data: Any, limits: OtpLimits) -> StartRequest:
         allow_unicode=allow_unicode,
     )
     code_length = _int(data, "code_length", 6, MIN_LENGTH, MAX_LENGTH)
-    ttl = _int(data, "ttl", limits.ttl_default, 60, limits.ttl_max)
+    ttl = _int(data, "ttl", limits.ttl_default, MIN_TTL, limits.ttl_max)
     render(text, "0" * code_length, "app", ttl)  # reject a bad template before anything is counted
     return StartRequest(to, code_length, ttl, text)
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import exc as db
 
 from api.jsonio import json_response
+from api.wire import Problem
 from campaigns import CampaignStateConflict
 from inbound import RecipientOptedOut
 from messaging import (
@@ -100,7 +101,15 @@ def is_database_unavailable(error: BaseException) -> bool:
 class ApiProblem(SwitchboardError):
     """An HTTP-level problem that is not a domain error (bad JSON, auth, not found)."""
 
-    def __init__(self, status: int, code: str, title: str, detail: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.headers = headers
         self.status = status
         self.code = code
         self.title = title
@@ -128,7 +137,7 @@ def problem_response(
     return json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
 
 
-def problem_body(error: SwitchboardError) -> dict[str, Any]:
+def problem_body(error: SwitchboardError) -> Problem:
     """The RFC 9457 members of `error` (with `code`, and `field` for invalid input), as the
     batch endpoint reports each item's problem."""
     if isinstance(error, ApiProblem):
@@ -136,7 +145,7 @@ def problem_body(error: SwitchboardError) -> dict[str, Any]:
     else:
         spec = spec_for(error) or _INTERNAL  # SwitchboardError is always in the table
         status, title, detail = spec.status, spec.title, str(error)
-    body: dict[str, Any] = {
+    body: Problem = {
         "type": f"/problems/{error.code}",
         "title": title,
         "status": status,
@@ -151,7 +160,9 @@ def problem_body(error: SwitchboardError) -> dict[str, Any]:
 def response_for(error: Exception) -> web.Response:
     """Map any error to its problem response; an unexpected one is logged and hidden."""
     if isinstance(error, ApiProblem):
-        return problem_response(error.status, error.code, error.title, error.detail)
+        return problem_response(
+            error.status, error.code, error.title, error.detail, headers=error.headers
+        )
     spec = spec_for(error)
     if spec is None:
         request_id = uuid.uuid4().hex
@@ -171,6 +182,7 @@ def response_for(error: Exception) -> web.Response:
         extra["field"] = error.field
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        headers.update(error.headers)
     elif spec.retry_after is not None:
         headers["Retry-After"] = str(spec.retry_after)
     detail = spec.detail or str(error)

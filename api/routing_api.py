@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.contract import Answer, Operation, Param, operation
 from api.jsonio import json_response
 from api.problems import ApiProblem
+from api.schemas import EXAMPLE_NUMBER
 from api.services import OWNER, SERVICES
+from api.wire import Price, RouteDecision
 from messaging import InvalidInput, MessageClass, parse_e164, segment
 from routing import RouteRequest, RoutingTable, Snapshot, decision_json, explain
+
+_QUERY = (
+    Param("to", {"type": "string", "examples": [EXAMPLE_NUMBER]}, "E.164", required=True),
+    Param("class", {"type": "string", "enum": [c.value for c in MessageClass]}, "traffic class"),
+    Param("account", {"type": "string"}, "another account's name (admin keys only)"),
+)
+_EXPLAIN_QUERY = (
+    *_QUERY,
+    Param("body", {"type": "string"}, "a text, for its encoding and segments"),
+    Param("from", {"type": "string"}, "the sender id"),
+    Param("message_id", {"type": "string"}, "the id the weighted split hashes"),
+)
+_ROUTING = {422: ("invalid_number", "no_route"), 503: ("routing_unavailable",)}
 
 
 def _table(request: web.Request) -> RoutingTable:
@@ -41,18 +57,35 @@ def _request_from_query(request: web.Request) -> RouteRequest:
     )
 
 
+@operation(
+    Operation(
+        "The routing engine's whole decision for a number (admin)",
+        {200: Answer("the decision", RouteDecision)},
+        _ROUTING,
+        query=_EXPLAIN_QUERY,
+        admin=True,
+        tag="routing",
+    )
+)
 async def explain_route(request: web.Request) -> web.Response:
     """GET /v1/routes/explain?to=&class=[&account=&body=&from=] (admin): the whole decision.
 
     The JSON is `routing.decision_json`, the same `switchboard routes explain --json` prints.
     """
-    if not request[OWNER].is_admin:
-        raise ApiProblem(403, "admin_required", "Forbidden", "this endpoint needs an admin API key")
     route_request = _request_from_query(request)
     decision = explain(route_request, _table(request), Snapshot.empty())
     return json_response(decision_json(route_request, decision))
 
 
+@operation(
+    Operation(
+        "The per-segment price of the carrier a number routes to",
+        {200: Answer("the price", Price)},
+        {403: ("forbidden",), **_ROUTING},
+        query=_QUERY,
+        tag="routing",
+    )
+)
 async def pricing(request: web.Request) -> web.Response:
     """GET /v1/pricing?to=[&class=&account=]: the per-segment price of the carrier this number
     routes to. `account` other than the key's own needs an admin key (403 `forbidden`): price
@@ -68,11 +101,10 @@ async def pricing(request: web.Request) -> web.Response:
     if not decision.candidates:
         raise decision.no_route()
     best = decision.candidates[0]
-    return json_response(
-        {
-            "to": route_request.to,
-            "class": route_request.message_class.value,
-            "price_per_segment": str(best.price_per_segment),
-            "currency": best.currency,
-        }
-    )
+    answer: Price = {
+        "to": route_request.to,
+        "class": route_request.message_class.value,
+        "price_per_segment": str(best.price_per_segment),
+        "currency": best.currency,
+    }
+    return json_response(answer)

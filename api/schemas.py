@@ -1,11 +1,21 @@
-"""Request validation for POST /v1/messages: clear, field-named errors."""
+"""Request bodies of POST /v1/messages (and the batch), their validation: clear, field-named
+errors. `SendBody` is the body's shape as the OpenAPI document gives it (`api/openapi.py`) and
+the set of fields the validator accepts; its limits are the constants the validator applies."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import (
+    Annotated,
+    Any,
+    Required,  # pydantic needs this one before 3.12
+)
 
+from pydantic import Field, with_config
+from typing_extensions import TypedDict
+
+from api.wire import CLOSED
 from messaging import (
     CallbackPolicy,
     CallbackScope,
@@ -21,19 +31,91 @@ from messaging import (
 
 _ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\+?[0-9]{3,15}$")
-_FIELDS = {
-    "to",
-    "from",
-    "body",
-    "class",
-    "callback_url",
-    "callback_events",
-    "callback_batch",
-    "validity",
-}
 MAX_BODY_CHARS = 1600  # 10 GSM-7 segments or about 24 UCS-2 segments; longer is a mistake
 MAX_SEGMENTS = 10
 MAX_URL_CHARS = 2048
+MAX_BATCH_ITEMS = 1000
+EXAMPLE_NUMBER = "+447700900123"  # a UK number reserved for drama (Ofcom): valid, never anyone's
+MIN_VALIDITY, MAX_VALIDITY = 60, 72 * 3600
+
+SendBody = TypedDict(
+    "SendBody",
+    {
+        "to": Required[Annotated[str, Field(description="E.164", examples=[EXAMPLE_NUMBER])]],
+        "body": Required[
+            Annotated[
+                str,
+                Field(
+                    min_length=1,
+                    max_length=MAX_BODY_CHARS,
+                    description=f"the text (at most {MAX_SEGMENTS} segments)",
+                ),
+            ]
+        ],
+        "from": Annotated[
+            str | None,
+            Field(description="1-11 letters/digits, or a number of 3-15 digits"),
+        ],
+        "class": MessageClass | None,
+        "callback_url": Annotated[
+            str | None,
+            Field(max_length=MAX_URL_CHARS, description="http(s) URL on a public host"),
+        ],
+        "callback_events": CallbackScope | None,
+        "callback_batch": bool,
+        "validity": Annotated[
+            int | None,
+            Field(ge=MIN_VALIDITY, le=MAX_VALIDITY, description="seconds"),
+        ],
+    },
+    total=False,
+)
+with_config(CLOSED)(SendBody)
+SendBody.__doc__ = "One message to send."
+_FIELDS = SendBody.__required_keys__ | SendBody.__optional_keys__
+
+
+@with_config(CLOSED)
+class Recipient(TypedDict, total=False):
+    """One recipient of a template batch and the values of its `{{name}}` placeholders."""
+
+    to: Required[Annotated[str, Field(examples=[EXAMPLE_NUMBER])]]
+    variables: dict[str, str | int | float]
+
+
+@with_config(CLOSED)
+class MessagesBatch(TypedDict):
+    """A batch of whole messages."""
+
+    messages: Annotated[list[SendBody], Field(min_length=1, max_length=MAX_BATCH_ITEMS)]
+
+
+TemplateBatch = TypedDict(
+    "TemplateBatch",
+    {
+        "recipients": Required[
+            Annotated[list[str | Recipient], Field(min_length=1, max_length=MAX_BATCH_ITEMS)]
+        ],
+        "body": Required[Annotated[str, Field(min_length=1, max_length=MAX_BODY_CHARS)]],
+        "from": str | None,
+        "class": MessageClass | None,
+        "callback_url": Annotated[str | None, Field(max_length=MAX_URL_CHARS)],
+        "callback_events": CallbackScope | None,
+        "callback_batch": bool,
+        "validity": Annotated[int | None, Field(ge=MIN_VALIDITY, le=MAX_VALIDITY)],
+    },
+    total=False,
+)
+with_config(CLOSED)(TemplateBatch)
+TemplateBatch.__doc__ = "One body (with `{{name}}` placeholders) to many recipients."
+BatchBody = MessagesBatch | TemplateBatch
+
+
+@with_config(CLOSED)
+class OptOutBody(TypedDict):
+    """POST /v1/opt-outs."""
+
+    number: Annotated[str, Field(examples=[EXAMPLE_NUMBER])]
 
 
 @dataclass(frozen=True)
@@ -111,9 +193,11 @@ def parse_send_request(
     if validity is not None and (
         not isinstance(validity, int)
         or isinstance(validity, bool)
-        or not 60 <= validity <= 72 * 3600
+        or not MIN_VALIDITY <= validity <= MAX_VALIDITY
     ):
-        raise InvalidInput("validity", "must be a whole number of seconds from 60 to 259200")
+        raise InvalidInput(
+            "validity", f"must be a whole number of seconds from {MIN_VALIDITY} to {MAX_VALIDITY}"
+        )
     raw_events = _string(data, "callback_events", required=False) or CallbackScope.ALL.value
     try:
         callback_events = CallbackScope(raw_events)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from api.committer import GroupCommitter
+from api.limits import Limiter
 from api.reader import GroupReader, OptOutScreen
 from messaging import CallbackPolicy
 from routing import RoutingTable
@@ -39,6 +40,7 @@ class ApiServices:
     # /v1/stream: the operator feed's figures (None: no operator feed) and the status hub's Redis
     live_figures: Callable[[], dict[str, Any]] | None = None
     redis_url: str = ""
+    limiter: Limiter | None = None  # rate limits and backpressure (api/limits.py); None: none
 
 
 SERVICES = web.AppKey("services", ApiServices)

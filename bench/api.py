@@ -54,6 +54,7 @@ from store import (  # noqa: E402
 from switchboard.embedded import free_port, start_postgres, start_redis, wait_for_port  # noqa: E402
 from switchboard.load import generated_messages, percentile  # noqa: E402
 from switchboard.processes import ProcessGroup  # noqa: E402
+from switchboard.stack import random_secrets_env  # noqa: E402
 
 PHASES = ("get", "list", "post", "batch")
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -217,6 +218,7 @@ def main() -> None:
                 "SWITCHBOARD_VAR_DIR": str(var),
                 "SWITCHBOARD_DATABASE_URL": url,
                 "SWITCHBOARD_REDIS_URL": redis.url,
+                **random_secrets_env(),
             }
             for count in [int(n) for n in args.processes.split(",")]:
                 results[f"processes_{count}"] = measure(

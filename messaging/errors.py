@@ -94,8 +94,14 @@ class RateLimited(SwitchboardError):
 
     code = "rate_limited"
 
-    def __init__(self, retry_after: float, detail: str = "rate limited") -> None:
+    def __init__(
+        self,
+        retry_after: float,
+        detail: str = "rate limited",
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.retry_after = retry_after
+        self.headers = headers  # more response headers (e.g. RateLimit-Policy, RateLimit)
         super().__init__(detail)
 
 

@@ -9,7 +9,9 @@ from ratelimit.buckets import (
 )
 from ratelimit.client import limits_client
 from ratelimit.leases import BindLeases, Lease, MemoryBindLeases, RedisBindLeases
+from ratelimit.limits_config import RateLimits, RateLimitSet, load_rate_limits
 from ratelimit.model import Grant
+from ratelimit.shared_windows import RateDecision, RedisWindowSync, SharedWindows
 from ratelimit.window_model import WindowResult
 from ratelimit.windows import MemoryWindowCounters, RedisWindowCounters, WindowCounters
 
@@ -22,11 +24,17 @@ __all__ = [
     "MemoryTokenBuckets",
     "MemoryWindowCounters",
     "Pacing",
+    "RateDecision",
+    "RateLimitSet",
+    "RateLimits",
     "RedisBindLeases",
     "RedisTokenBuckets",
     "RedisWindowCounters",
+    "RedisWindowSync",
+    "SharedWindows",
     "TokenBuckets",
     "WindowCounters",
     "WindowResult",
     "limits_client",
+    "load_rate_limits",
 ]

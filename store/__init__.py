@@ -28,6 +28,7 @@ from store.idempotency import (
 )
 from store.ids import new_id
 from store.inbound import InboundRecord, InboundView, InboundWriteResult
+from store.keys import KeyInfo, hash_key
 from store.migrate import upgrade
 from store.records import (
     AttemptResult,
@@ -45,11 +46,13 @@ from store.records import (
     SendOutcome,
     StatusChange,
 )
-from store.repository import MessageStore, hash_key
+from store.repository import MessageStore
+from store.signing import ROTATION_GRACE, SigningSecrets
 
 __all__ = [
     "CALLBACK_HANDOFF_GRACE",
     "IDEMPOTENCY_TTL",
+    "ROTATION_GRACE",
     "AttemptResult",
     "AttemptView",
     "AudienceLoad",
@@ -70,6 +73,7 @@ __all__ = [
     "InboundView",
     "InboundWriteResult",
     "KeyCompletion",
+    "KeyInfo",
     "KeyOwner",
     "KeyReused",
     "MessageStore",
@@ -87,6 +91,7 @@ __all__ = [
     "ResendPolicy",
     "SendLease",
     "SendOutcome",
+    "SigningSecrets",
     "StatusChange",
     "hash_key",
     "make_engine",

@@ -80,6 +80,7 @@ _INSERTED = (
 )
 _CLAIMED = (
     CallbackEventRow.id,
+    CallbackEventRow.account_id,
     CallbackEventRow.url,
     CallbackEventRow.batch,
     CallbackEventRow.attempts,
@@ -246,6 +247,7 @@ def _pending(row: Any, attempts: int | None = None) -> PendingCallback:
             final_at=row.final_at,
             at=row.at,
         ),
+        account_id=row.account_id,
     )
 
 

@@ -359,3 +359,15 @@ class CampaignSkip(Base):
     detail: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_campaign_skips_campaign_line", "campaign_id", "line"),)
+
+
+class SigningSecret(Base):
+    """An account's callback signing secret; after a rotation the previous one stays valid
+    until `previous_until` (both sign meanwhile). Kept in clear: signing needs it."""
+
+    __tablename__ = "signing_secrets"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rotated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -116,12 +116,16 @@ class MessageReads:
 
     engine: Engine
 
-    def queued_backlog(self) -> int:
-        """Messages waiting to be sent (`queued`, due or not): the outbox backlog, one count on
-        the status index (metrics read it at scrape time)."""
+    def queued_backlog(self, limit: int | None = None) -> int:
+        """How many messages wait in `queued` (due or not): the outbox backlog, one count on the
+        status index (metrics read it at scrape time). With `limit`, counted up to `limit + 1`
+        only (a bounded scan: enough to tell "past the bound", for backpressure)."""
+        inner = select(Message.id).where(Message.status == "queued")
+        if limit is not None:
+            inner = inner.limit(limit + 1)
         with self.engine.connect() as conn:
-            statement = select(func.count()).select_from(Message).where(Message.status == "queued")
-            return int(conn.execute(statement).scalar_one())
+            count = select(func.count()).select_from(inner.subquery())
+            return int(conn.execute(count).scalar_one())
 
     def read_messages(self, keys: Sequence[tuple[str, str]]) -> list[MessageView | None]:
         """For each `(account_id, message_id)`, the message with its attempts, or None when it

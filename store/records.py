@@ -195,3 +195,4 @@ class PendingCallback:
     attempts: int  # deliveries begun, this one included
     created_at: datetime
     event: CallbackEvent
+    account_id: str = ""  # whose signing secret signs it ("" : the deployment's)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -34,6 +32,7 @@ from store import batch_writes, callback_outbox
 from store.idempotency import KeyCompletion, complete_keys
 from store.ids import new_id
 from store.inbound import InboundBook
+from store.keys import KeyBook, KeyInfo, hash_key, insert_key, key_info
 from store.models import Account, ApiKey, Attempt, Message
 from store.open_status import status_of_row
 from store.reads import MessageReads
@@ -120,12 +119,7 @@ def _claim_statement(fill: bool) -> Update:
     )
 
 
-def hash_key(key: str) -> str:
-    """SHA-256 of an API key, the only form stored."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook):
+class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook, KeyBook):
     """Repository over an engine; every method is one short transaction."""
 
     def __init__(self, engine: Engine) -> None:
@@ -152,21 +146,16 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook):
 
     def create_api_key(self, account_name: str, now: datetime, is_admin: bool = False) -> str:
         """Create a key for `account_name` (creating the account) and return it in clear, once."""
+        return self.make_api_key(account_name, now, is_admin)[1]
+
+    def make_api_key(
+        self, account_name: str, now: datetime, is_admin: bool = False
+    ) -> tuple[KeyInfo, str]:
+        """`create_api_key`, with what was stored of the key."""
         account_id = self.ensure_account(account_name, now)
-        prefix = secrets.token_hex(4)
-        key = f"sb_{prefix}_{secrets.token_urlsafe(24)}"
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(ApiKey).values(
-                    id=new_id(),
-                    account_id=account_id,
-                    key_hash=hash_key(key),
-                    prefix=prefix,
-                    is_admin=is_admin,
-                    created_at=now,
-                )
-            )
-        return key
+            key = insert_key(conn, account_id, is_admin, now)
+            return key_info(conn, key), key
 
     def key_owner(self, key: str) -> KeyOwner | None:
         """The account behind an unrevoked key, or None."""

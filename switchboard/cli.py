@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import typer
 import uvloop
@@ -19,6 +20,11 @@ from switchboard.demo import demo
 from switchboard.processes import lower_cpu_priority
 from switchboard.settings import Settings
 from switchboard.supervisor import ApiSupervisor, api_child_args, watch_parent
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from store import MessageStore
 
 app = typer.Typer(help="Switchboard SMS/OTP gateway", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys", no_args_is_help=True)
@@ -51,6 +57,57 @@ def keys_create(
     typer.echo(key)
 
 
+def _key_store() -> tuple[MessageStore, Engine]:
+    from store import MessageStore, make_engine
+
+    settings = Settings()
+    wiring.migrate(settings)
+    engine = make_engine(settings.resolved_database_url())
+    return MessageStore(engine), engine
+
+
+@keys_app.command("list")
+def keys_list(
+    account: str | None = typer.Option(None, "--account", help="only this account's keys"),
+) -> None:
+    """List API keys: id, account, prefix (`sb_<prefix>_…`), admin, created, revoked."""
+    store, engine = _key_store()
+    for k in store.list_api_keys(account):
+        revoked = k.revoked_at.isoformat() if k.revoked_at else "-"
+        admin = "admin" if k.is_admin else "-"
+        typer.echo(
+            f"{k.id}  {k.account}  sb_{k.prefix}_…  {admin}  {k.created_at.isoformat()}  {revoked}"
+        )
+    engine.dispose()
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: str = typer.Argument(..., help="the key's id or prefix")) -> None:
+    """Revoke an API key (API processes refuse it within their key cache's lifetime)."""
+    store, engine = _key_store()
+    found = store.find_api_key(key)
+    if found is None:
+        engine.dispose()
+        typer.echo(f"no API key with id or prefix {key!r}", err=True)
+        raise typer.Exit(1)
+    store.revoke_api_key(found.id, wiring.utcnow())
+    engine.dispose()
+    typer.echo(f"revoked {found.id} (sb_{found.prefix}_…) of {found.account}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key: str = typer.Argument(..., help="the key's id or prefix")) -> None:
+    """Revoke an API key and print its successor (same account and rights): copy it now."""
+    store, engine = _key_store()
+    found = store.find_api_key(key)
+    rotated = store.rotate_api_key(found.id, wiring.utcnow()) if found is not None else None
+    engine.dispose()
+    if rotated is None:
+        typer.echo(f"no live API key with id or prefix {key!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(rotated[1])
+
+
 @app.command("api")
 def api(
     host: str | None = typer.Option(None, help="listen address (default SWITCHBOARD_API_HOST)"),
@@ -65,6 +122,7 @@ def api(
     settings = Settings()
     wiring.setup_logging(settings)
     wiring.require_redis(settings)
+    wiring.require_secrets(settings)
     host = host or settings.api_host
     port = port or settings.api_port
     count = processes or settings.api_processes
@@ -134,6 +192,7 @@ def worker(
         sqlite = settings.resolved_database_url().startswith("sqlite")
         lower_cpu_priority(nice, whole_session=not sqlite)  # the pool children inherit it
     wiring.require_redis(settings)
+    wiring.require_secrets(settings)
     wiring.migrate(settings)
     argv = [
         "worker",

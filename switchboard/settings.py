@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from messaging import CallbackPolicy, parse_networks
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a fresh checkout runs with; `require_secrets` refuses them outside the demo.
+DEV_SECRET_KEY = "dev-only-secret-change-me"  # noqa: S105 - the known default, refused
+DEV_OTP_SECRET = "dev-only-otp-secret-change-me"  # noqa: S105 - the known default, refused
 
 
 class Settings(BaseSettings):
@@ -49,11 +52,29 @@ class Settings(BaseSettings):
         default=1, gt=0, description="API processes sharing api_port (SO_REUSEPORT)"
     )
     secret_key: str = Field(
-        default="dev-only-secret-change-me",
-        description="HMAC key for OTP codes and callback signatures",
+        default=DEV_SECRET_KEY,
+        description="HMAC key of callback signatures (accounts without a signing secret of"
+        " their own); refused at start when left at the default, outside `switchboard demo`",
+    )
+    otp_secret: str = Field(
+        default=DEV_OTP_SECRET,
+        description="HMAC key of stored OTP codes: never given to anyone, so never the same as"
+        " secret_key; refused at start when left at the default, outside `switchboard demo`",
     )
 
     commit_batch_max: int = Field(default=500, gt=0, description="rows per API group commit")
+    limits_file: Path | None = Field(
+        default=None, description="rate limits TOML (per key, per account); None = no limits"
+    )
+    rate_sync_interval: float = Field(
+        default=0.1, gt=0, description="seconds between an API process's rate-count syncs"
+    )
+    commit_queue_max: int = Field(
+        default=20_000, gt=0, description="sends waiting for the group commit before 503s"
+    )
+    outbox_backlog_max: int = Field(
+        default=200_000, ge=0, description="messages queued unsent before sends are 503 (0: off)"
+    )
     send_batch_max: int = Field(default=200, gt=0, description="message ids per send task")
     worker_concurrency: int = Field(default=2, gt=0)
     submit_window: int = Field(default=10, gt=0, description="default in-flight submit_sm per bind")
@@ -152,6 +173,22 @@ class Settings(BaseSettings):
     def _networks(cls, value: str) -> str:
         parse_networks(value)  # a bad CIDR fails at start, naming the setting
         return value
+
+    def secret_problems(self) -> list[str]:
+        """Why these secrets must not run a real deployment (empty: they may)."""
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY:
+            problems.append(f"SWITCHBOARD_SECRET_KEY is the development default {DEV_SECRET_KEY!r}")
+        if self.otp_secret == DEV_OTP_SECRET:
+            problems.append(f"SWITCHBOARD_OTP_SECRET is the development default {DEV_OTP_SECRET!r}")
+        if self.otp_secret == self.secret_key:
+            problems.append(
+                "SWITCHBOARD_OTP_SECRET equals SWITCHBOARD_SECRET_KEY: the OTP key must stay"
+                " private, the callback key may be shared with receivers"
+            )
+        if 0 < min(len(self.secret_key), len(self.otp_secret)) < 16:
+            problems.append("SWITCHBOARD_SECRET_KEY and SWITCHBOARD_OTP_SECRET need 16+ characters")
+        return problems
 
     def callback_policy(self) -> CallbackPolicy:
         """Where callbacks may go: public addresses and `callback_allow_private`."""

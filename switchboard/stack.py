@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import shutil
 import signal
 import subprocess
@@ -66,6 +67,9 @@ class Stack:
     # `switchboard run` starts and supervises the API and the workers (its machine defaults,
     # `api_processes` API processes) instead of one child per WorkerSpec: the demo does.
     supervised: bool = False
+    # Random per stack: the processes refuse the development defaults (wiring.require_secrets).
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    otp_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     _redis: EmbeddedRedis | None = None
     _group: ProcessGroup | None = None
     _store: MessageStore | None = None
@@ -112,6 +116,8 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             # demo, bench and e2e callbacks go to a receiver on this host (SSRF guard allow-list)
             "SWITCHBOARD_CALLBACK_ALLOW_PRIVATE": "127.0.0.1/32",
+            "SWITCHBOARD_SECRET_KEY": self.secret_key,
+            "SWITCHBOARD_OTP_SECRET": self.otp_secret,
             **self.extra_env,
         }
         self._group = ProcessGroup(self.var_dir / "logs", env)
@@ -254,11 +260,20 @@ class Stack:
             self._sigterm.close()
 
 
+def random_secrets_env() -> dict[str, str]:
+    """Fresh random SWITCHBOARD_SECRET_KEY and SWITCHBOARD_OTP_SECRET, for processes a test or a
+    bench starts (they refuse the development defaults)."""
+    return {
+        "SWITCHBOARD_SECRET_KEY": secrets.token_urlsafe(32),
+        "SWITCHBOARD_OTP_SECRET": secrets.token_urlsafe(32),
+    }
+
+
 def stack_from_settings(
     settings: Settings, var_dir: Path | None = None, supervised: bool = False
 ) -> Stack:
     """A Stack for the configured files and servers (empty URLs = embedded defaults)."""
-    return Stack(
+    stack = Stack(
         supervised=supervised,
         var_dir=var_dir or settings.var_dir / "demo",
         routes_file=settings.routes_file,
@@ -266,6 +281,9 @@ def stack_from_settings(
         database_url=settings.database_url,
         redis_url=settings.redis_url,
     )
+    if not settings.secret_problems():  # the operator's own secrets, when they are fit to use
+        stack.secret_key, stack.otp_secret = settings.secret_key, settings.otp_secret
+    return stack
 
 
 def wait_until(predicate: Any, timeout: float, interval: float = 0.2) -> bool:

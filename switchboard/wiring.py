@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,20 @@ from sqlalchemy import Engine
 
 import metrics
 from api import ApiServices, GroupCommitter, make_app
+from api.limits import Limiter
 from api.otp import OtpServices, add_otp_routes
 from messaging import ConfigError
 from otp import OtpConfig, load_otp_config
-from ratelimit import MemoryWindowCounters, RedisWindowCounters, WindowCounters, limits_client
+from ratelimit import (
+    MemoryWindowCounters,
+    RateLimits,
+    RedisWindowCounters,
+    RedisWindowSync,
+    SharedWindows,
+    WindowCounters,
+    limits_client,
+    load_rate_limits,
+)
 from routing import RoutesWatcher, load_routes
 from store import MessageStore, make_engine, upgrade
 from store.otp_repository import OtpStore
@@ -42,6 +54,19 @@ def require_redis(settings: Settings) -> None:
         raise SystemExit(
             "SWITCHBOARD_REDIS_URL is not set: point it at a Redis server, "
             "or run `switchboard demo`, which starts an embedded one"
+        )
+
+
+def require_secrets(settings: Settings) -> None:
+    """Refuse to start a real process on the development secrets (`switchboard demo`, tests
+    and benches start their processes with random ones: `Stack`)."""
+    problems = settings.secret_problems()
+    if problems:
+        raise SystemExit(
+            "refusing to start: "
+            + "; ".join(problems)
+            + ". Set both to long random values, e.g. `python -c 'import secrets;"
+            " print(secrets.token_urlsafe(32))'` (only `switchboard demo` runs without)"
         )
 
 
@@ -108,6 +133,7 @@ def api_app(settings: Settings) -> web.Application:
     store = MessageStore(engine)
     outbox = CeleryOutbox(celery_app(settings), settings.send_batch_max)
     committer = GroupCommitter(store, outbox, settings.commit_batch_max)
+    limiter, stop_limits = rate_limiter(settings, store)
     app = make_app(
         ApiServices(
             store=store,
@@ -117,16 +143,44 @@ def api_app(settings: Settings) -> web.Application:
             routes=RoutesWatcher(settings.routes_file, time.monotonic).current,
             callback_policy=settings.callback_policy(),
             **live_services(settings, store),
+            limiter=limiter,
         )
     )
 
     async def _close(_app: web.Application) -> None:
+        stop_limits()
         committer.close()
         engine.dispose()
 
     add_otp_routes(app, otp_services(settings, engine, committer))
     app.on_cleanup.append(_close)
     return app
+
+
+def rate_limiter(settings: Settings, store: MessageStore) -> tuple[Limiter, Callable[[], None]]:
+    """The API's limiter (rates synced through Redis when limits are set) and its stop."""
+    limits = load_rate_limits(settings.limits_file) if settings.limits_file else RateLimits()
+    windows = SharedWindows(time.time)
+    limiter = Limiter(
+        limits,
+        windows,
+        settings.commit_queue_max,
+        settings.outbox_backlog_max,
+        store.queued_backlog,
+    )
+    limiter.start()
+    stop = threading.Event()
+    if limits.enabled and settings.redis_url:
+        sync = RedisWindowSync(windows, limits_client(settings.redis_url))
+        threading.Thread(
+            target=sync.run, args=(settings.rate_sync_interval, stop), name="rate-sync", daemon=True
+        ).start()
+
+    def _stop() -> None:
+        stop.set()
+        limiter.close()
+
+    return limiter, _stop
 
 
 def otp_services(settings: Settings, engine: Engine, committer: GroupCommitter) -> OtpServices:
@@ -142,7 +196,7 @@ def otp_services(settings: Settings, engine: Engine, committer: GroupCommitter) 
         committer=committer,
         windows=windows,
         clock=utcnow,
-        secret=settings.secret_key.encode(),
+        secret=settings.otp_secret.encode(),
         config=config,
         app_name=settings.otp_app_name,
         sender=settings.otp_sender,

@@ -17,12 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
+
 from messaging import DEFAULT_CALLBACK_RETRY, CallbackRetry, next_callback_attempt
 from metrics import count_callbacks
 from store import (
     CALLBACK_HANDOFF_GRACE,
     CallbackOutbox,
     PendingCallback,
+    SigningSecrets,
     StatusChange,
     make_engine,
 )
@@ -148,15 +151,24 @@ def open_delivery(settings: WorkerSettings, clock: Callable[[], datetime]) -> Ca
     """The real CallbackDelivery of a worker process: its own engine and aiohttp dispatcher."""
     engine = make_engine(settings.resolved_database_url())
     return CallbackDelivery(
-        CallbackOutbox(engine), make_dispatcher(settings), clock, callback_retry(settings)
+        CallbackOutbox(engine),
+        make_dispatcher(settings, engine, clock),
+        clock,
+        callback_retry(settings),
     )
 
 
-def make_dispatcher(settings: WorkerSettings) -> CallbackDispatcher:
-    """The process's aiohttp dispatcher as the settings say, started on first delivery."""
+def make_dispatcher(
+    settings: WorkerSettings, engine: Engine, clock: Callable[[], datetime]
+) -> CallbackDispatcher:
+    """The process's aiohttp dispatcher as the settings say, started on first delivery; each
+    account's own signing secrets read from `engine` (on the dispatcher's thread) at most every
+    5 s."""
+    signing = SigningSecrets(engine, clock=clock)
     return LazyDispatcher(
         lambda: AiohttpDispatcher(
             settings.secret_key,
+            account_secrets=signing.secrets_for,
             timeout=settings.callback_timeout,
             per_host=settings.callback_per_host,
             total=settings.callback_concurrency,

@@ -88,10 +88,14 @@ class AiohttpDispatcher:
         clock: Callable[[], float] = time.time,
         policy: CallbackPolicy | None = None,
         resolver: Callable[[], AbstractResolver] | None = None,
+        account_secrets: Callable[[str], Sequence[str]] | None = None,
     ) -> None:
         """`policy`: where callbacks may go (public hosts only by default); `resolver` makes the
-        resolver the guard wraps (the system's by default; tests pass a stub)."""
-        self._secret = secret
+        resolver the guard wraps (the system's by default; tests pass a stub);
+        `account_secrets`: an account's signing secrets (`secret` for one that has none)."""
+        self._signing: Callable[[str], Sequence[str]] = lambda account_id: (
+            (account_secrets(account_id) if account_secrets is not None else ()) or (secret,)
+        )
         self._policy = policy or CallbackPolicy()
         self._make_resolver = resolver
         self._timeout = timeout
@@ -146,13 +150,15 @@ class AiohttpDispatcher:
 
     async def _deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
         loop = asyncio.get_running_loop()
+        now = loop.time()
         outcomes: list[tuple[PendingCallback, asyncio.Future[bool]]] = []
         for event in events:
             if event.batch:
                 done: asyncio.Future[bool] = loop.create_future()
-                full = self._window.add(event.url, (event, done), loop.time())
+                # one account's events per batch: one account's secrets sign it
+                full = self._window.add(f"{event.account_id} {event.url}", (event, done), now)
                 if full is not None:
-                    self._spawn(self._post_batch(event.url, full))
+                    self._spawn(self._post_batch(full))
                 outcomes.append((event, done))
             else:
                 outcomes.append((event, asyncio.ensure_future(self._post_one(event))))
@@ -176,8 +182,8 @@ class AiohttpDispatcher:
 
     def _flush_due(self) -> None:
         self._timer = None
-        for url, batch in self._window.take_due(self._loop.time()):
-            self._spawn(self._post_batch(url, batch))
+        for _, batch in self._window.take_due(self._loop.time()):
+            self._spawn(self._post_batch(batch))
         self._arm_timer()
 
     def _spawn(self, post: Coroutine[None, None, None]) -> None:
@@ -186,17 +192,17 @@ class AiohttpDispatcher:
         task.add_done_callback(self._background.discard)
 
     async def _post_one(self, event: PendingCallback) -> bool:
-        return await self._post(event.url, render_event(event.event), 1)
+        return await self._post(event.url, render_event(event.event), 1, event.account_id)
 
-    async def _post_batch(
-        self, url: str, batch: list[tuple[PendingCallback, asyncio.Future[bool]]]
-    ) -> None:
-        ok = await self._post(url, render_batch([e.event for e, _ in batch]), len(batch))
+    async def _post_batch(self, batch: list[tuple[PendingCallback, asyncio.Future[bool]]]) -> None:
+        first = batch[0][0]
+        body = render_batch([e.event for e, _ in batch])
+        ok = await self._post(first.url, body, len(batch), first.account_id)
         for _, done in batch:
             if not done.done():
                 done.set_result(ok)
 
-    async def _post(self, url: str, body: bytes, events: int) -> bool:
+    async def _post(self, url: str, body: bytes, events: int, account_id: str) -> bool:
         # The host's slot first: requests queued behind a slow host must not hold global slots.
         async with self._hosts[_host(url)], self._all:
             timestamp = int(self._clock())
@@ -205,7 +211,7 @@ class AiohttpDispatcher:
                 async with self._session.post(
                     url,
                     data=body,
-                    headers=signed_headers(self._secret, timestamp, body),
+                    headers=signed_headers(self._signing(account_id), timestamp, body),
                     allow_redirects=False,  # a redirect could point anywhere: not followed
                 ) as response:
                     await response.read()

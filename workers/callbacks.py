@@ -2,7 +2,11 @@
 
 Signature (like Stripe's and Twilio's): `X-Switchboard-Signature: v1=<hex>` where hex is
 HMAC-SHA256(secret, f"{timestamp}.{body}") and `X-Switchboard-Timestamp` is the Unix time, so a
-receiver can reject replays. Delivery is at-least-once; receivers dedupe on (`id`, `status`).
+receiver can reject replays. The secret is the account's own (`POST /v1/webhook-secret`, shown
+once), or the deployment's `secret_key` for an account that never asked for one. For a grace
+period after a rotation the header carries one signature per valid secret, newest first,
+`v1=<new>,v1=<old>` (as Stripe does): a receiver accepts the body when any one matches.
+Delivery is at-least-once; receivers dedupe on (`id`, `status`).
 
 A body is one event, `{"id", "status", "error_code", "carrier", "segments", "cost",
 "currency", "to", "created_at", "sent_at", "final_at", "at"}`, or, for messages sent with
@@ -33,9 +37,16 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"v1={mac.hexdigest()}"
 
 
+def signature_header(secrets: Sequence[str], timestamp: int, body: bytes) -> str:
+    """`X-Switchboard-Signature`: one `v1=` signature per secret, comma-separated."""
+    return ",".join(sign(secret, timestamp, body) for secret in secrets)
+
+
 def verify(secret: str, timestamp: int, body: bytes, signature: str) -> bool:
-    """Constant-time check of a signature (what a receiver does; used in tests)."""
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+    """Constant-time check that one of the header's signatures is `secret`'s (what a receiver
+    does; used in tests)."""
+    expected = sign(secret, timestamp, body)
+    return any(hmac.compare_digest(expected, part.strip()) for part in signature.split(","))
 
 
 def _decimal(value: object) -> str:
@@ -54,11 +65,11 @@ def render_batch(events: Sequence[CallbackEvent]) -> bytes:
     return orjson.dumps({"events": list(events)}, default=_decimal)
 
 
-def signed_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The headers of a callback POST of `body` at `timestamp`."""
+def signed_headers(secrets: Sequence[str], timestamp: int, body: bytes) -> dict[str, str]:
+    """The headers of a callback POST of `body` at `timestamp`, signed with each secret."""
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        SIGNATURE_HEADER: signature_header(secrets, timestamp, body),
     }

@@ -199,7 +199,7 @@ class WorkerContext:
             if self._pump is None:
                 self._pump = CallbackPump(
                     CallbackOutbox(self.engine),
-                    make_dispatcher(self.settings),
+                    make_dispatcher(self.settings, self.engine, utcnow),
                     utcnow,
                     callback_retry(self.settings),
                     post_timeout=self.settings.callback_timeout,

@@ -99,6 +99,18 @@ def api_call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[in
         return error.code, json.loads(error.read())
 
 
+def logged_secrets(stack: Stack, secrets: dict[str, str]) -> list[str]:
+    """Lines of the stack's own process logs (API, workers; not the simulated carriers', who
+    receive the SMS text as a real carrier would) that hold one of `secrets`: "name: line"."""
+    found = []
+    logs = [p for p in sorted((stack.var_dir / "logs").glob("*.log")) if p.stem != "simulator"]
+    assert any(p.stem == "api" for p in logs) and any(p.stem.startswith("worker") for p in logs)
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            found += [f"{name} in {log.name}: {line}" for name, v in secrets.items() if v in line]
+    return found
+
+
 @pytest.fixture
 def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
     """Build and start a stack; every one started is stopped at teardown."""

@@ -11,7 +11,6 @@ import pytest
 
 from store import CallbackOutbox
 from switchboard.load import send_all
-from switchboard.settings import Settings
 from switchboard.stack import CALLBACK_THREADS, Stack, WorkerSpec, wait_until
 from tests.callback_receiver import CallbackReceiver
 from tests.e2e.conftest import StackFactory
@@ -67,7 +66,7 @@ def test_every_status_change_gets_exactly_one_signed_callback(
     ids = _send(stack, _bodies(300, receiver.url()))
     assert wait_until(lambda: len(receiver.events()) >= 600, timeout=90), len(receiver.events())
     assert wait_until(lambda: _pending(stack) == 0, timeout=30)
-    secret = Settings().secret_key
+    secret = stack.secret_key
     for r in receiver.received:
         assert verify(secret, int(r.timestamp), r.body, r.signature)
     events = receiver.events()

@@ -12,7 +12,6 @@ from typing import Any
 
 from switchboard.embedded import free_port
 from switchboard.load import generated_messages, send_all
-from switchboard.settings import Settings
 from switchboard.stack import Stack, WorkerSpec, wait_until
 from tests.e2e.conftest import StackFactory
 from workers import verify
@@ -183,7 +182,7 @@ def test_status_callbacks_are_signed_and_follow_the_lifecycle(make_stack: StackF
     receiver.server.server_close()
     statuses: dict[str, list[str]] = {}
     for payload, timestamp, signature, body in receiver.received:
-        assert verify(Settings().secret_key, int(timestamp), body, signature)
+        assert verify(stack.secret_key, int(timestamp), body, signature)
         statuses.setdefault(payload["id"], []).append(payload["status"])
     assert set(statuses) == ids
     assert all(sorted(s) == ["delivered", "sent"] for s in statuses.values())

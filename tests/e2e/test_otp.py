@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from store.models import Message
 from switchboard.stack import Stack, wait_until
-from tests.e2e.conftest import StackFactory
+from tests.e2e.conftest import StackFactory, logged_secrets
 
 
 def _post(stack: Stack, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -59,6 +59,16 @@ def test_code_sent_over_a_carrier_is_approved_once(make_stack: StackFactory) -> 
     with stack.store.engine.connect() as conn:
         masked = conn.execute(select(Message.body).where(Message.id == message_id)).scalar_one()
     assert code[1] not in masked and masked.startswith("******")
+    stack.stop()  # every log flushed
+    # A 6-digit code could match another number in a log by chance (about 1 in 10^6 per
+    # number logged); the keys and secrets cannot.
+    secrets = {
+        "API key": stack.api_key,
+        "callback signing secret": stack.secret_key,
+        "OTP secret": stack.otp_secret,
+        "OTP code": f" {code[1]} ",
+    }
+    assert logged_secrets(stack, secrets) == []
 
 
 def test_the_sweeper_masks_a_canceled_code_in_the_sent_message(make_stack: StackFactory) -> None:

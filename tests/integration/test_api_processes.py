@@ -10,8 +10,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from switchboard.embedded import free_port, wait_for_port
-from switchboard.stack import wait_until
+from switchboard.stack import random_secrets_env, wait_until
 from tests.procs import alive, parent_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +41,7 @@ def test_two_processes_share_the_port_a_dead_one_is_replaced_and_sigterm_stops_a
         "SWITCHBOARD_VAR_DIR": str(tmp_path),
         "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}",
         "SWITCHBOARD_REDIS_URL": redis_url,
+        **random_secrets_env(),
     }
     args = [sys.executable, "-m", "switchboard", "api", "--port", str(port), "--processes", "2"]
     with subprocess.Popen(  # noqa: S603
@@ -72,3 +75,31 @@ def test_two_processes_share_the_port_a_dead_one_is_replaced_and_sigterm_stops_a
             if parent.poll() is None:
                 os.killpg(parent.pid, signal.SIGKILL)
     assert not any(alive(pid) for pid in (*pids, replacement))
+
+
+@pytest.mark.parametrize("command", ["api", "worker"])
+def test_api_and_worker_refuse_to_start_on_the_development_secrets(
+    tmp_path: Path, redis_url: str, command: str
+) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SWITCHBOARD_SECRET_KEY", "SWITCHBOARD_OTP_SECRET"}
+    }
+    env |= {
+        "SWITCHBOARD_VAR_DIR": str(tmp_path),
+        "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}",
+        "SWITCHBOARD_REDIS_URL": redis_url,
+    }
+    started = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "switchboard", command],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 1
+    assert "refusing to start: SWITCHBOARD_SECRET_KEY is the development default" in started.stderr
+    assert not (tmp_path / "api.db").exists()  # nothing was done first

@@ -6,14 +6,14 @@ the release makes them `queued`; `campaign_id`, `campaign_line` (the CSV line) a
 when. `campaign_skips` keeps each audience row that was not scheduled, with its line and why.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

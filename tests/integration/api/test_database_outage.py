@@ -105,7 +105,7 @@ def test_unexpected_error_is_a_500_problem_with_a_request_id_and_never_echoed(
         app = make_app(ApiServices(store=store, committer=committer, clock=lambda: NOW))
         async with TestClient(TestServer(app)) as client:
             response = await client.get(
-                "/v1/messages/x", headers={"Authorization": f"Bearer {key}"}
+                "/v1/messages/" + "0" * 32, headers={"Authorization": f"Bearer {key}"}
             )
             assert response.status == 500
             problem = await _problem(response)

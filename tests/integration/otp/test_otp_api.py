@@ -321,3 +321,33 @@ def test_invalid_utf8_or_a_lone_surrogate_is_400_malformed_json(harness: Harness
         assert len(harness.outbox.enqueued) == 1  # only the first start
 
     run(harness, scenario)
+
+
+def test_the_same_idempotency_key_sends_one_code_and_replays_the_first_answer(
+    harness: Harness,
+) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        headers = {**harness.auth(), "Idempotency-Key": "signup-42"}
+        first = await client.post("/v1/otp", json={"to": TO}, headers=headers)
+        again = await client.post("/v1/otp", json={"to": TO}, headers=headers)
+        assert (first.status, again.status) == (201, 201)
+        assert await again.json() == await first.json()
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.headers["Location"] == first.headers["Location"]
+        assert len(harness.outbox.enqueued) == 1  # one SMS, one code
+        other = await client.post("/v1/otp", json={"to": "+447400123457"}, headers=headers)
+        assert (other.status, (await other.json())["code"]) == (422, "idempotency_key_reused")
+        assert len(harness.outbox.enqueued) == 1
+
+    run(harness, scenario)
+
+
+def test_a_refused_send_frees_its_idempotency_key(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        headers = {**harness.auth(), "Idempotency-Key": "k-1"}
+        bad = await client.post("/v1/otp", json={"to": "+44"}, headers=headers)
+        assert bad.status == 422 and (await bad.json())["code"] == "invalid_number"
+        good = await client.post("/v1/otp", json={"to": TO}, headers=headers)
+        assert good.status == 201 and "Idempotent-Replayed" not in good.headers
+
+    run(harness, scenario)

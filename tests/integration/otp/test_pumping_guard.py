@@ -68,7 +68,7 @@ def test_burst_with_no_conversions_is_blocked_and_lifted_while_normal_traffic_fl
         )
         # Only an admin may lift it; then the range is served again.
         forbidden = await client.delete("/v1/admin/otp/blocks/+44740", headers=auth)
-        assert forbidden.status == 403 and (await forbidden.json())["code"] == "admin_only"
+        assert forbidden.status == 403 and (await forbidden.json())["code"] == "admin_required"
         lifted = await client.delete(
             "/v1/admin/otp/blocks/+44740", headers=harness.auth(admin=True)
         )

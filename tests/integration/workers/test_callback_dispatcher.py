@@ -227,3 +227,50 @@ def test_a_redirect_is_not_followed(receiver: CallbackReceiver) -> None:
         redirecting.stop()
     assert report.failed == (1,)
     assert redirecting.hits == 1 and receiver.hits == 0
+
+
+def _of(account_id: str, pending: PendingCallback) -> PendingCallback:
+    return PendingCallback(
+        pending.event_id,
+        pending.url,
+        pending.batch,
+        pending.attempts,
+        pending.created_at,
+        pending.event,
+        account_id,
+    )
+
+
+def test_each_account_signs_with_its_own_secrets_and_batches_never_mix_accounts(
+    receiver: CallbackReceiver,
+) -> None:
+    """acme is rotating (two secrets), globex has one; both send batches to one URL."""
+    own = {"acme": ("acme-new", "acme-old"), "globex": ("globex-1",)}
+    dispatcher = AiohttpDispatcher(
+        SECRET, timeout=2.0, batch_wait=0.05, policy=LOCAL, account_secrets=lambda a: own.get(a, ())
+    )
+    try:
+        events = [
+            _of("acme" if n % 2 else "globex", _pending(n, receiver.url(), batch=True))
+            for n in range(10)
+        ] + [_of("initech", _pending(99, receiver.url()))]
+        report = dispatcher.deliver(events, deadline=10)
+    finally:
+        dispatcher.close()
+    assert len(report.delivered) == 11
+    by_account: dict[str, set[str]] = {}
+    for r in receiver.received:
+        ids = {e["id"] for e in r.json().get("events", [r.json()])}
+        numbers = {int(i[1:]) for i in ids}
+        account = (
+            "initech" if numbers == {99} else "acme" if all(n % 2 for n in numbers) else "globex"
+        )
+        by_account.setdefault(account, set()).update(ids)
+        secrets = own.get(account, (SECRET,))
+        assert r.signature.count("v1=") == len(secrets)
+        assert all(verify(s, int(r.timestamp), r.body, r.signature) for s in secrets)
+        assert not verify(
+            SECRET if account != "initech" else "acme-new", int(r.timestamp), r.body, r.signature
+        )
+    assert by_account["acme"] == {f"m{n}" for n in range(1, 10, 2)}
+    assert by_account["globex"] == {f"m{n}" for n in range(0, 10, 2)}  # never in acme's POSTs

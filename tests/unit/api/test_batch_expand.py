@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.batch import MAX_BATCH_ITEMS, expand
+from api.batch import expand
 from api.problems import ApiProblem
+from api.schemas import MAX_BATCH_ITEMS
 from messaging import InvalidInput, MissingVariable
 
 

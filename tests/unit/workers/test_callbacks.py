@@ -62,7 +62,18 @@ def test_a_batch_body_is_an_events_array_of_event_bodies() -> None:
 
 def test_headers_sign_the_body_at_the_timestamp() -> None:
     body = render_event(EVENT)
-    headers = signed_headers("s3cret", 1_700_000_000, body)
+    headers = signed_headers(("s3cret",), 1_700_000_000, body)
     assert headers["Content-Type"] == "application/json"
     assert headers[TIMESTAMP_HEADER] == "1700000000"
     assert verify("s3cret", 1_700_000_000, body, headers[SIGNATURE_HEADER])
+
+
+def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
+    body = b'{"id":"m1"}'
+    header = signed_headers(("new-secret", "old-secret"), 1_700_000_000, body)[
+        "X-Switchboard-Signature"
+    ]
+    assert header.count("v1=") == 2 and header.startswith(sign("new-secret", 1_700_000_000, body))
+    assert verify("new-secret", 1_700_000_000, body, header)
+    assert verify("old-secret", 1_700_000_000, body, header)
+    assert not verify("other-secret", 1_700_000_000, body, header)

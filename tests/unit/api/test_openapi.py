@@ -1,0 +1,86 @@
+"""The OpenAPI document is built from the mounted routes and the handlers' own contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from aiohttp import web
+
+from api import ApiServices, GroupCommitter, make_app
+from api.openapi import MissingContract, openapi_document
+from api.otp import OtpServices, add_otp_routes
+from api.schemas import SendBody
+from api.services import OPT_OUTS, READ_POOL, READER
+
+
+class _Store:
+    """Just enough of a MessageStore for make_app (nothing is read: no request is made)."""
+
+    engine = None
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args: None
+
+
+@pytest.fixture
+def app() -> Iterator[web.Application]:
+    services = ApiServices(
+        store=cast(Any, _Store()),
+        committer=cast(GroupCommitter, object()),
+        clock=lambda: datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    application = make_app(services)
+    add_otp_routes(application, cast(OtpServices, cast(Any, _OtpServices())))
+    yield application
+    application[READER].close()
+    application[OPT_OUTS].close()
+    application[READ_POOL].shutdown()
+
+
+class _OtpServices:
+    store = None
+    config = None
+
+
+def _routes(app: web.Application) -> set[tuple[str, str]]:
+    return {
+        (r.method.lower(), r.resource.canonical)
+        for r in app.router.routes()
+        if r.method != "HEAD" and r.resource is not None
+    }
+
+
+def test_document_describes_every_route_with_its_problem_codes(app: web.Application) -> None:
+    document = openapi_document(app)
+    described = {(m, p) for p, ops in document["paths"].items() for m in ops}
+    assert described == _routes(app)
+    send = document["paths"]["/v1/messages"]["post"]
+    assert {"202", "400", "401", "403", "409", "413", "422", "429", "500", "503"} <= set(
+        send["responses"]
+    )
+    codes_422 = send["responses"]["422"]["content"]["application/problem+json"]["schema"][
+        "properties"
+    ]["code"]["enum"]
+    assert {"invalid_input", "invalid_number", "callback_url_forbidden"} <= set(codes_422)
+    assert document["paths"]["/health"]["get"]["security"] == []
+    assert "403" in document["paths"]["/v1/admin/otp/blocks"]["get"]["responses"]
+
+
+def test_request_schema_is_the_validators_field_set(app: web.Application) -> None:
+    document = openapi_document(app)
+    schema = document["components"]["schemas"]["SendBody"]
+    assert set(schema["properties"]) == SendBody.__required_keys__ | SendBody.__optional_keys__
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["body"]["maxLength"] == 1600
+
+
+def test_a_route_without_a_contract_fails_the_build(app: web.Application) -> None:
+    async def undocumented(_request: web.Request) -> web.Response:
+        return web.Response()
+
+    app.router.add_get("/v1/undocumented", undocumented)
+    with pytest.raises(MissingContract, match="GET /v1/undocumented"):
+        openapi_document(app)
