@@ -28,6 +28,7 @@ from api.campaign_streams import (
     produce,
     report_chunks,
 )
+from api.contract import Answer, Operation, operation
 from api.jsonio import json_response
 from api.problems import ApiProblem
 from api.services import OWNER, SERVICES
@@ -129,6 +130,11 @@ def campaign_json(
     return body
 
 
+@operation(
+    Operation(
+        "Create a campaign", answers={201: Answer("the campaign")}, tag="campaigns", hidden=True
+    )
+)
 async def create_campaign(request: web.Request) -> web.Response:
     """POST /v1/campaigns → 201 with the draft (and its audience when given as a list)."""
     services = request.app[SERVICES]
@@ -177,15 +183,23 @@ def _create(
         raise
 
 
+@operation(
+    Operation(
+        "Load a campaign's audience (text/csv, streamed)",
+        answers={200: Answer("loaded and skipped")},
+        tag="campaigns",
+        hidden=True,
+    )
+)
 async def put_audience(request: web.Request) -> web.Response:
     """PUT /v1/campaigns/{id}/audience (CSV, streamed) → what was stored and skipped."""
     services = request.app[SERVICES]
     owner: KeyOwner = request[OWNER]
     campaign_id = request.match_info["id"]
+    store = request.app[CAMPAIGNS]
+    record = await _own_campaign(request)  # first: another account's campaign is a 404
     if request.content_type.lower() not in CSV_TYPES:
         raise AudienceNotCsv("audience", f"Content-Type {request.content_type!r}: send text/csv")
-    store = request.app[CAMPAIGNS]
-    record = await _own_campaign(request)
     if record.state != CampaignState.DRAFT.value:
         raise CampaignStateConflict("load an audience into", record.state, ("draft",))
     chunks: queue.Queue[bytes] = queue.Queue(maxsize=QUEUE_CHUNKS)
@@ -233,6 +247,14 @@ def _load_csv(
         raise
 
 
+@operation(
+    Operation(
+        "Start, pause, resume or cancel a campaign",
+        answers={200: Answer("the campaign")},
+        tag="campaigns",
+        hidden=True,
+    )
+)
 async def campaign_action(request: web.Request) -> web.Response:
     """POST /v1/campaigns/{id}/{start|pause|resume|cancel} → the campaign after; 409 when its
     state does not allow the action."""
@@ -260,6 +282,11 @@ async def campaign_action(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+@operation(
+    Operation(
+        "A campaign's progress", answers={200: Answer("the campaign")}, tag="campaigns", hidden=True
+    )
+)
 async def get_campaign(request: web.Request) -> web.Response:
     """GET /v1/campaigns/{id} → the campaign with counts by status, rate, cost and ETA."""
     record = await _own_campaign(request)
@@ -268,6 +295,14 @@ async def get_campaign(request: web.Request) -> web.Response:
     return json_response(campaign_json(record, progress, now))
 
 
+@operation(
+    Operation(
+        "A campaign's report, one CSV row per audience line",
+        answers={200: Answer("the report")},
+        tag="campaigns",
+        hidden=True,
+    )
+)
 async def get_report(request: web.Request) -> web.StreamResponse:
     """GET /v1/campaigns/{id}/report.csv → one row per audience line, streamed."""
     campaign_id = (await _own_campaign(request)).id

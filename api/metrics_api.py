@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from api.contract import Answer, Operation, operation
 from api.problems import ApiProblem
 from api.services import OWNER, SERVICES
 from metrics import OTP_CHECKS, OTP_SENDS, count_otp, http_observer, render
@@ -46,10 +47,19 @@ def count_otp_refusal(handler_name: str, code: str) -> None:
         count_otp(OTP_CHECKS, code)
 
 
+@operation(
+    Operation(
+        "Prometheus metrics of this API family and the cluster's live gauges",
+        answers={200: Answer("text exposition format", content_type="text/plain")},
+        admin=True,
+        tag="operations",
+        hidden=True,
+    )
+)
 async def metrics_endpoint(request: web.Request) -> web.Response:
     """GET /metrics (admin key): Prometheus text format, read now."""
     if not request[OWNER].is_admin:
-        raise ApiProblem(403, "admin_only", "Forbidden", "/metrics needs an admin API key")
+        raise ApiProblem(403, "admin_required", "Forbidden", "/metrics needs an admin API key")
     services = request.app[SERVICES]
     body = await asyncio.get_running_loop().run_in_executor(
         None, render, services.metrics_dir, services.live_collectors

@@ -182,10 +182,14 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
     for route in app.router.routes():
         if route.method == "HEAD":  # aiohttp's automatic HEAD of every GET
             continue
+        if isinstance(route.resource, web.StaticResource):
+            continue  # files (the dashboard's scripts), not API operations
         path = route.resource.canonical if route.resource is not None else ""
         spec = contract_of(route.handler)
         if spec is None:
             raise MissingContract(f"{route.method} {path}: its handler declares no Operation")
+        if spec.hidden:
+            continue
         paths.setdefault(path, {})[route.method.lower()] = _operation(
             path, route.method, spec, schemas
         )

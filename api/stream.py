@@ -26,6 +26,7 @@ import orjson
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 
+from api.contract import Answer, Operation, operation
 from api.problems import ApiProblem
 from api.services import OWNER, SERVICES
 from messaging import CHANNEL_PREFIX, channel_for, decode_events
@@ -177,12 +178,21 @@ async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
         await ws.send_str(frame.decode())
 
 
+@operation(
+    Operation(
+        "Live status events of your own messages (WebSocket; an admin key may ask ?feed=operator)",
+        answers={101: Answer("switching to the WebSocket protocol")},
+        problems={403: ("admin_required",)},
+        tag="operations",
+        hidden=True,
+    )
+)
 async def stream(request: web.Request) -> web.WebSocketResponse:
     """GET /v1/stream: this account's status events; `?feed=operator` (admin): live figures."""
     owner: KeyOwner = request[OWNER]
     operator = request.query.get("feed") == "operator"
     if operator and not owner.is_admin:
-        raise ApiProblem(403, "admin_only", "Forbidden", "the operator feed needs an admin key")
+        raise ApiProblem(403, "admin_required", "Forbidden", "the operator feed needs an admin key")
     if operator and TICKER not in request.app:
         raise ApiProblem(404, "not_found", "Not found", "no operator feed on this API")
     if not operator and HUB not in request.app:
@@ -217,6 +227,15 @@ async def _until_closed(ws: web.WebSocketResponse) -> None:
             return
 
 
+@operation(
+    Operation(
+        "The operator dashboard page (it asks for an admin key itself)",
+        answers={200: Answer("the page", content_type="text/html")},
+        public=True,
+        tag="operations",
+        hidden=True,
+    )
+)
 async def dashboard(_request: web.Request) -> web.FileResponse:
     """GET /dashboard: the operator page (it asks for an admin key, kept in the tab only)."""
     return web.FileResponse(STATIC / "dashboard.html")

@@ -145,7 +145,10 @@ def test_scraped_counters_equal_the_simulators_submits_throttles_and_receipts(
     assert total(open_port, "switchboard_messages_accepted_total") == 400
     assert total(open_port, "switchboard_carrier_mps_limit", carrier="beta") == 200
     # but never without one on the API's port
-    for key, status, code in ((None, 401, "missing_api_key"), (stack.api_key, 403, "admin_only")):
+    for key, status, code in (
+        (None, 401, "missing_api_key"),
+        (stack.api_key, 403, "admin_required"),
+    ):
         with pytest.raises(urllib.error.HTTPError) as refused:
             scrape(stack.api_url + "/metrics", key)
         assert (refused.value.code, json.loads(refused.value.read())["code"]) == (status, code)

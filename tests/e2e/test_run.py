@@ -18,7 +18,7 @@ import redis
 from switchboard.cluster import QUEUES, read_cluster, read_runs
 from switchboard.load import send_all
 from switchboard.processes import ProcessGroup
-from switchboard.stack import wait_until
+from switchboard.stack import random_secrets_env, wait_until
 from tests.e2e.conftest import StackFactory
 from tests.procs import alive, descendants
 from workers import RedisSweeperLock
@@ -124,6 +124,7 @@ def test_a_second_run_sweeps_only_once_the_first_is_killed(tmp_path: Path, redis
         "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
         "SWITCHBOARD_REDIS_URL": redis_url,
         "SWITCHBOARD_SWEEP_INTERVAL": "0.5",
+        **random_secrets_env(),  # the processes refuse the development defaults
     }
     client = redis.Redis.from_url(redis_url)
     lock = RedisSweeperLock(client)

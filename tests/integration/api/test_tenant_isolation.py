@@ -35,6 +35,10 @@ class Case:
     idempotent: bool = False  # sent with acme's Idempotency-Key
 
 
+# This harness has no Redis, so no stream: 404 before any event (its tenant scoping is
+# tests/e2e/test_stream.py, over a real Redis and WebSocket clients).
+STREAM_WITHOUT_REDIS = 404
+
 CASES = [
     Case("POST", "/v1/messages", "/v1/messages", 202, body=MESSAGE, idempotent=True),
     Case(
@@ -76,7 +80,31 @@ CASES += [
     Case("POST", "/v1/keys/{id}/rotate", "/v1/keys/{key}/rotate", 403, "admin_required"),
 ]
 CASES.append(Case("POST", "/v1/webhook-secret", "/v1/webhook-secret", 201))
-PUBLIC = {("GET", "/health"), ("GET", "/v1/openapi.json")}  # no account behind them
+CAMPAIGN = {"template": "Hi {{first_name}}", "from": "Acme"}
+CASES += [
+    Case("POST", "/v1/campaigns", "/v1/campaigns", 201, body=CAMPAIGN),  # its own campaign
+    Case("GET", "/v1/campaigns/{id}", "/v1/campaigns/{campaign}", 404, "not_found"),
+    Case(
+        "PUT", "/v1/campaigns/{id}/audience", "/v1/campaigns/{campaign}/audience", 404, "not_found"
+    ),
+    Case("POST", "/v1/campaigns/{id}/{action}", "/v1/campaigns/{campaign}/start", 404, "not_found"),
+    Case(
+        "GET",
+        "/v1/campaigns/{id}/report.csv",
+        "/v1/campaigns/{campaign}/report.csv",
+        404,
+        "not_found",
+    ),
+    Case("GET", "/metrics", "/metrics", 403, "admin_required"),
+    Case("GET", "/v1/stream", "/v1/stream", STREAM_WITHOUT_REDIS, "not_found"),
+]
+# No account behind them: the dashboard's page and files ask for an admin key themselves.
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/dashboard"),
+    ("GET", "/dashboard/static"),
+}
 
 
 def _auth(key: str, idempotency_key: str | None = None) -> dict[str, str]:
@@ -96,6 +124,8 @@ async def _acme_owns(client: TestClient[Any, Any], h: Harness) -> dict[str, str]
     assert started.status == 201, await started.text()
     signing = await client.post("/v1/webhook-secret", headers=_auth(h.key))
     assert signing.status == 201
+    campaign = await client.post("/v1/campaigns", json=CAMPAIGN, headers=_auth(h.key))
+    assert campaign.status == 201, await campaign.text()
     h.messages.write_inbound(
         [InboundRecord("alpha", NUMBER, "12345", "acme's MO", START)],
         {"12345": "acme"}.get,
@@ -107,6 +137,7 @@ async def _acme_owns(client: TestClient[Any, Any], h: Harness) -> dict[str, str]
         "otp": (await started.json())["id"],
         "number": NUMBER,
         "signing_secret": (await signing.json())["secret"],
+        "campaign": (await campaign.json())["id"],
     }
 
 
@@ -121,6 +152,8 @@ async def _acme_unchanged(client: TestClient[Any, Any], h: Harness, ids: dict[st
     inbound = await (await client.get("/v1/inbound", headers=_auth(h.key))).json()
     assert [m["text"] for m in inbound["inbound"]] == ["acme's MO"]
     assert [k.revoked_at for k in h.messages.list_api_keys("acme")] == [None]
+    campaign = await client.get(f"/v1/campaigns/{ids['campaign']}", headers=_auth(h.key))
+    assert campaign.status == 200 and (await campaign.json())["state"] == "draft"
     acme = h.messages.ensure_account("acme", START)
     assert SigningSecrets(h.engine).read(acme, START) == (ids["signing_secret"],)
 

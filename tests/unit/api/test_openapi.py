@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from api import ApiServices, GroupCommitter, make_app
+from api.contract import contract_of
 from api.openapi import MissingContract, openapi_document
 from api.otp import OtpServices, add_otp_routes
 from api.schemas import SendBody
@@ -46,10 +47,39 @@ class _OtpServices:
 
 
 def _routes(app: web.Application) -> set[tuple[str, str]]:
-    return {
-        (r.method.lower(), r.resource.canonical)
+    """Every mounted operation but files and those their contract keeps out of the document."""
+    routes = set()
+    for r in app.router.routes():
+        if r.method == "HEAD" or r.resource is None or isinstance(r.resource, web.StaticResource):
+            continue
+        spec = contract_of(r.handler)
+        assert spec is not None, f"{r.method} {r.resource.canonical} has no contract"
+        if not spec.hidden:
+            routes.add((r.method.lower(), r.resource.canonical))
+    return routes
+
+
+def test_hidden_operations_are_only_pages_streams_metrics_and_campaigns(
+    app: web.Application,
+) -> None:
+    hidden = {
+        (r.method, r.resource.canonical)
         for r in app.router.routes()
-        if r.method != "HEAD" and r.resource is not None
+        if r.method != "HEAD"
+        and r.resource is not None
+        and not isinstance(r.resource, web.StaticResource)
+        and (spec := contract_of(r.handler)) is not None
+        and spec.hidden
+    }
+    assert {path for _, path in hidden} == {
+        "/dashboard",
+        "/v1/stream",
+        "/metrics",
+        "/v1/campaigns",
+        "/v1/campaigns/{id}",
+        "/v1/campaigns/{id}/audience",
+        "/v1/campaigns/{id}/{action}",
+        "/v1/campaigns/{id}/report.csv",
     }
 
 
