@@ -203,13 +203,11 @@ class CallbackPump:
         count_callbacks(len(delivered), len(retry), 0)  # metrics, per settle
 
     def close(self, timeout: float = 10.0) -> None:
-        """Deliver what was taken (up to `timeout` s), settle it, stop the threads."""
+        """Deliver what was taken (up to `timeout` s), settle it, stop the threads, close the
+        dispatcher (the pump's own)."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         self._feeder.join(timeout)
         self._settler.join(timeout)
-
-    def dispatcher_close(self) -> None:
-        """Close the dispatcher (after `close`)."""
         self._dispatcher.close()

@@ -341,7 +341,6 @@ class WorkerContext:
             self._pool.close()
         if self._pump is not None:  # after the forwarders: their last writes have callbacks
             self._pump.close()
-            self._pump.dispatcher_close()
         self.redis.close()
         self.engine.dispose()
 
