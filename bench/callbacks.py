@@ -1,4 +1,4 @@
-"""Callback dispatcher alone: N events through the real AiohttpDispatcher to a receiver on
+"""Callback dispatcher alone: N events through the real HttpDispatcher to a receiver on
 127.0.0.1 (a separate process, so its CPU is not counted), one POST per event and batched.
 
 Prints callbacks/s and the dispatcher process's CPU ms per callback; the last line is JSON.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from messaging import CallbackEvent, CallbackPolicy, parse_networks
 from store import PendingCallback
 from switchboard.embedded import free_port
-from workers.callback_dispatcher import AiohttpDispatcher
+from workers.callback_dispatcher import HttpDispatcher
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TASK_EVENTS = 500  # events per deliver() call, as one hand-off task
@@ -81,7 +81,7 @@ def _events(count: int, url: str, batch: bool) -> list[PendingCallback]:
 
 
 def _run(events: list[PendingCallback], args: argparse.Namespace) -> dict[str, Any]:
-    dispatcher = AiohttpDispatcher(
+    dispatcher = HttpDispatcher(
         "bench-secret",
         per_host=args.per_host,
         total=args.total,

@@ -29,7 +29,7 @@ from store import (
     StatusChange,
     make_engine,
 )
-from workers.callback_dispatcher import AiohttpDispatcher, CallbackDispatcher, LazyDispatcher
+from workers.callback_dispatcher import CallbackDispatcher, HttpDispatcher, LazyDispatcher
 from workers.config import WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def make_dispatcher(
     5 s."""
     signing = SigningSecrets(engine, clock=clock)
     return LazyDispatcher(
-        lambda: AiohttpDispatcher(
+        lambda: HttpDispatcher(
             settings.secret_key,
             account_secrets=signing.secrets_for,
             timeout=settings.callback_timeout,

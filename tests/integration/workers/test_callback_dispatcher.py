@@ -15,7 +15,7 @@ from messaging import CallbackEvent, CallbackPolicy, parse_networks
 from store import PendingCallback
 from tests.callback_receiver import CallbackReceiver
 from workers import verify
-from workers.callback_dispatcher import AiohttpDispatcher
+from workers.callback_dispatcher import HttpDispatcher
 from workers.callbacks import render_event
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -37,14 +37,14 @@ def receiver() -> Iterator[CallbackReceiver]:
 
 
 @pytest.fixture
-def dispatcher() -> Iterator[AiohttpDispatcher]:
-    real = AiohttpDispatcher(SECRET, timeout=2.0, per_host=4, total=8, batch_wait=0.1, policy=LOCAL)
+def dispatcher() -> Iterator[HttpDispatcher]:
+    real = HttpDispatcher(SECRET, timeout=2.0, per_host=4, total=8, batch_wait=0.1, policy=LOCAL)
     yield real
     real.close()
 
 
 def test_every_event_is_posted_signed_over_kept_alive_connections(
-    receiver: CallbackReceiver, dispatcher: AiohttpDispatcher
+    receiver: CallbackReceiver, dispatcher: HttpDispatcher
 ) -> None:
     events = [_pending(n, receiver.url()) for n in range(40)]
     report = dispatcher.deliver(events, deadline=10)
@@ -58,7 +58,7 @@ def test_every_event_is_posted_signed_over_kept_alive_connections(
 
 
 def test_no_more_than_per_host_posts_are_in_flight_to_one_host(
-    dispatcher: AiohttpDispatcher,
+    dispatcher: HttpDispatcher,
 ) -> None:
     slow = CallbackReceiver(delay=0.1).start()
     try:
@@ -69,7 +69,7 @@ def test_no_more_than_per_host_posts_are_in_flight_to_one_host(
     assert slow.max_in_flight == 4  # per_host
 
 
-def test_a_slow_host_does_not_hold_back_another(dispatcher: AiohttpDispatcher) -> None:
+def test_a_slow_host_does_not_hold_back_another(dispatcher: HttpDispatcher) -> None:
     slow, fast = CallbackReceiver(delay=1.0).start(), CallbackReceiver().start()
     try:
         slow_events = [_pending(n, slow.url()) for n in range(16)]
@@ -90,7 +90,7 @@ def test_a_slow_host_does_not_hold_back_another(dispatcher: AiohttpDispatcher) -
 def test_batched_events_go_up_to_max_per_post_and_concurrent_calls_share_a_window(
     receiver: CallbackReceiver,
 ) -> None:
-    dispatcher = AiohttpDispatcher(SECRET, batch_max=100, batch_wait=0.3, policy=LOCAL)
+    dispatcher = HttpDispatcher(SECRET, batch_max=100, batch_wait=0.3, policy=LOCAL)
     try:
         url = receiver.url("/batch")
         first = [_pending(n, url, batch=True) for n in range(130)]
@@ -109,7 +109,7 @@ def test_batched_events_go_up_to_max_per_post_and_concurrent_calls_share_a_windo
     assert sizes == [50, 100]  # 100 at once, the other 50 together within the window
 
 
-def test_refused_errors_and_timeouts_are_reported_failed(dispatcher: AiohttpDispatcher) -> None:
+def test_refused_errors_and_timeouts_are_reported_failed(dispatcher: HttpDispatcher) -> None:
     down = CallbackReceiver().start()
     down.down()
     erroring = CallbackReceiver(status=500).start()
@@ -156,12 +156,12 @@ class StubResolver(AbstractResolver):
         pass
 
 
-def _stub_dispatcher(policy: CallbackPolicy, dns: StubResolver) -> AiohttpDispatcher:
-    return AiohttpDispatcher(SECRET, timeout=2.0, policy=policy, resolver=lambda: dns)
+def _stub_dispatcher(policy: CallbackPolicy, dns: StubResolver) -> HttpDispatcher:
+    return HttpDispatcher(SECRET, timeout=2.0, policy=policy, resolver=lambda: dns)
 
 
 def test_a_literal_private_address_is_never_connected_to(receiver: CallbackReceiver) -> None:
-    dispatcher = AiohttpDispatcher(SECRET, timeout=2.0)  # no allow-list
+    dispatcher = HttpDispatcher(SECRET, timeout=2.0)  # no allow-list
     try:
         port = receiver.port
         for url in [
@@ -219,7 +219,7 @@ def test_an_allow_listed_name_is_delivered_to_the_checked_address(
 
 def test_a_redirect_is_not_followed(receiver: CallbackReceiver) -> None:
     redirecting = CallbackReceiver(status=307, location=receiver.url("/elsewhere")).start()
-    dispatcher = AiohttpDispatcher(SECRET, timeout=2.0, policy=LOCAL)
+    dispatcher = HttpDispatcher(SECRET, timeout=2.0, policy=LOCAL)
     try:
         report = dispatcher.deliver([_pending(1, redirecting.url())], deadline=5)
     finally:
@@ -246,7 +246,7 @@ def test_each_account_signs_with_its_own_secrets_and_batches_never_mix_accounts(
 ) -> None:
     """acme is rotating (two secrets), globex has one; both send batches to one URL."""
     own = {"acme": ("acme-new", "acme-old"), "globex": ("globex-1",)}
-    dispatcher = AiohttpDispatcher(
+    dispatcher = HttpDispatcher(
         SECRET, timeout=2.0, batch_wait=0.05, policy=LOCAL, account_secrets=lambda a: own.get(a, ())
     )
     try:
