@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -129,6 +130,18 @@ def test_a_change_the_row_does_not_hold_writes_no_event(store: MessageStore) -> 
     with store.engine.begin() as conn:
         add_events(conn, [StatusChange(row.id, "sent", HOOK)], NOW)
     assert CallbackOutbox(store.engine).pending() == 0
+
+
+def test_every_field_of_a_change_comes_back_with_its_event(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    row = _message(account)
+    store.insert_messages([row])
+    change = StatusChange(row.id, "sent", HOOK, account_id=account, carrier="alpha")
+    with store.engine.begin() as conn:
+        conn.execute(update(Message).where(Message.id == row.id).values(status="sent"))
+        [written] = add_events(conn, [change], NOW)
+    assert written.callback is not None and written.callback.event.status == "sent"
+    assert written == replace(change, callback=written.callback)  # nothing else was dropped
 
 
 def test_delivered_events_are_deleted_and_failed_ones_come_back_when_due(
