@@ -154,7 +154,7 @@ def top_statements(stack: Stack, messages: int) -> list[dict[str, Any]]:
     query = text(
         "SELECT calls, total_plan_time + total_exec_time AS ms, rows, "
         "regexp_replace(query, '\\s+', ' ', 'g') AS q FROM pg_stat_statements "
-        "ORDER BY total_plan_time + total_exec_time DESC LIMIT 12"
+        "ORDER BY total_plan_time + total_exec_time DESC LIMIT 30"
     )
     with stack.store.engine.connect() as conn:
         rows = conn.execute(query).all()

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         default=200_000, ge=0, description="messages queued unsent before sends are 503 (0: off)"
     )
     send_batch_max: int = Field(default=200, gt=0, description="message ids per send task")
+    enqueue_linger_ms: float = Field(
+        default=10.0,
+        ge=0,
+        le=1000,
+        description="ms the API gathers committed ids of a non-OTP class into one send task",
+    )
     worker_concurrency: int = Field(default=2, gt=0)
     submit_window: int = Field(default=10, gt=0, description="default in-flight submit_sm per bind")
     response_timeout: float = Field(default=10.0, gt=0)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 import metrics
 from api import ApiServices, GroupCommitter, make_app
+from api.enqueuer import CoalescingOutbox
 from api.limits import Limiter
 from api.otp import OtpServices, add_otp_routes
 from messaging import ConfigError
@@ -131,7 +132,11 @@ def api_app(settings: Settings) -> web.Application:
     """The aiohttp app with its store, group committer and Celery outbox; closed on cleanup."""
     engine = make_engine(settings.resolved_database_url(), pool_size=4)
     store = MessageStore(engine)
-    outbox = CeleryOutbox(celery_app(settings), settings.send_batch_max)
+    outbox = CoalescingOutbox(
+        CeleryOutbox(celery_app(settings), settings.send_batch_max),
+        linger=settings.enqueue_linger_ms / 1000,
+        max_ids=settings.send_batch_max,
+    )
     committer = GroupCommitter(store, outbox, settings.commit_batch_max)
     limiter, stop_limits = rate_limiter(settings, store)
     app = make_app(
@@ -150,6 +155,7 @@ def api_app(settings: Settings) -> web.Application:
     async def _close(_app: web.Application) -> None:
         stop_limits()
         committer.close()
+        outbox.close()  # publishes what the last commits left
         engine.dispose()
 
     add_otp_routes(app, otp_services(settings, engine, committer))
