@@ -50,6 +50,7 @@ class ReceiptBook:
         resend: ResendPolicy = NO_RESEND,
         park_unmatched: bool = False,
         one_receipt: Collection[str] = frozenset(),
+        park_received_before: datetime | None = None,
     ) -> ReceiptBatchResult:
         """Match receipts to parts (idempotently); settle messages whose parts all have receipts.
 
@@ -58,12 +59,26 @@ class ReceiptBook:
 
         With `park_unmatched`, receipts that match no part yet (they raced ahead of their
         `submit_sm_resp`) are kept in `parked_receipts` in the same transaction, so the caller
-        may acknowledge the whole batch to the carrier once this returns.
+        may acknowledge the whole batch to the carrier once this returns. With
+        `park_received_before` too, only those received before it are parked; the younger ones
+        are returned in `waiting`, untouched, for the caller to hold (unacknowledged) and apply
+        again once their attempt is likely written: most such receipts only raced the send
+        loop's write by milliseconds, and a parked row costs an insert, a read and a delete.
         """
         if not receipts:
             return ReceiptBatchResult(0, 0, ())
         with self.engine.begin() as conn:
             result = self._apply(conn, receipts, now, resend, one_receipt)
+            if park_unmatched and result.unmatched and park_received_before is not None:
+                young = tuple(  # one of unknown age (no received_at) is parked
+                    r
+                    for r in result.unmatched
+                    if r.received_at is not None and r.received_at >= park_received_before
+                )
+                if young:
+                    kept = {id(r) for r in young}
+                    old = tuple(r for r in result.unmatched if id(r) not in kept)
+                    result = replace(result, unmatched=old, waiting=young)
             if park_unmatched and result.unmatched:
                 conn.execute(
                     insert(ParkedReceipt),

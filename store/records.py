@@ -130,6 +130,9 @@ class ReceiptBatchResult:
     changes: tuple[StatusChange, ...] = field(default=())
     resend: tuple[str, ...] = field(default=())
     parked: int = 0  # unmatched receipts kept in `parked_receipts` by this call
+    # Unmatched receipts received after `park_received_before`: neither parked nor taken (the
+    # caller keeps them unacknowledged and applies them again soon).
+    waiting: tuple[ReceiptRecord, ...] = field(default=())
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from workers.bind_report import BindReporter
 from workers.callback_delivery import callback_retry, make_dispatcher
 from workers.callback_pump import CallbackPump
 from workers.config import WorkerSettings
+from workers.handoff import Written
 from workers.inbound import (
     InboundForwarder,
     inbound_record,
@@ -60,6 +61,7 @@ from workers.receipts import ReceiptForwarder
 from workers.refreshing import Refreshing
 from workers.sending import Sender
 from workers.state_log import log_status_changes
+from workers.uncommitted import UncommittedIds
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,9 @@ AfterReceipts = Callable[[ReceiptBatchResult], None]
 # Committed callback events this process does not POST itself go to the callbacks queue.
 HandOff = Callable[[Sequence[StatusChange]], None]
 _FINAL_RECEIPTS = {"delivered", "undelivered", "expired", "rejected"}
+# An unmatched receipt younger than this is held in memory and applied again (see
+# `write_receipts`); an older one is parked in the database.
+RECEIPT_WAIT = timedelta(seconds=1)
 
 
 def otp_resend_policy(settings: WorkerSettings) -> ResendPolicy:
@@ -139,6 +144,8 @@ class WorkerContext:
         self.bind_leases = RedisBindLeases(self.redis)
         self._account_names: dict[str, str] = {}
         self._forwarder: ReceiptForwarder | None = None
+        # Ids whose attempt rows this process has not written: their receipts wait in memory.
+        self.uncommitted = UncommittedIds()
         self._inbound: InboundForwarder | None = None
         self._pump: CallbackPump | None = None
         self._hand_off = hand_off
@@ -151,12 +158,15 @@ class WorkerContext:
         """The receipt forwarder (started on first use)."""
         with self._lock:
             if self._forwarder is None:
+                uncommitted = self.uncommitted
                 self._forwarder = ReceiptForwarder(
                     self.write_receipts,
                     flush_seconds=self.settings.receipt_flush_ms / 1000,
                     drop_binds=self._drop_binds,
                     retry_parked=self.retry_parked,
+                    hold=lambda r: uncommitted.holds(r.carrier, r.carrier_message_ids),
                 )
+                uncommitted.listen(self._forwarder.nudge)
             return self._forwarder
 
     @property
@@ -208,20 +218,27 @@ class WorkerContext:
         back = {e.event_id for e in pump.offer(events)}
         return [c for c in changes if c.callback is not None and c.callback.event_id in back]
 
-    def write_receipts(self, receipts: list[ReceiptRecord]) -> int:
-        """Commit a batch of receipts (unmatched ones parked); returns how many were parked.
+    def write_receipts(self, receipts: list[ReceiptRecord]) -> Written[ReceiptRecord]:
+        """Commit a batch of receipts; an unmatched one received less than
+        `RECEIPT_WAIT_SECONDS` ago is left for the forwarder to hand off again (its attempt is
+        most likely being written), older ones are parked.
 
         Raises what the database raised: then nothing is committed and the forwarder retries.
         """
+        now = utcnow()
         result = self.store.apply_receipts(
             receipts,
-            utcnow(),
+            now,
             self.resend_policy,
             park_unmatched=True,
             one_receipt=self.one_receipt_carriers(),
+            park_received_before=now - RECEIPT_WAIT,
         )
+        if result.waiting:
+            waiting = {id(r) for r in result.waiting}
+            receipts = [r for r in receipts if id(r) not in waiting]  # counted when taken
         self._after_commit(result, receipts)
-        return result.parked
+        return Written(result.parked, result.waiting)
 
     def retry_parked(self) -> int:
         """Apply parked receipts again; returns how many still wait for their attempt."""
@@ -311,6 +328,7 @@ class WorkerContext:
             snapshot=self.snapshot,
             account_names=self._account_names,
             after_write=self.notify,
+            uncommitted=self.uncommitted,
         )
 
     def snapshot(self) -> Snapshot:

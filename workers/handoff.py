@@ -41,14 +41,29 @@ class FromCarrier(Protocol):
 T = TypeVar("T", bound=FromCarrier)
 
 Ack = Callable[[], None]
-# Writes one batch durably; returns how many items it parked (to be applied again later).
-HandOff = Callable[[list[T]], int]
+
+
+@dataclass(frozen=True)
+class Written(Generic[T]):
+    """What a hand-off did with its batch: how many items it parked, and the items it did not
+    take (`again`: left unacknowledged and handed off again after `AGAIN_SECONDS`)."""
+
+    parked: int = 0
+    again: tuple[T, ...] = ()
+
+
+# Writes one batch durably; returns how many items it parked (to be applied again later), or
+# a `Written` that also names the items it left for later.
+HandOff = Callable[[list[T]], "int | Written[T]"]
 # Applies parked items again; returns how many are still parked.
 RetryParked = Callable[[], int]
 # Drops the binds of these carriers (so they re-deliver what we could not acknowledge).
 DropBinds = Callable[[set[str]], None]
+# True while an item must wait before it is written (a receipt whose attempt is not written).
+Hold = Callable[[T], bool]
 
 PARKED_RETRY_SECONDS = 0.25  # a receipt that raced its submit_sm_resp waits about this long
+AGAIN_SECONDS = 0.05  # an item a hand-off left for later goes into the first batch after this
 
 
 @dataclass(frozen=True)
@@ -88,8 +103,13 @@ class DurableForwarder(Generic[T]):
         max_pending: int = 20_000,
         drop_binds: DropBinds | None = None,
         retry_parked: RetryParked | None = None,
+        hold: Hold[T] | None = None,
+        hold_max: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`hold`: an item it is true for waits, unacknowledged, until it turns false (call
+        `nudge` when it may have) or `hold_max` seconds have passed; then it goes first into the
+        next batch."""
         self._hand_off = hand_off
         self._flush_seconds = flush_seconds
         self._max_batch = max_batch
@@ -99,6 +119,10 @@ class DurableForwarder(Generic[T]):
         self._drop_binds = drop_binds
         self._retry_parked = retry_parked
         self._clock = clock
+        self._hold = hold
+        self._hold_max = hold_max
+        self._held: list[_Pending[T]] = []
+        self._again: list[tuple[float, _Pending[T]]] = []  # (due, item) left by a hand-off
         self._pending: list[_Pending[T]] = []
         self._lock = threading.Condition()
         self._closed = False
@@ -115,23 +139,61 @@ class DurableForwarder(Generic[T]):
 
     @property
     def pending(self) -> int:
-        """Items received and not yet acknowledged."""
+        """Items received and not yet acknowledged (held ones included)."""
         with self._lock:
-            return len(self._pending)
+            return len(self._pending) + len(self._held) + len(self._again)
+
+    @property
+    def held(self) -> int:
+        """Items waiting for their `hold` to end."""
+        with self._lock:
+            return len(self._held)
 
     def add(self, item: T, ack: Ack) -> None:
         """Queue one item; it is acked after its batch is committed."""
+        pending = _Pending(item, ack, self._clock())
+        if self._hold is not None and self._hold(item):
+            with self._lock:
+                self._held.append(pending)
+                if len(self._held) == 1:
+                    self._lock.notify()  # the flusher re-checks held items on a deadline
+            return
         with self._lock:
             if not self._pending:
                 self._lock.notify()  # starts the linger
-            self._pending.append(_Pending(item, ack, self._clock()))
+            self._pending.append(pending)
             if len(self._pending) >= self._max_batch:
                 self._lock.notify()
 
-    def _take(self) -> list[_Pending[T]]:
-        """Wait for a batch (linger or full), or for parked items to be due; FIFO."""
+    def nudge(self) -> None:
+        """What held items wait for may have happened: the flusher looks again now."""
         with self._lock:
-            while not self._closed and len(self._pending) < self._max_batch:
+            if self._held:
+                self._lock.notify()
+
+    def _released(self, now: float) -> list[_Pending[T]]:
+        """Take the items left for later that are due, then the held items whose hold ended
+        (or ran out), oldest first."""
+        free: list[_Pending[T]] = []
+        if self._again and (self._closed or self._again[0][0] <= now):
+            free = [p for due, p in self._again if self._closed or due <= now]
+            self._again = [(due, p) for due, p in self._again if not (self._closed or due <= now)]
+        if not self._held:
+            return free
+        assert self._hold is not None
+        hold, oldest = self._hold, now - self._hold_max
+        ended = [p for p in self._held if self._closed or p.at <= oldest or not hold(p.item)]
+        if ended:
+            taken = {id(p) for p in ended}
+            self._held = [p for p in self._held if id(p) not in taken]
+        return free + ended
+
+    def _take(self) -> list[_Pending[T]]:
+        """Wait for a batch (linger or full), for held items to be released, or for parked
+        items to be due; FIFO within each."""
+        with self._lock:
+            released = self._released(self._clock())
+            while not released and not self._closed and len(self._pending) < self._max_batch:
                 now = self._clock()
                 if self._parked_due is not None and now >= self._parked_due:
                     break
@@ -143,9 +205,15 @@ class DurableForwarder(Generic[T]):
                     left = self._flush_seconds * 50
                 if self._parked_due is not None:
                     left = min(left, self._parked_due - now)
+                if self._held:  # a nudge may be missed: look again at least this often
+                    left = min(left, self._held[0].at + self._hold_max - now, 0.05)
+                if self._again:
+                    left = min(left, self._again[0][0] - now)
                 self._lock.wait(max(left, 0.001))
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
+                released = self._released(self._clock())
+            room = max(0, self._max_batch - len(released))
+            batch = released + self._pending[:room]
+            del self._pending[:room]
             return batch
 
     def _run(self) -> None:
@@ -162,7 +230,7 @@ class DurableForwarder(Generic[T]):
         tries = 0
         while True:
             try:
-                parked = self._hand_off([p.item for p in batch])
+                written = self._hand_off([p.item for p in batch])
                 break
             except Exception as exc:
                 tries += 1
@@ -175,6 +243,16 @@ class DurableForwarder(Generic[T]):
                     return
                 self._sleep(self._backoff.after(tries))
         self._note_recovered()
+        if isinstance(written, Written):
+            parked, later = written.parked, {id(item) for item in written.again}
+        else:
+            parked, later = written, set()
+        if later:  # not taken: kept unacknowledged, handed off again soon
+            due = self._clock() + AGAIN_SECONDS
+            with self._lock:
+                if not self._closed:  # closing: left unacknowledged, the carrier resends them
+                    self._again += [(due, p) for p in batch if id(p.item) in later]
+            batch = [p for p in batch if id(p.item) not in later]
         self.written += len(batch)
         for pending in batch:
             try:
@@ -205,8 +283,9 @@ class DurableForwarder(Generic[T]):
         carriers = {p.item.carrier for p in batch}
         with self._lock:
             kept = [p for p in self._pending if p.item.carrier not in carriers]
-            released = len(self._pending) - len(kept) + len(batch)
-            self._pending = kept
+            held = [p for p in self._held if p.item.carrier not in carriers]
+            released = len(self._pending) - len(kept) + len(self._held) - len(held) + len(batch)
+            self._pending, self._held = kept, held
         self.let_go += released
         log.error(
             "%s: could not write %d of them from %s for %.0f s; dropping those binds so the "

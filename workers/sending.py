@@ -9,6 +9,7 @@ released by the sweeper) until its validity ends.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import time
 from collections import Counter, defaultdict
@@ -56,6 +57,7 @@ from store import (
 )
 from workers.instruments import count_attempts, observe_settled
 from workers.lease_keeper import LeaseKeeper, lease_owner
+from workers.uncommitted import UncommittedIds
 
 log = logging.getLogger(__name__)
 
@@ -217,10 +219,13 @@ class Sender:
         leases: LeasePolicy | None = None,
         pacing: Pacing | None = None,
         after_write: Callable[[list[StatusChange]], None] | None = None,
+        uncommitted: UncommittedIds | None = None,
     ) -> None:
         """`after_write` gets the status changes of every committed group of outcomes, on the
         writing thread, as soon as they are committed (callbacks go out while the batch runs);
-        what it raises is logged, never undoes the write."""
+        what it raises is logged, never undoes the write. `uncommitted` learns each carrier
+        message id as its submit_sm_resp arrives and forgets it once its message is written
+        (the receipt forwarder holds receipts for those ids until then)."""
         self.store = store
         self.routes = routes
         self.buckets = buckets
@@ -238,6 +243,7 @@ class Sender:
         self.leases = leases or LeasePolicy()
         self.pacing = pacing or Pacing()
         self.after_write = after_write
+        self.uncommitted = uncommitted
         self._pacers: dict[str, _Pacer] = defaultdict(_Pacer)  # marketing lane per carrier
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
         self._bulk_ready_at: dict[str, float] = {}  # carrier → when its bulk lane may ask again
@@ -359,7 +365,16 @@ class Sender:
                 stats.retry_later += 1
             else:
                 stats.failed += 1
-        return self.store.record_outcomes(outcomes, self.clock(), lease_owner=owner)
+        try:
+            return self.store.record_outcomes(outcomes, self.clock(), lease_owner=owner)
+        finally:  # written, or never will be by this task: receipts need not wait for them
+            if self.uncommitted is not None:
+                self.uncommitted.committed(
+                    (a.carrier, i)
+                    for o in outcomes
+                    for a in o.attempts
+                    for i in a.carrier_message_ids
+                )
 
     def _opted_out(self, claimed: list[ClaimedMessage]) -> set[str]:
         """Ids of claimed marketing messages whose recipient opted out since they were queued."""
@@ -516,6 +531,10 @@ class Sender:
             self._probe(job, candidate.carrier)
             session = self.sessions(candidate.carrier)
             futures.extend(session.submit(part) for part in parts)
+            if self.uncommitted is not None:
+                note = functools.partial(_note_id, self.uncommitted, candidate.carrier)
+                for future in futures:
+                    future.add_done_callback(note)
         except CarrierError as exc:
             failed: concurrent.futures.Future[str] = concurrent.futures.Future()
             failed.set_exception(exc)
@@ -679,6 +698,14 @@ _CODES: Mapping[str, str] = {
     "CircuitOpen": "circuit_open",
     "TimeoutError": "response_timeout",
 }
+
+
+def _note_id(
+    uncommitted: UncommittedIds, carrier: str, future: concurrent.futures.Future[str]
+) -> None:
+    """A submit future's done callback: its carrier message id, on the SMPP reader thread."""
+    if not future.cancelled() and future.exception() is None:
+        uncommitted.add(carrier, future.result())
 
 
 def _error_code(error: BaseException) -> str:

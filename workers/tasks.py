@@ -180,7 +180,7 @@ def reconcile(runtime: WorkerRuntime, receipts: list[dict[str, Any]]) -> dict[st
 
     Receipts are written by the worker whose bind received them (no task); this only drains
     what older versions queued."""
-    return {"parked": runtime.context().write_receipts(receipt_records(receipts))}
+    return {"parked": runtime.context().write_receipts(receipt_records(receipts)).parked}
 
 
 def deliver_callbacks(runtime: WorkerRuntime, message_ids: list[str]) -> dict[str, int]:

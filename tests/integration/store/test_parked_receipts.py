@@ -30,6 +30,30 @@ def test_an_unmatched_receipt_is_parked_in_the_same_write(store: MessageStore) -
     assert store.parked_count() == 1
 
 
+def test_only_unmatched_receipts_received_before_the_cutoff_are_parked(
+    store: MessageStore,
+) -> None:
+    cutoff = NOW - timedelta(seconds=1)
+    young = ReceiptRecord("alpha", ("a1",), "delivered", "", NOW)  # raced its write just now
+    old = ReceiptRecord("alpha", ("a2",), "delivered", "", cutoff - timedelta(seconds=1))
+    unknown = ReceiptRecord("alpha", ("a3",), "delivered")  # no received_at: an old task's
+    matching = ReceiptRecord("alpha", ("a4",), "delivered", "", NOW)
+    message_id = _sent_later(store, "a4")
+    result = store.apply_receipts(
+        [young, old, unknown, matching], NOW, park_unmatched=True, park_received_before=cutoff
+    )
+    assert (result.matched, result.parked) == (1, 2)
+    assert result.waiting == (young,) and result.unmatched == (old, unknown)
+    assert store.parked_count() == 2
+    account = store.ensure_account("acme", NOW)
+    view = store.get_message(account, message_id)
+    assert view is not None and view.status == "delivered"
+    # Left to its caller, the young one matches once its attempt is written.
+    _sent_later(store, "a1")
+    again = store.apply_receipts([young], NOW, park_unmatched=True, park_received_before=cutoff)
+    assert (again.matched, again.parked, again.waiting) == (1, 0, ())
+
+
 def test_without_parking_an_unmatched_receipt_leaves_nothing_behind(store: MessageStore) -> None:
     result = store.apply_receipts([ReceiptRecord("alpha", ("ab12",), "delivered")], NOW)
     assert (result.parked, len(result.unmatched)) == (0, 1)

@@ -17,7 +17,9 @@ import pytest
 
 from store import ReceiptRecord
 from workers import ReceiptForwarder
+from workers.handoff import Written
 from workers.receipts import HandOffBackoff
+from workers.uncommitted import UncommittedIds
 
 pytestmark = pytest.mark.unit
 
@@ -213,3 +215,106 @@ def test_close_during_an_outage_returns_and_acks_nothing() -> None:
 def test_backoff_doubles_from_first_up_to_the_cap() -> None:
     backoff = HandOffBackoff(first=0.1, cap=0.5)
     assert [backoff.after(n) for n in range(6)] == [0.0, 0.1, 0.2, 0.4, 0.5, 0.5]
+
+
+def test_a_receipt_whose_attempt_is_unwritten_waits_unacked_until_the_commit_nudges() -> None:
+    database = Database()
+    acked: list[int] = []
+    uncommitted = UncommittedIds()
+    uncommitted.add("alpha", "id1")  # its submit_sm_resp came; its attempt row is not written
+    forwarder = ReceiptForwarder(
+        database,
+        flush_seconds=0.01,
+        hold=lambda r: uncommitted.holds(r.carrier, r.carrier_message_ids),
+        hold_max=30.0,
+    )
+    uncommitted.listen(forwarder.nudge)
+    try:
+        forwarder.add(_receipt(0), functools.partial(acked.append, 0))
+        forwarder.add(_receipt(1), functools.partial(acked.append, 1))  # held
+        assert _eventually(lambda: acked == [0])
+        time.sleep(0.1)  # several lingers: the held one is neither written nor acked
+        assert database.batches == [[_receipt(0)]] and acked == [0]
+        assert forwarder.held == 1 and forwarder.pending == 1
+        uncommitted.committed([("alpha", "id1")])  # the send loop wrote it
+        assert _eventually(lambda: acked == [0, 1])
+        assert database.batches == [[_receipt(0)], [_receipt(1)]] and forwarder.held == 0
+    finally:
+        forwarder.close()
+
+
+def test_a_held_receipt_goes_after_hold_max_and_at_close() -> None:
+    database = Database()
+    acked: list[int] = []
+    forwarder = ReceiptForwarder(database, flush_seconds=0.01, hold=lambda r: True, hold_max=0.2)
+    try:
+        started = time.monotonic()
+        forwarder.add(_receipt(0), functools.partial(acked.append, 0))
+        assert _eventually(lambda: acked == [0])  # written anyway (it will be parked)
+        assert time.monotonic() - started >= 0.2
+    finally:
+        forwarder.close()
+    closing = ReceiptForwarder(database, flush_seconds=30.0, hold=lambda r: True, hold_max=30.0)
+    closing.add(_receipt(1), functools.partial(acked.append, 1))
+    closing.close()
+    assert acked == [0, 1]
+
+
+def test_held_receipts_of_a_carrier_let_go_are_released_with_its_bind() -> None:
+    database = Database()
+    database.failing = True
+    dropped: list[set[str]] = []
+    forwarder = ReceiptForwarder(
+        database,
+        flush_seconds=0.01,
+        stall_after=0.2,
+        backoff=HandOffBackoff(0.01, 0.02),
+        drop_binds=dropped.append,
+        hold=lambda r: r.carrier_message_ids == ("id9",),
+        hold_max=30.0,
+    )
+    try:
+        forwarder.add(_receipt(9), lambda: None)  # held
+        forwarder.add(_receipt(0), lambda: None)  # cannot be written
+        assert _eventually(lambda: dropped == [{"alpha"}])
+        assert forwarder.pending == 0 and forwarder.let_go == 2
+    finally:
+        forwarder.close()
+
+
+class Racing(Database):
+    """Leaves each receipt it has seen fewer than `rounds` times for later (its attempt is
+    still being written), as `write_receipts` does with young unmatched receipts."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self.rounds = rounds
+        self.seen: dict[ReceiptRecord, int] = {}
+
+    def __call__(self, batch: list[ReceiptRecord]) -> Written[ReceiptRecord]:  # type: ignore[override]
+        super().__call__(batch)
+        for r in batch:
+            self.seen[r] = self.seen.get(r, 0) + 1
+        return Written(again=tuple(r for r in batch if self.seen[r] < self.rounds))
+
+
+def test_a_receipt_the_hand_off_leaves_for_later_is_unacked_until_it_is_taken() -> None:
+    database = Racing(rounds=3)
+    acked: list[int] = []
+    forwarder = ReceiptForwarder(database, flush_seconds=0.01)
+    try:
+        forwarder.add(_receipt(0), functools.partial(acked.append, 0))
+        assert _eventually(lambda: acked == [0])
+        assert database.seen[_receipt(0)] == 3  # handed off three times, acked once
+        assert forwarder.written == 1 and forwarder.pending == 0
+    finally:
+        forwarder.close()
+
+
+def test_at_close_a_receipt_left_for_later_stays_unacked_for_the_carrier_to_resend() -> None:
+    database = Racing(rounds=99)
+    acked: list[int] = []
+    forwarder = ReceiptForwarder(database, flush_seconds=30.0)
+    forwarder.add(_receipt(0), functools.partial(acked.append, 0))
+    forwarder.close()
+    assert database.seen[_receipt(0)] == 1 and acked == []

@@ -37,6 +37,7 @@ from store import (
 )
 from workers import Sender
 from workers.sending import MPS_HEADROOM
+from workers.uncommitted import UncommittedIds
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ROUTES = """
@@ -519,9 +520,12 @@ def test_a_failed_write_fails_the_batch(store: MessageStore, table: RoutingTable
             raise OSError("database went away")
 
     sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    sender = _sender(BrokenStore(store.engine), table, sessions)
+    sender.uncommitted = uncommitted = UncommittedIds()
     with pytest.raises(OSError, match="database went away"):
-        _sender(BrokenStore(store.engine), table, sessions).send([_queue(store)])
+        sender.send([_queue(store)])
     assert store.status_counts() == {"sending": 1}  # left for the sweeper to re-send
+    assert len(uncommitted) == 0  # its receipt is not held for a write that will not come
 
 
 def test_a_message_taken_back_from_a_dead_batch_is_resent_flagged_and_charged_once(
@@ -639,3 +643,24 @@ def test_failover_on_sends_a_permanent_code_of_that_carrier_to_the_next_candidat
     stats, _ = _sender(store, table, sessions).send([_queue(store)])
     assert (stats.sent, stats.failed, stats.failovers) == (1, 0, 1)
     assert len(sessions["dear"].submitted) == 1
+
+
+def test_carrier_ids_are_uncommitted_from_their_submit_resp_until_their_write(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """The receipt forwarder holds a receipt while its id is here: the id must be known from
+    the submit_sm_resp on, and forgotten once the recorder has written its message."""
+    gated = GatedStore(store.engine)
+    ids = [_queue(store) for _ in range(3)]
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    sender = _sender(gated, table, sessions)
+    sender.uncommitted = uncommitted = UncommittedIds()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(sender.send, ids)
+        deadline = time.monotonic() + 10
+        while len(uncommitted) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(uncommitted.holds("cheap", (f"cheap-{n}",)) for n in (1, 2, 3))
+        gated.gate.set()  # the write commits
+        stats, _ = running.result(timeout=10)
+    assert stats.sent == 3 and len(uncommitted) == 0

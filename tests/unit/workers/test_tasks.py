@@ -16,6 +16,7 @@ from switchboard.settings import Settings
 from workers import tasks
 from workers.callback_delivery import CallbackDelivery
 from workers.context import WorkerContext
+from workers.handoff import Written
 from workers.tasks import CALLBACKS_RETRY_TASK, SEND_TASK, WorkerRuntime, receipt_records
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -44,9 +45,9 @@ class Context:
     def notify(self, changes: Sequence[StatusChange]) -> None:
         self.notified.append(list(changes))
 
-    def write_receipts(self, receipts: list[ReceiptRecord]) -> int:
+    def write_receipts(self, receipts: list[ReceiptRecord]) -> Written[ReceiptRecord]:
         self.written.append(receipts)
-        return 1
+        return Written(parked=1)
 
     def sender(self) -> Any:
         def send(ids: list[str], message_class: str | None) -> tuple[Any, list[StatusChange]]:
