@@ -4,6 +4,7 @@ from api.app import make_app
 from api.committer import GroupCommitter, Outbox
 from api.otp import OtpServices, add_otp_routes
 from api.problems import PROBLEM_JSON, problem_response, response_for
+from api.server import run_api
 from api.services import SERVICES, ApiServices
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "make_app",
     "problem_response",
     "response_for",
+    "run_api",
 ]

@@ -5,7 +5,9 @@ Redis channel (`messaging.channel_for`) while a client of it is connected, one p
 connection per API process, and relays each published batch as one frame
 `{"type": "status", "events": [{"id", "status", "at"}, ...]}`. An admin key may ask for
 `?feed=operator`: a `{"type": "figures", ...}` frame each second (`switchboard.live.Figures`,
-computed once per process however many dashboards watch).
+computed once per process however many dashboards watch), and the `{"type": "campaigns", ...}`
+frames of its own account (`api.campaign_feed`); any key may ask for `?feed=campaigns`: those
+campaign frames only, of its own account.
 
 Browsers cannot set an `Authorization` header on a WebSocket, so the key may also come as the
 second subprotocol: `new WebSocket(url, ["switchboard", key])` (the server answers
@@ -26,6 +28,8 @@ import orjson
 import redis.asyncio as aioredis
 from aiohttp import WSMsgType, web
 
+from api.campaign_feed import CampaignTicker
+from api.campaigns_api import CAMPAIGNS
 from api.contract import Answer, Operation, operation
 from api.problems import ApiProblem
 from api.services import OWNER, SERVICES
@@ -167,6 +171,7 @@ class FiguresTicker:
 
 HUB = web.AppKey("stream_hub", StreamHub)
 TICKER = web.AppKey("figures_ticker", FiguresTicker)
+CAMPAIGN_TICKER = web.AppKey("campaign_ticker", CampaignTicker)
 
 
 async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
@@ -180,7 +185,8 @@ async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
 
 @operation(
     Operation(
-        "Live status events of your own messages (WebSocket; an admin key may ask ?feed=operator)",
+        "Live status events of your own messages (WebSocket; ?feed=campaigns: your campaigns'"
+        " progress; an admin key may ask ?feed=operator)",
         answers={101: Answer("switching to the WebSocket protocol")},
         problems={403: ("admin_required",)},
         tag="operations",
@@ -190,7 +196,10 @@ async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
 async def stream(request: web.Request) -> web.WebSocketResponse:
     """GET /v1/stream: this account's status events; `?feed=operator` (admin): live figures."""
     owner: KeyOwner = request[OWNER]
-    operator = request.query.get("feed") == "operator"
+    feed = request.query.get("feed")
+    if feed == "campaigns":
+        return await _campaign_stream(request, owner)
+    operator = feed == "operator"
     if operator and not owner.is_admin:
         raise ApiProblem(403, "admin_required", "Forbidden", "the operator feed needs an admin key")
     if operator and TICKER not in request.app:
@@ -202,12 +211,19 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     if operator:
         ticker = request.app[TICKER]
         figures = ticker.watch()
-        pump = asyncio.ensure_future(_pump(ws, figures))
+        pumps = [asyncio.ensure_future(_pump(ws, figures))]
+        campaigns = request.app.get(CAMPAIGN_TICKER)
+        progress = campaigns.watch(owner.account_id) if campaigns is not None else None
+        if progress is not None:
+            pumps.append(asyncio.ensure_future(_pump(ws, progress)))
         try:
             await _until_closed(ws)
         finally:
-            pump.cancel()
+            for pump in pumps:
+                pump.cancel()
             ticker.unwatch(figures)
+            if campaigns is not None and progress is not None:
+                campaigns.unwatch(owner.account_id, progress)
         return ws
     hub = request.app[HUB]
     queue = await hub.join(owner.account_id)
@@ -218,6 +234,23 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
     finally:
         pump.cancel()
         await hub.leave(owner.account_id, queue)
+    return ws
+
+
+async def _campaign_stream(request: web.Request, owner: KeyOwner) -> web.WebSocketResponse:
+    """`?feed=campaigns`: the campaign frames of the key's own account."""
+    if CAMPAIGN_TICKER not in request.app:
+        raise ApiProblem(404, "not_found", "Not found", "no campaign feed on this API")
+    ticker = request.app[CAMPAIGN_TICKER]
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=30)
+    await ws.prepare(request)
+    progress = ticker.watch(owner.account_id)
+    pump = asyncio.ensure_future(_pump(ws, progress))
+    try:
+        await _until_closed(ws)
+    finally:
+        pump.cancel()
+        ticker.unwatch(owner.account_id, progress)
     return ws
 
 
@@ -249,6 +282,8 @@ def add_stream_routes(app: web.Application) -> None:
         app[HUB] = StreamHub(services.redis_url)  # connects on the first client
     if services.live_figures is not None:
         app[TICKER] = FiguresTicker(services.live_figures)  # ticks only while watched
+    if CAMPAIGNS in app:  # the campaign routes come first (api.app)
+        app[CAMPAIGN_TICKER] = CampaignTicker(app[CAMPAIGNS], services.clock)
 
     async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         yield
@@ -256,6 +291,8 @@ def add_stream_routes(app: web.Application) -> None:
             await app[HUB].close()
         if TICKER in app:
             await app[TICKER].close()
+        if CAMPAIGN_TICKER in app:
+            await app[CAMPAIGN_TICKER].close()
 
     app.cleanup_ctx.append(_lifecycle)
     app.router.add_get("/v1/stream", stream)

@@ -19,6 +19,17 @@ from campaigns.errors import (
     TemplateUnknownVariable,
 )
 from campaigns.pacing import CarrierCapacity, fair_share, rate_allowance, slice_budget
+from campaigns.progress import (
+    NO_HOLD,
+    RATE_WINDOW,
+    Hold,
+    Tally,
+    eta_seconds,
+    quiet_hold,
+    rate,
+    shown_state,
+    tally,
+)
 from campaigns.states import TRANSITIONS, CampaignAction, CampaignState, next_state
 from campaigns.template import Template
 from campaigns.windows import (
@@ -33,6 +44,8 @@ from campaigns.windows import (
 
 __all__ = [
     "MAX_SEGMENTS",
+    "NO_HOLD",
+    "RATE_WINDOW",
     "TO_COLUMN",
     "TRANSITIONS",
     "UNKNOWN_ZONE",
@@ -44,19 +57,26 @@ __all__ = [
     "CampaignState",
     "CampaignStateConflict",
     "CarrierCapacity",
+    "Hold",
     "ScheduledRow",
     "SendWindow",
     "SkipReason",
     "SkippedRow",
+    "Tally",
     "Template",
     "TemplateInvalid",
     "TemplateUnknownVariable",
+    "eta_seconds",
     "fair_share",
     "is_open",
     "next_open",
     "next_state",
+    "quiet_hold",
+    "rate",
     "rate_allowance",
+    "shown_state",
     "slice_budget",
+    "tally",
     "zone_key",
     "zones_for_number",
     "zones_of_key",

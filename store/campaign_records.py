@@ -108,6 +108,22 @@ class CampaignProgress:
 
 
 @dataclass(frozen=True)
+class LiveCampaign:
+    """A running or paused campaign with its messages counted by status (the dashboard's)."""
+
+    id: str
+    name: str
+    state: str
+    start_at: datetime
+    max_rate: float | None
+    send_window: str | None
+    recipients: int
+    skipped: int  # audience rows not scheduled at load (duplicates, opt-outs, invalid)
+    by_status: dict[str, int]
+    scheduled_by_zone: dict[str, int]  # zone key → messages still scheduled
+
+
+@dataclass(frozen=True)
 class ReportRow:
     """One line of the report: an audience row and what became of it."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -225,7 +225,7 @@ class ReceiptBook:
         for p in found:
             newest.setdefault((p.carrier, p.carrier_message_id), p)
         part_updates: list[tuple[int, str, str | None, str | None]] = []
-        touched_attempts: set[int] = set()
+        touched_attempts: dict[int, str] = {}  # attempt id → the receipt's carrier (log lines)
         whole: set[int] = set()  # attempts one receipt settles (its carrier sends one per message)
         seen_parts: set[int] = set()
         for r in receipts:
@@ -244,12 +244,14 @@ class ReceiptBook:
                 continue
             seen_parts.add(part.id)
             part_updates.append((part.id, r.state, r.error_code or None, r.raw_stat or None))
-            touched_attempts.add(part.attempt_id)
+            touched_attempts[part.attempt_id] = r.carrier
             if r.carrier in one_receipt:
                 whole.add(part.attempt_id)
         if part_updates:
             batch_writes.set_part_receipts(conn, part_updates, now)
-            changes, again = self._settle_attempts(conn, touched_attempts, now, resend, whole)
+            changes, again = self._settle_attempts(
+                conn, touched_attempts, now, resend, whole, touched_attempts
+            )
         return ReceiptBatchResult(
             matched, duplicates, tuple(unmatched), tuple(changes), tuple(again)
         )
@@ -261,14 +263,17 @@ class ReceiptBook:
         now: datetime,
         resend: ResendPolicy,
         whole: Collection[int] = frozenset(),
+        carriers: Mapping[int, str] | None = None,
     ) -> tuple[list[StatusChange], list[str]]:
         """Settle attempts whose parts all have receipts (those in `whole`: whose parts have
-        any receipt); a failed one may go out again."""
+        any receipt); a failed one may go out again. `carriers` (attempt id → carrier, when
+        known) goes on the changes, for the state-change log lines."""
         by_attempt: dict[int, list[tuple[int, str, str | None, str | None]]] = defaultdict(list)
         for row in batch_writes.parts_of_attempts(conn, list(attempt_ids)):
             by_attempt[row[0]].append(row)
         attempt_updates: list[tuple[int, str, str | None]] = []
         message_updates: list[tuple[str, str]] = []
+        carrier_of: dict[str, str] = {}
         for attempt_id, parts in by_attempt.items():
             received = [(state, stat) for _, _, state, stat in parts if state is not None]
             if not received or (len(received) < len(parts) and attempt_id not in whole):
@@ -282,6 +287,8 @@ class ReceiptBook:
             )
             attempt_updates.append((attempt_id, status.value, stat))
             message_updates.append((parts[0][1], status.value))
+            if carriers is not None and attempt_id in carriers:
+                carrier_of[parts[0][1]] = carriers[attempt_id]
         if not attempt_updates:
             return [], []
         batch_writes.set_attempt_receipts(conn, attempt_updates, now)
@@ -314,6 +321,7 @@ class ReceiptBook:
                 status_value,
                 open_rows[message_id].callback_url,
                 open_rows[message_id].account_id,
+                carrier=carrier_of.get(message_id),
             )
             for message_id, status_value in settle
         ]

@@ -11,6 +11,7 @@ import uvloop
 from aiohttp import web
 
 import metrics
+from api import run_api
 from switchboard import wiring
 from switchboard.cli_campaigns import campaigns_app
 from switchboard.cli_routes import routes_app
@@ -145,14 +146,14 @@ def api(
             task.cancel()
 
         application.cleanup_ctx.append(_watch)
-    web.run_app(
+    run_api(  # web.run_app's loop, plus a deadline for request headers (api.server)
         application,
         host=host,
         port=port,
-        reuse_port=reuse_port or None,
-        access_log=None,
-        print=lambda s: typer.echo(s, err=True),
+        reuse_port=reuse_port,
+        header_timeout=settings.api_header_timeout,
         loop=uvloop.new_event_loop(),  # the API's loop: about a third less CPU per request
+        announce=lambda s: typer.echo(s, err=True),
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from messaging import CallbackPolicy, parse_networks
+from switchboard.credentials import apply_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a fresh checkout runs with; `require_secrets` refuses them outside the demo.
@@ -19,7 +21,11 @@ DEV_OTP_SECRET = "dev-only-otp-secret-change-me"  # noqa: S105 - the known defau
 class Settings(BaseSettings):
     """Everything a Switchboard process needs to know; defaults give the embedded demo."""
 
-    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a validation error names the setting, never echoes the values
+    # (they hold the secrets: the input of a model validator is all of them)
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     var_dir: Path = Field(
         default=ROOT / "var", description="runtime files: SQLite, embedded Redis, logs"
@@ -50,6 +56,12 @@ class Settings(BaseSettings):
     api_port: int = 8080
     api_processes: int = Field(
         default=1, gt=0, description="API processes sharing api_port (SO_REUSEPORT)"
+    )
+    api_header_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        description="seconds a request's line and headers may take from their first byte;"
+        " a slower connection is closed (slowloris); 0 = no deadline",
     )
     secret_key: str = Field(
         default=DEV_SECRET_KEY,
@@ -173,6 +185,16 @@ class Settings(BaseSettings):
     metrics_host: str = Field(
         default="127.0.0.1", description="address metrics_port binds (the operator's choice)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials(cls, values: Any) -> Any:
+        """Secrets from `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`), where the
+        environment leaves them out (`switchboard.credentials` says which and how)."""
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory or not isinstance(values, dict):
+            return values
+        return apply_credentials(values, Path(directory))
 
     @field_validator("callback_allow_private")
     @classmethod

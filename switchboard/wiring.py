@@ -210,8 +210,8 @@ def otp_services(settings: Settings, engine: Engine, committer: GroupCommitter) 
 
 
 def log_secrets(settings: Settings) -> list[str]:
-    """Values no log line may show: the secret key and every carrier's password."""
-    secrets = [settings.secret_key]
+    """Values no log line may show: the secret key, the OTP key and every carrier's password."""
+    secrets = [settings.secret_key, settings.otp_secret]
     try:
         table = load_routes(settings.routes_file)
     except (ConfigError, OSError):

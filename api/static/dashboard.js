@@ -106,7 +106,72 @@ function renderQueues(queues, backlog) {
   $("backlog").textContent = backlog < 0 ? "unreadable" : fmt(backlog);
 }
 
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 60) return `${seconds} s`;
+  const m = Math.round(seconds / 60);
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+function hhmm(iso) {
+  const at = new Date(iso);
+  const time = at.toLocaleTimeString("en", { hour: "2-digit", minute: "2-digit" });
+  return at.toDateString() === new Date().toDateString()
+    ? time : `${at.toLocaleDateString("en", { month: "short", day: "numeric" })} ${time}`;
+}
+
+function renderCampaigns(frame) {
+  const body = $("campaigns").querySelector("tbody");
+  body.innerHTML = "";
+  $("no-campaigns").hidden = frame.campaigns.length > 0;
+  for (const c of frame.campaigns) {
+    const row = body.insertRow();
+    row.className = "campaign";
+    row.dataset.id = c.id;
+    row.dataset.state = c.state;
+    const cell = (text, cls = "") => {
+      const td = row.insertCell();
+      td.textContent = text;
+      if (cls) td.className = cls;
+      return td;
+    };
+    cell(c.name, "name");
+    const state = cell("");
+    const badge = document.createElement("span");
+    badge.className = `badge ${c.state}`;
+    badge.textContent = c.state;
+    state.appendChild(badge);
+    const bar = cell("");
+    const stack = document.createElement("div");
+    stack.className = "stack";
+    const total = Math.max(c.total, 1);
+    // done = delivered + failed + skipped + sent awaiting a receipt
+    const awaiting = c.total - c.remaining - c.delivered - c.failed - c.skipped;
+    const parts = [["delivered", c.delivered], ["pending", awaiting], ["failed", c.failed], ["skipped", c.skipped]];
+    for (const [cls, n] of parts) {
+      const seg = document.createElement("div");
+      seg.className = cls;
+      seg.style.width = `${(100 * Math.max(n, 0)) / total}%`;
+      stack.appendChild(seg);
+    }
+    bar.appendChild(stack);
+    cell(fmt(c.sent), "n sent");
+    cell(fmt(c.delivered), "n delivered");
+    cell(fmt(c.failed), "n failed");
+    cell(fmt(c.skipped), "n skipped");
+    cell(fmt(c.total), "n total");
+    cell(`${fmt(c.rate, 1)} / ${c.max_rate === null ? "–" : fmt(c.max_rate)}`, "n rate");
+    cell(c.state === "scheduled" ? `starts ${hhmm(c.start_at)}` : duration(c.eta_seconds), "n eta");
+    const held = c.held > 0
+      ? `${fmt(c.held)} held (${c.held_zones} zone${c.held_zones === 1 ? "" : "s"})` +
+        (c.held_until ? ` until ${hhmm(c.held_until)}` : "")
+      : (c.send_window ? `open (${c.send_window})` : "–");
+    cell(held, c.held > 0 ? "hold held" : "hold");
+  }
+}
+
 function render(figures) {
+  if (figures.type === "campaigns") { renderCampaigns(figures); return; }
   if (figures.type !== "figures") return;
   renderCarriers(figures.carriers);
   renderChart(figures);

@@ -84,13 +84,19 @@ carriers = {carriers}
 StackFactory = Callable[..., Stack]
 
 
-def api_call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """(status, decoded JSON body) of one API request with the stack's key; errors too."""
+def api_call(
+    stack: Stack, method: str, path: str, body: Any = None, key: str | None = None
+) -> tuple[int, Any]:
+    """(status, decoded JSON body) of one API request with the stack's key (or `key`); errors
+    too."""
     request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
         stack.api_url + path,
         method=method,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {stack.api_key}", "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {key or stack.api_key}",
+            "Content-Type": "application/json",
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1

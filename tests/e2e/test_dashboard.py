@@ -1,6 +1,8 @@
 """`/dashboard` in a real headless Chromium (Debian's chromium + chromium-driver, `make browser`):
-it opens with an admin key, shows both simulated carriers, and its rate figure moves while
-messages flow. A screenshot is saved under var/ for a person to look at."""
+it opens with an admin key, shows both simulated carriers, its rate figure moves while
+messages flow, and its account's live campaigns progress (running, scheduled, held by quiet
+hours; another account's never shown). A screenshot is saved under var/ for a person to look
+at."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from switchboard.load import generated_messages, send_all
+from switchboard.stack import Stack
 from switchboard.wiring import utcnow
-from tests.e2e.conftest import StackFactory
+from tests.e2e.conftest import StackFactory, api_call
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "var" / "dashboard-e2e.png"
@@ -36,7 +40,7 @@ def browser() -> Iterator[object]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000"):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1400"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     yield driver
@@ -54,6 +58,7 @@ def test_dashboard_shows_both_carriers_and_its_rate_moves_while_messages_flow(
     assert isinstance(browser, WebDriver)
     stack = make_stack(alpha_mps=150, beta_mps=150, undelivered=0.1)
     admin = stack.store.create_api_key("operators", utcnow(), is_admin=True)
+    _campaigns(stack, admin)
     # Given the page opened with an admin key
     browser.get(stack.api_url + "/dashboard")
     browser.find_element(By.ID, "key").send_keys(admin)
@@ -94,3 +99,52 @@ def test_dashboard_shows_both_carriers_and_its_rate_moves_while_messages_flow(
     queues = {e.get_attribute("data-queue") for e in rows}
     assert {"otp", "transactional", "marketing"} <= queues
     assert "MPS" in browser.find_element(By.CSS_SELECTOR, '.carrier[data-name="alpha"]').text
+
+    # and the admin key's account's live campaigns are listed, the running one progressing
+    def campaign(name: str, field: str) -> str:
+        row = browser.find_element(By.XPATH, f'//tr[@class="campaign"][td[1]="{name}"]')
+        return str(row.find_element(By.CSS_SELECTOR, f"td.{field}").text)
+
+    names = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "tr.campaign td.name")]
+    assert sorted(names) == ["quiet", "tomorrow", "winter sale"]  # never "theirs", no draft
+    wait.until(lambda _d: int(campaign("winter sale", "sent").replace(",", "")) > 0)
+    assert campaign("winter sale", "total") == "400" and "/ 10" in campaign("winter sale", "rate")
+    assert campaign("tomorrow", "eta").startswith("starts")
+    assert campaign("quiet", "hold").startswith("60 held (1 zone) until")
+    assert campaign("quiet", "sent") == "0"
+
+
+def _campaigns(stack: Stack, admin: str) -> None:
+    """The admin's account: one running (400 at 10/s: still running at the end), one starting
+    tomorrow, one whose window opens in two hours (UK numbers, London on UTC in winter), a
+    draft; and another account's one."""
+    now = datetime.now(UTC)
+    window = f"{now + timedelta(hours=2):%H:%M}-{now + timedelta(hours=3):%H:%M}"
+    audience = [f"+4474008{n:05d}" for n in range(400)]
+    for name, extra, start in (
+        ("winter sale", {"max_rate": 10}, True),
+        ("tomorrow", {"start_at": f"{now + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}"}, True),
+        ("quiet", {"send_window": window}, True),
+        ("draft", {}, False),
+    ):
+        body = {
+            "name": name,
+            "template": "Sale",
+            "audience": audience[: 60 if extra.get("send_window") else 400],
+            **extra,
+        }
+        status, created = api_call(stack, "POST", "/v1/campaigns", body, key=admin)
+        assert status == 201, created
+        if start:
+            assert (
+                api_call(stack, "POST", f"/v1/campaigns/{created['id']}/start", key=admin)[0] == 200
+            )
+    status, theirs = api_call(
+        stack,
+        "POST",
+        "/v1/campaigns",
+        {"name": "theirs", "template": "Hi", "audience": audience[:5]},
+    )
+    assert (
+        status == 201 and api_call(stack, "POST", f"/v1/campaigns/{theirs['id']}/start")[0] == 200
+    )

@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from switchboard.cli import app
+from switchboard.credentials import SECRET_FIELDS, URL_PASSWORDS
 from switchboard.runconfig import load_run_config
 from switchboard.settings import Settings
 
@@ -118,6 +119,19 @@ def test_units_run_real_commands_with_real_settings(path: Path) -> None:
             assert value.split("=", 1)[0] in SETTINGS, value
     assert ("EnvironmentFile", "/etc/switchboard/switchboard.env") in service
     assert "WantedBy" in dict(unit["Install"])
+
+
+def test_units_load_only_credentials_switchboard_reads_and_the_run_unit_its_secrets() -> None:
+    readable = {*SECRET_FIELDS, *URL_PASSWORDS.values()}
+    loaded: dict[str, set[str]] = {}
+    for path in UNITS:
+        for key, value in _unit(path)["Service"]:
+            if key == "LoadCredential":
+                name, _, source = value.partition(":")
+                assert name in readable and source == f"/etc/switchboard/credentials/{name}"
+                loaded.setdefault(path.name, set()).add(name)
+    assert loaded["switchboard.service"] == {"secret_key", "otp_secret", "database_password"}
+    assert loaded["switchboard-migrate.service"] == {"database_password"}
 
 
 def test_the_run_unit_lets_the_supervisor_drain() -> None:

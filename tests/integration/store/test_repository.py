@@ -84,6 +84,22 @@ def test_receipt_settles_message_and_a_duplicate_changes_nothing(store: MessageS
     assert view.attempts[0].carrier_message_ids == ("1a2b",)
 
 
+def test_status_changes_carry_account_and_carrier_from_what_the_write_had(
+    store: MessageStore,
+) -> None:
+    """The state-change log lines take both from the changes: no read per message."""
+    account = store.ensure_account("acme", NOW)
+    row = _message(account)
+    store.insert_messages([row])
+    store.claim([row.id], NOW)
+    sent = store.record_outcomes([_accepted(row.id, "77aa")], NOW)
+    received = store.apply_receipts([ReceiptRecord("alpha", ("77aa",), "delivered")], NOW)
+    assert [(c.status, c.account_id, c.carrier) for c in (*sent, *received.changes)] == [
+        ("sent", account, "alpha"),
+        ("delivered", account, "alpha"),
+    ]
+
+
 def test_receipt_before_its_part_is_returned_unmatched(store: MessageStore) -> None:
     result = store.apply_receipts([ReceiptRecord("alpha", ("ff",), "delivered")], NOW)
     assert result.matched == 0 and len(result.unmatched) == 1

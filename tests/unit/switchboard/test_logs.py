@@ -46,12 +46,15 @@ def test_a_json_line_carries_the_correlation_fields(captured: io.StringIO) -> No
 
 def test_state_changes_are_one_info_line_each_with_their_fields(captured: io.StringIO) -> None:
     log_status_changes(
-        [StatusChange("m1", "sent", None, carrier="alpha"), StatusChange("m2", "expired", None)]
+        [
+            StatusChange("m1", "sent", None, "acc-1", carrier="alpha"),
+            StatusChange("m2", "expired", None),
+        ]
     )
     lines = _lines(captured)
-    assert [(x["message_id"], x["status"], x.get("carrier")) for x in lines] == [
-        ("m1", "sent", "alpha"),
-        ("m2", "expired", None),
+    assert [(x["message_id"], x["status"], x.get("carrier"), x.get("account")) for x in lines] == [
+        ("m1", "sent", "alpha", "acc-1"),
+        ("m2", "expired", None, None),
     ]
     assert {x["logger"] for x in lines} == {STATE_LOGGER} and {x["event"] for x in lines} == {
         "status_change"
