@@ -6,32 +6,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from simulators import load_scenario
 from store import CallbackOutbox
 from switchboard.stack import Stack, wait_until
 from tests.callback_receiver import CallbackReceiver
-from tests.e2e.conftest import StackFactory, api_call
+from tests.e2e.conftest import QUICK_RETRY, StackFactory, api_call
 from tests.e2e.test_inbound import SHORT_CODE, SUBSCRIBER, _final, _mo, _send
 from workers import verify
 
 HELP_TEXT = "Demo: reply STOP to opt out"
-QUICK_RETRY = {  # retries within a second or so
-    "SWITCHBOARD_CALLBACK_RETRY_FIRST": "0.2",
-    "SWITCHBOARD_CALLBACK_RETRY_MAX": "1.0",
-    "SWITCHBOARD_CALLBACK_TIMEOUT": "5",
-}
-
-
-@pytest.fixture
-def receiver() -> Iterator[CallbackReceiver]:
-    server = CallbackReceiver().start()
-    yield server
-    server.stop()
 
 
 def _routes(url: str) -> str:
