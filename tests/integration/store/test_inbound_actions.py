@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from sqlalchemy import text
 
 from inbound import DEFAULT_KEYWORDS
 from store import CallbackOutbox, InboundActions, InboundRecord, MessageStore
@@ -110,3 +111,21 @@ def test_no_account_no_url_or_an_alphanumeric_sender_sets_off_nothing(
     assert result.replies == () and result.stored == 2
     plain = store.write_inbound([_mo("HELP", at=5)], OWNERS.get, _classify)  # no actions
     assert plain.events == () and plain.replies == ()
+
+
+def test_stop_is_confirmed_to_the_number_it_just_opted_out(store: MessageStore) -> None:
+    acme = store.ensure_account("acme", NOW)
+
+    def confirm(account: str, number: str, keyword: str | None) -> tuple[str, str] | None:
+        return ("stop", "Unsubscribed") if keyword == "opt_out" else None
+
+    actions = InboundActions(reply=confirm)
+    result = store.write_inbound([_mo("STOP")], OWNERS.get, _classify, actions)
+
+    assert result.opted_out == 1 and len(result.replies) == 1
+    assert store.opted_out([(acme, SUBSCRIBER)]) == {(acme, SUBSCRIBER)}
+    reply = store.get_message(acme, result.replies[0])
+    assert reply is not None and (reply.to, reply.message_class) == (SUBSCRIBER, "transactional")
+    with store.engine.connect() as conn:
+        body = conn.execute(text("SELECT body FROM messages WHERE id = :id"), {"id": reply.id})
+        assert body.scalar_one() == "Unsubscribed"
