@@ -282,13 +282,13 @@ def test_an_mo_event_is_posted_as_written_signed_and_held_to_the_same_ssrf_polic
 ) -> None:
     body = b'{"type":"inbound","id":"mo1","from":"+447700900123"}'
     mo = replace(_pending(1, receiver.url()), body=body)
-    guarded = AiohttpDispatcher(SECRET, timeout=2.0)  # no allow-list: 127.0.0.1 refused
+    guarded = HttpDispatcher(SECRET, timeout=2.0)  # no allow-list: 127.0.0.1 refused
     try:
         assert guarded.deliver([mo], deadline=5).failed == (1,)
     finally:
         guarded.close()
     assert receiver.hits == 0
-    allowed = AiohttpDispatcher(SECRET, timeout=2.0, policy=LOCAL)
+    allowed = HttpDispatcher(SECRET, timeout=2.0, policy=LOCAL)
     try:
         assert allowed.deliver([mo], deadline=5).delivered == (1,)
     finally:
