@@ -8,6 +8,7 @@ acknowledges the batch to the carriers only after it returns (SMPP 3.4 §4.6.2).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +40,7 @@ OPT_OUT, OPT_IN = "opt_out", "opt_in"
 WEBHOOK_KEYWORD = {OPT_OUT: "stop", OPT_IN: "start", "help": "help"}
 # (account name, our number, keyword action or None) → (reply kind, text), or None: no reply.
 ReplyFor = Callable[[str, str, str | None], tuple[str, str] | None]
+_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")  # a reply needs a dialable sender (ITU-T E.164)
 INBOUND_STATUS = "inbound"  # the `status` of an MO's event row (status events hold theirs)
 
 
@@ -290,7 +292,7 @@ def _follow_up(
             events.append(_add_inbound_event(conn, mo, account_id, url))
         keyword = row["keyword"] if isinstance(row["keyword"], str) else None
         reply = actions.reply(name, mo.recipient, keyword)
-        if reply is None or not mo.sender.startswith("+"):
+        if reply is None or not _E164.match(mo.sender):
             continue  # nothing to say, or nobody to say it to (an alphanumeric sender)
         kind, text = reply
         if kind == "auto" and _is_opted_out(conn, account_id, mo.sender):

@@ -100,15 +100,16 @@ def test_kinds_are_throttled_apart_and_the_auto_reply_skips_opted_out_numbers(
     assert len(store.write_inbound([opted_help], OWNERS.get, _classify, ACTIONS).replies) == 1
 
 
-def test_no_account_no_url_or_an_alphanumeric_sender_sets_off_nothing(
+def test_an_unowned_number_sets_off_nothing_and_an_undialable_sender_gets_no_reply(
     store: MessageStore,
 ) -> None:
     store.ensure_account("acme", NOW)
     unowned = InboundRecord("alpha", SUBSCRIBER, "999", "HELP", NOW)
     named = _mo("HELP", source="ACME")
-    result = store.write_inbound([unowned, named], OWNERS.get, _classify, ACTIONS)
-    assert len(result.events) == 1  # the owned one only: its webhook, and no reply
-    assert result.replies == () and result.stored == 2
+    too_long = _mo("HELP", source="+" + "4" * 20)
+    result = store.write_inbound([unowned, named, too_long], OWNERS.get, _classify, ACTIONS)
+    assert len(result.events) == 2  # the owned ones only: their webhooks, and no reply
+    assert result.replies == () and result.stored == 3
     plain = store.write_inbound([_mo("HELP", at=5)], OWNERS.get, _classify)  # no actions
     assert plain.events == () and plain.replies == ()
 
