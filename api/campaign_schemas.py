@@ -7,24 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from api.campaign_wire import (
+    CAMPAIGN_FIELDS,
+    MAX_LIST_AUDIENCE,
+    MAX_RATE,
+    MAX_VALIDITY,
+    MIN_VALIDITY,
+)
 from campaigns import TO_COLUMN, SendWindow, Template
 from messaging import InvalidInput, MessageClass
 
-_FIELDS = {
-    "name",
-    "template",
-    "from",
-    "class",
-    "audience",
-    "start_at",
-    "max_rate",
-    "send_window",
-    "validity",
-}
+_FIELDS = CAMPAIGN_FIELDS
 _ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 .\-_&]{1,11}$")
 _NUMERIC_SENDER = re.compile(r"^\+?[0-9]{3,15}$")
-MAX_LIST_AUDIENCE = 10_000  # larger audiences are uploaded as CSV (PUT …/audience)
-MAX_RATE = 10_000.0
 DEFAULT_VALIDITY = 24 * 3600
 
 
@@ -132,8 +127,14 @@ def parse_campaign_request(data: Any, default_sender: str, now: datetime) -> Cam
             "class", 'campaigns are "marketing" (OTP and transactional are sent one by one)'
         )
     validity = data.get("validity", DEFAULT_VALIDITY)
-    if isinstance(validity, bool) or not isinstance(validity, int) or not 60 <= validity <= 259200:
-        raise InvalidInput("validity", "must be a whole number of seconds from 60 to 259200")
+    if (
+        isinstance(validity, bool)
+        or not isinstance(validity, int)
+        or not MIN_VALIDITY <= validity <= MAX_VALIDITY
+    ):
+        raise InvalidInput(
+            "validity", f"must be a whole number of seconds from {MIN_VALIDITY} to {MAX_VALIDITY}"
+        )
     header, rows = _audience(data.get("audience"))
     if header is not None:
         present = {c for j, c in enumerate(header) if any(r[j] for r in rows)}

@@ -28,7 +28,8 @@ from api.campaign_streams import (
     produce,
     report_chunks,
 )
-from api.contract import Answer, Operation, operation
+from api.campaign_wire import AudienceLoadJson, CampaignBody, CampaignJson
+from api.contract import Answer, Link, Operation, operation
 from api.jsonio import json_response
 from api.problems import ApiProblem
 from api.services import OWNER, SERVICES
@@ -77,7 +78,7 @@ async def _own_campaign(request: web.Request) -> CampaignRecord:
     return record
 
 
-def audience_json(totals: AudienceTotals) -> dict[str, Any]:
+def audience_json(totals: AudienceTotals) -> AudienceLoadJson:
     """What an audience load stored and skipped (the first skipped rows by line)."""
     return {
         "recipients": totals.recipients,
@@ -93,9 +94,9 @@ def audience_json(totals: AudienceTotals) -> dict[str, Any]:
 
 def campaign_json(
     c: CampaignRecord, progress: CampaignProgress | None = None, now: datetime | None = None
-) -> dict[str, Any]:
+) -> CampaignJson:
     """A campaign, with its live counts when `progress` is given."""
-    body: dict[str, Any] = {
+    body: CampaignJson = {
         "id": c.id,
         "name": c.name,
         "state": c.state,
@@ -119,20 +120,34 @@ def campaign_json(
         rate = progress.sent_last_minute / 60.0
         left = sum(progress.by_status.get(s, 0) for s in _IN_FLIGHT)
         pace = rate or (c.max_rate or 0.0)
-        body.update(
-            counts=progress.by_status,
-            send_rate=round(rate, 2),
-            cost=str(progress.cost),
-            currency=progress.currency,
-            remaining=left,
-            eta_seconds=round(left / pace) if pace and left else (0 if not left else None),
-        )
+        body["counts"] = progress.by_status
+        body["send_rate"] = round(rate, 2)
+        body["cost"] = str(progress.cost)
+        body["currency"] = progress.currency
+        body["remaining"] = left
+        body["eta_seconds"] = round(left / pace) if pace and left else (0 if not left else None)
     return body
+
+
+_CAMPAIGN_LINKS = (
+    Link("GetCampaign", "get_v1_campaigns_id"),
+    Link("LoadAudience", "put_v1_campaigns_id_audience"),
+    Link("Act", "post_v1_campaigns_id_action"),
+    Link("GetReport", "get_v1_campaigns_id_report_csv"),
+)
+_TEMPLATE = ("template_invalid", "template_unknown_variable")
+_STATE = {409: ("campaign_state_conflict",)}
 
 
 @operation(
     Operation(
-        "Create a campaign", answers={201: Answer("the campaign")}, tag="campaigns", hidden=True
+        "Create a campaign (a draft; its audience as a list here, or as CSV later)",
+        answers={
+            201: Answer("the campaign", CampaignJson, headers=("Location",), links=_CAMPAIGN_LINKS)
+        },
+        problems={422: _TEMPLATE},
+        body=CampaignBody,
+        tag="campaigns",
     )
 )
 async def create_campaign(request: web.Request) -> web.Response:
@@ -185,10 +200,16 @@ def _create(
 
 @operation(
     Operation(
-        "Load a campaign's audience (text/csv, streamed)",
-        answers={200: Answer("loaded and skipped")},
+        "Load a campaign's audience (text/csv, streamed; the header names the columns, `to`"
+        " required)",
+        answers={200: Answer("loaded and skipped", AudienceLoadJson)},
+        problems={
+            **_STATE,
+            422: ("audience_not_csv", "audience_missing_to", "template_unknown_variable"),
+        },
+        body=str,
+        body_media="text/csv",
         tag="campaigns",
-        hidden=True,
     )
 )
 async def put_audience(request: web.Request) -> web.Response:
@@ -249,10 +270,10 @@ def _load_csv(
 
 @operation(
     Operation(
-        "Start, pause, resume or cancel a campaign",
-        answers={200: Answer("the campaign")},
+        "Start, pause, resume or cancel a campaign (`{action}`)",
+        answers={200: Answer("the campaign after", CampaignJson)},
+        problems=_STATE,
         tag="campaigns",
-        hidden=True,
     )
 )
 async def campaign_action(request: web.Request) -> web.Response:
@@ -284,7 +305,9 @@ async def campaign_action(request: web.Request) -> web.Response:
 
 @operation(
     Operation(
-        "A campaign's progress", answers={200: Answer("the campaign")}, tag="campaigns", hidden=True
+        "A campaign's progress: counts by status, send rate, cost, ETA",
+        answers={200: Answer("the campaign", CampaignJson)},
+        tag="campaigns",
     )
 )
 async def get_campaign(request: web.Request) -> web.Response:
@@ -298,9 +321,12 @@ async def get_campaign(request: web.Request) -> web.Response:
 @operation(
     Operation(
         "A campaign's report, one CSV row per audience line",
-        answers={200: Answer("the report")},
+        answers={
+            200: Answer(
+                "line,to,status,error_code,carrier,cost,message_id", str, content_type="text/csv"
+            )
+        },
         tag="campaigns",
-        hidden=True,
     )
 )
 async def get_report(request: web.Request) -> web.StreamResponse:
@@ -339,7 +365,10 @@ def add_campaign_routes(app: web.Application, store: CampaignStore) -> None:
     app[CAMPAIGN_POOL] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="api-campaign")
     app.router.add_post("/v1/campaigns", create_campaign)
     app.router.add_put("/v1/campaigns/{id}/audience", put_audience)
-    app.router.add_post("/v1/campaigns/{id}/{action}", campaign_action)
+    # The actions spelled out: POST to …/audience or …/report.csv is a 405, not a 404 from here
+    # (and OPTIONS there does not advertise POST).
+    actions = "|".join(a.value for a in CampaignAction)
+    app.router.add_post(f"/v1/campaigns/{{id}}/{{action:{actions}}}", campaign_action)
     app.router.add_get("/v1/campaigns/{id}", get_campaign)
     app.router.add_get("/v1/campaigns/{id}/report.csv", get_report)
 

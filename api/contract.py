@@ -55,6 +55,7 @@ class Operation:
     answers: Mapping[int, Answer]
     problems: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     body: Any = None  # the request body's type (a TypedDict) or None
+    body_media: str = "application/json"  # its media type (`str` bodies: text/csv uploads)
     query: tuple[Param, ...] = ()
     public: bool = False  # no API key needed
     admin: bool = False  # an admin API key needed (403 otherwise)
@@ -62,8 +63,8 @@ class Operation:
     problem_bodies: Mapping[int, Any] = field(default_factory=dict)  # status → a richer problem
     idempotent: bool = False  # takes an `Idempotency-Key` header (api/idempotency.py)
     # Mounted but not in the OpenAPI document (nor fuzzed by schemathesis): pages, the
-    # WebSocket stream, Prometheus text, and the campaign routes until their wire types are
-    # written. Declared all the same, so the auth middleware reads their admin flag.
+    # WebSocket stream, Prometheus text. Declared all the same, so the auth middleware reads
+    # their admin flag.
     hidden: bool = False
 
 
@@ -107,7 +108,7 @@ def operation(spec: Operation) -> Callable[[F], F]:
         extra: list[Mapping[int, tuple[str, ...]]] = [{500: ("internal_error",)}]
         if not spec.public:
             extra.append(AUTHENTICATED)
-        if spec.body is not None:
+        if spec.body is not None and spec.body_media == "application/json":
             extra.append(JSON_BODY)
         if spec.query:
             extra.append({422: ("invalid_input",)})

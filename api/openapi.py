@@ -166,7 +166,7 @@ def _operation(path: str, method: str, spec: Operation, schemas: _Schemas) -> di
     if spec.body is not None:
         out["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": schemas.ref(spec.body, "validation")}},
+            "content": {spec.body_media: {"schema": schemas.ref(spec.body, "validation")}},
         }
     return out
 

@@ -12,16 +12,34 @@ from inbound.keywords import (
     normalise,
 )
 from inbound.numbers import service_key, subscriber_number
+from inbound.replies import (
+    DEFAULT_HELP_REPLY,
+    DEFAULT_REPLY_EVERY,
+    Reply,
+    ReplyKind,
+    ReplyRules,
+    reply_allowed,
+    reply_cutoff,
+    reply_kind,
+)
 
 __all__ = [
     "DEFAULT_HELP",
+    "DEFAULT_HELP_REPLY",
     "DEFAULT_KEYWORDS",
     "DEFAULT_OPT_IN",
     "DEFAULT_OPT_OUT",
+    "DEFAULT_REPLY_EVERY",
     "KeywordAction",
     "Keywords",
     "RecipientOptedOut",
+    "Reply",
+    "ReplyKind",
+    "ReplyRules",
     "normalise",
+    "reply_allowed",
+    "reply_cutoff",
+    "reply_kind",
     "service_key",
     "subscriber_number",
 ]

@@ -15,7 +15,7 @@ DEFAULT_OPT_OUT = frozenset(
     {"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "REVOKE"}
 )
 DEFAULT_OPT_IN = frozenset({"START", "UNSTOP", "YES"})
-DEFAULT_HELP = frozenset({"HELP"})
+DEFAULT_HELP = frozenset({"HELP", "INFO"})  # CTIA: HELP and INFO get the help text
 _TRAILING = ".!?"  # "STOP." and "Stop!" are the keyword too
 
 

@@ -5,6 +5,7 @@ from messaging.callbacks import (
     CallbackEvent,
     CallbackRetry,
     CallbackScope,
+    InboundEvent,
     next_callback_attempt,
     wants_event,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "ConfigProblem",
     "EmptyBody",
     "Encoding",
+    "InboundEvent",
     "InvalidInput",
     "InvalidNumber",
     "LeasePolicy",

@@ -45,6 +45,34 @@ class CallbackEvent:
 
 
 @dataclass(frozen=True)
+class InboundEvent:
+    """One MO as the owning account's `inbound_url` receives it (signed like status events)."""
+
+    id: str  # the MO's id, as in GET /v1/inbound
+    sender: str  # "from": the subscriber, E.164 when numeric
+    recipient: str  # "to": our number or short code
+    text: str
+    carrier: str
+    received_at: datetime
+    account: str  # the owning account's name
+    keyword: str | None  # "stop" | "start" | "help" when the text is one, else None
+
+    def wire(self) -> dict[str, object]:
+        """The JSON object POSTed (times RFC 3339 in UTC)."""
+        return {
+            "type": "inbound",
+            "id": self.id,
+            "from": self.sender,
+            "to": self.recipient,
+            "text": self.text,
+            "carrier": self.carrier,
+            "received_at": self.received_at.isoformat(),
+            "account": self.account,
+            "keyword": self.keyword,
+        }
+
+
+@dataclass(frozen=True)
 class CallbackRetry:
     """Backoff of failed deliveries: `first`, doubling, at most `cap`, for `give_up_after`."""
 

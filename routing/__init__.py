@@ -25,6 +25,7 @@ from routing.strategies import STRATEGIES
 from routing.table import (
     AccountSpec,
     CarrierSpec,
+    InboundSpec,
     Match,
     Price,
     Route,
@@ -48,6 +49,7 @@ __all__ = [
     "Excluded",
     "Exclusion",
     "ExclusionChange",
+    "InboundSpec",
     "Match",
     "Price",
     "PriceChange",

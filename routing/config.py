@@ -127,6 +127,31 @@ class AccountModel(_Frozen):
     """`[accounts.<name>]`: rules for one sending account (the API account name)."""
 
     blocked_prefixes: tuple[Prefix, ...] = ()
+    # Every MO to the account's numbers is POSTed here, signed like status callbacks.
+    inbound_url: str | None = Field(default=None, min_length=1, max_length=2048)
+
+
+REPLY_MAX_CHARS = 480  # three GSM-7 segments of a concatenated SMS (3 x 153 = 459, UCS-2 less)
+ReplyText = Annotated[str, Field(max_length=REPLY_MAX_CHARS)]
+
+
+class ReplyTextsModel(_Frozen):
+    """Reply texts: `help` (HELP, INFO), `stop` / `start` (confirmations), `auto` (any other
+    MO). An empty string turns off a text a wider level gives."""
+
+    help: ReplyText | None = None
+    stop: ReplyText | None = None
+    start: ReplyText | None = None
+    auto: ReplyText | None = None
+
+
+class RepliesModel(ReplyTextsModel):
+    """`[replies]`: the default texts, `[replies.accounts.<name>]`, `[replies.numbers."<n>"]`."""
+
+    # At most one reply of a kind per subscriber and number in this many minutes.
+    every_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+    accounts: dict[str, ReplyTextsModel] = {}
+    numbers: dict[str, ReplyTextsModel] = {}
 
 
 class PriceListModel(BaseModel):
@@ -186,3 +211,5 @@ class RoutesFile(_Frozen):
     numbers: dict[str, str] = {}
     # `opt_out = ["ARRET", "ABMELDEN", "BAJA"]`: keywords in the subscribers' languages.
     keywords: KeywordsModel = KeywordsModel()
+    # Automatic replies to MOs (HELP text, STOP/START confirmations, auto-reply).
+    replies: RepliesModel = RepliesModel()

@@ -7,14 +7,30 @@ at once, each as ``config/routes.toml:42: routes[3].carriers[1]: unknown carrier
 from __future__ import annotations
 
 import csv
+import ipaddress
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from messaging import ConfigProblem, TomlSource, raise_if, read_toml, validate
-from routing.config import PREFIX_PATTERN, PriceListModel, RouteModel, RoutesFile, Strategy
-from routing.table import AccountSpec, CarrierSpec, Match, Price, Route, RoutingTable
+from messaging import (
+    CallbackPolicy,
+    ConfigProblem,
+    InvalidInput,
+    TomlSource,
+    raise_if,
+    read_toml,
+    validate,
+)
+from routing.config import (
+    PREFIX_PATTERN,
+    PriceListModel,
+    ReplyTextsModel,
+    RouteModel,
+    RoutesFile,
+    Strategy,
+)
+from routing.table import AccountSpec, CarrierSpec, InboundSpec, Match, Price, Route, RoutingTable
 
 _PREFIX = re.compile(PREFIX_PATTERN)
 _WEIGHT_TOTAL = 100
@@ -41,6 +57,7 @@ def load_routes(path: str | Path, display_path: str | None = None) -> RoutingTab
     problems += _override_problems(source, model)
     problems += _number_problems(source, model)
     problems += _keyword_problems(source, model)
+    problems += _inbound_problems(source, model)
     problems += _route_problems(source, model, price_lists)
     raise_if(problems)
     return _compile(model, price_lists)
@@ -199,6 +216,41 @@ def _keyword_problems(source: TomlSource, model: RoutesFile) -> list[ConfigProbl
                 problems.append(source.problem(loc, f'"{word}" is already in {seen[folded]}'))
             seen.setdefault(folded, action)
     return problems
+
+
+# The form of an inbound_url is checked here; its addresses, which depend on the deployment's
+# allow-list (`SWITCHBOARD_CALLBACK_ALLOW_PRIVATE`), at every delivery by the SSRF guard.
+_ANY_ADDRESS = CallbackPolicy(
+    allow_private=(ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+)
+
+
+def _inbound_problems(source: TomlSource, model: RoutesFile) -> list[ConfigProblem]:
+    """`inbound_url`s are http(s) URLs; `[replies.numbers]` names numbers of `[numbers]`."""
+    problems: list[ConfigProblem] = []
+    for name, account in model.accounts.items():
+        if account.inbound_url is not None:
+            try:
+                _ANY_ADDRESS.check_url(account.inbound_url)
+            except InvalidInput as error:
+                problems.append(source.problem(("accounts", name, "inbound_url"), error.reason))
+    owned = {n.removeprefix("+") for n in model.numbers}
+    for number in model.replies.numbers:
+        if number.removeprefix("+") not in owned:
+            problems.append(
+                source.problem(
+                    ("replies", "numbers", number), "not one of [numbers] (no account owns it)"
+                )
+            )
+    return problems
+
+
+def _texts(model: ReplyTextsModel) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in model.model_dump(include={"help", "stop", "start", "auto"}).items()
+        if v is not None
+    }
 
 
 def _number_problems(source: TomlSource, model: RoutesFile) -> list[ConfigProblem]:
@@ -376,4 +428,14 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
         "opt_in": model.keywords.opt_in,
         "help": model.keywords.help,
     }
-    return RoutingTable(carriers, price_lists, routes, currency, accounts, model.numbers, keywords)
+    replies = model.replies
+    inbound = InboundSpec(
+        urls={name: a.inbound_url for name, a in model.accounts.items() if a.inbound_url},
+        replies=_texts(replies),
+        account_replies={name: _texts(t) for name, t in replies.accounts.items()},
+        number_replies={n.removeprefix("+"): _texts(t) for n, t in replies.numbers.items()},
+        reply_every_minutes=replies.every_minutes,
+    )
+    return RoutingTable(
+        carriers, price_lists, routes, currency, accounts, model.numbers, keywords, inbound
+    )

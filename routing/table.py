@@ -72,6 +72,19 @@ def carriers_by_receipts(
 
 
 @dataclass(frozen=True, slots=True)
+class InboundSpec:
+    """What the routes file says about MOs beyond ownership: where each account's MOs are
+    POSTed (`[accounts.<name>] inbound_url`) and the reply texts of `[replies]` (by kind:
+    `help`, `stop`, `start`, `auto`; numbers as digits without `+`)."""
+
+    urls: Mapping[str, str] = field(default_factory=dict)
+    replies: Mapping[str, str] = field(default_factory=dict)
+    account_replies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    number_replies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    reply_every_minutes: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSpec:
     """Rules for one sending account: destinations it may not send to."""
 
@@ -189,6 +202,7 @@ class RoutingTable:
     __slots__ = (
         "_accounts",
         "_carriers",
+        "_inbound",
         "_index",
         "_keywords",
         "_lengths",
@@ -207,6 +221,7 @@ class RoutingTable:
         accounts: Mapping[str, AccountSpec] | None = None,
         numbers: Mapping[str, str] | None = None,
         keywords: Mapping[str, tuple[str, ...]] | None = None,
+        inbound: InboundSpec | None = None,
     ) -> None:
         self._carriers: Mapping[str, CarrierSpec] = MappingProxyType(dict(carriers))
         self._price_lists: Mapping[str, Mapping[str, Price]] = MappingProxyType(
@@ -220,6 +235,7 @@ class RoutingTable:
         )
         # "opt_out" | "opt_in" | "help" → the operator's extra keywords (the defaults are inbound's)
         self._keywords: Mapping[str, tuple[str, ...]] = MappingProxyType(dict(keywords or {}))
+        self._inbound = inbound or InboundSpec()
         self.currency = currency
         index = self._compile()
         self._lengths: tuple[int, ...] = tuple(sorted({len(key) for key in index}, reverse=True))
@@ -266,6 +282,11 @@ class RoutingTable:
     def keywords(self) -> Mapping[str, tuple[str, ...]]:
         """Extra MO keywords by action (`opt_out`, `opt_in`, `help`) from `[keywords]`."""
         return self._keywords
+
+    @property
+    def inbound(self) -> InboundSpec:
+        """Inbound URLs and reply texts (`[accounts.*] inbound_url`, `[replies]`)."""
+        return self._inbound
 
     def owner_of(self, destination: str) -> str | None:
         """The account owning `destination` (an MO's destination_addr), or None."""

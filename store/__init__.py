@@ -28,7 +28,12 @@ from store.idempotency import (
     Replay,
 )
 from store.ids import new_id
-from store.inbound import InboundRecord, InboundView, InboundWriteResult
+from store.inbound import (
+    InboundActions,
+    InboundRecord,
+    InboundView,
+    InboundWriteResult,
+)
 from store.keys import KeyInfo, hash_key
 from store.migrate import upgrade
 from store.records import (
@@ -70,6 +75,7 @@ __all__ = [
     "IdempotencyStore",
     "IdempotentAnswer",
     "InProgress",
+    "InboundActions",
     "InboundRecord",
     "InboundView",
     "InboundWriteResult",

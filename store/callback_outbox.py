@@ -96,6 +96,7 @@ _CLAIMED = (
     CallbackEventRow.sent_at,
     CallbackEventRow.final_at,
     CallbackEventRow.at,
+    CallbackEventRow.body,
 )
 
 
@@ -258,6 +259,7 @@ def _pending(row: Any, attempts: int | None = None) -> PendingCallback:
             at=row.at,
         ),
         account_id=row.account_id,
+        body=row.body,
     )
 
 

@@ -8,22 +8,60 @@ acknowledges the batch to the carriers only after it returns (SMPP 3.4 §4.6.2).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from messaging import ConcatRef, reassemble
+from messaging import CallbackEvent, ConcatRef, InboundEvent, MessageClass, reassemble, segment
+from store.batch_writes import insert_messages
+from store.callback_outbox import CALLBACK_HANDOFF_GRACE
 from store.ids import new_id
-from store.models import Account, InboundMessage, InboundPart, OptOut
+from store.models import (
+    Account,
+    CallbackEventRow,
+    InboundMessage,
+    InboundPart,
+    InboundReply,
+    OptOut,
+)
+from store.records import NewMessage, PendingCallback
 
 # The keyword action of a whole MO's text ("opt_out", "opt_in", "help") or None.
 Classify = Callable[[str], str | None]
 # The name of the account owning one of our numbers or short codes (an MO's destination).
 Owner = Callable[[str], str | None]
 OPT_OUT, OPT_IN = "opt_out", "opt_in"
+# The webhook's name of a stored keyword action.
+WEBHOOK_KEYWORD = {OPT_OUT: "stop", OPT_IN: "start", "help": "help"}
+# (account name, our number, keyword action or None) → (reply kind, text), or None: no reply.
+ReplyFor = Callable[[str, str, str | None], tuple[str, str] | None]
+_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")  # a reply needs a dialable sender (ITU-T E.164)
+INBOUND_STATUS = "inbound"  # the `status` of an MO's event row (status events hold theirs)
+
+
+@dataclass(frozen=True)
+class InboundActions:
+    """What a stored MO sets off, in its own transaction (the operator's rules, as callables).
+
+    `inbound_url`: the owning account's webhook (account name → URL or None); each MO to it
+    writes an outbox event. `reply`: the automatic reply an MO gets; a reply is a
+    `transactional` message from the MO's destination to its sender, written `queued`, at
+    most one of a kind per (destination, sender) per `reply_every`; the auto-reply is never
+    sent to a number on the account's opt-out list (HELP and the STOP confirmation are).
+    """
+
+    inbound_url: Callable[[str], str | None] = lambda _name: None
+    reply: ReplyFor = lambda _name, _number, _keyword: None
+    reply_every: timedelta = timedelta(minutes=60)
+    reply_validity: timedelta = timedelta(hours=1)
+
+
+NO_ACTIONS = InboundActions()
 
 
 @dataclass(frozen=True)
@@ -60,6 +98,10 @@ class InboundWriteResult:
     parts: int  # parts of concatenated MOs received in this batch
     opted_out: int
     opted_in: int
+    events: tuple[PendingCallback, ...] = ()  # inbound_url events written (the writer POSTs)
+    replies: tuple[str, ...] = ()  # ids of the reply messages queued (to enqueue, class
+    # transactional)
+    throttled: int = 0  # replies not sent: one of their kind went within `reply_every`
 
 
 def _insert_ignoring_conflicts(
@@ -77,9 +119,14 @@ class InboundBook:
     engine: Engine
 
     def write_inbound(
-        self, records: Sequence[InboundRecord], owner: Owner, classify: Classify
+        self,
+        records: Sequence[InboundRecord],
+        owner: Owner,
+        classify: Classify,
+        actions: InboundActions = NO_ACTIONS,
     ) -> InboundWriteResult:
-        """Store a batch of MOs in one transaction (see the module docstring)."""
+        """Store a batch of MOs in one transaction (see the module docstring), with the
+        webhook events and the replies they set off (`actions`)."""
         whole: list[tuple[InboundRecord, str, int]] = []
         with self.engine.begin() as conn:
             parts = [r for r in records if r.part is not None]
@@ -109,7 +156,7 @@ class InboundBook:
                 conn.execute(select(Account.name, Account.id).where(Account.name.in_(names))).all()
             )
             opted_out = opted_in = 0
-            rows = []
+            rows: list[dict[str, object]] = []
             for record, text, count in whole:
                 keyword = classify(text)
                 name = owners[record.destination]
@@ -137,7 +184,16 @@ class InboundBook:
                     opted_in += _remove_opt_out(conn, account_id, record.source)
             if rows:
                 conn.execute(insert(InboundMessage), rows)
-        return InboundWriteResult(len(rows), len(parts), opted_out, opted_in)
+            followed = _follow_up(conn, rows, owners, ids, actions)
+        return InboundWriteResult(
+            len(rows),
+            len(parts),
+            opted_out,
+            opted_in,
+            followed.events,
+            followed.replies,
+            followed.throttled,
+        )
 
     def list_inbound(
         self, account_id: str, limit: int, after: tuple[datetime, str] | None = None
@@ -205,6 +261,158 @@ class InboundBook:
                     )
                 )
         return found
+
+
+@dataclass(frozen=True)
+class _FollowUp:
+    events: tuple[PendingCallback, ...] = ()
+    replies: tuple[str, ...] = ()
+    throttled: int = 0
+
+
+def _follow_up(
+    conn: Connection,
+    rows: Sequence[dict[str, object]],
+    owners: dict[str, str | None],
+    ids: dict[str, str],
+    actions: InboundActions,
+) -> _FollowUp:
+    """The webhook events and replies of the MO rows just inserted (same transaction)."""
+    events: list[PendingCallback] = []
+    replies: list[NewMessage] = []
+    throttled = 0
+    for row in rows:
+        account_id = row["account_id"]
+        name = owners[str(row["destination"])]
+        if not isinstance(account_id, str) or name is None:
+            continue
+        mo = _row_mo(row, name)
+        url = actions.inbound_url(name)
+        if url is not None:
+            events.append(_add_inbound_event(conn, mo, account_id, url))
+        keyword = row["keyword"] if isinstance(row["keyword"], str) else None
+        reply = actions.reply(name, mo.recipient, keyword)
+        if reply is None or not _E164.match(mo.sender):
+            continue  # nothing to say, or nobody to say it to (an alphanumeric sender)
+        kind, text = reply
+        if kind == "auto" and _is_opted_out(conn, account_id, mo.sender):
+            continue  # after STOP only HELP answers and the confirmation go (CTIA)
+        if not _take_reply_slot(conn, mo, kind, actions.reply_every):
+            throttled += 1
+            continue
+        parts = segment(text)
+        replies.append(
+            NewMessage(
+                id=new_id(),
+                account_id=account_id,
+                to=mo.sender,
+                sender=mo.recipient,
+                body=text,
+                message_class=MessageClass.TRANSACTIONAL.value,
+                encoding=parts.encoding.value,
+                segments=parts.segments,
+                callback_url=None,
+                created_at=mo.received_at,
+                valid_until=mo.received_at + actions.reply_validity,
+            )
+        )
+    if replies:
+        insert_messages(conn, replies)
+    return _FollowUp(tuple(events), tuple(r.id for r in replies), throttled)
+
+
+def _row_mo(row: dict[str, object], account: str) -> InboundEvent:
+    keyword = row["keyword"]
+    received_at = row["received_at"]
+    assert isinstance(received_at, datetime)
+    return InboundEvent(
+        id=str(row["id"]),
+        sender=str(row["source"]),
+        recipient=str(row["destination"]),
+        text=str(row["text"]),
+        carrier=str(row["carrier"]),
+        received_at=received_at,
+        account=account,
+        keyword=WEBHOOK_KEYWORD.get(keyword) if isinstance(keyword, str) else None,
+    )
+
+
+def _add_inbound_event(
+    conn: Connection, mo: InboundEvent, account_id: str, url: str
+) -> PendingCallback:
+    """One outbox row for the MO's webhook, due for the sweep after the hand-off grace (the
+    writer POSTs it first); returned as a first delivery begun, like `add_events`' rows."""
+    body = orjson.dumps(mo.wire())
+    values = {
+        "message_id": mo.id,
+        "account_id": account_id,
+        "url": url,
+        "batch": False,
+        "status": INBOUND_STATUS,
+        "segments": 1,
+        "to": mo.recipient[:20],
+        "carrier": mo.carrier,
+        "message_created_at": mo.received_at,
+        "at": mo.received_at,
+        "attempts": 0,
+        "next_attempt_at": mo.received_at + CALLBACK_HANDOFF_GRACE,
+        "created_at": mo.received_at,
+        "body": body,
+    }
+    event_id = conn.execute(
+        insert(CallbackEventRow).values(**values).returning(CallbackEventRow.id)
+    ).scalar_one()
+    return PendingCallback(
+        event_id=int(event_id),
+        url=url,
+        batch=False,
+        attempts=1,
+        created_at=mo.received_at,
+        event=CallbackEvent(
+            id=mo.id,
+            status=INBOUND_STATUS,
+            error_code=None,
+            carrier=mo.carrier,
+            segments=1,
+            cost=None,
+            currency=None,
+            to=mo.recipient,
+            created_at=mo.received_at,
+            sent_at=None,
+            final_at=None,
+            at=mo.received_at,
+        ),
+        account_id=account_id,
+        body=body,
+    )
+
+
+def _take_reply_slot(conn: Connection, mo: InboundEvent, kind: str, every: timedelta) -> bool:
+    """Record a reply of `kind` to the MO's sender now, unless one went after now - `every`
+    (`inbound.reply_allowed` is the rule); one statement, so two writers cannot both win."""
+    values = {
+        "destination": mo.recipient,
+        "subscriber": mo.sender,
+        "kind": kind,
+        "replied_at": mo.received_at,
+    }
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(InboundReply).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[InboundReply.destination, InboundReply.subscriber, InboundReply.kind],
+        set_={"replied_at": statement.excluded.replied_at},
+        where=InboundReply.replied_at <= mo.received_at - every,
+    )
+    return bool(conn.execute(statement.returning(InboundReply.kind)).all())
+
+
+def _is_opted_out(conn: Connection, account_id: str, number: str) -> bool:
+    return (
+        conn.execute(
+            select(OptOut.number).where(OptOut.account_id == account_id, OptOut.number == number)
+        ).first()
+        is not None
+    )
 
 
 def _add_opt_out(conn: Connection, account_id: str, number: str, origin: str, now: datetime) -> int:

@@ -230,6 +230,9 @@ class CallbackEventRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # An event written with its body (an MO for the account's inbound_url, migration 0015):
+    # POSTed as is. NULL: a status event, rendered from the columns above.
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("ix_callback_events_message", "message_id"),
@@ -277,6 +280,17 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_inbound_account_received", "account_id", "received_at", "id"),)
+
+
+class InboundReply(Base):
+    """When a kind of automatic reply last went from one of our numbers to a subscriber."""
+
+    __tablename__ = "inbound_replies"
+
+    destination: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subscriber: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # help | stop | start | auto
+    replied_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class InboundPart(Base):

@@ -199,3 +199,4 @@ class PendingCallback:
     created_at: datetime
     event: CallbackEvent
     account_id: str = ""  # whose signing secret signs it ("" : the deployment's)
+    body: bytes | None = None  # POSTed as is (an MO for inbound_url); None: rendered from event

@@ -65,6 +65,12 @@ class CallbackDispatcher(Protocol):
 _UNCHECKED = "\0unchecked"
 
 
+def _body(event: PendingCallback) -> bytes:
+    """What a single-event POST carries: the body written with the event (an MO), or the
+    status event rendered."""
+    return event.body if event.body is not None else render_event(event.event)
+
+
 def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
@@ -190,7 +196,7 @@ class HttpDispatcher:
         task.add_done_callback(self._background.discard)
 
     async def _post_one(self, event: PendingCallback) -> bool:
-        return await self._post(event.url, render_event(event.event), 1, event.account_id)
+        return await self._post(event.url, _body(event), 1, event.account_id)
 
     async def _post_batch(self, batch: list[tuple[PendingCallback, asyncio.Future[bool]]]) -> None:
         first = batch[0][0]
@@ -276,7 +282,7 @@ class MemoryDispatcher:
             if e.batch:
                 groups[e.url].append(e)
             else:
-                posts.append((e.url, [e], render_event(e.event)))
+                posts.append((e.url, [e], _body(e)))
         for url, group in groups.items():
             for start in range(0, len(group), self.batch_max):
                 chunk = group[start : start + self.batch_max]

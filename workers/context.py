@@ -38,6 +38,7 @@ from routing import (
 )
 from store import (
     CallbackOutbox,
+    InboundWriteResult,
     MessageStore,
     ReceiptBatchResult,
     ReceiptRecord,
@@ -53,6 +54,7 @@ from workers.config import WorkerSettings
 from workers.handoff import Written
 from workers.inbound import (
     InboundForwarder,
+    inbound_actions,
     inbound_record,
     inbound_writer,
     with_operator_keywords,
@@ -79,6 +81,8 @@ def utcnow() -> datetime:
 AfterReceipts = Callable[[ReceiptBatchResult], None]
 # Committed callback events this process does not POST itself go to the callbacks queue.
 HandOff = Callable[[Sequence[StatusChange]], None]
+# Publishes send tasks for committed message ids of a class (`CeleryOutbox.enqueue`).
+Enqueue = Callable[[str, Sequence[str]], None]
 _FINAL_RECEIPTS = {"delivered", "undelivered", "expired", "rejected"}
 # An unmatched receipt younger than this is held in memory and applied again (see
 # `write_receipts`); an older one is parked in the database.
@@ -122,10 +126,12 @@ class WorkerContext:
         after_receipts: AfterReceipts,
         hand_off: HandOff | None = None,
         stream: HandOff | None = None,
+        enqueue: Enqueue | None = None,
     ) -> None:
         """`after_receipts` runs after each committed receipt batch; `hand_off` publishes the
         callback events this process's pump does not take (none published without it);
-        `stream` gets every committed batch of status changes (the /v1/stream publisher)."""
+        `stream` gets every committed batch of status changes (the /v1/stream publisher);
+        `enqueue` publishes the replies to MOs (without it the sweeper finds them)."""
         self.settings = settings
         self.engine = make_engine(settings.resolved_database_url())
         share_niceness(self.engine)  # a niced bulk worker's queries run niced too
@@ -150,6 +156,7 @@ class WorkerContext:
         self._pump: CallbackPump | None = None
         self._hand_off = hand_off
         self._stream = stream
+        self._enqueue = enqueue
         self._bind_report: BindReporter | None = None
         self._lock = threading.Lock()
 
@@ -179,11 +186,30 @@ class WorkerContext:
                         self.store,
                         lambda to: self.routes.current().owner_of(to),
                         lambda: with_operator_keywords(self.routes.current().keywords),
+                        lambda: inbound_actions(self.routes.current().inbound),
+                        self._after_inbound,
                     ),
                     flush_seconds=self.settings.receipt_flush_ms / 1000,
                     drop_binds=self._drop_binds,
                 )
             return self._inbound
+
+    def _after_inbound(self, result: InboundWriteResult) -> None:
+        """After an MO batch's commit: POST its webhook events from this process (the rest to
+        the callbacks queue), enqueue its replies. Best effort: the rows are committed, the
+        sweep releases events and queued replies whose hand-off was lost."""
+        try:
+            changes = [
+                StatusChange(e.event.id, e.event.status, e.url, e.account_id, e)
+                for e in result.events
+            ]
+            rest = self.offer_callbacks(changes)
+            if rest and self._hand_off is not None:
+                self._hand_off(rest)
+            if result.replies and self._enqueue is not None:
+                self._enqueue(MessageClass.TRANSACTIONAL.value, result.replies)
+        except Exception:
+            log.exception("after MOs: could not hand off webhooks or replies")
 
     def notify(self, changes: Sequence[StatusChange]) -> None:
         """After a commit: the changes to the status stream; POST their callback events from

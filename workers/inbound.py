@@ -12,11 +12,19 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from carriers import Mo
-from inbound import DEFAULT_KEYWORDS, Keywords, subscriber_number
-from store import InboundRecord, MessageStore
+from inbound import (
+    DEFAULT_HELP_REPLY,
+    DEFAULT_KEYWORDS,
+    KeywordAction,
+    Keywords,
+    ReplyRules,
+    subscriber_number,
+)
+from routing import InboundSpec
+from store import InboundActions, InboundRecord, InboundWriteResult, MessageStore
 from workers.handoff import DurableForwarder
 
 log = logging.getLogger(__name__)
@@ -59,14 +67,40 @@ def _with_extra(extra_items: tuple[tuple[str, tuple[str, ...]], ...]) -> Keyword
         return DEFAULT_KEYWORDS
 
 
+def reply_rules(spec: InboundSpec) -> ReplyRules:
+    """The reply rules of a routes file's `[replies]` (the built-in HELP text under them)."""
+    return ReplyRules(
+        default={"help": DEFAULT_HELP_REPLY, **spec.replies},
+        accounts=spec.account_replies,
+        numbers=spec.number_replies,
+        every=timedelta(minutes=spec.reply_every_minutes),
+    )
+
+
+def inbound_actions(spec: InboundSpec) -> InboundActions:
+    """What the store does with each MO under a routes file: its account's `inbound_url`
+    event, its reply (`inbound.ReplyRules`, pure) — as the store's plain callables."""
+    rules = reply_rules(spec)
+
+    def reply(account: str, number: str, keyword: str | None) -> tuple[str, str] | None:
+        found = rules.reply_for(KeywordAction(keyword) if keyword else None, account, number)
+        return (found.kind.value, found.text) if found is not None else None
+
+    return InboundActions(inbound_url=spec.urls.get, reply=reply, reply_every=rules.every)
+
+
 def inbound_writer(
     store: MessageStore,
     owner: Callable[[str], str | None],
     keywords: Keywords | Callable[[], Keywords],
+    actions: Callable[[], InboundActions] | None = None,
+    after: Callable[[InboundWriteResult], None] | None = None,
 ) -> Callable[[list[InboundRecord]], int]:
     """The forwarder's hand-off: one transaction per batch; nothing is ever parked.
 
-    `keywords` may be a callable, read once per batch (the routes file's set, hot-reloaded).
+    `keywords` may be a callable, read once per batch (the routes file's set, hot-reloaded);
+    so is `actions` (webhooks and replies). `after` gets each committed batch's result (its
+    webhook events to POST, its replies to enqueue); it must not raise.
     """
 
     def classify(text: str) -> str | None:
@@ -75,7 +109,12 @@ def inbound_writer(
         return action.value if action else None
 
     def write(records: list[InboundRecord]) -> int:
-        store.write_inbound(records, owner, classify)
+        if actions is None:
+            result = store.write_inbound(records, owner, classify)
+        else:
+            result = store.write_inbound(records, owner, classify, actions())
+        if after is not None:
+            after(result)
         return 0
 
     return write

@@ -23,7 +23,14 @@ from workers import callback_delivery
 from workers.callback_delivery import CallbackDelivery
 from workers.callbacks import CALLBACKS_QUEUE
 from workers.config import WorkerSettings
-from workers.context import AfterReceipts, HandOff, WorkerContext, otp_resend_policy, utcnow
+from workers.context import (
+    AfterReceipts,
+    Enqueue,
+    HandOff,
+    WorkerContext,
+    otp_resend_policy,
+    utcnow,
+)
 from workers.state_log import log_status_changes
 from workers.stream import StreamPublisher
 from workers.sweeping import sweep_once
@@ -61,7 +68,7 @@ class CeleryOutbox:
         self.app.send_task(SEND_TASK, args=[[], message_class], queue=message_class)
 
 
-ContextFactory = Callable[[WorkerSettings, AfterReceipts, HandOff, HandOff], WorkerContext]
+ContextFactory = Callable[[WorkerSettings, AfterReceipts, HandOff, HandOff, Enqueue], WorkerContext]
 DeliveryFactory = Callable[[WorkerSettings, Callable[[], datetime]], CallbackDelivery]
 
 
@@ -91,7 +98,11 @@ class WorkerRuntime:
         with self._lock:
             if self._context is None:
                 self._context = self._make_context(
-                    self.settings, self.after_receipts, self.hand_off, self.stream.publish
+                    self.settings,
+                    self.after_receipts,
+                    self.hand_off,
+                    self.stream.publish,
+                    self.outbox.enqueue,
                 )
             return self._context
 

@@ -14,6 +14,7 @@ import pytest
 
 from switchboard.embedded import free_port
 from switchboard.stack import Stack, WorkerSpec
+from tests.callback_receiver import CallbackReceiver
 
 SIMULATOR = """
 seed = 7
@@ -82,6 +83,20 @@ carriers = {carriers}
 """
 
 StackFactory = Callable[..., Stack]
+# Callback retries in a second or so, so an outage test is quick.
+QUICK_RETRY = {
+    "SWITCHBOARD_CALLBACK_RETRY_FIRST": "0.2",
+    "SWITCHBOARD_CALLBACK_RETRY_MAX": "1.0",
+    "SWITCHBOARD_CALLBACK_TIMEOUT": "5",
+}
+
+
+@pytest.fixture
+def receiver() -> Iterator[CallbackReceiver]:
+    """A callback receiver on 127.0.0.1, stopped at teardown."""
+    server = CallbackReceiver().start()
+    yield server
+    server.stop()
 
 
 def api_call(

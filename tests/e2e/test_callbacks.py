@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from store import CallbackOutbox
 from switchboard.load import send_all
 from switchboard.stack import CALLBACK_THREADS, Stack, WorkerSpec, wait_until
 from tests.callback_receiver import CallbackReceiver
-from tests.e2e.conftest import StackFactory
+from tests.e2e.conftest import QUICK_RETRY, StackFactory
 from workers import verify
 
 FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "canceled"}
@@ -22,19 +19,6 @@ WORKERS = (
     WorkerSpec("worker-receipts", "receipts", 1, beat=True),
     WorkerSpec("worker-callbacks", "callbacks", CALLBACK_THREADS, pool="threads"),
 )
-# Retries in a second or so, so an outage test is quick.
-QUICK_RETRY = {
-    "SWITCHBOARD_CALLBACK_RETRY_FIRST": "0.2",
-    "SWITCHBOARD_CALLBACK_RETRY_MAX": "1.0",
-    "SWITCHBOARD_CALLBACK_TIMEOUT": "5",
-}
-
-
-@pytest.fixture
-def receiver() -> Iterator[CallbackReceiver]:
-    server = CallbackReceiver().start()
-    yield server
-    server.stop()
 
 
 def _send(stack: Stack, bodies: list[dict[str, Any]]) -> list[str]:

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -274,3 +275,23 @@ def test_each_account_signs_with_its_own_secrets_and_batches_never_mix_accounts(
         )
     assert by_account["acme"] == {f"m{n}" for n in range(1, 10, 2)}
     assert by_account["globex"] == {f"m{n}" for n in range(0, 10, 2)}  # never in acme's POSTs
+
+
+def test_an_mo_event_is_posted_as_written_signed_and_held_to_the_same_ssrf_policy(
+    receiver: CallbackReceiver,
+) -> None:
+    body = b'{"type":"inbound","id":"mo1","from":"+447700900123"}'
+    mo = replace(_pending(1, receiver.url()), body=body)
+    guarded = HttpDispatcher(SECRET, timeout=2.0)  # no allow-list: 127.0.0.1 refused
+    try:
+        assert guarded.deliver([mo], deadline=5).failed == (1,)
+    finally:
+        guarded.close()
+    assert receiver.hits == 0
+    allowed = HttpDispatcher(SECRET, timeout=2.0, policy=LOCAL)
+    try:
+        assert allowed.deliver([mo], deadline=5).delivered == (1,)
+    finally:
+        allowed.close()
+    (got,) = receiver.received
+    assert got.body == body and verify(SECRET, int(got.timestamp), got.body, got.signature)

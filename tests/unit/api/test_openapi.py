@@ -59,7 +59,7 @@ def _routes(app: web.Application) -> set[tuple[str, str]]:
     return routes
 
 
-def test_hidden_operations_are_only_pages_streams_metrics_and_campaigns(
+def test_hidden_operations_are_only_pages_streams_and_metrics(
     app: web.Application,
 ) -> None:
     hidden = {
@@ -75,12 +75,31 @@ def test_hidden_operations_are_only_pages_streams_metrics_and_campaigns(
         "/dashboard",
         "/v1/stream",
         "/metrics",
-        "/v1/campaigns",
-        "/v1/campaigns/{id}",
-        "/v1/campaigns/{id}/audience",
-        "/v1/campaigns/{id}/{action}",
-        "/v1/campaigns/{id}/report.csv",
     }
+
+
+def test_campaign_routes_are_documented_with_their_wire_types(app: web.Application) -> None:
+    paths = openapi_document(app)["paths"]
+    create = paths["/v1/campaigns"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CampaignBody"}
+    assert set(create["responses"]["201"]["links"]) == {
+        "GetCampaign",
+        "LoadAudience",
+        "Act",
+        "GetReport",
+    }
+    upload = paths["/v1/campaigns/{id}/audience"]["put"]
+    assert upload["requestBody"]["content"] == {"text/csv": {"schema": {"type": "string"}}}
+    assert "400" not in upload["responses"]  # no JSON body: no malformed_json
+    codes = upload["responses"]["422"]["content"]["application/problem+json"]["schema"][
+        "properties"
+    ]["code"]["enum"]
+    assert {"audience_not_csv", "audience_missing_to"} <= set(codes)
+    action = paths["/v1/campaigns/{id}/{action}"]["post"]["responses"]
+    assert "campaign_state_conflict" in str(action["409"]) and "not_found" in str(action["404"])
+    report = paths["/v1/campaigns/{id}/report.csv"]["get"]["responses"]["200"]["content"]
+    assert set(report) == {"text/csv"}
 
 
 def test_document_describes_every_route_with_its_problem_codes(app: web.Application) -> None:

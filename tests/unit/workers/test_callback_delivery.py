@@ -44,3 +44,13 @@ def test_memory_dispatcher_batches_per_url_up_to_the_max_and_posts_singles_alone
     bodies = [orjson.loads(body) for _, body in dispatcher.posted]
     assert [len(b["events"]) for b in bodies if "events" in b] == [100, 50]
     assert [b["id"] for b in bodies if "events" not in b] == ["m500"]
+
+
+def test_an_event_written_with_its_body_is_posted_as_is() -> None:
+    dispatcher = MemoryDispatcher()
+    mo = b'{"type":"inbound","id":"mo1"}'
+    with_body = PendingCallback(7, HOOK, False, 1, T0, _pending(7).event, "acct", body=mo)
+    report = dispatcher.deliver([with_body, _pending(8)], deadline=1.0)
+    assert report.delivered == (7, 8)
+    assert dispatcher.posted[0] == (HOOK, mo)
+    assert orjson.loads(dispatcher.posted[1][1])["id"] == "m8"  # a status event: rendered
