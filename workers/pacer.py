@@ -108,7 +108,8 @@ class ClockOffset:
 @dataclass
 class Pacer:
     """Spends a lane's granted tokens one slot at a time, `1/rate` apart (the rate the bucket
-    granted them at), and never two closer than `min_gap` (`1/M` at the carrier's pace).
+    granted them at), and never two closer than `min_gap` (halfway from `1/rate` to `1/M`, M
+    the carrier's limit at its pace).
 
     A slot up to `JITTER_BUDGET` late is still used — the next ones follow `min_gap` after it,
     so the lane catches up at the carrier's own rate, not in a burst — and a later one moves
@@ -118,7 +119,7 @@ class Pacer:
 
     credit: int = 0  # tokens granted, not spent yet
     interval: float = 0.0  # seconds between two slots at the granted rate
-    min_gap: float = 0.0  # seconds the carrier needs between two PDUs (1/M at its pace)
+    min_gap: float = 0.0  # seconds between two PDUs at least (a little over 1/M at its pace)
     next_at: float = 0.0  # monotonic time of the next slot
     last_at: float = float("-inf")  # when the last slot was taken
     stale_at: float = 0.0  # credit still unspent then is dropped
@@ -133,7 +134,9 @@ class Pacer:
             return
         self.credit += tokens
         self.interval = 1.0 / rate
-        self.min_gap = 1.0 / max(limit, rate)
+        # Halfway between the carrier's 1/M and our slots' 1/r: a catch-up keeps half the
+        # slack against the jitter between our clock and the carrier's.
+        self.min_gap = (1.0 / max(limit, rate) + self.interval) / 2.0
         last_due = at + due_in
         self.next_at = max(self.next_at, last_due - (self.credit - 1) * self.interval)
         self.stale_at = last_due + capacity / rate + JITTER_BUDGET + self.credit * self.min_gap

@@ -84,7 +84,7 @@ def test_a_slot_later_than_the_budget_moves_the_schedule() -> None:
     assert pacer.release(late) == 1
     pacer.spend(1, late)
     # The second slot (due at 0.01) is now due one interval after `late - JITTER_BUDGET`.
-    assert pacer.due_at() == pytest.approx(late - JITTER_BUDGET + 0.01)
+    assert pacer.next_at == pytest.approx(late - JITTER_BUDGET + 0.01)
 
 
 def test_credit_left_long_after_its_slots_is_dropped_not_burst() -> None:
@@ -106,7 +106,7 @@ def test_a_cut_pace_widens_the_gap_to_the_carriers_slower_limit() -> None:
     pacer = Pacer()
     # AIMD cut the pace to half: the bucket refills at half rate and so does the limit.
     pacer.add(2, rate=50.0, limit=50.5, capacity=1.0, at=0.0, due_in=0.0)
-    assert pacer.min_gap == pytest.approx(1 / 50.5)
+    assert 1 / 50.5 < pacer.min_gap < 1 / 50
     pacer.spend(1, 0.0)
     assert pacer.due_at() >= 1 / 50.5
 
