@@ -193,6 +193,9 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
             wait_until(lambda: stack.simulator_stats()["alpha"]["binds"] >= args.send_workers, 20)
             stamps, accepted_by = _drain(stack, audit, int(mps * args.seconds), args.timeout)
             stats = stack.simulator_stats()["alpha"]
+        if args.keep_audit is not None:
+            args.keep_audit.mkdir(parents=True, exist_ok=True)
+            (args.keep_audit / f"{mps}-{counting}.json").write_text(json.dumps(stamps))
     share = steady_share(stamps, mps)
     after_intake = steady_share(stamps, mps, after=accepted_by)
     paced, _ = bucket_shape(mps)
@@ -274,6 +277,9 @@ def main() -> None:
     parser.add_argument("--adaptive", action="store_true")
     parser.add_argument("--adaptive-mps", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--keep-audit", type=Path, default=None, help="write each run's accepted stamps here"
+    )
     args = parser.parse_args()
     figures: dict[str, Any] = {"fixed": [], "send_workers": args.send_workers}
     for mps in args.mps:

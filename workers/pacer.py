@@ -108,11 +108,12 @@ class ClockOffset:
 @dataclass
 class Pacer:
     """Spends a lane's granted tokens one slot at a time, `1/rate` apart (the rate the bucket
-    granted them at), and never two closer than `min_gap` (halfway from `1/rate` to `1/M`, M
-    the carrier's limit at its pace).
+    granted them at), and never two closer than `min_gap`.
 
-    A slot up to `JITTER_BUDGET` late is still used — the next ones follow `min_gap` after it,
-    so the lane catches up at the carrier's own rate, not in a burst — and a later one moves
+    A slot up to `JITTER_BUDGET` late is still used — the next ones follow `min_gap` after it:
+    half an interval normally, so a late slot is caught up within one more, never two PDUs
+    at once; while the carrier's pace is cut (it throttled: it may refuse gaps under 1/M, as
+    a burst-1 carrier does) halfway between `1/rate` and its `1/M` — and a later one moves
     the schedule. Credit whose slots are long past is dropped (spending it would burst past
     the bucket's promise).
     """
@@ -125,18 +126,31 @@ class Pacer:
     stale_at: float = 0.0  # credit still unspent then is dropped
 
     def add(
-        self, tokens: int, rate: float, limit: float, capacity: float, at: float, due_in: float
+        self,
+        tokens: int,
+        rate: float,
+        limit: float,
+        capacity: float,
+        at: float,
+        due_in: float,
+        cut: bool = False,
     ) -> None:
         """`tokens` just granted by a bucket refilling at `rate` for a carrier allowing
         `limit`/s, decided at local time `at` (:func:`decided_at`), the last due `due_in` s
-        after (booked ahead: the earlier ones due one interval apart before it)."""
+        after (booked ahead: the earlier ones due one interval apart before it). `cut`: the
+        carrier's pace is cut (it throttled lately), so catch-ups keep clear of its 1/M."""
         if tokens <= 0:
             return
         self.credit += tokens
         self.interval = 1.0 / rate
-        # Halfway between the carrier's 1/M and our slots' 1/r: a catch-up keeps half the
-        # slack against the jitter between our clock and the carrier's.
-        self.min_gap = (1.0 / max(limit, rate) + self.interval) / 2.0
+        if cut:
+            # The pace is cut: this carrier throttled lately, so it may count gaps (burst 1).
+            # Halfway between its 1/M and our 1/r: a catch-up keeps half the slack.
+            self.min_gap = (1.0 / limit + self.interval) / 2.0
+        else:
+            # Catch up at twice the rate: a strict window counts only what the bucket grants,
+            # and recovering a late slot at the carrier's 1/M took ~60 slots (94% of M at 200).
+            self.min_gap = self.interval / 2.0
         last_due = at + due_in
         self.next_at = max(self.next_at, last_due - (self.credit - 1) * self.interval)
         self.stale_at = last_due + capacity / rate + JITTER_BUDGET + self.credit * self.min_gap

@@ -419,7 +419,8 @@ class Sender:
             else:
                 grant, paced, decided_us, due_in = decided
                 at = self._store_clock.observe(now, answered, decided_us / 1e6)
-            pacer.add(grant.granted, paced, paced * mps / rate, capacity, at, due_in)
+            limit = paced * mps / rate  # the carrier's MPS at its pace
+            pacer.add(grant.granted, paced, limit, capacity, at, due_in, cut=paced < rate)
             if grant.granted < asked:
                 ready_at = at + grant.retry_after
                 self._bulk_ready_at[carrier] = ready_at

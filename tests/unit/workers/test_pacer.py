@@ -64,17 +64,27 @@ def test_nothing_is_released_before_its_slot() -> None:
     assert pacer.release(5.004) == 1
 
 
-def test_a_late_wake_up_catches_up_at_the_carriers_rate_never_in_a_burst() -> None:
-    """Woken 4 ms late with three slots due, the old pacer sent them back to back; a
-    carrier with burst 1 refuses two PDUs closer than 1/M."""
+def test_a_late_wake_up_catches_up_within_a_slot_never_two_pdus_at_once() -> None:
+    """Woken 4 ms late with three slots due, the old pacer sent them back to back."""
     pacer = Pacer()
     pacer.add(3, rate=495.0, limit=500.0, capacity=5.0, at=0.0, due_in=2 / 495)
     first_wake = 0.0045
     taken = _drain(pacer, first_wake, 0.05, step=0.00001)
     gaps = [b - a for a, b in itertools.pairwise(taken)]
     assert taken[0] == pytest.approx(first_wake)
-    assert min(gaps) >= 1 / 500 - 1e-9  # spaced at the carrier's 1/M while catching up
+    assert min(gaps) >= 1 / 495 / 2 - 1e-9  # half an interval apart while catching up
+    assert taken[-1] <= first_wake + 2 * (1 / 495 / 2) + 0.00002  # back on schedule at once
     assert len(taken) == 3  # and no slot was lost to the late wake-up
+
+
+def test_while_the_pace_is_cut_a_catch_up_keeps_clear_of_the_carriers_interval() -> None:
+    """A carrier that throttled may be one that refuses two PDUs closer than 1/M (burst 1)."""
+    pacer = Pacer()
+    pacer.add(3, rate=247.5, limit=250.0, capacity=5.0, at=0.0, due_in=2 / 247.5, cut=True)
+    taken = _drain(pacer, 0.0045, 0.05, step=0.00001)
+    gaps = [b - a for a, b in itertools.pairwise(taken)]
+    assert len(taken) == 3
+    assert min(gaps) >= (1 / 250 + 1 / 247.5) / 2 - 1e-9
 
 
 def test_a_slot_later_than_the_budget_moves_the_schedule() -> None:
@@ -105,7 +115,7 @@ def test_a_multipart_message_holds_the_next_slot_back_by_its_parts() -> None:
 def test_a_cut_pace_widens_the_gap_to_the_carriers_slower_limit() -> None:
     pacer = Pacer()
     # AIMD cut the pace to half: the bucket refills at half rate and so does the limit.
-    pacer.add(2, rate=50.0, limit=50.5, capacity=1.0, at=0.0, due_in=0.0)
+    pacer.add(2, rate=50.0, limit=50.5, capacity=1.0, at=0.0, due_in=0.0, cut=True)
     assert 1 / 50.5 < pacer.min_gap < 1 / 50
     pacer.spend(1, 0.0)
     assert pacer.due_at() >= 1 / 50.5

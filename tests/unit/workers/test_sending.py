@@ -376,16 +376,28 @@ def _stamping_sender(store: MessageStore, table: RoutingTable) -> tuple[Sender, 
 def test_marketing_submits_are_paced_evenly_not_in_bursts(
     store: MessageStore, table: RoutingTable
 ) -> None:
-    """A carrier with burst 1 throttles two PDUs closer than 1/M: the lane spends each grant
-    at the rate it was granted, one slot per PDU."""
+    """The lane spends each grant at the rate it was granted, one slot per PDU; a late slot
+    is caught up half an interval after the one before, never two PDUs at once."""
     sender, sent_at = _stamping_sender(store, table)
     stats, _ = sender.send([_queue(store) for _ in range(100)])
     assert stats.sent == 100
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
-    assert min(gaps) >= 1 / 1000 - 1e-9  # never closer than the carrier's 1/M (mps 1000)
-    # ...and on average at the bucket's rate: late slots are caught up at 1/M, not burst.
-    capacity = bucket_shape(1000)[1]
-    assert len(sent_at) - capacity <= (sent_at[-1] - sent_at[0]) * bucket_shape(1000)[0] + 1
+    rate, capacity = bucket_shape(1000)
+    assert min(gaps) >= 1 / rate / 2 - 1e-9
+    assert len(sent_at) - capacity <= (sent_at[-1] - sent_at[0]) * rate + 1  # at the bucket's rate
+
+
+def test_a_carrier_that_throttled_gets_no_two_submits_closer_than_its_interval(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """A carrier with burst 1 throttles two PDUs closer than 1/M; once one throttled (its
+    pace is cut), catch-ups keep clear of its interval at that pace."""
+    sender, sent_at = _stamping_sender(store, table)
+    factor = sender.buckets.cut_pace("carrier:cheap:pace", sender.pacing)
+    assert factor is not None
+    sender.send([_queue(store) for _ in range(50)])
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    assert min(gaps) >= 1 / (1000 * factor) - 1e-9
 
 
 def test_carrier_whose_circuit_opened_is_skipped_by_the_next_batch(
