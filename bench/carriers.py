@@ -7,7 +7,10 @@ workers, the simulator with its audit trail) with one carrier configured at `mps
 queues `--seconds` x M marketing messages through the HTTP API. From the simulator's audit (one
 wall-clock stamp per accepted submit_sm) and `/stats` it prints: the share of M used over the
 steady part of the drain (its first second and last half second left out), ESME_RTHROTTLED
-answers, and the most submits accepted in any sliding 1-s window.
+answers (and how many came right after the other bind's accepted submit: two workers' streams
+meeting), the most submits accepted in any sliding 1-s window, and where the steady part's
+time went: gaps under 1/M between accepted submits, seconds lost in stalls (gaps over 3/M) and
+the longest gap. `--keep-audit DIR` writes each run's accepted stamps there.
 
 The adaptive case (`--adaptive`, M = 200 unless `--adaptive-mps`): the carrier's real limit
 drops to M/2 through the simulator's `POST /faults {"carrier", "mps"}` while routes still say M;
