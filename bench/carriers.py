@@ -7,7 +7,10 @@ workers, the simulator with its audit trail) with one carrier configured at `mps
 queues `--seconds` x M marketing messages through the HTTP API. From the simulator's audit (one
 wall-clock stamp per accepted submit_sm) and `/stats` it prints: the share of M used over the
 steady part of the drain (its first second and last half second left out), ESME_RTHROTTLED
-answers, and the most submits accepted in any sliding 1-s window.
+answers (and how many came right after the other bind's accepted submit: two workers' streams
+meeting), the most submits accepted in any sliding 1-s window, and where the steady part's
+time went: gaps under 1/M between accepted submits, seconds lost in stalls (gaps over 3/M) and
+the longest gap. `--keep-audit DIR` writes each run's accepted stamps there.
 
 The adaptive case (`--adaptive`, M = 200 unless `--adaptive-mps`): the carrier's real limit
 drops to M/2 through the simulator's `POST /faults {"carrier", "mps"}` while routes still say M;
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import itertools
 import json
 import sys
 import tempfile
@@ -103,6 +107,21 @@ def steady_share(stamps: list[float], mps: int, after: float = 0.0) -> float:
     return count_between(stamps, start, end) / (end - start) / mps
 
 
+def gap_figures(stamps: list[float], mps: int) -> dict[str, float]:
+    """Where the steady part's time went: gaps between accepted submits closer than 1/M
+    (a burst-1 carrier refuses those), and the seconds lost in stalls (gaps over 3/M, less
+    the one interval each would have had)."""
+    start, end = stamps[0] + 1.0 if stamps else 0.0, (stamps[-1] - 0.5) if stamps else 0.0
+    steady = [s for s in stamps if start <= s < end]
+    gaps = [b - a for a, b in itertools.pairwise(steady)]
+    interval = 1.0 / mps
+    return {
+        "gaps_under_1_over_m": sum(1 for g in gaps if g < interval),
+        "stall_seconds": round(sum(g - interval for g in gaps if g > 3 * interval), 3),
+        "longest_gap_ms": round(max(gaps, default=0.0) * 1000, 1),
+    }
+
+
 def first_window_at(stamps: list[float], since: float, count: int, step: float = 0.1) -> float:
     """Seconds after `since` until a 1-s window ending then holds >= `count` stamps."""
     at = since + step
@@ -177,11 +196,14 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
             wait_until(lambda: stack.simulator_stats()["alpha"]["binds"] >= args.send_workers, 20)
             stamps, accepted_by = _drain(stack, audit, int(mps * args.seconds), args.timeout)
             stats = stack.simulator_stats()["alpha"]
+        if args.keep_audit is not None:
+            args.keep_audit.mkdir(parents=True, exist_ok=True)
+            (args.keep_audit / f"{mps}-{counting}.json").write_text(json.dumps(stamps))
     share = steady_share(stamps, mps)
     after_intake = steady_share(stamps, mps, after=accepted_by)
     paced, _ = bucket_shape(mps)
     bound = (
-        f"our pacing rate ({paced / mps:.1%} of M: bucket_shape leaves ~2% for jitter)"
+        f"our pacing rate ({paced / mps:.1%} of M: bucket_shape's margin for jitter)"
         if share >= paced / mps - 0.01
         else "the gateway below its pacing rate (CPU, round trips, the submit window)"
     )
@@ -193,7 +215,10 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
         # The API ingests the backlog on the same 2 cores during the first seconds.
         "share_of_m_after_intake": round(after_intake, 4),
         "throttled": int(stats["throttled"]),
+        # A throttle right after another bind's accepted submit: the two senders' streams met.
+        "throttled_after_other_bind": int(stats.get("throttled_after_other_bind", 0)),
         "max_any_1s_window": max_in_any_window(stamps),
+        **gap_figures(stamps, mps),
         "bound_by": bound,
     }
 
@@ -255,6 +280,9 @@ def main() -> None:
     parser.add_argument("--adaptive", action="store_true")
     parser.add_argument("--adaptive-mps", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--keep-audit", type=Path, default=None, help="write each run's accepted stamps here"
+    )
     args = parser.parse_args()
     figures: dict[str, Any] = {"fixed": [], "send_workers": args.send_workers}
     for mps in args.mps:

@@ -96,6 +96,23 @@ class TokenBuckets(Protocol):
         """
         ...
 
+    def take_lane_timed(
+        self,
+        key: str,
+        pace_key: str,
+        rate: float,
+        capacity: float,
+        floor: float,
+        pacing: Pacing,
+        tokens: int,
+        ahead: float = 0.0,
+        yield_s: float = 0.0,
+    ) -> tuple[Grant, float, int, float] | None:
+        """Like `take_lane`: (grant, rate, the store's clock at the decision in µs, due in),
+        so a lane can place its tokens' slots on the store's clock; None when the store
+        failed (counted; the caller treats it as a refusal: fail closed)."""
+        ...
+
     def cut_pace(self, pace_key: str, pacing: Pacing) -> float | None:
         """A throttle: cut the pace at `pace_key` (:func:`ratelimit.model.cut_pace`).
 
@@ -361,12 +378,33 @@ class MemoryTokenBuckets:
         yield_s: float = 0.0,
     ) -> tuple[Grant, float, float]:
         """Take from a carrier's bucket, paced; see :class:`TokenBuckets`."""
+        decided = self.take_lane_timed(
+            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
+        )
+        assert decided is not None  # the twin never fails
+        grant, paced, _, due_in = decided
+        return grant, paced, due_in
+
+    def take_lane_timed(
+        self,
+        key: str,
+        pace_key: str,
+        rate: float,
+        capacity: float,
+        floor: float,
+        pacing: Pacing,
+        tokens: int,
+        ahead: float = 0.0,
+        yield_s: float = 0.0,
+    ) -> tuple[Grant, float, int, float] | None:
+        """Like `take_lane`, plus the twin's clock (µs) at the decision; never None."""
         _check_lane(rate, capacity, floor, tokens)
         with self._lock:
+            now_us = self._now_us()
             state, grant, paced, due_in = model.take_lane(
                 self._states.get(key),
                 self._paces.get(pace_key),
-                self._now_us(),
+                now_us,
                 rate,
                 capacity,
                 floor,
@@ -376,7 +414,7 @@ class MemoryTokenBuckets:
                 round(yield_s * MICROS),
             )
             self._states[key] = state
-        return grant, paced, due_in
+        return grant, paced, now_us, due_in
 
     def cut_pace(self, pace_key: str, pacing: Pacing) -> float | None:
         """Cut a carrier's pace; see :class:`TokenBuckets`."""

@@ -198,10 +198,15 @@ def take_lane(
     bucket, so an OTP waiting wins the next refills instead of racing marketing's bookings.
 
     A lane may book up to `ahead` tokens before they refill (the level then goes below the
-    floor, even below 0): it must not send one before it exists, so the last booked token is
-    due in the fourth value returned (seconds). Booking ahead keeps a small bucket from sitting
-    full, and overflowing, between two asks; it delays priority traffic by at most `ahead`
-    tokens' refill.
+    floor, even below 0). Booking ahead keeps a small bucket from sitting full, and
+    overflowing, between two asks; it delays priority traffic by at most `ahead` tokens' refill.
+
+    Each granted token is due when the bucket would be back at `capacity - 1` after it: the
+    last in the fourth value returned (seconds), the earlier ones `1/paced` apart before it.
+    So the tokens of every grant, whoever asked, fall on one schedule `1/paced` apart on
+    Redis's clock — never two closer, even after the bucket sat full — which a carrier with
+    burst 1 needs of two workers' streams; spending them there never sends one before it
+    exists (a due level at or above the floor), and never bursts a full bucket.
 
     Returns the new state, the grant, the rate the bucket refilled at (the lane paces its
     submits at it) and when the last granted token is due. `retry_after` is when the rest (at
@@ -219,7 +224,7 @@ def take_lane(
     if granted < tokens:
         wanted = min(tokens - granted, capacity - floor + ahead)
         retry_after = max(0.0, (wanted + floor - ahead - left) / paced)
-    due_in = max(0.0, floor - left) / paced if granted > 0 else 0.0
+    due_in = max(0.0, capacity - 1 - left) / paced if granted > 0 else 0.0
     if yield_us == 0 and granted < tokens:
         wanted_us = now_us
     return BucketState(left, now_us, wanted_us), Grant(granted, retry_after), paced, due_in

@@ -55,7 +55,8 @@ if granted < tokens then
 end
 local due_in = 0
 if granted > 0 then
-  due_in = math.max(0, floor - left) / paced
+  -- due when the bucket is back at capacity - 1: every grant on one schedule 1/paced apart
+  due_in = math.max(0, capacity - 1 - left) / paced
 end
 
 if yield_us == 0 and granted < tokens then

@@ -125,6 +125,10 @@ class CarrierRuntime:
         # carrier already took (at-least-once) shows up here.
         self._recent: dict[tuple[str, str, bytes], None] = {}
         self.throttled = 0
+        # Throttles whose previous accepted submit came on another bind: two senders' streams
+        # meeting too close, not one sender's spacing (what bounds a burst-1 carrier).
+        self.throttled_after_other_bind = 0
+        self._last_accepted_by: object = None
         self.queued = 0
         self.receipts_raced = 0
         self.receipts_withheld = 0
@@ -144,13 +148,16 @@ class CarrierRuntime:
 
     # --- submits --------------------------------------------------------------------------
 
-    def admit(self) -> bool:
-        """One submit_sm asks for a token; counts it either way."""
+    def admit(self, by: object = None) -> bool:
+        """One submit_sm (on bind `by`) asks for a token; counts it either way."""
         if self.limiter.try_acquire():
             self.submits_accepted += 1
             self.peak.add(self.clock())
+            self._last_accepted_by = by
             return True
         self.throttled += 1
+        if by is not None and self._last_accepted_by not in (None, by):
+            self.throttled_after_other_bind += 1
         return False
 
     def admit_queued(self) -> float:
@@ -379,6 +386,7 @@ class CarrierRuntime:
             "submits_accepted": self.submits_accepted,
             "duplicates_seen": self.duplicates_seen,
             "throttled": self.throttled,
+            "throttled_after_other_bind": self.throttled_after_other_bind,
             "queued": self.queued,
             "errors": self.errors,
             "receipts_sent": self.receipts_sent,

@@ -285,7 +285,7 @@ class Session(asyncio.Protocol):
             return
         if runtime.queues:
             delay = runtime.admit_queued() + runtime.submit_delay()
-        elif runtime.admit():
+        elif runtime.admit(self):
             delay = runtime.submit_delay()
         else:
             self._out.append(header_only(Cmd.SUBMIT_SM_RESP, runtime.throttle_status, pdu.sequence))

@@ -6,8 +6,9 @@ from workers.callbacks import CALLBACKS_QUEUE, render_batch, render_event, sign,
 from workers.celery_app import CLASS_QUEUES, RECEIPTS_QUEUE, make_celery
 from workers.config import WorkerSettings
 from workers.leader import RedisSweeperLock, SweeperStatus
+from workers.pacer import bucket_shape
 from workers.receipts import ReceiptForwarder
-from workers.sending import Sender, SendStats, bucket_key, bucket_shape, pace_key
+from workers.sending import Sender, SendStats, bucket_key, pace_key
 from workers.state_log import STATE_LOGGER, log_status_changes
 from workers.sweeper_process import sweeper_status as read_sweeper_status
 from workers.tasks import (

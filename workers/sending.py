@@ -45,7 +45,7 @@ from messaging import (
     next_action,
     segment,
 )
-from ratelimit import Pacing, TokenBuckets
+from ratelimit import FAILURE_RETRY_AFTER, Grant, Pacing, TokenBuckets
 from routing import Candidate, Circuit, RouteRequest, RoutingTable, Snapshot, route
 from store import (
     AttemptResult,
@@ -57,17 +57,14 @@ from store import (
 )
 from workers.instruments import count_attempts, observe_settled
 from workers.lease_keeper import LeaseKeeper, lease_owner
+from workers.pacer import ClockOffset, Pacer, book_ahead, bucket_shape, reserve_floor
 from workers.uncommitted import UncommittedIds
 
 log = logging.getLogger(__name__)
 
-# Carriers count MPS over any 1-s window (see `bucket_shape` for the arithmetic).
-BUCKET_BURST_SHARE = 0.01  # capacity: 1% of a second's tokens (at least one PDU)
-MPS_HEADROOM = 0.98  # pace at 98% of what is left: ~20 ms of delivery jitter
 # A throttled message is tried again on the same carrier (its pace cut) this many times in a
 # batch before it moves on to its next candidate.
 THROTTLE_RETRIES = 3
-PACER_CATCH_UP = 0.005  # seconds of late slots a paced lane may still use
 # A marketing lane books tokens up to this long before they refill (and sends each no earlier
 # than it is due): a bucket of one or two tokens then never sits full between two asks. It is
 # also the most an OTP waits behind marketing's bookings.
@@ -97,69 +94,6 @@ def bucket_key(carrier: str) -> str:
 def pace_key(carrier: str) -> str:
     """Redis key of a carrier's adaptive pace (AIMD), shared by every worker process."""
     return f"carrier:{carrier}:pace"
-
-
-def bucket_shape(mps: float) -> tuple[float, float]:
-    """(rate, capacity) of our bucket for a carrier limit of `mps` over any 1-s window.
-
-    A bucket of capacity `C` refilling at `r` grants at most `r·T + C` tokens in any `T`
-    seconds. The marketing lane spends each grant evenly at `r` (`_Pacer`), so what reaches
-    the carrier in any 1-s window is at most `r·(1 + j) + C`, `j` the spread of the delay
-    between a token's slot and its PDU's arrival (scheduling, a full window). With
-    `C = max(1, 1% of M)` and `r = 99% of (M - C)`: `r + C ≈ 0.990·M`, leaving ~1% of M, i.e.
-    ~10 ms of jitter, before a strict 1-s window counts more than M; and the share of M we use
-    is `r / M` = 98.0% for M >= 100 (97.0% at M = 50, where `C` is one PDU, 2%).
-    """
-    capacity = max(1.0, mps * BUCKET_BURST_SHARE)
-    return max(0.5, (mps - capacity) * MPS_HEADROOM), capacity
-
-
-def reserve_floor(capacity: float, reserved_share: float) -> float:
-    """Tokens marketing leaves in a carrier's bucket for OTP/transactional traffic.
-
-    A level, not a rate: it costs marketing nothing while the bucket refills, and an arriving
-    OTP finds it there (no wait behind marketing). At most `capacity - 1`, so marketing can
-    always take a whole token above it.
-    """
-    return min(capacity - 1.0, capacity * reserved_share)
-
-
-@dataclass
-class _Pacer:
-    """Spends a lane's granted tokens evenly at the rate they were granted at, not in bursts
-    at token time: a carrier counting a strict 1-s window (or with burst 1) sees an even
-    stream."""
-
-    credit: int = 0  # tokens granted, not spent yet
-    interval: float = 0.0  # seconds between two PDUs at the granted rate
-    next_at: float = 0.0  # monotonic time of the next PDU's slot
-    stale_at: float = 0.0  # credit still unspent then is dropped (it is no longer "now")
-
-    def add(self, tokens: int, rate: float, capacity: float, now: float, due_in: float) -> None:
-        """Tokens just granted by a bucket refilling at `rate`, the last due in `due_in` s
-        (booked ahead: the earlier ones due one interval apart before it)."""
-        if not tokens:
-            return
-        self.credit += tokens
-        self.interval = 1.0 / rate
-        self.next_at = max(self.next_at, now + due_in - (self.credit - 1) * self.interval)
-        self.stale_at = now + due_in + capacity / rate + 0.02
-
-    def release(self, now: float) -> int:
-        """Slots that have come. The schedule keeps its slots through a late wake-up of up to
-        `PACER_CATCH_UP` (the loop wakes ~1 ms late on a busy host; dropping those slots cost
-        ~15% at M = 200), and drops older ones rather than bursting."""
-        if self.credit and now > self.stale_at:
-            self.credit = 0  # spending it late would burst past the bucket's promise
-        if not self.credit or now < self.next_at:
-            return 0
-        self.next_at = max(self.next_at, now - PACER_CATCH_UP)
-        return min(self.credit, int((now - self.next_at) / self.interval) + 1)
-
-    def spend(self, tokens: int) -> None:
-        """`tokens` PDUs submitted: their slots are taken."""
-        self.credit -= tokens
-        self.next_at += tokens * self.interval
 
 
 @dataclass
@@ -244,7 +178,8 @@ class Sender:
         self.pacing = pacing or Pacing()
         self.after_write = after_write
         self.uncommitted = uncommitted
-        self._pacers: dict[str, _Pacer] = defaultdict(_Pacer)  # marketing lane per carrier
+        self._pacers: dict[str, Pacer] = defaultdict(Pacer)  # marketing lane per carrier
+        self._store_clock = ClockOffset()  # the bucket store's clock, for the pacers' slots
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
         self._bulk_ready_at: dict[str, float] = {}  # carrier → when its bulk lane may ask again
         self._half_open: set[str] = set()  # carriers whose circuit is half-open this batch
@@ -452,7 +387,7 @@ class Sender:
                 if fits:
                     budget -= needed
                     if pacer is not None:
-                        pacer.spend(needed)
+                        pacer.spend(needed, self.monotonic())
                     submitted.append((job, self._submit(job), self.monotonic()))
                     continue
                 backlog += needed
@@ -477,12 +412,12 @@ class Sender:
         pacer = self._pacers[carrier]
         rate, capacity = bucket_shape(mps)
         floor = reserve_floor(capacity, share)
-        ahead = rate * BOOK_AHEAD
+        ahead = book_ahead(rate, capacity, floor, BOOK_AHEAD)
         target = min(wanted, max(1, int((capacity - floor + ahead) * BULK_REFILL_SHARE)))
         ready_at = self._bulk_ready_at.get(carrier, now)
         if pacer.credit == 0 and now >= ready_at:
             asked = target
-            grant, paced, due_in = self.buckets.take_lane(
+            decided = self.buckets.take_lane_timed(
                 bucket_key(carrier),
                 pace_key(carrier),
                 rate,
@@ -493,14 +428,22 @@ class Sender:
                 ahead,
                 YIELD_TO_PRIORITY,
             )
-            pacer.add(grant.granted, paced, capacity, now, due_in)
+            answered = self.monotonic()
+            if decided is None:  # the store failed: no token, no submit (fails closed)
+                grant, paced, at, due_in = Grant(0, FAILURE_RETRY_AFTER), rate, answered, 0.0
+            else:
+                grant, paced, decided_us, due_in = decided
+                at = self._store_clock.observe(now, answered, decided_us / 1e6)
+            limit = paced * mps / rate  # the carrier's MPS at its pace
+            pacer.add(grant.granted, paced, limit, capacity, at, due_in, cut=paced < rate)
             if grant.granted < asked:
-                ready_at = now + grant.retry_after
+                ready_at = at + grant.retry_after
                 self._bulk_ready_at[carrier] = ready_at
         lane_rate = 1.0 / pacer.interval if pacer.interval else rate
+        now = self.monotonic()
         due = pacer.release(now)
         if pacer.credit > due:
-            return due, lane_rate, max(0.0, pacer.next_at + pacer.interval * due - now)
+            return due, lane_rate, max(0.0, pacer.due_at() - now)
         return due, lane_rate, max(0.0, ready_at - now)
 
     def take_tokens(

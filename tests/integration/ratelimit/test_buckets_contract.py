@@ -181,7 +181,9 @@ PACING = Pacing(cut=0.5, minimum=0.1, cooldown=0.2, recover_per_s=0.1)
 def test_lane_with_a_floor_takes_only_the_whole_tokens_above_it(harness: Harness) -> None:
     b = harness.buckets
     grant, rate, due_in = b.take_lane("c", "c:pace", 100, 10, 2.5, PACING, tokens=50)
-    assert grant.granted == 7 and rate == 100 and due_in == 0  # 10 - 2.5 → 7 whole tokens
+    assert grant.granted == 7 and rate == 100  # 10 - 2.5 → 7 whole tokens
+    # ...spent 1/100 s apart from now, not at once: the last when the level is back at 9.
+    assert due_in == pytest.approx(0.06, abs=harness.slack + 1e-6)
     priority, _, _ = b.take_lane("c", "c:pace", 100, 10, 0, PACING, tokens=50)
     assert priority.granted == 3  # the floor (and the fraction) waits for priority traffic
 
@@ -234,9 +236,22 @@ def test_a_lane_may_book_ahead_and_is_told_when_its_last_token_is_due(harness: H
     b.take_lane("c", "p", 100, 4, 1, PACING, tokens=3)  # level 1: the floor
     grant, _, due_in = b.take_lane("c", "p", 100, 4, 1, PACING, tokens=5, ahead=2)
     assert grant.granted == 2  # booked before they refill
-    assert due_in == pytest.approx(0.02, abs=harness.slack + 1e-6)  # 2 tokens at 100/s
+    # Level -1 now: the last is due when the bucket is back at capacity - 1 (4 tokens' refill).
+    assert due_in == pytest.approx(0.04, abs=harness.slack + 1e-6)
     otp, _, _ = b.take_lane("c", "p", 100, 4, 0, PACING, tokens=1)
     assert otp.granted == 0  # priority waits only for the booked tokens (level -1 now)
+
+
+def test_grants_fall_on_one_schedule_even_after_the_bucket_sat_full(harness: Harness) -> None:
+    """Two workers asking in turn: the second's token is due one interval after the first's,
+    not the moment it asked (a burst-1 carrier refuses two PDUs closer than 1/M)."""
+    b = harness.buckets
+    first, _, first_due = b.take_lane("c", "p", 100, 4, 1, PACING, tokens=1)  # full bucket
+    assert first.granted == 1 and first_due == 0
+    harness.advance(0.002)
+    second, _, second_due = b.take_lane("c", "p", 100, 4, 1, PACING, tokens=1)
+    assert second.granted == 1
+    assert 0.002 + second_due == pytest.approx(0.01, abs=harness.slack + 1e-6)
 
 
 def test_marketing_yields_to_a_refused_priority_lane(harness: Harness) -> None:

@@ -193,3 +193,18 @@ def test_queueing_carrier_answers_the_burst_at_once_and_delays_the_rest() -> Non
     delays = [round(carrier.admit_queued(), 6) for _ in range(5)]
     assert delays == [0.0, 0.0, 0.0, 0.1, 0.2]
     assert (carrier.submits_accepted, carrier.queued, carrier.throttled) == (5, 2, 0)
+
+
+def test_a_burst_1_carrier_counts_throttles_that_follow_another_binds_submit() -> None:
+    carrier, clock = runtime(mps=100, burst=1)
+    one, two = object(), object()
+    assert carrier.admit(one)
+    clock.advance(0.004)  # under 1/M = 10 ms
+    assert not carrier.admit(one)  # the same bind's stream too close: its own spacing
+    assert not carrier.admit(two)  # the other bind's PDU next to the first one's
+    clock.advance(0.006)
+    assert carrier.admit(two)
+    clock.advance(0.005)
+    assert not carrier.admit(one)
+    stats = carrier.stats()
+    assert (stats["throttled"], stats["throttled_after_other_bind"]) == (3, 2)

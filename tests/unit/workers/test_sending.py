@@ -36,7 +36,7 @@ from store import (
     upgrade,
 )
 from workers import Sender
-from workers.sending import MPS_HEADROOM
+from workers.pacer import bucket_shape
 from workers.uncommitted import UncommittedIds
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -278,7 +278,7 @@ def test_marketing_uses_what_otp_leaves_and_leaves_it_a_floor(
     assert sender.take_tokens("cheap", 1000, 0.2, 50)[0] == 0
     clock[0] += 1.0  # OTP idle: marketing takes the whole rate, down to the floor
     marketing, rate = sender.take_tokens("cheap", 1000, 0.2, 50)
-    assert (marketing, rate) == (8, (1000 - 10) * MPS_HEADROOM)
+    assert (marketing, rate) == (8, bucket_shape(1000)[0])
     assert sender.take_tokens("cheap", 1000, 0.0, 50)[0] == 2  # OTP never waits for it
 
 
@@ -297,7 +297,7 @@ class CountingBuckets(MemoryTokenBuckets):
         self.asked[key] += 1
         return super().take(key, rate, capacity, tokens, partial)
 
-    def take_lane(
+    def take_lane_timed(
         self,
         key: str,
         pace_key: str,
@@ -308,10 +308,10 @@ class CountingBuckets(MemoryTokenBuckets):
         tokens: int,
         ahead: float = 0.0,
         yield_s: float = 0.0,
-    ) -> tuple[Grant, float, float]:
+    ) -> tuple[Grant, float, int, float] | None:
         self.asked[key] += 1
         self.granted_at.append(self._clock())
-        return super().take_lane(
+        return super().take_lane_timed(
             key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
         )
 
@@ -339,9 +339,9 @@ def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
     ids = [_queue(store) for _ in range(200)]
     stats, _ = sender.send(ids)
     assert stats.sent == 200
-    # mps 1000, 20% of the bucket left to OTP: marketing takes all of (1000 - 10) * MPS_HEADROOM/s
+    # mps 1000, 20% of the bucket left to OTP: marketing takes all of bucket_shape(1000)/s
     # above a floor of 2 (work-conserving: no OTP is sending).
-    rate, capacity, floor = (1000 - 10) * MPS_HEADROOM, 10, 2
+    (rate, capacity), floor = bucket_shape(1000), 2
     assert clock[0] <= (200 - capacity + floor) / rate + 0.02  # as fast as the bucket allows
     asks = buckets.asked["carrier:cheap"]
     target = (capacity - floor) // 2  # half of what the bucket holds above the floor
@@ -377,14 +377,28 @@ def _stamping_sender(store: MessageStore, table: RoutingTable) -> tuple[Sender, 
 def test_marketing_submits_are_paced_evenly_not_in_bursts(
     store: MessageStore, table: RoutingTable
 ) -> None:
-    """A carrier with burst 1 throttles two PDUs closer than 1/M: the lane spends each grant
-    at the rate it was granted, one slot per PDU."""
+    """The lane spends each grant at the rate it was granted, one slot per PDU; a late slot
+    is caught up half an interval after the one before, never two PDUs at once."""
     sender, sent_at = _stamping_sender(store, table)
     stats, _ = sender.send([_queue(store) for _ in range(100)])
     assert stats.sent == 100
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
-    interval = 1 / ((1000 - 10) * MPS_HEADROOM)
-    assert min(gaps) >= interval * 0.999
+    rate, capacity = bucket_shape(1000)
+    assert min(gaps) >= 1 / rate / 2 - 1e-9
+    assert len(sent_at) - capacity <= (sent_at[-1] - sent_at[0]) * rate + 1  # at the bucket's rate
+
+
+def test_a_carrier_that_throttled_gets_no_two_submits_closer_than_its_interval(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """A carrier with burst 1 throttles two PDUs closer than 1/M; once one throttled (its
+    pace is cut), catch-ups keep clear of its interval at that pace."""
+    sender, sent_at = _stamping_sender(store, table)
+    factor = sender.buckets.cut_pace("carrier:cheap:pace", sender.pacing)
+    assert factor is not None
+    sender.send([_queue(store) for _ in range(50)])
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    assert min(gaps) >= 1 / (1000 * factor) - 1e-9
 
 
 def test_carrier_whose_circuit_opened_is_skipped_by_the_next_batch(

@@ -1,0 +1,178 @@
+"""Pacing a lane's submits: the bucket's shape for a carrier's MPS, and the local pacer that
+spends the tokens the cluster-wide bucket grants at evenly spaced slots.
+
+The Redis bucket (`ratelimit.take_lane`) decides how many tokens a lane may spend and when the
+last is due, on Redis's clock. :class:`Pacer` turns that grant into slots on this process's
+monotonic clock and hands them out one at a time, never two closer than the carrier's own
+interval `1/M` (at its current AIMD pace): a carrier counting a strict 1-s window, and one with
+a bucket of one token (burst 1), see an even stream rather than the bursts a late wake-up
+would otherwise release. Pure: the clock is passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Carriers count MPS over any 1-s window (see `bucket_shape` for the arithmetic).
+BUCKET_BURST_SHARE = 0.01  # capacity: 1% of a second's tokens (at least one PDU)
+# Pace at 99.5% of what the burst leaves: a full bucket at the start of a 1-s window plus a
+# second of slots fits M with 5 ms of lateness (`JITTER_BUDGET`); under a backlog the bucket
+# is empty and the slack is `M - r` (~1.5% of M: 15 ms at M = 200, 25 ms at M = 50).
+MPS_HEADROOM = 0.995
+# Seconds a slot may be late and still be caught up on (at the carrier's own rate, never in a
+# burst); a slot later than that moves the schedule instead. The loop wakes ~1 ms late on a
+# busy host: dropping those slots cost ~15% at M = 200.
+JITTER_BUDGET = 0.005
+
+
+def bucket_shape(mps: float) -> tuple[float, float]:
+    """(rate, capacity) of our bucket for a carrier limit of `mps` over any 1-s window.
+
+    A bucket of capacity `C` refilling at `r` grants at most `r·T + C` tokens in any `T`
+    seconds. The pacer spends each grant at slots `1/r` apart, each at most `JITTER_BUDGET`
+    (`j`) late, so what reaches the carrier in any 1-s window is at most `r·(1 + j) + C`.
+    With `C = max(1, 1% of M)` and `r = 99.5% of (M - C)`: `r·(1 + j) + C <= M` for
+    `j <= 5 ms`; the share of M we use is `r / M` = 98.5% for M >= 100 (97.5% at M = 50,
+    where `C` is one PDU, 2%).
+    """
+    capacity = max(1.0, mps * BUCKET_BURST_SHARE)
+    return max(0.5, (mps - capacity) * MPS_HEADROOM), capacity
+
+
+def reserve_floor(capacity: float, reserved_share: float) -> float:
+    """Tokens marketing leaves in a carrier's bucket for OTP/transactional traffic.
+
+    A level, not a rate: it costs marketing nothing while the bucket refills, and an arriving
+    OTP finds it there (no wait behind marketing). At most `capacity - 1`, so marketing can
+    always take a whole token above it.
+    """
+    return min(capacity - 1.0, capacity * reserved_share)
+
+
+def book_ahead(rate: float, capacity: float, floor: float, horizon: float) -> float:
+    """Tokens a lane may book before they refill: `horizon` seconds of them, plus what a
+    bucket too small for its floor lacks.
+
+    A lane is granted a token once the level reaches `floor - ahead + 1`, and refill is lost
+    once it reaches `capacity`: between the two it has `(capacity - floor + ahead - 1)/rate`
+    to ask. At M = 50 (a bucket of one token, a floor of 0.2) `horizon` alone left it 0.9 ms,
+    less than a loaded host's late wake-up (88% of M); topping it up keeps `horizon` there.
+    """
+    return rate * horizon + max(0.0, 1.0 + floor - capacity)
+
+
+# How fast a clock-offset estimate is assumed to go stale (s of error per s of age): NTP keeps
+# clocks within ~0.5 ms/s of each other while it slews; a fresher sample whose round trip is
+# that much longer wins.
+OFFSET_AGING = 0.001
+
+
+def decided_at(asked_at: float, answered_at: float) -> float:
+    """Local time of a Redis decision seen from this process: the midpoint of the round trip
+    (the script ran between the two; the estimate is off by at most half the round trip,
+    where taking the ask's time was off by all of it)."""
+    return (asked_at + answered_at) / 2.0
+
+
+@dataclass
+class ClockOffset:
+    """The bucket store's clock (Redis `TIME`) minus this process's monotonic clock.
+
+    Every ask is a sample: the store decided somewhere in the round trip, so the sample is
+    off by at most half of it. The sample with the shortest round trip (aged by
+    `OFFSET_AGING`) wins, as NTP's clock filter does: every worker then maps the bucket's
+    one schedule onto its own clock within ~its best half round trip, not within whatever
+    the last loaded round trip was — two workers' slots for a burst-1 carrier stay apart.
+    Hosts need not agree on the time (skew is what it measures), only not drift fast.
+    """
+
+    offset: float = 0.0
+    round_trip: float = float("inf")  # of the sample in use
+    sampled_at: float = 0.0
+
+    def observe(self, asked_at: float, answered_at: float, remote: float) -> float:
+        """A decision the store stamped `remote` (s), asked and answered at local times;
+        returns the local time of the decision."""
+        round_trip = max(0.0, answered_at - asked_at)
+        aged = self.round_trip + (answered_at - self.sampled_at) * OFFSET_AGING
+        if round_trip <= aged:
+            self.offset = remote - decided_at(asked_at, answered_at)
+            self.round_trip, self.sampled_at = round_trip, answered_at
+        return self.local(remote)
+
+    def local(self, remote: float) -> float:
+        """A time on the store's clock, on this process's clock."""
+        return remote - self.offset
+
+
+@dataclass
+class Pacer:
+    """Spends a lane's granted tokens at slots `1/rate` apart (the rate the bucket granted
+    them at).
+
+    A slot up to `JITTER_BUDGET` late is still used, and a later one moves the schedule;
+    credit whose slots are long past is dropped (spending it would burst past the bucket's
+    promise). How a late wake-up catches up depends on the carrier: normally the slots it
+    missed go at once — a strict 1-s window counts only what the bucket granted, and on a
+    CPU-starved worker, catching up at half an interval lost more than it spared (the base
+    pacer's 96.8% of M at 200 against 94.0%); while the carrier's pace is cut (it throttled,
+    so it may be one that refuses gaps under its 1/M, as a burst-1 carrier does) they go one
+    at a time, never two closer than halfway between `1/rate` and `1/M`.
+    """
+
+    credit: int = 0  # tokens granted, not spent yet
+    interval: float = 0.0  # seconds between two slots at the granted rate
+    careful: bool = False  # the carrier throttled lately: one slot at a time, `min_gap` apart
+    min_gap: float = 0.0  # seconds between two PDUs at least while careful (just over 1/M)
+    next_at: float = 0.0  # monotonic time of the next slot
+    last_at: float = float("-inf")  # when the last slot was taken
+    stale_at: float = 0.0  # credit still unspent then is dropped
+
+    def add(
+        self,
+        tokens: int,
+        rate: float,
+        limit: float,
+        capacity: float,
+        at: float,
+        due_in: float,
+        cut: bool = False,
+    ) -> None:
+        """`tokens` just granted by a bucket refilling at `rate` for a carrier allowing
+        `limit`/s, decided at local time `at` (:func:`decided_at`), the last due `due_in` s
+        after (booked ahead: the earlier ones due one interval apart before it). `cut`: the
+        carrier's pace is cut (it throttled lately), so catch-ups keep clear of its 1/M."""
+        if tokens <= 0:
+            return
+        self.credit += tokens
+        self.interval = 1.0 / rate
+        self.careful = cut
+        # Halfway between the carrier's 1/M and our 1/r: a catch-up keeps half the slack.
+        self.min_gap = (1.0 / limit + self.interval) / 2.0 if cut else 0.0
+        last_due = at + due_in
+        self.next_at = max(self.next_at, last_due - (self.credit - 1) * self.interval)
+        self.stale_at = last_due + capacity / rate + JITTER_BUDGET + self.credit * self.min_gap
+
+    def due_at(self) -> float:
+        """When the next slot may be taken (meaningless without credit)."""
+        return max(self.next_at, self.last_at + self.min_gap)
+
+    def release(self, now: float) -> int:
+        """Slots that have come (covered by credit): while careful at most one."""
+        if self.credit and now > self.stale_at:
+            self.credit = 0
+        if not self.credit or now < self.due_at():
+            return 0
+        if self.careful:
+            return 1
+        first = max(self.next_at, now - JITTER_BUDGET)
+        return min(self.credit, int((now - first) / self.interval) + 1)
+
+    def spend(self, tokens: int, now: float) -> None:
+        """`tokens` PDUs submitted at `now` (the parts of one message go together): their
+        slots are taken."""
+        self.credit = max(0, self.credit - tokens)
+        # Late by more than the budget: the schedule moves (what reaches the carrier stays
+        # within `r·(1 + j) + C` of the bucket's promise).
+        self.next_at = max(self.next_at, now - JITTER_BUDGET) + tokens * self.interval
+        self.last_at = now + (tokens - 1) * self.min_gap
