@@ -1,4 +1,5 @@
-"""Chaos fixtures: a fresh chaos stack per test (switchboard.chaos.chaos_stack), always stopped."""
+"""Chaos fixtures: a fresh chaos stack per test (switchboard.chaos.chaos_stack), always stopped
+(killed: see tests/e2e/conftest.py kill_and_stop)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from switchboard.chaos import chaos_stack
 from switchboard.stack import Stack
+from tests.e2e.conftest import kill_and_stop
 
 ChaosStackFactory = Callable[..., Stack]
 
@@ -30,4 +32,4 @@ def make_chaos_stack(tmp_path: Path) -> Iterator[ChaosStackFactory]:
 
     yield factory
     for stack in started:
-        stack.stop()
+        kill_and_stop(stack)

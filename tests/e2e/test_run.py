@@ -1,6 +1,6 @@
-"""`switchboard run` on this machine: everything under one supervisor, 500 messages delivered,
-SIGTERM leaves no process behind (checked by pid), and the sweeper ("beat") moves to a second
-run only when the first is gone."""
+"""`switchboard run` on this machine: everything under one supervisor, 150 messages of the three
+classes delivered, SIGTERM leaves no process behind (checked by pid), and the sweeper ("beat")
+moves to a second run only when the first is gone."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ from workers import RedisSweeperLock
 
 FINAL = {"delivered", "undelivered", "expired", "failed", "rejected", "canceled"}
 CLASSES = ("otp", "transactional", "marketing")
+MESSAGES = 150  # the supervisor is the point, not the load (bench/ and chaos/ carry load)
 ROLES = {"api", "otp", "marketing", "receipts", "callbacks"}
 
 
-def test_run_delivers_500_messages_and_sigterm_stops_every_child(
+def test_run_delivers_messages_of_every_class_and_sigterm_stops_every_child(
     make_stack: StackFactory,
 ) -> None:
     logs = {"SWITCHBOARD_LOG_FORMAT": "json", "SWITCHBOARD_LOG_STATE_CHANGES": "true"}
@@ -44,17 +45,18 @@ def test_run_delivers_500_messages_and_sigterm_stops_every_child(
     assert read_runs(client)[0].pid == run.pid
 
     bodies = [
-        {"to": f"+4474003{n:05d}", "body": f"run {n}", "class": CLASSES[n % 3]} for n in range(500)
+        {"to": f"+4474003{n:05d}", "body": f"run {n}", "class": CLASSES[n % 3]}
+        for n in range(MESSAGES)
     ]
     sent = asyncio.run(send_all(stack.api_url, stack.api_key, bodies, concurrency=32))
-    assert len(sent.accepted) == 500, sent.errors
+    assert len(sent.accepted) == MESSAGES, sent.errors
 
     def final() -> bool:
         counts = stack.store.status_counts(sent.accepted)
-        return sum(n for s, n in counts.items() if s in FINAL) == 500
+        return sum(n for s, n in counts.items() if s in FINAL) == MESSAGES
 
     assert wait_until(final, timeout=90), stack.store.status_counts(sent.accepted)
-    assert stack.store.status_counts(sent.accepted) == {"delivered": 500}
+    assert stack.store.status_counts(sent.accepted) == {"delivered": MESSAGES}
 
     tree = descendants(run.pid)
 
