@@ -62,9 +62,6 @@ class CallbackDispatcher(Protocol):
         ...
 
 
-_UNCHECKED = "\0unchecked"
-
-
 def _body(event: PendingCallback) -> bytes:
     """What a single-event POST carries: the body written with the event (an MO), or the
     status event rendered."""
@@ -209,16 +206,15 @@ class HttpDispatcher:
     def _check(self, url: str) -> None:
         """`check_target`, remembered per URL (the policy is fixed for the dispatcher's life;
         a host name's addresses are checked at each new connection by the resolver)."""
-        refusal = self._checked.get(url, _UNCHECKED)
-        if refusal is _UNCHECKED:
+        if url not in self._checked:
             if len(self._checked) >= 4096:
                 self._checked.clear()
             try:
                 check_target(self._policy, url)
-                refusal = None
+                self._checked[url] = None
             except CallbackRefused as error:
-                refusal = str(error)
-            self._checked[url] = refusal
+                self._checked[url] = str(error)
+        refusal = self._checked[url]
         if refusal is not None:
             raise CallbackRefused(refusal)
 

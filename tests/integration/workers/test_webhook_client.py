@@ -230,8 +230,7 @@ def test_a_refused_connection_is_an_os_error() -> None:
 
 def _self_signed(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is needed to make a test certificate")
+    assert openssl is not None, "openssl makes the test certificate: `make setup` installs it"
     key, cert = tmp / "key.pem", tmp / "cert.pem"
     subprocess.run(  # noqa: S603 - our own fixed arguments
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
