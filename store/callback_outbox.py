@@ -77,6 +77,7 @@ _INSERTED = (
     CallbackEventRow.next_attempt_at,
     CallbackEventRow.created_at,
 )
+# `_pending` reads these by position: keep the two in step.
 _CLAIMED = (
     CallbackEventRow.id,
     CallbackEventRow.account_id,
@@ -214,7 +215,7 @@ def add_events(
                 statement, {**common, "id": c.message_id, "status": c.status, "final": final}
             ).all()
         ]
-    written = {(row.message_id, row.status): _pending(row, attempts=1) for row in rows}
+    written = {(p.event.id, p.event.status): p for p in (_pending(row, 1) for row in rows)}
     # Built field by field: dataclasses.replace inspects the fields on every call (it was more
     # than half of this function's CPU).
     return [
@@ -238,28 +239,18 @@ def _insert_returning(postgresql: bool) -> Insert:
 
 
 def _pending(row: Any, attempts: int | None = None) -> PendingCallback:
+    """A `_CLAIMED` row as the event it holds (read by position: a Row's attribute lookup by
+    name was a third of `add_events`' CPU). Columns 6 to 17 are `CallbackEvent`'s fields."""
+    event_id, account_id, url, batch, row_attempts, created_at = row[:6]
     return PendingCallback(
-        event_id=row.id,
-        url=row.url,
-        batch=bool(row.batch),
-        attempts=row.attempts if attempts is None else attempts,
-        created_at=row.created_at,
-        event=CallbackEvent(
-            id=row.message_id,
-            status=row.status,
-            error_code=row.error_code,
-            carrier=row.carrier,
-            segments=row.segments,
-            cost=row.cost,
-            currency=row.currency,
-            to=row.to,
-            created_at=row.message_created_at,
-            sent_at=row.sent_at,
-            final_at=row.final_at,
-            at=row.at,
-        ),
-        account_id=row.account_id,
-        body=row.body,
+        event_id,
+        url,
+        bool(batch),
+        row_attempts if attempts is None else attempts,
+        created_at,
+        CallbackEvent(*row[6:18]),
+        account_id,
+        row[18],
     )
 
 

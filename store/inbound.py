@@ -250,6 +250,11 @@ class InboundBook:
             return set()
         found: set[tuple[str, str]] = set()
         with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # one statement text whatever the count: psycopg parses a new text each call
+                # (a tuple IN list was 4/5 of this function's CPU in a send worker)
+                params = {"a": [a for a, _ in wanted], "n": [n for _, n in wanted]}
+                return {(a, n) for a, n in conn.exec_driver_sql(_OPTED_OUT_PG, params)}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 found.update(
@@ -261,6 +266,13 @@ class InboundBook:
                     )
                 )
         return found
+
+
+_OPTED_OUT_PG = """
+SELECT o.account_id, o.number
+FROM unnest(%(a)s::varchar[], %(n)s::varchar[]) AS w(a, n)
+JOIN opt_outs o ON o.account_id = w.a AND o.number = w.n
+"""
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,22 @@ def test_stop_then_start_toggles_the_opt_out(store: MessageStore) -> None:
     assert [m.keyword for m in store.list_inbound(acme, 10)] == ["opt_out", "opt_out", "opt_in"]
 
 
+def test_opted_out_answers_each_pair_of_a_large_mixed_batch(store: MessageStore) -> None:
+    acme = store.ensure_account("acme", NOW)
+    other = store.ensure_account("other", NOW)
+    stopped = [f"+4477009{i:05d}" for i in range(0, 1200, 7)]
+    for number in stopped:
+        store.add_opt_out(acme, number, NOW)
+    store.add_opt_out(other, "+447700900001", NOW)
+    asked = [(acme, f"+4477009{i:05d}") for i in range(1200)]
+    asked += [(other, "+447700900001"), (other, "+447700900007"), (acme, stopped[0])]
+
+    found = store.opted_out(asked)
+
+    assert found == {(acme, n) for n in stopped} | {(other, "+447700900001")}
+    assert store.opted_out([]) == set()
+
+
 def test_a_stop_to_an_unowned_number_is_stored_and_changes_no_list(store: MessageStore) -> None:
     acme = store.ensure_account("acme", NOW)
     store.write_inbound(
