@@ -4,7 +4,8 @@
 third of aiohttp's client CPU per POST) for the life of the worker process, on an event loop of
 its own thread; Celery tasks, which are threads or
 processes of their own, call `deliver()` and wait. POSTs run concurrently, at most `per_host`
-at once to one host and `total` overall, each bounded by `timeout`. Events of messages sent
+at once to one host and `total` overall (`workers.callback_lanes`: a FIFO per host, no task
+per waiting POST), each bounded by `timeout`. Events of messages sent
 with `callback_batch` go to a `BatchWindow` shared by every task of the process: up to 100
 events, or 100 ms from the first, per URL. Every POST goes through the SSRF guard
 (`workers.callback_guard`): the URL is checked, the host's addresses are checked as they are
@@ -32,6 +33,7 @@ from messaging import CallbackPolicy
 from store import PendingCallback
 from workers.callback_batches import BatchWindow
 from workers.callback_guard import CallbackRefused, GuardedResolver, check_target
+from workers.callback_lanes import Lanes
 from workers.callbacks import render_batch, render_event, signed_headers
 from workers.webhook_client import WebhookClient
 
@@ -72,6 +74,17 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+@dataclass(slots=True)
+class _Post:
+    """One POST waiting for its host's lane: a single event or a batch of them."""
+
+    url: str
+    body: bytes
+    events: int
+    account_id: str
+    waiters: list[asyncio.Future[bool]]  # whether it was answered 2xx, per event
+
+
 @dataclass
 class DispatcherStats:
     """Counters of one dispatcher (for logs and the bench)."""
@@ -105,6 +118,7 @@ class HttpDispatcher:
         )
         self._policy = policy or CallbackPolicy()
         self._checked: dict[str, str | None] = {}  # URL -> why it is refused (None: allowed)
+        self._host_of: dict[str, str] = {}  # URL -> its host (the lane it waits in)
         self._make_resolver = resolver
         self._timeout = timeout
         self._per_host = per_host
@@ -129,10 +143,7 @@ class HttpDispatcher:
         inner = self._make_resolver() if self._make_resolver is not None else None
         self._resolver = GuardedResolver(self._policy, inner)
         self._client = WebhookClient(self._resolver, timeout=self._timeout, keepalive=30)
-        self._all = asyncio.Semaphore(self._total)
-        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(self._per_host)
-        )
+        self._lanes: Lanes[_Post] = Lanes(self._per_host, self._total, self._run_post, self._spawn)
 
     def deliver(self, events: Sequence[PendingCallback], deadline: float) -> DeliveryReport:
         """POST `events`; blocks the calling thread until all are done or `deadline` s pass."""
@@ -159,15 +170,17 @@ class HttpDispatcher:
                 # one account's events per batch: one account's secrets sign it
                 full = self._window.add(f"{event.account_id} {event.url}", (event, done), now)
                 if full is not None:
-                    self._spawn(self._post_batch(full))
+                    self._queue_batch(full)
                 outcomes.append((event, done))
             else:
-                outcomes.append((event, asyncio.ensure_future(self._post_one(event))))
+                done = loop.create_future()
+                self._queue(_Post(event.url, _body(event), 1, event.account_id, [done]))
+                outcomes.append((event, done))
         self._arm_timer()
         futures = [f for _, f in outcomes]
         _, pending = await asyncio.wait(futures, timeout=deadline)
-        for f in pending:  # still waiting at the deadline: tried again later
-            f.cancel()
+        for f in pending:  # still waiting at the deadline: tried again later (a POST not
+            f.cancel()  # started yet is skipped; one under way ends at the client's timeout)
         delivered = tuple(
             e.event_id for e, f in outcomes if f.done() and not f.cancelled() and f.result()
         )
@@ -184,24 +197,39 @@ class HttpDispatcher:
     def _flush_due(self) -> None:
         self._timer = None
         for _, batch in self._window.take_due(self._loop.time()):
-            self._spawn(self._post_batch(batch))
+            self._queue_batch(batch)
         self._arm_timer()
 
-    def _spawn(self, post: Coroutine[None, None, None]) -> None:
-        task = self._loop.create_task(post)
+    def _spawn(self, runner: Coroutine[None, None, None]) -> None:
+        task = self._loop.create_task(runner)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _post_one(self, event: PendingCallback) -> bool:
-        return await self._post(event.url, _body(event), 1, event.account_id)
+    def _queue(self, post: _Post) -> None:
+        host = self._host_of.get(post.url)
+        if host is None:
+            if len(self._host_of) >= 4096:
+                self._host_of.clear()
+            host = self._host_of[post.url] = _host(post.url)
+        self._lanes.put(host, post)
 
-    async def _post_batch(self, batch: list[tuple[PendingCallback, asyncio.Future[bool]]]) -> None:
+    def _queue_batch(self, batch: list[tuple[PendingCallback, asyncio.Future[bool]]]) -> None:
         first = batch[0][0]
         body = render_batch([e.event for e, _ in batch])
-        ok = await self._post(first.url, body, len(batch), first.account_id)
-        for _, done in batch:
-            if not done.done():
-                done.set_result(ok)
+        self._queue(_Post(first.url, body, len(batch), first.account_id, [d for _, d in batch]))
+
+    async def _run_post(self, post: _Post) -> None:
+        """A lane's runner: POST unless every event it carries was given up meanwhile."""
+        if all(w.done() for w in post.waiters):  # cancelled at its caller's deadline
+            return
+        try:
+            ok = await self._post(post.url, post.body, post.events, post.account_id)
+        except Exception:  # a runner must go on with its lane whatever one POST did
+            log.exception("callback POST to %s failed unexpectedly", _host(post.url))
+            ok = False
+        for waiter in post.waiters:
+            if not waiter.done():
+                waiter.set_result(ok)
 
     def _check(self, url: str) -> None:
         """`check_target`, remembered per URL (the policy is fixed for the dispatcher's life;
@@ -219,22 +247,20 @@ class HttpDispatcher:
             raise CallbackRefused(refusal)
 
     async def _post(self, url: str, body: bytes, events: int, account_id: str) -> bool:
-        # The host's slot first: requests queued behind a slow host must not hold global slots.
-        async with self._hosts[_host(url)], self._all:
-            timestamp = int(self._clock())
-            try:
-                self._check(url)
-                # a redirect could point anywhere: the client never follows one
-                status = await self._client.post(
-                    url, body, signed_headers(self._signing(account_id), timestamp, body)
-                )
-                ok = 200 <= status < 300
-            except CallbackRefused as exc:
-                log.warning("callback to %s refused: %s", _host(url), exc)
-                ok = False
-            except (TimeoutError, OSError) as exc:  # connection, protocol, timeout
-                log.info("callback POST to %s failed: %s", _host(url), exc or type(exc).__name__)
-                ok = False
+        timestamp = int(self._clock())
+        try:
+            self._check(url)
+            # a redirect could point anywhere: the client never follows one
+            status = await self._client.post(
+                url, body, signed_headers(self._signing(account_id), timestamp, body)
+            )
+            ok = 200 <= status < 300
+        except CallbackRefused as exc:
+            log.warning("callback to %s refused: %s", _host(url), exc)
+            ok = False
+        except (TimeoutError, OSError) as exc:  # connection, protocol, timeout
+            log.info("callback POST to %s failed: %s", _host(url), exc or type(exc).__name__)
+            ok = False
         self.stats.posts += 1
         self.stats.events += events
         self.stats.failed_posts += not ok
