@@ -42,6 +42,7 @@ from switchboard.live import Figures, LiveCollector, LiveReader
 from switchboard.logs import configure_logging
 from switchboard.settings import Settings
 from workers import STATE_LOGGER, CeleryOutbox, SweeperStatus, make_celery, read_sweeper_status
+from workers.task_publisher import RedisTaskPublisher
 
 
 def utcnow() -> datetime:
@@ -133,7 +134,8 @@ def api_app(settings: Settings) -> web.Application:
     engine = make_engine(settings.resolved_database_url(), pool_size=4)
     store = MessageStore(engine)
     outbox = CoalescingOutbox(
-        CeleryOutbox(celery_app(settings), settings.send_batch_max),
+        # one LPUSH a publish instead of kombu's send_task (~50 µs of CPU against ~340)
+        CeleryOutbox(RedisTaskPublisher(settings.redis_url), settings.send_batch_max),
         linger=settings.enqueue_linger_ms / 1000,
         max_ids=settings.send_batch_max,
     )
