@@ -17,7 +17,20 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Integer, Row, Select, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    Engine,
+    Integer,
+    Row,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 
 from store.models import Attempt, Message, Part
 from store.records import AttemptView, MessageSummary, MessageView
@@ -40,8 +53,16 @@ _SUMMARY_COLUMNS = (
 
 
 @functools.cache
-def _read_statement() -> Select[*tuple[Any, ...]]:
-    """Messages by id with their attempts and parts: one row per part (or attempt, or message)."""
+def _read_statement(postgresql: bool) -> Select[*tuple[Any, ...]]:
+    """Messages by id with their attempts and parts: one row per part (or attempt, or message).
+
+    PostgreSQL gets the ids as an array: one text whatever the group's size (an IN list made a
+    new one, parsed and planned again, for every size)."""
+    wanted = (
+        Message.id == any_(bindparam("ids", type_=ARRAY(String())))
+        if postgresql
+        else Message.id.in_(bindparam("ids", expanding=True))
+    )
     return (
         select(
             *_SUMMARY_COLUMNS,
@@ -63,7 +84,7 @@ def _read_statement() -> Select[*tuple[Any, ...]]:
         .select_from(Message)
         .outerjoin(Attempt, Attempt.message_id == Message.id)
         .outerjoin(Part, Part.attempt_id == Attempt.id)
-        .where(Message.id.in_(bindparam("ids", expanding=True)))
+        .where(wanted)
         .order_by(Message.id, Attempt.number, Part.segment)
     )
 
@@ -134,7 +155,8 @@ class MessageReads:
             return []
         ids = sorted({message_id for _, message_id in keys})
         with self.engine.connect() as conn:
-            rows = conn.execute(_read_statement(), {"ids": ids}).all()
+            statement = _read_statement(conn.dialect.name == "postgresql")
+            rows = conn.execute(statement, {"ids": ids}).all()
         found: dict[str, tuple[str, MessageView]] = {}
         current: list[Row[Any]] = []
         for row in rows:

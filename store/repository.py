@@ -11,13 +11,17 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     CompoundSelect,
     Connection,
     Engine,
     Integer,
     Select,
+    String,
     Update,
+    all_,
+    any_,
     bindparam,
     case,
     func,
@@ -52,7 +56,7 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def _claim_statement(fill: bool) -> Update:
+def _claim_statement(fill: bool, postgresql: bool = False) -> Update:
     """The claim as one statement, built once (building it is most of a claim's CPU).
 
     `own`: the task's own ids still queued. `fill` (optional): the oldest due queued messages of
@@ -63,12 +67,25 @@ def _claim_statement(fill: bool) -> Update:
     Plans must not depend on how many rows are `queued`: statistics lag a backlog that appears
     in seconds (see migration 0004). `own` tests status through an expression no index covers,
     so its ids are always looked up by primary key, never by scanning the queued rows.
+
+    On PostgreSQL the ids go as arrays (`= ANY`, `<> ALL`): one statement text whatever their
+    count, which psycopg parses once and the server prepares; expanding IN lists made a new
+    text (parsed, planned) for every batch size.
     """
     queued = Message.status == Status.QUEUED.value
+    if postgresql:
+        ids_array = bindparam("ids", type_=ARRAY(String()))
+        mine: ColumnElement[bool] = Message.id == any_(ids_array)
+        not_mine: ColumnElement[bool] = Message.id != all_(
+            bindparam("not_ids", type_=ARRAY(String()))
+        )
+    else:
+        mine = Message.id.in_(bindparam("ids", expanding=True))
+        not_mine = Message.id.not_in(bindparam("not_ids", expanding=True))
     own = (
         select(Message.id)
         .where(
-            Message.id.in_(bindparam("ids", expanding=True)),
+            mine,
             status_of_row() == Status.QUEUED.value,  # no index: by id only
         )
         .with_for_update()  # wait for a row another claim holds, then re-check its status
@@ -84,7 +101,7 @@ def _claim_statement(fill: bool) -> Update:
         oldest = (
             select(Message.id)
             .where(queued, Message.message_class == bindparam("fill_class"), due)
-            .where(Message.id.not_in(bindparam("not_ids", expanding=True)))
+            .where(not_mine)
             .order_by(Message.created_at)
             .limit(case((room > 0, room), else_=0))
             .with_for_update(skip_locked=True)  # rows another worker is claiming
@@ -237,7 +254,8 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook, KeyBook)
             "lease_until": lease.until if lease else None,
         }
         with self._statement() as conn:
-            rows = list(conn.execute(_claim_statement(bool(fill_class)), params).all())
+            statement = _claim_statement(bool(fill_class), conn.dialect.name == "postgresql")
+            rows = list(conn.execute(statement, params).all())
         tried: dict[str, set[str]] = defaultdict(set)
         again = [r.id for r in rows if r.attempt_count]
         if again:  # a resend: the carriers already tried go last
