@@ -161,7 +161,11 @@ async def opted_out(request: web.Request, owner: KeyOwner, numbers: Sequence[str
     if not numbers:
         return set()
     screen = request.app[OPT_OUTS]
-    listed = await asyncio.gather(*(screen.lookup((owner.account_id, n)) for n in numbers))
+    if len(numbers) == 1:  # a single send: grouped with the other requests' lookups
+        return set(numbers) if await screen.lookup((owner.account_id, numbers[0])) else set()
+    # a batch is a group of its own: one query, not a future per recipient (which was a
+    # quarter of the API's CPU for batches of 1,000)
+    listed = await screen.lookup_all([(owner.account_id, n) for n in numbers])
     return {n for n, stopped in zip(numbers, listed, strict=True) if stopped}
 
 

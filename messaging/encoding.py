@@ -43,9 +43,22 @@ class Segmentation:
         return len(self.parts)
 
 
+_GSM7_CHARS = frozenset(_BASIC_INDEX) | frozenset(GSM7_EXTENSION)
+_EXTENSION_CHARS = frozenset(GSM7_EXTENSION)
+
+
 def is_gsm7(text: str) -> bool:
     """True when every character is in the GSM-7 basic or extension table."""
-    return all(ch in _BASIC_INDEX or ch in GSM7_EXTENSION for ch in text)
+    return _GSM7_CHARS.issuperset(text)
+
+
+def text_cost(text: str, encoding: Encoding) -> int:
+    """Septets (GSM-7) or UTF-16 code units (UCS-2) of `text`: what `_gsm7_cost` or
+    `_utf16_cost` sum to over its characters, counted in C (a character loop was most of
+    `segment`'s time, and `segment` a tenth of the API's CPU on batches)."""
+    if encoding is Encoding.GSM7:
+        return len(text) + sum(text.count(ch) for ch in _EXTENSION_CHARS.intersection(text))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _gsm7_cost(ch: str) -> int:
@@ -62,7 +75,7 @@ def segment(text: str) -> Segmentation:
         encoding, cost, single, per_part = Encoding.GSM7, _gsm7_cost, GSM7_SINGLE, GSM7_PART
     else:
         encoding, cost, single, per_part = Encoding.UCS2, _utf16_cost, UCS2_SINGLE, UCS2_PART
-    if sum(cost(ch) for ch in text) <= single:
+    if text_cost(text, encoding) <= single:
         return Segmentation(encoding, (text,))
     parts: list[str] = []
     current: list[str] = []

@@ -146,9 +146,54 @@ FROM unnest(%(id)s::varchar[], %(account_id)s::varchar[], %(to)s::varchar[],
 """
 
 
+# Rows from which a group is inserted by COPY on PostgreSQL: psycopg formats a COPY row in C,
+# while binding thirteen arrays walks every element in Python (`ListDumper`, 17% of the API's
+# CPU on batches of 1,000). Below it, the one-statement INSERT, which needs no extra round trip.
+COPY_FROM_ROWS = 64
+_COPY_MESSAGES = """
+COPY messages (id, account_id, "to", sender, body, message_class, encoding, segments, status,
+               callback_url, callback_events, callback_batch, attempt_count, created_at,
+               updated_at, valid_until) FROM STDIN
+"""
+
+
+def _copy_messages(conn: Connection, rows: Sequence[NewMessage]) -> None:
+    """COPY the rows in the caller's transaction (psycopg's cursor on the same connection)."""
+    queued = Status.QUEUED.value
+    driver = conn.connection.driver_connection
+    assert driver is not None  # an open connection: the caller's transaction holds it
+    with driver.cursor() as cursor, cursor.copy(_COPY_MESSAGES) as copy:
+        for r in rows:
+            created = naive_utc(r.created_at)
+            copy.write_row(
+                (
+                    r.id,
+                    r.account_id,
+                    r.to,
+                    r.sender,
+                    r.body,
+                    r.message_class,
+                    r.encoding,
+                    r.segments,
+                    queued,
+                    r.callback_url,
+                    r.callback_events,
+                    r.callback_batch,
+                    0,
+                    created,
+                    created,
+                    naive_utc(r.valid_until),
+                )
+            )
+
+
 def insert_messages(conn: Connection, rows: Sequence[NewMessage]) -> None:
-    """Insert accepted messages as `queued` (PostgreSQL: one fixed statement over arrays)."""
+    """Insert accepted messages as `queued` (PostgreSQL: one fixed statement over arrays, or a
+    COPY for a large group)."""
     if not rows:
+        return
+    if _postgresql(conn) and len(rows) >= COPY_FROM_ROWS:
+        _copy_messages(conn, rows)
         return
     if _postgresql(conn):
         conn.exec_driver_sql(

@@ -12,6 +12,7 @@ from store import (
     ReceiptRecord,
     ResendPolicy,
     SendOutcome,
+    batch_writes,
     new_id,
 )
 
@@ -283,3 +284,53 @@ def test_read_messages_gives_each_callers_own_messages_with_attempts_and_parts_i
     ]
     assert views[1] is not None and views[1].attempts == ()
     assert store.get_message(acme, sent.id) == shown
+
+
+def test_a_large_group_is_stored_as_given_and_queued(store: MessageStore) -> None:
+    """Past `COPY_FROM_ROWS` PostgreSQL takes the group by COPY: every field must survive it,
+    awkward text included."""
+    account = store.ensure_account("acme", NOW)
+    awkward = 'tab\there, new\nline, back\\slash, \\N, quote " é 日本 🙂'
+    rows = [
+        _message(
+            account,
+            body=awkward if n % 2 else f"hello {n}",
+            callback_url=f"https://example.com/cb?n={n}" if n % 3 else None,
+            callback_events="final" if n % 5 == 0 else "all",
+            callback_batch=n % 7 == 0,
+            created_at=NOW + timedelta(microseconds=n),
+            encoding="ucs2" if n % 2 else "gsm7",
+            segments=1 + n % 3,
+        )
+        for n in range(batch_writes.COPY_FROM_ROWS * 2 + 1)
+    ]
+    store.insert_messages(rows)
+
+    columns = (
+        'id, account_id, "to", sender, body, message_class, encoding, segments, status, '
+        "callback_url, callback_events, callback_batch, attempt_count, created_at, valid_until"
+    )
+    with store.engine.connect() as conn:
+        stored = {r[0]: r for r in conn.exec_driver_sql(f"SELECT {columns} FROM messages")}  # noqa: S608 - fixed text
+    assert len(stored) == len(rows)
+    for r in rows:
+        got = stored[r.id]
+        assert got[1:9] == (r.account_id, r.to, r.sender, r.body, r.message_class, r.encoding,
+                            r.segments, "queued")  # fmt: skip
+        assert (got[9], got[10], bool(got[11]), got[12]) == (
+            r.callback_url,
+            r.callback_events,
+            r.callback_batch,
+            0,
+        )
+        assert _naive(got[13]) == r.created_at.replace(tzinfo=None)
+        assert _naive(got[14]) == r.valid_until.replace(tzinfo=None)
+    assert len(store.claim([r.id for r in rows], NOW)) == len(rows)
+
+
+def _naive(value: object) -> datetime:
+    """A stored timestamp as naive UTC (SQLite hands back text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=None)

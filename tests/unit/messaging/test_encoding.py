@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from messaging import Encoding, decode_gsm7, encode_gsm7, segment
-from messaging.encoding import GSM7_BASIC, GSM7_EXTENSION
+from messaging.encoding import GSM7_BASIC, GSM7_EXTENSION, is_gsm7, text_cost
 
 GSM_TEXT = st.text(
     alphabet=[c for c in GSM7_BASIC if c != "\x1b"] + list(GSM7_EXTENSION), max_size=700
@@ -53,3 +53,18 @@ def test_any_text_parts_join_back(text: str) -> None:
 @given(GSM_TEXT)
 def test_gsm7_encoding_roundtrips(text: str) -> None:
     assert decode_gsm7(encode_gsm7(text)) == text
+
+
+@given(st.one_of(GSM_TEXT, st.text(max_size=300)))
+def test_text_cost_counts_what_the_per_character_costs_sum_to(text: str) -> None:
+    gsm7 = is_gsm7(text)
+    assert gsm7 == all(c in GSM7_BASIC.replace("\x1b", "") or c in GSM7_EXTENSION for c in text)
+    septets = sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+    units = sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+    if gsm7:
+        assert text_cost(text, Encoding.GSM7) == septets
+    assert text_cost(text, Encoding.UCS2) == units
+
+
+def test_a_lone_surrogate_costs_one_code_unit() -> None:
+    assert text_cost("a\ud800b", Encoding.UCS2) == 3
