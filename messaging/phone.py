@@ -49,8 +49,11 @@ def parse_e164(raw: str, field: str = "to") -> PhoneNumber:
 
 # Plain E.164 (what clients send nearly always): "+", a country code, the national number.
 _PLAIN = re.compile(r"\+[1-9][0-9]{5,16}")
-# The number types `is_valid_number` accepts (any of them, after the general description).
+# The number types `is_valid_number` accepts (any of them, after the general description),
+# the ones SMS goes to first: a mobile number is then one match, not ten.
 _TYPES = (
+    "mobile",
+    "fixed_line",
     "premium_rate",
     "toll_free",
     "shared_cost",
@@ -59,8 +62,6 @@ _TYPES = (
     "pager",
     "uan",
     "voicemail",
-    "fixed_line",
-    "mobile",
 )
 Matcher = Callable[[str], bool]
 
