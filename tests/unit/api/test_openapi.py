@@ -47,35 +47,44 @@ class _OtpServices:
 
 
 def _routes(app: web.Application) -> set[tuple[str, str]]:
-    """Every mounted operation but files and those their contract keeps out of the document."""
+    """Every mounted operation but files (the dashboard's scripts)."""
     routes = set()
     for r in app.router.routes():
         if r.method == "HEAD" or r.resource is None or isinstance(r.resource, web.StaticResource):
             continue
-        spec = contract_of(r.handler)
-        assert spec is not None, f"{r.method} {r.resource.canonical} has no contract"
-        if not spec.hidden:
-            routes.add((r.method.lower(), r.resource.canonical))
+        assert contract_of(r.handler) is not None, f"{r.method} {r.resource.canonical}"
+        routes.add((r.method.lower(), r.resource.canonical))
     return routes
 
 
-def test_hidden_operations_are_only_pages_streams_and_metrics(
-    app: web.Application,
-) -> None:
-    hidden = {
-        (r.method, r.resource.canonical)
-        for r in app.router.routes()
-        if r.method != "HEAD"
-        and r.resource is not None
-        and not isinstance(r.resource, web.StaticResource)
-        and (spec := contract_of(r.handler)) is not None
-        and spec.hidden
+def test_the_page_the_stream_and_the_metrics_are_in_the_document(app: web.Application) -> None:
+    paths = openapi_document(app)["paths"]
+    page = paths["/dashboard"]["get"]
+    assert page["security"] == [] and set(page["responses"]["200"]["content"]) == {"text/html"}
+    metrics = paths["/metrics"]["get"]
+    assert metrics["security"] == [{"bearer": []}] and "admin" in metrics["description"]
+    assert set(metrics["responses"]["200"]["content"]) == {"text/plain; version=0.0.4"}
+    assert "admin_required" in str(metrics["responses"]["403"])
+    stream = paths["/v1/stream"]["get"]
+    switching = stream["responses"]["101"]
+    assert "content" not in switching  # a 101 has no body: the frames follow it
+    assert {"Upgrade", "Sec-WebSocket-Accept"} <= set(switching["headers"])
+    assert "websocket_upgrade_required" in str(stream["responses"]["426"])
+    assert set(stream["responses"]["426"]["headers"]) == {"Upgrade", "Connection"}
+    assert [p["name"] for p in stream["parameters"]] == ["feed"]
+    assert "Sec-WebSocket-Protocol: switchboard, <key>" in stream["description"]
+
+
+def test_the_streams_frames_are_schemas_of_the_document(app: web.Application) -> None:
+    document = openapi_document(app)
+    frames = document["paths"]["/v1/stream"]["get"]["responses"]["101"]["x-websocket-frames"]
+    schemas = document["components"]["schemas"]
+    kinds = {
+        schemas[ref["$ref"].rsplit("/", 1)[1]]["properties"]["type"]["const"]
+        for ref in frames["anyOf"]
     }
-    assert {path for _, path in hidden} == {
-        "/dashboard",
-        "/v1/stream",
-        "/metrics",
-    }
+    assert kinds == {"ready", "status", "figures", "campaigns"}
+    assert schemas["StatusEventJson"]["additionalProperties"] is False
 
 
 def test_campaign_routes_are_documented_with_their_wire_types(app: web.Application) -> None:
