@@ -290,7 +290,7 @@ async def _accept(request: web.Request) -> web.WebSocketResponse:
     """The WebSocket of `request`, handshake answered; 426 problem+json when it asks none.
 
     RFC 9110 §15.5.22: a 426 names the protocol to switch to in `Upgrade`. (aiohttp's own
-    refusal would be a bare 400.)
+    refusal, from `prepare`, is a 400 that the problems middleware can only call `http_error`.)
     """
     ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=30)
     if not ws.can_prepare(request).ok:

@@ -15,6 +15,7 @@ from api.openapi import MissingContract, openapi_document
 from api.otp import OtpServices, add_otp_routes
 from api.schemas import SendBody
 from api.services import OPT_OUTS, READ_POOL, READER
+from messaging import parse_e164
 
 
 class _Store:
@@ -142,3 +143,26 @@ def test_a_route_without_a_contract_fails_the_build(app: web.Application) -> Non
     app.router.add_get("/v1/undocumented", undocumented)
     with pytest.raises(MissingContract, match="GET /v1/undocumented"):
         openapi_document(app)
+
+
+def test_every_example_number_in_the_document_is_one_the_api_accepts(
+    app: web.Application,
+) -> None:
+    # the examples are what schemathesis (and a reader) sends first: a refused one tests nothing
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.get("examples", []) if "examples" in node else []:
+                if isinstance(value, str) and value.startswith("+"):
+                    found.append(value)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(openapi_document(app))
+    assert found  # to, number, the route explainer's query
+    for number in found:
+        assert parse_e164(number).e164 == number
