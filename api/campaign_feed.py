@@ -21,10 +21,10 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import orjson
 
+from api.stream_wire import CampaignLiveJson, CampaignsFrame
 from campaigns import RATE_WINDOW, eta_seconds, quiet_hold, rate, shown_state, tally
 from store import CampaignStore, LiveCampaign
 
@@ -39,7 +39,7 @@ def campaign_view(
     now: datetime,
     history: deque[tuple[float, int]],
     opens_at: dict[tuple[str, str], datetime | None],
-) -> dict[str, Any]:
+) -> CampaignLiveJson:
     """One campaign as the dashboard shows it (JSON-ready); `history` holds its earlier
     (monotonic time, done) samples, the newest already appended."""
     counts = tally(live.by_status, live.skipped)
@@ -108,7 +108,7 @@ class CampaignTicker:
         if not self._watchers[account_id]:
             del self._watchers[account_id]
 
-    def frame(self, account_id: str) -> dict[str, Any]:
+    def frame(self, account_id: str) -> CampaignsFrame:
         """One tick of one account: its query, then every live campaign's view."""
         lives = self._store.live(account_id)
         now, at = self._clock(), self._monotonic()

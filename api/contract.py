@@ -45,6 +45,9 @@ class Answer:
     headers: tuple[str, ...] = ()
     content_type: str = "application/json"
     links: tuple[Link, ...] = ()
+    # A WebSocket's 101: the type of the messages that follow (OpenAPI has no words for them;
+    # the document lists their schema under `x-websocket-frames`).
+    frames: Any = None
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,7 @@ class Operation:
     tag: str = "messages"
     problem_bodies: Mapping[int, Any] = field(default_factory=dict)  # status → a richer problem
     idempotent: bool = False  # takes an `Idempotency-Key` header (api/idempotency.py)
-    # Mounted but not in the OpenAPI document (nor fuzzed by schemathesis): pages, the
-    # WebSocket stream, Prometheus text. Declared all the same, so the auth middleware reads
-    # their admin flag.
-    hidden: bool = False
+    description: str = ""  # more than the summary says (a WebSocket's handshake)
 
 
 OPERATIONS: dict[Callable[..., Any], Operation] = {}

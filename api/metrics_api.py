@@ -18,6 +18,7 @@ from metrics.exposition import CONTENT_TYPE
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _observe = http_observer()
+EXPOSITION_MEDIA_TYPE = CONTENT_TYPE.removesuffix("; charset=utf-8")  # the document's key
 _OTP_SENDING = {"start_verification", "resend_verification"}
 
 
@@ -50,10 +51,13 @@ def count_otp_refusal(handler_name: str, code: str) -> None:
 @operation(
     Operation(
         "Prometheus metrics of this API family and the cluster's live gauges",
-        answers={200: Answer("text exposition format", content_type="text/plain")},
+        answers={
+            200: Answer(
+                "Prometheus text exposition format 0.0.4", str, content_type=EXPOSITION_MEDIA_TYPE
+            )
+        },
         admin=True,
         tag="operations",
-        hidden=True,
     )
 )
 async def metrics_endpoint(request: web.Request) -> web.Response:

@@ -40,6 +40,16 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     "RateLimit": {"description": "what is left of it", "schema": {"type": "string"}},
+    "Upgrade": {
+        "description": "the protocol switched (or to switch) to",
+        "schema": {"type": "string", "enum": ["websocket"]},
+    },
+    "Connection": {"description": "`Upgrade`", "schema": {"type": "string"}},
+    "Sec-WebSocket-Accept": {"description": "RFC 6455 §4.2.2", "schema": {"type": "string"}},
+    "Sec-WebSocket-Protocol": {
+        "description": "`switchboard` when the key came as a subprotocol",
+        "schema": {"type": "string"},
+    },
 }
 
 
@@ -115,6 +125,8 @@ def _answer(answer: Answer, schemas: _Schemas) -> dict[str, Any]:
         }
     if answer.headers:
         out["headers"] = {h: _HEADERS[h] for h in answer.headers}
+    if answer.frames is not None:
+        out["x-websocket-frames"] = schemas.ref(answer.frames, "serialization")
     if answer.links:
         out["links"] = {
             link.name: {
@@ -141,6 +153,8 @@ def _problem(status: int, codes: tuple[str, ...], richer: Any, schemas: _Schemas
         out["headers"] = {"Retry-After": _HEADERS["Retry-After"]}
     if status == 429:
         out["headers"] |= {h: _HEADERS[h] for h in ("RateLimit-Policy", "RateLimit")}
+    if status == 426:  # RFC 9110 §15.5.22: the protocol to upgrade to
+        out["headers"] = {h: _HEADERS[h] for h in ("Upgrade", "Connection")}
     return out
 
 
@@ -161,8 +175,11 @@ def _operation(path: str, method: str, spec: Operation, schemas: _Schemas) -> di
         "responses": responses,
         "security": [] if spec.public else [{"bearer": []}],
     }
-    if spec.admin:
-        out["description"] = "Needs an admin API key."
+    description = " ".join(
+        part for part in ("Needs an admin API key." if spec.admin else "", spec.description) if part
+    )
+    if description:
+        out["description"] = description
     if spec.body is not None:
         out["requestBody"] = {
             "required": True,
@@ -188,8 +205,6 @@ def openapi_document(app: web.Application) -> dict[str, Any]:
         spec = contract_of(route.handler)
         if spec is None:
             raise MissingContract(f"{route.method} {path}: its handler declares no Operation")
-        if spec.hidden:
-            continue
         paths.setdefault(path, {})[route.method.lower()] = _operation(
             path, route.method, spec, schemas
         )

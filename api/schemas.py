@@ -35,7 +35,9 @@ MAX_BODY_CHARS = 1600  # 10 GSM-7 segments or about 24 UCS-2 segments; longer is
 MAX_SEGMENTS = 10
 MAX_URL_CHARS = 2048
 MAX_BATCH_ITEMS = 1000
-EXAMPLE_NUMBER = "+447700900123"  # a UK number reserved for drama (Ofcom): valid, never anyone's
+# NANP 555-0100..0199 are kept for fiction (NANPA): valid, never anyone's. (The UK drama range,
+# +447700900xxx, is not valid to phonenumbers: the example the document showed was refused 422.)
+EXAMPLE_NUMBER = "+12025550123"
 MIN_VALIDITY, MAX_VALIDITY = 60, 72 * 3600
 
 SendBody = TypedDict(

@@ -30,10 +30,11 @@ from aiohttp import WSMsgType, web
 
 from api.campaign_feed import CampaignTicker
 from api.campaigns_api import CAMPAIGNS
-from api.contract import Answer, Operation, operation
+from api.contract import Answer, Operation, Param, operation
 from api.problems import ApiProblem
 from api.services import OWNER, SERVICES
-from messaging import CHANNEL_PREFIX, channel_for, decode_events
+from api.stream_wire import ReadyFrame, StatusFrame, StreamFrame
+from messaging import CHANNEL_PREFIX, InvalidInput, channel_for, decode_events
 from store import KeyOwner
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,11 @@ class StreamHub:
             except (ValueError, KeyError, TypeError):
                 log.warning("status stream: malformed message on %s dropped", channel)
                 continue
-            frame = orjson.dumps({"type": "status", "events": [vars(e) for e in events]})
+            status: StatusFrame = {
+                "type": "status",
+                "events": [{"id": e.id, "status": e.status, "at": e.at} for e in events],
+            }
+            frame = orjson.dumps(status)
             for queue in list(self._clients.get(account_id, ())):
                 try:
                     queue.put_nowait(frame)
@@ -183,20 +188,48 @@ async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
         await ws.send_str(frame.decode())
 
 
+FEEDS = ("campaigns", "operator")
+
+
 @operation(
     Operation(
         "Live status events of your own messages (WebSocket; ?feed=campaigns: your campaigns'"
         " progress; an admin key may ask ?feed=operator)",
-        answers={101: Answer("switching to the WebSocket protocol")},
-        problems={403: ("admin_required",)},
+        answers={
+            101: Answer(
+                "switching to the WebSocket protocol (RFC 6455); then one JSON text message per"
+                " frame, schemas under `x-websocket-frames`",
+                headers=("Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol"),
+                frames=StreamFrame,
+            )
+        },
+        problems={
+            403: ("admin_required",),
+            404: ("not_found",),  # this API runs without Redis (or without that feed)
+            426: ("websocket_upgrade_required",),
+        },
+        query=(
+            Param(
+                "feed",
+                {"type": "string", "enum": list(FEEDS)},
+                "none: your messages' status events; `campaigns`: your campaigns' progress;"
+                " `operator` (admin key): the cluster's figures and your campaigns",
+            ),
+        ),
         tag="operations",
-        hidden=True,
+        description="A WebSocket handshake (RFC 6455 §4): send `Connection: Upgrade`, "
+        "`Upgrade: websocket`, `Sec-WebSocket-Key` and `Sec-WebSocket-Version: 13`. A browser, "
+        "which cannot set `Authorization` on a WebSocket, may offer the key as the second "
+        "subprotocol instead: `Sec-WebSocket-Protocol: switchboard, <key>` (answered "
+        "`switchboard`). Without the upgrade the answer is 426.",
     )
 )
 async def stream(request: web.Request) -> web.WebSocketResponse:
     """GET /v1/stream: this account's status events; `?feed=operator` (admin): live figures."""
     owner: KeyOwner = request[OWNER]
     feed = request.query.get("feed")
+    if feed is not None and feed not in FEEDS:
+        raise InvalidInput("feed", f"feed must be one of {', '.join(FEEDS)} (or absent)")
     if feed == "campaigns":
         return await _campaign_stream(request, owner)
     operator = feed == "operator"
@@ -206,8 +239,7 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
         raise ApiProblem(404, "not_found", "Not found", "no operator feed on this API")
     if not operator and HUB not in request.app:
         raise ApiProblem(404, "not_found", "Not found", "no status stream on this API (no Redis)")
-    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=30)
-    await ws.prepare(request)
+    ws = await _accept(request)
     if operator:
         ticker = request.app[TICKER]
         figures = ticker.watch()
@@ -227,7 +259,8 @@ async def stream(request: web.Request) -> web.WebSocketResponse:
         return ws
     hub = request.app[HUB]
     queue = await hub.join(owner.account_id)
-    await ws.send_str(orjson.dumps({"type": "ready", "account": owner.account_name}).decode())
+    ready: ReadyFrame = {"type": "ready", "account": owner.account_name}
+    await ws.send_str(orjson.dumps(ready).decode())
     pump = asyncio.ensure_future(_pump(ws, queue))
     try:
         await _until_closed(ws)
@@ -242,8 +275,7 @@ async def _campaign_stream(request: web.Request, owner: KeyOwner) -> web.WebSock
     if CAMPAIGN_TICKER not in request.app:
         raise ApiProblem(404, "not_found", "Not found", "no campaign feed on this API")
     ticker = request.app[CAMPAIGN_TICKER]
-    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=30)
-    await ws.prepare(request)
+    ws = await _accept(request)
     progress = ticker.watch(owner.account_id)
     pump = asyncio.ensure_future(_pump(ws, progress))
     try:
@@ -251,6 +283,25 @@ async def _campaign_stream(request: web.Request, owner: KeyOwner) -> web.WebSock
     finally:
         pump.cancel()
         ticker.unwatch(owner.account_id, progress)
+    return ws
+
+
+async def _accept(request: web.Request) -> web.WebSocketResponse:
+    """The WebSocket of `request`, handshake answered; 426 problem+json when it asks none.
+
+    RFC 9110 §15.5.22: a 426 names the protocol to switch to in `Upgrade`. (aiohttp's own
+    refusal, from `prepare`, is a 400 that the problems middleware can only call `http_error`.)
+    """
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), heartbeat=30)
+    if not ws.can_prepare(request).ok:
+        raise ApiProblem(
+            426,
+            "websocket_upgrade_required",
+            "Upgrade required",
+            "this is a WebSocket endpoint: send a WebSocket handshake (RFC 6455 §4.1)",
+            headers={"Upgrade": "websocket", "Connection": "Upgrade"},
+        )
+    await ws.prepare(request)
     return ws
 
 
@@ -263,10 +314,9 @@ async def _until_closed(ws: web.WebSocketResponse) -> None:
 @operation(
     Operation(
         "The operator dashboard page (it asks for an admin key itself)",
-        answers={200: Answer("the page", content_type="text/html")},
+        answers={200: Answer("the page", str, content_type="text/html")},
         public=True,
         tag="operations",
-        hidden=True,
     )
 )
 async def dashboard(_request: web.Request) -> web.FileResponse:

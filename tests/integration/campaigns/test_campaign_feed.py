@@ -87,3 +87,23 @@ def test_the_live_view_of_every_campaign_is_one_query(store: MessageStore) -> No
         c.by_status == {"scheduled": 2} and sum(c.scheduled_by_zone.values()) == 2 for c in live
     )
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+
+
+def test_the_stream_without_a_websocket_handshake_is_426_and_an_unknown_feed_422(
+    store: MessageStore,
+) -> None:
+    answers: dict[str, Any] = {}
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        # When a plain GET (no Upgrade) asks for the campaign feed, and another an unknown feed
+        plain = await client.get("/v1/stream?feed=campaigns", headers=_auth(key))
+        answers["plain"] = (plain.status, plain.headers.get("Upgrade"), await plain.json())
+        unknown = await client.get("/v1/stream?feed=everything", headers=_auth(key))
+        answers["unknown"] = (unknown.status, await unknown.json())
+
+    run(store, RecordingOutbox(), scenario)
+    # Then problem+json names what is wrong, and a 426 names the protocol (RFC 9110 §15.5.22)
+    status, upgrade, body = answers["plain"]
+    assert (status, upgrade, body["code"]) == (426, "websocket", "websocket_upgrade_required")
+    status, body = answers["unknown"]
+    assert (status, body["code"], body["field"]) == (422, "invalid_input", "feed")

@@ -15,6 +15,7 @@ from api.openapi import MissingContract, openapi_document
 from api.otp import OtpServices, add_otp_routes
 from api.schemas import SendBody
 from api.services import OPT_OUTS, READ_POOL, READER
+from messaging import parse_e164
 
 
 class _Store:
@@ -47,35 +48,44 @@ class _OtpServices:
 
 
 def _routes(app: web.Application) -> set[tuple[str, str]]:
-    """Every mounted operation but files and those their contract keeps out of the document."""
+    """Every mounted operation but files (the dashboard's scripts)."""
     routes = set()
     for r in app.router.routes():
         if r.method == "HEAD" or r.resource is None or isinstance(r.resource, web.StaticResource):
             continue
-        spec = contract_of(r.handler)
-        assert spec is not None, f"{r.method} {r.resource.canonical} has no contract"
-        if not spec.hidden:
-            routes.add((r.method.lower(), r.resource.canonical))
+        assert contract_of(r.handler) is not None, f"{r.method} {r.resource.canonical}"
+        routes.add((r.method.lower(), r.resource.canonical))
     return routes
 
 
-def test_hidden_operations_are_only_pages_streams_and_metrics(
-    app: web.Application,
-) -> None:
-    hidden = {
-        (r.method, r.resource.canonical)
-        for r in app.router.routes()
-        if r.method != "HEAD"
-        and r.resource is not None
-        and not isinstance(r.resource, web.StaticResource)
-        and (spec := contract_of(r.handler)) is not None
-        and spec.hidden
+def test_the_page_the_stream_and_the_metrics_are_in_the_document(app: web.Application) -> None:
+    paths = openapi_document(app)["paths"]
+    page = paths["/dashboard"]["get"]
+    assert page["security"] == [] and set(page["responses"]["200"]["content"]) == {"text/html"}
+    metrics = paths["/metrics"]["get"]
+    assert metrics["security"] == [{"bearer": []}] and "admin" in metrics["description"]
+    assert set(metrics["responses"]["200"]["content"]) == {"text/plain; version=0.0.4"}
+    assert "admin_required" in str(metrics["responses"]["403"])
+    stream = paths["/v1/stream"]["get"]
+    switching = stream["responses"]["101"]
+    assert "content" not in switching  # a 101 has no body: the frames follow it
+    assert {"Upgrade", "Sec-WebSocket-Accept"} <= set(switching["headers"])
+    assert "websocket_upgrade_required" in str(stream["responses"]["426"])
+    assert set(stream["responses"]["426"]["headers"]) == {"Upgrade", "Connection"}
+    assert [p["name"] for p in stream["parameters"]] == ["feed"]
+    assert "Sec-WebSocket-Protocol: switchboard, <key>" in stream["description"]
+
+
+def test_the_streams_frames_are_schemas_of_the_document(app: web.Application) -> None:
+    document = openapi_document(app)
+    frames = document["paths"]["/v1/stream"]["get"]["responses"]["101"]["x-websocket-frames"]
+    schemas = document["components"]["schemas"]
+    kinds = {
+        schemas[ref["$ref"].rsplit("/", 1)[1]]["properties"]["type"]["const"]
+        for ref in frames["anyOf"]
     }
-    assert {path for _, path in hidden} == {
-        "/dashboard",
-        "/v1/stream",
-        "/metrics",
-    }
+    assert kinds == {"ready", "status", "figures", "campaigns"}
+    assert schemas["StatusEventJson"]["additionalProperties"] is False
 
 
 def test_campaign_routes_are_documented_with_their_wire_types(app: web.Application) -> None:
@@ -133,3 +143,26 @@ def test_a_route_without_a_contract_fails_the_build(app: web.Application) -> Non
     app.router.add_get("/v1/undocumented", undocumented)
     with pytest.raises(MissingContract, match="GET /v1/undocumented"):
         openapi_document(app)
+
+
+def test_every_example_number_in_the_document_is_one_the_api_accepts(
+    app: web.Application,
+) -> None:
+    # the examples are what schemathesis (and a reader) sends first: a refused one tests nothing
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.get("examples", []) if "examples" in node else []:
+                if isinstance(value, str) and value.startswith("+"):
+                    found.append(value)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(openapi_document(app))
+    assert found  # to, number, the route explainer's query
+    for number in found:
+        assert parse_e164(number).e164 == number

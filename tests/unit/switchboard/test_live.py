@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
+from api.stream_wire import FiguresFrame
 from metrics.exposition import SampleKey
 from switchboard.live import CarrierLive, Figures, Live, quantile
 
@@ -52,6 +54,9 @@ def test_rates_are_differences_between_ticks_and_p99_is_over_the_window(tmp_path
     assert alpha["delivery_ratio"] == pytest.approx(0.9)
     assert (second["backlog"], second["queues"]) == (7, {"otp": 3})
     assert second["otp_p99_ms"] == pytest.approx(50.0)
+    # both are the frame the OpenAPI document lists for /v1/stream (closed objects: no key more)
+    frame = TypeAdapter(FiguresFrame)
+    assert frame.validate_python(first) == first and frame.validate_python(second) == second
 
 
 @pytest.mark.parametrize(
