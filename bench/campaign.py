@@ -160,6 +160,11 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.stop()
+    print_figures(figures)
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    """One line per figure on stderr, then all of them as one JSON line on stdout."""
     for key, value in figures.items():
         print(f"{key:32s} {value}", file=sys.stderr)
     print(json.dumps(figures))
