@@ -31,8 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.campaign import campaign_stack  # noqa: E402
-from bench.e2e import write_configs  # noqa: E402
+from bench.campaign import campaign_configs, campaign_stack  # noqa: E402
 from switchboard.embedded import start_postgres  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 
@@ -57,9 +56,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="switchboard-campaign-stack-") as tmp:
             directory = Path(tmp)
-            routes_file, simulator_file = write_configs(
-                settings, directory, args.carrier_mps, 10, 100
-            )
+            routes_file, simulator_file = campaign_configs(settings, directory, args.carrier_mps)
             stack = campaign_stack(
                 directory,
                 routes_file,
