@@ -50,11 +50,12 @@ class InboundActions:
     """What a stored MO sets off, in its own transaction (the operator's rules, as callables).
 
     `inbound_url`: the owning account's webhook (account name → URL or None); each MO to it
-    writes an outbox event. The account's own settings (`store.account_settings`, set over
-    the API) override both callables' answers for its MOs. `reply`: the automatic reply an MO gets; a reply is a
+    writes an outbox event. `reply`: the automatic reply an MO gets; a reply is a
     `transactional` message from the MO's destination to its sender, written `queued`, at
     most one of a kind per (destination, sender) per `reply_every`; the auto-reply is never
     sent to a number on the account's opt-out list (HELP and the STOP confirmation are).
+    The account's own settings (`store.account_settings`, set over the API) override both
+    callables' answers for its MOs.
     """
 
     inbound_url: Callable[[str], str | None] = lambda _name: None
