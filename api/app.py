@@ -20,6 +20,7 @@ from api.accept import (
     new_row,
     opted_out,
 )
+from api.account_settings import add_account_settings_routes
 from api.batch import send_batch
 from api.campaigns_api import add_campaign_routes
 from api.contract import Answer, Link, Operation, contract_of, operation
@@ -231,6 +232,7 @@ def make_app(services: ApiServices) -> web.Application:
     app.router.add_get("/v1/opt-outs", list_opt_outs)
     app.router.add_post("/v1/opt-outs", add_opt_out)
     app.router.add_delete("/v1/opt-outs/{number}", remove_opt_out)
+    add_account_settings_routes(app)  # GET/PUT /v1/account/settings
     app.router.add_get("/v1/routes/explain", explain_route)
     app.router.add_get("/v1/pricing", pricing)
     app.router.add_get("/health", health)

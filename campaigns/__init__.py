@@ -18,7 +18,13 @@ from campaigns.errors import (
     TemplateInvalid,
     TemplateUnknownVariable,
 )
-from campaigns.pacing import CarrierCapacity, fair_share, rate_allowance, slice_budget
+from campaigns.pacing import (
+    CarrierCapacity,
+    advance_mark,
+    fair_share,
+    rate_allowance,
+    slice_budget,
+)
 from campaigns.progress import (
     NO_HOLD,
     RATE_WINDOW,
@@ -66,6 +72,7 @@ __all__ = [
     "Template",
     "TemplateInvalid",
     "TemplateUnknownVariable",
+    "advance_mark",
     "eta_seconds",
     "fair_share",
     "is_open",

@@ -12,11 +12,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from campaigns.errors import AudienceMissingTo
 from campaigns.template import Template
 from campaigns.windows import zone_key
-from messaging import Encoding, InvalidNumber, MissingVariable, parse_e164, segment
+from messaging import Encoding, InvalidNumber, parse_e164, segment
 
 TO_COLUMN = "to"
 MAX_SEGMENTS = 10  # as POST /v1/messages allows
@@ -48,9 +49,9 @@ class SkipReason(StrEnum):
     OPTED_OUT = "opted_out"
 
 
-@dataclass(frozen=True)
-class ScheduledRow:
-    """One recipient's message, rendered."""
+class ScheduledRow(NamedTuple):
+    """One recipient's message, rendered (a tuple: a million of them are made per upload, and
+    the store writes them as they are)."""
 
     line: int
     to: str
@@ -92,32 +93,38 @@ class AudienceRules:
         template.check_known(self.columns)
         self.template = template
         self._to = self.columns.index(TO_COLUMN)
-        self._used = [(i, n) for i, n in enumerate(self.columns) if n in template.fields]
+        self._width = len(self.columns)
+        # the column of each template field, in the template's order (`Template.fill`)
+        self._used = tuple((self.columns.index(n), n) for n in template.fields)
 
     def row(self, line: int, fields: Sequence[str]) -> ScheduledRow | SkippedRow:
-        """One row (`line` is its line number in the file, the header being line 1)."""
-        raw_to = fields[self._to].strip() if len(fields) > self._to else ""
-        if len(fields) != len(self.columns):
+        """One row (`line` is its line number in the file, the header being line 1).
+
+        The per-recipient path of a million-row upload: no dict, the template filled
+        positionally, segments counted by `segments_of`'s ASCII shortcut, zones cached.
+        """
+        if len(fields) != self._width:
+            raw_to = fields[self._to].strip() if len(fields) > self._to else ""
             return SkippedRow(
                 line,
                 raw_to,
                 SkipReason.BAD_ROW,
-                f"{len(fields)} fields where the header has {len(self.columns)}",
+                f"{len(fields)} fields where the header has {self._width}",
             )
+        raw_to = fields[self._to].strip()
         try:
             to = parse_e164(raw_to).e164
         except InvalidNumber as error:
             return SkippedRow(line, raw_to[:32], SkipReason.INVALID_NUMBER, error.reason)
-        values = {name: fields[i].strip() for i, name in self._used}
-        if any(len(v) > MAX_FIELD_CHARS for v in values.values()):
-            return SkippedRow(line, to, SkipReason.BAD_ROW, "a field is too long")
-        try:
-            body = self.template.render(values)
-        except MissingVariable as missing:
-            return SkippedRow(line, to, SkipReason.MISSING_VARIABLE, f"no value for {missing.name}")
-        segmentation = segment(body)
-        if segmentation.segments > MAX_SEGMENTS:
-            return SkippedRow(line, to, SkipReason.TOO_LONG, f"{segmentation.segments} segments")
-        return ScheduledRow(
-            line, to, body, segmentation.encoding.value, segmentation.segments, zone_key(to)
-        )
+        values = [fields[i].strip() for i, _ in self._used]
+        for value in values:
+            if len(value) > MAX_FIELD_CHARS:
+                return SkippedRow(line, to, SkipReason.BAD_ROW, "a field is too long")
+        if not all(values):
+            name = next(n for (_, n), v in zip(self._used, values, strict=True) if not v)
+            return SkippedRow(line, to, SkipReason.MISSING_VARIABLE, f"no value for {name}")
+        body = self.template.fill(values)
+        encoding, segments = segments_of(body)
+        if segments > MAX_SEGMENTS:
+            return SkippedRow(line, to, SkipReason.TOO_LONG, f"{segments} segments")
+        return ScheduledRow(line, to, body, encoding, segments, zone_key(to))

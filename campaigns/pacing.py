@@ -13,9 +13,10 @@ again among the others.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -38,18 +39,49 @@ def slice_budget(capacities: Mapping[str, CarrierCapacity], backlog: int, lookah
     return max(0, int(target) - backlog)
 
 
+def _paced_from(
+    max_rate: float, mark: datetime | None, now: datetime, slice_seconds: float
+) -> datetime:
+    """Where a campaign's pace counts from: its mark, but no earlier than two slices (or two
+    messages' worth, for a rate under one a slice) ago — a late sweep catches up a little, an
+    idle or paused campaign stores up no burst."""
+    if mark is None:
+        return now - timedelta(seconds=slice_seconds)
+    earliest = now - timedelta(seconds=max(2 * slice_seconds, 2 / max_rate))
+    return min(max(mark, earliest), now)
+
+
 def rate_allowance(
-    max_rate: float | None, last_release: datetime | None, now: datetime, slice_seconds: float
+    max_rate: float | None, mark: datetime | None, now: datetime, slice_seconds: float
 ) -> int | None:
     """Messages a campaign with `max_rate` (per second) may release now; None when unbounded.
 
-    The time since its last release is counted up to two slices, so a late sweep catches up a
-    little but an idle campaign does not store up a burst.
+    `mark` is the campaign's pace mark (`advance_mark`): the time up to which what it released
+    so far has used its rate. The allowance is the whole messages the rate gives from there to
+    now; the fraction left over stays behind the mark for the next slice, so a rate of 2.5/s
+    over 1 s slices releases 2, 3, 2, 3… and 0.5/s one every other slice — never rounded away.
     """
     if max_rate is None:
         return None
-    elapsed = slice_seconds if last_release is None else (now - last_release).total_seconds()
-    return max(0, int(max_rate * min(max(elapsed, 0.0), 2 * slice_seconds)))
+    elapsed = (now - _paced_from(max_rate, mark, now, slice_seconds)).total_seconds()
+    return max(0, math.floor(max_rate * elapsed + 1e-9))
+
+
+def advance_mark(
+    max_rate: float | None,
+    mark: datetime | None,
+    released: int,
+    now: datetime,
+    slice_seconds: float,
+) -> datetime:
+    """The pace mark after a slice released `released` messages: moved on by the time they use
+    at `max_rate`, not to `now` — a slice that released less than its allowance (a full
+    marketing queue, the fair share, quiet hours) leaves the difference to the next slices (up
+    to two slices' worth), so the rate holds over time. No max rate: `now`."""
+    if max_rate is None:
+        return now
+    start = _paced_from(max_rate, mark, now, slice_seconds)
+    return min(now, start + timedelta(seconds=released / max_rate))
 
 
 def fair_share(budget: int, demands: Mapping[str, int]) -> dict[str, int]:

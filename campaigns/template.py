@@ -10,8 +10,9 @@ for the campaign.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from campaigns.errors import TemplateInvalid, TemplateUnknownVariable
@@ -70,6 +71,23 @@ class Template:
         unknown = tuple(n for n in self.fields if n not in known)
         if unknown:
             raise TemplateUnknownVariable(unknown, known)
+
+    @functools.cached_property
+    def _format(self) -> str:
+        """The template as one `str.format` string, `{i}` for the i-th of `fields` (the
+        literals' braces doubled): compiled once, so a recipient costs one `format` call."""
+        index = {name: i for i, name in enumerate(self.fields)}
+        out: list[str] = []
+        for literal, name in self.pieces:
+            out.append(literal.replace("{", "{{").replace("}", "}}"))
+            if name is not None:
+                out.append(f"{{{index[name]}}}")
+        return "".join(out)
+
+    def fill(self, values: Sequence[str]) -> str:
+        """The text for one recipient from its values in the order of `fields`, each already
+        checked non-empty (the audience's fast path; `render` checks and names the missing)."""
+        return self._format.format(*values)
 
     def render(self, values: Mapping[str, str]) -> str:
         """The text for one recipient.

@@ -85,6 +85,13 @@ OTP_CHECKS = Counter(
     ("result",),
     registry=None,
 )
+INBOUND_REPLIES = Counter(
+    "switchboard_inbound_replies_total",
+    "Automatic replies to MOs (HELP, STOP/START confirmations, auto-reply) by result: queued,"
+    " or throttled (one of its kind went to the subscriber within `[replies] every_minutes`)",
+    ("result",),
+    registry=None,
+)
 OTP_LATENCY = Histogram(
     "switchboard_otp_latency_seconds",
     "An OTP message accepted by the API → accepted by a carrier, by carrier",
@@ -105,6 +112,7 @@ ALL = (
     OTP_STARTED,
     OTP_CHECKS,
     OTP_LATENCY,
+    INBOUND_REPLIES,
 )
 
 _children: dict[tuple[int, tuple[str, ...]], Any] = {}
@@ -168,6 +176,13 @@ def count_callbacks(delivered: int, retried: int, gave_up: int) -> None:
     for result, n in (("delivered", delivered), ("retried", retried), ("gave_up", gave_up)):
         if n:
             child(CALLBACKS, result).inc(n)
+
+
+def count_replies(queued: int, throttled: int) -> None:
+    """Add one MO batch's automatic replies: queued, and suppressed by the throttle."""
+    for result, n in (("queued", queued), ("throttled", throttled)):
+        if n:
+            child(INBOUND_REPLIES, result).inc(n)
 
 
 def count_otp(metric: Counter, result: str) -> None:

@@ -1,6 +1,11 @@
 """Persistence: SQLAlchemy 2 models, the message repository, Alembic migrations."""
 
 from messaging import ResendPolicy  # re-exported: its callers built it from store before
+from store.account_settings import (
+    REPLY_KINDS,
+    AccountSettings,
+    AccountSettingsStore,
+)
 from store.callback_outbox import CALLBACK_HANDOFF_GRACE, CallbackOutbox
 from store.campaign_audience import AudienceLoad
 from store.campaign_records import (
@@ -58,7 +63,10 @@ from store.signing import ROTATION_GRACE, SigningSecrets
 __all__ = [
     "CALLBACK_HANDOFF_GRACE",
     "IDEMPOTENCY_TTL",
+    "REPLY_KINDS",
     "ROTATION_GRACE",
+    "AccountSettings",
+    "AccountSettingsStore",
     "AttemptResult",
     "AttemptView",
     "AudienceLoad",

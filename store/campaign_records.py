@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,10 @@ class CampaignRecord:
     finished_at: datetime | None
 
 
-@dataclass(frozen=True)
-class AudienceMessage:
-    """One recipient's rendered message, as the audience load writes it."""
+class AudienceMessage(NamedTuple):
+    """One recipient's rendered message, as the audience load writes it (a tuple: the load
+    takes any tuple of this shape, e.g. `campaigns.ScheduledRow`, and gives it its id)."""
 
-    id: str
     line: int
     to: str
     body: str

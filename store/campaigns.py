@@ -176,11 +176,17 @@ class CampaignStore:
             )
 
     def release(
-        self, campaign_id: str, zones: Sequence[str], limit: int, now: datetime
+        self,
+        campaign_id: str,
+        zones: Sequence[str],
+        limit: int,
+        now: datetime,
+        mark_after: Callable[[int], datetime] | None = None,
     ) -> Released:
         """Make up to `limit` scheduled messages of the campaign whose zone is in `zones`
         `queued` (opted-out recipients `rejected` instead), if the campaign still runs; mark
-        it `completed` when nothing is left scheduled."""
+        it `completed` when nothing is left scheduled. `last_release_at` becomes
+        `mark_after(messages queued)` (the pace mark, `campaigns.advance_mark`), or `now`."""
         with self.engine.begin() as conn:
             campaign = self._locked(conn, campaign_id)
             if campaign is None or campaign.state != RUNNING:
@@ -225,7 +231,7 @@ class CampaignStore:
                     )
                 )
             values: dict[str, Any] = {
-                "last_release_at": now,
+                "last_release_at": now if mark_after is None else mark_after(len(queued)),
                 "released": Campaign.released + len(picked),
             }
             completed = False

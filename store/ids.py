@@ -9,3 +9,11 @@ import time
 def new_id() -> str:
     """32 hex chars: 48-bit millisecond timestamp + 80 random bits (UUIDv7-like ordering)."""
     return f"{int(time.time() * 1000):012x}{secrets.token_hex(10)}"
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` ids as `new_id` makes them, with one clock read and one draw of randomness (an
+    audience load names a million rows; `secrets.token_hex` a row is ~1 µs of its budget)."""
+    stamp = f"{int(time.time() * 1000):012x}"
+    random_hex = secrets.token_hex(10 * count)
+    return [stamp + random_hex[i : i + 20] for i in range(0, 20 * count, 20)]

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 
 from messaging import CallbackEvent, ConcatRef, InboundEvent, MessageClass, reassemble, segment
+from store.account_settings import NOT_SET, AccountSettings, settings_of
 from store.batch_writes import insert_messages
 from store.callback_outbox import CALLBACK_HANDOFF_GRACE
 from store.ids import new_id
@@ -53,6 +54,8 @@ class InboundActions:
     `transactional` message from the MO's destination to its sender, written `queued`, at
     most one of a kind per (destination, sender) per `reply_every`; the auto-reply is never
     sent to a number on the account's opt-out list (HELP and the STOP confirmation are).
+    The account's own settings (`store.account_settings`, set over the API) override both
+    callables' answers for its MOs.
     """
 
     inbound_url: Callable[[str], str | None] = lambda _name: None
@@ -293,17 +296,19 @@ def _follow_up(
     events: list[PendingCallback] = []
     replies: list[NewMessage] = []
     throttled = 0
+    own = settings_of(conn, {str(r["account_id"]) for r in rows if r["account_id"]})
     for row in rows:
         account_id = row["account_id"]
         name = owners[str(row["destination"])]
         if not isinstance(account_id, str) or name is None:
             continue
         mo = _row_mo(row, name)
-        url = actions.inbound_url(name)
+        settings = own.get(account_id, NOT_SET)
+        url = settings.inbound_url or actions.inbound_url(name)
         if url is not None:
             events.append(_add_inbound_event(conn, mo, account_id, url))
         keyword = row["keyword"] if isinstance(row["keyword"], str) else None
-        reply = actions.reply(name, mo.recipient, keyword)
+        reply = _reply(settings, actions.reply(name, mo.recipient, keyword), keyword)
         if reply is None or not _E164.match(mo.sender):
             continue  # nothing to say, or nobody to say it to (an alphanumeric sender)
         kind, text = reply
@@ -331,6 +336,18 @@ def _follow_up(
     if replies:
         insert_messages(conn, replies)
     return _FollowUp(tuple(events), tuple(r.id for r in replies), throttled)
+
+
+def _reply(
+    settings: AccountSettings, operator: tuple[str, str] | None, keyword: str | None
+) -> tuple[str, str] | None:
+    """The reply an MO gets: the account's own text for its kind when it set one (an empty
+    one: no reply), else the routes file's (`operator`)."""
+    kind = WEBHOOK_KEYWORD.get(keyword or "", "auto")  # the keyword's reply kind
+    text = settings.reply(kind)
+    if text is None:
+        return operator
+    return (kind, text) if text else None
 
 
 def _row_mo(row: dict[str, object], account: str) -> InboundEvent:

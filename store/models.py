@@ -293,6 +293,21 @@ class InboundReply(Base):
     replied_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AccountSetting(Base):
+    """An account's own inbound settings (migration 0017): its `inbound_url` and reply texts.
+    NULL: not set, the routes file's value applies; an empty reply text turns that reply off."""
+
+    __tablename__ = "account_settings"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    inbound_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_help: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_stop: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_start: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_auto: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class InboundPart(Base):
     """One part of a concatenated MO, kept until all its parts are here (any bind, any order)."""
 

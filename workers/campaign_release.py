@@ -4,8 +4,10 @@ Run by the elected sweeper on each sweep (`workers.sweeping.sweep_once`), so sch
 quiet-hour deferrals and pacing live in the database — never as Celery ETAs, which a broker
 loses or replays past its visibility timeout. Each slice: the marketing backlog is topped up
 to what the carriers can send in `lookahead` seconds (`campaigns.slice_budget`), shared
-fairly between running campaigns (`campaigns.fair_share`) within each one's max rate; each
-campaign releases only recipients whose local window is open now (`campaigns.is_open`).
+fairly between running campaigns (`campaigns.fair_share`) within each one's max rate (paced
+from a mark that moves by what was released, `campaigns.advance_mark`, so rounding and short
+slices do not lose rate); each campaign releases only recipients whose local window is open
+now (`campaigns.is_open`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -22,6 +25,7 @@ from sqlalchemy import Engine
 from campaigns import (
     CarrierCapacity,
     SendWindow,
+    advance_mark,
     fair_share,
     is_open,
     rate_allowance,
@@ -93,7 +97,15 @@ def release_slice(
     shares = fair_share(budget, demands)
     queued = opted_out = completed = 0
     for c in running:
-        released = store.release(c.id, zones[c.id], shares[c.id], now)
+        released = store.release(
+            c.id,
+            zones[c.id],
+            shares[c.id],
+            now,
+            partial(
+                advance_mark, c.max_rate, c.last_release_at, now=now, slice_seconds=slice_seconds
+            ),
+        )
         if released.queued:
             outbox.enqueue(MessageClass.MARKETING.value, list(released.queued))
         queued += len(released.queued)

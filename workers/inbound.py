@@ -23,6 +23,7 @@ from inbound import (
     ReplyRules,
     subscriber_number,
 )
+from metrics import count_replies
 from routing import InboundSpec
 from store import InboundActions, InboundRecord, InboundWriteResult, MessageStore
 from workers.handoff import DurableForwarder
@@ -113,6 +114,7 @@ def inbound_writer(
             result = store.write_inbound(records, owner, classify)
         else:
             result = store.write_inbound(records, owner, classify, actions())
+        count_replies(len(result.replies), result.throttled)  # metrics, per batch
         if after is not None:
             after(result)
         return 0

@@ -80,6 +80,17 @@ CASES += [
     Case("POST", "/v1/keys/{id}/rotate", "/v1/keys/{key}/rotate", 403, "admin_required"),
 ]
 CASES.append(Case("POST", "/v1/webhook-secret", "/v1/webhook-secret", 201))
+ACME_INBOUND_URL = "https://93.184.216.34/acme-mo"
+CASES += [  # other's own settings: acme's neither shown nor changed
+    Case("GET", "/v1/account/settings", "/v1/account/settings", 200),
+    Case(
+        "PUT",
+        "/v1/account/settings",
+        "/v1/account/settings",
+        200,
+        body={"inbound_url": "https://93.184.216.34/other-mo", "replies": {"help": "Other"}},
+    ),
+]
 CAMPAIGN = {"template": "Hi {{first_name}}", "from": "Acme"}
 CASES += [
     Case("POST", "/v1/campaigns", "/v1/campaigns", 201, body=CAMPAIGN),  # its own campaign
@@ -126,6 +137,9 @@ async def _acme_owns(client: TestClient[Any, Any], h: Harness) -> dict[str, str]
     assert signing.status == 201
     campaign = await client.post("/v1/campaigns", json=CAMPAIGN, headers=_auth(h.key))
     assert campaign.status == 201, await campaign.text()
+    settings = {"inbound_url": ACME_INBOUND_URL, "replies": {"help": "Acme's help"}}
+    put = await client.put("/v1/account/settings", json=settings, headers=_auth(h.key))
+    assert put.status == 200, await put.text()
     h.messages.write_inbound(
         [InboundRecord("alpha", NUMBER, "12345", "acme's MO", START)],
         {"12345": "acme"}.get,
@@ -154,6 +168,11 @@ async def _acme_unchanged(client: TestClient[Any, Any], h: Harness, ids: dict[st
     assert [k.revoked_at for k in h.messages.list_api_keys("acme")] == [None]
     campaign = await client.get(f"/v1/campaigns/{ids['campaign']}", headers=_auth(h.key))
     assert campaign.status == 200 and (await campaign.json())["state"] == "draft"
+    settings = await (await client.get("/v1/account/settings", headers=_auth(h.key))).json()
+    assert (settings["inbound_url"], settings["replies"]["help"]) == (
+        ACME_INBOUND_URL,
+        "Acme's help",
+    )
     acme = h.messages.ensure_account("acme", START)
     assert SigningSecrets(h.engine).read(acme, START) == (ids["signing_secret"],)
 
@@ -191,7 +210,7 @@ def test_another_accounts_key_neither_sees_nor_changes_it(harness: Harness, case
         if case.code is not None:
             assert (await response.json())["code"] == case.code
         path = case.path.format(**ids)
-        for value in (ids["message"], ids["otp"], "acme's MO", ids["signing_secret"]):
+        for value in (ids["message"], ids["otp"], "acme's MO", ids["signing_secret"], "acme-mo"):
             assert value in path or value not in text  # nothing of acme's but what was asked
         assert "Idempotent-Replayed" not in response.headers  # keys are per account
         await _acme_unchanged(client, harness, ids)

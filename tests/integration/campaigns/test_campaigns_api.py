@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -255,6 +255,25 @@ def test_pause_holds_the_next_slice_resume_goes_on_and_cancel_leaves_nothing_to_
     assert answers["cancel"]["canceled_messages"] == 400  # 300 queued + 100 scheduled
     assert answers["shown"]["counts"] == {"canceled": 400}
     assert store.status_counts() == {"canceled": 400}  # no queued row a worker could claim
+
+
+def test_a_max_rate_under_one_slice_of_whole_messages_is_kept_over_the_slices(
+    store: MessageStore,
+) -> None:
+    outbox = RecordingOutbox()
+    queued: list[int] = []
+    numbers = [f"+4474002{i:05d}" for i in range(40)]
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        campaign = await _create(client, key, template="Sale", audience=numbers, max_rate=1.25)
+        assert (await _act(client, key, campaign["id"], "start")).status == 200
+        for n in range(8):  # 2 s slices: 2.5 messages each
+            _release(store, outbox, NOW + timedelta(seconds=2 * n))
+            queued.append(len(_queued_numbers(store)))
+
+    run(store, outbox, scenario)
+    # the half message of each slice is carried, not rounded away (that gave 2 a slice: 16)
+    assert queued == [2, 5, 7, 10, 12, 15, 17, 20]
 
 
 def test_a_stop_after_the_upload_rejects_the_number_in_the_next_slice(store: MessageStore) -> None:

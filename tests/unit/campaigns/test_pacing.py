@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaigns import CarrierCapacity, fair_share, rate_allowance, slice_budget
+from campaigns import CarrierCapacity, advance_mark, fair_share, rate_allowance, slice_budget
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -24,6 +24,37 @@ def test_a_campaign_releases_its_rate_times_the_time_since_its_last_slice_capped
     assert rate_allowance(50.0, None, NOW, 2.0) == 100
     assert rate_allowance(50.0, NOW - timedelta(seconds=3), NOW, 2.0) == 150
     assert rate_allowance(50.0, NOW - timedelta(hours=1), NOW, 2.0) == 200  # no stored burst
+
+
+@given(
+    st.sampled_from([0.5, 2.5, 7.3, 49.9, 150.0, 1234.5]),
+    st.lists(st.floats(0.8, 1.6), min_size=60, max_size=120),
+)
+def test_released_over_many_slices_holds_the_max_rate_whatever_the_slice_lengths(
+    max_rate: float, slices: list[float]
+) -> None:
+    # Given sweeps 0.8-1.6 s apart (the sweep interval is 1 s; a busy sweeper runs late)
+    now, mark, released = NOW, None, 0
+    for seconds in slices:
+        now += timedelta(seconds=seconds)
+        allowance = rate_allowance(max_rate, mark, now, 1.0)
+        assert allowance is not None
+        released += allowance
+        mark = advance_mark(max_rate, mark, allowance, now, 1.0)
+    # Then what was released is the rate times the time, to within one slice's worth
+    elapsed = (now - NOW).total_seconds()
+    assert abs(released - max_rate * elapsed) <= max_rate * 1.0 + 1
+
+
+def test_a_slice_that_released_less_than_allowed_leaves_the_rest_to_the_next() -> None:
+    first = rate_allowance(50.0, None, NOW, 1.0)
+    assert first == 50
+    mark = advance_mark(50.0, None, 20, NOW, 1.0)  # the marketing queue took only 20
+    later = NOW + timedelta(seconds=1)
+    assert rate_allowance(50.0, mark, later, 1.0) == 80  # 30 left over + this second's 50
+    assert advance_mark(None, mark, 20, later, 1.0) == later  # no max rate: no pace kept
+    # an idle stretch stores up no more than two slices
+    assert rate_allowance(50.0, mark, later + timedelta(minutes=5), 1.0) == 100
 
 
 def test_a_small_campaign_gets_all_it_asks_and_the_big_one_the_rest() -> None:

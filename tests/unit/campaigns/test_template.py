@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from campaigns import Template, TemplateInvalid, TemplateUnknownVariable
 from messaging import MissingVariable
@@ -40,3 +42,18 @@ def test_a_placeholder_no_column_has_is_named_with_the_columns_there_are() -> No
         Template.parse("Hi {{first_name}} {{city}}").check_known(["to", "city"])
     assert caught.value.names == ("first_name",)
     assert "to, city" in str(caught.value)
+
+
+@given(
+    st.lists(st.text(alphabet="ab {}%:-!", max_size=6), min_size=1, max_size=4),
+    st.lists(st.text(alphabet="xy{}0", min_size=1, max_size=5), min_size=3, max_size=3),
+)
+def test_the_compiled_fill_renders_as_render_does(literals: list[str], values: list[str]) -> None:
+    names = ("a", "b", "a")  # a name used twice
+    text = "".join(lit + "{{" + names[i % 3] + "}}" for i, lit in enumerate(literals))
+    try:
+        template = Template.parse(text + literals[0])
+    except TemplateInvalid:
+        return  # a literal that reads as a single-brace placeholder, or blank: refused anyway
+    by_name = {"a": values[0], "b": values[1]}
+    assert template.fill([by_name[n] for n in template.fields]) == template.render(by_name)
