@@ -134,6 +134,15 @@ def _regions(country_code: int) -> tuple[_Region, ...] | None:
     return tuple(found)
 
 
+@functools.cache
+def _national_prefix(country_code: int) -> re.Pattern[str] | None:
+    """One pattern for the national prefixes of every region of `country_code`: it matches
+    where any of theirs does (+1 has 25 regions: 25 matches became one)."""
+    regions = _regions(country_code) or ()
+    prefixes = [r.national_prefix.pattern for r in regions if r.national_prefix is not None]
+    return re.compile("|".join(f"(?:{p})" for p in prefixes)) if prefixes else None
+
+
 def _canonical(text: str) -> PhoneNumber | None:
     """`text` as a valid number when it is plain E.164 that phonenumbers would not rewrite, else
     None (the full parse decides, and says why a number is invalid).
@@ -153,9 +162,8 @@ def _canonical(text: str) -> PhoneNumber | None:
         if regions is None:
             continue
         national = digits[length:]
-        if any(
-            r.national_prefix is not None and r.national_prefix.match(national) for r in regions
-        ):
+        prefix = _national_prefix(int(digits[:length]))
+        if prefix is not None and prefix.match(national):
             return None  # phonenumbers may strip a national prefix: let it decide
         for region in regions:
             if region.leading is not None:
