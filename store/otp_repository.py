@@ -129,6 +129,13 @@ def _block(row: Any) -> BlockRecord:
     return BlockRecord(row.prefix, row.blocked_at, row.until, row.reason, row.lifted_at)
 
 
+_MASK_PG = """
+UPDATE messages SET body = u.body, secret_masked = true
+FROM unnest(%(ids)s::varchar[], %(bodies)s::text[]) AS u(id, body)
+WHERE messages.id = u.id AND messages.id = ANY(%(ids)s::varchar[])
+"""
+
+
 class OtpStore:
     """Repository of verifications and prefix blocks over an engine."""
 
@@ -280,12 +287,18 @@ class OtpStore:
                 .order_by(Message.created_at)
                 .limit(limit)
             ).all()
-            if rows:
+            masked = [(r.id, _mask_digits(r.body, min_digits)) for r in rows]
+            if masked and conn.dialect.name == "postgresql":  # one statement, not one a row
+                conn.exec_driver_sql(
+                    _MASK_PG,
+                    {"ids": [i for i, _ in masked], "bodies": [b for _, b in masked]},
+                )
+            elif masked:
                 conn.execute(
                     update(Message)
                     .where(Message.id == bindparam("b_id"))
                     .values(body=bindparam("b_body"), secret_masked=True),
-                    [{"b_id": r.id, "b_body": _mask_digits(r.body, min_digits)} for r in rows],
+                    [{"b_id": i, "b_body": b} for i, b in masked],
                 )
         return len(rows)
 
