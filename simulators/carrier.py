@@ -148,11 +148,12 @@ class CarrierRuntime:
 
     # --- submits --------------------------------------------------------------------------
 
-    def admit(self, by: object = None) -> bool:
-        """One submit_sm (on bind `by`) asks for a token; counts it either way."""
-        if self.limiter.try_acquire():
+    def admit(self, by: object = None, at: float | None = None) -> bool:
+        """One submit_sm (on bind `by`, arrived at `at`: now if None) asks for a token;
+        counts it either way."""
+        if self.limiter.try_acquire(at):
             self.submits_accepted += 1
-            self.peak.add(self.clock())
+            self.peak.add(self.clock() if at is None else at)
             self._last_accepted_by = by
             return True
         self.throttled += 1
