@@ -202,11 +202,14 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
     share = steady_share(stamps, mps)
     after_intake = steady_share(stamps, mps, after=accepted_by)
     paced, _ = bucket_shape(mps)
-    bound = (
-        f"our pacing rate ({paced / mps:.1%} of M: bucket_shape's margin for jitter)"
-        if share >= paced / mps - 0.01
-        else "the gateway below its pacing rate (CPU, round trips, the submit window)"
-    )
+    gaps = gap_figures(stamps, mps)
+    handovers = int(stats.get("accepted_after_other_bind", 0))
+    if share >= paced / mps - 0.01:
+        bound = f"our pacing rate ({paced / mps:.1%} of M: bucket_shape's margin for jitter)"
+    elif gaps["stall_seconds"] * mps >= 0.5 * (paced - share * mps) * args.seconds:
+        bound = "late wake-ups: stalls over 3/M (CPU; the host's other load)"
+    else:
+        bound = "the gateway below its pacing rate (CPU, round trips, the submit window)"
     return {
         "mps": mps,
         "counting": counting,
@@ -218,7 +221,14 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
         # A throttle right after another bind's accepted submit: the two senders' streams met.
         "throttled_after_other_bind": int(stats.get("throttled_after_other_bind", 0)),
         "max_any_1s_window": max_in_any_window(stamps),
-        **gap_figures(stamps, mps),
+        **gaps,
+        # Turns between the send processes (one holds a lane's tenure at a time): each costs
+        # the guard, 1/M + 1 ms, and up to one poll (5 ms) of the waiting process.
+        "sender_handovers": handovers,
+        # What the safety margin below M costs by design: bucket_shape's rate is
+        # 99.5% of (M - C), so at most this share of M is never asked for.
+        "pacing_ceiling": round(paced / mps, 4),
+        "margin_cost_of_m": round(1 - paced / mps, 4),
         "bound_by": bound,
     }
 
