@@ -188,9 +188,10 @@ class Pacer:
 TENURE_TTL = 0.25  # seconds a lane's tenure lasts unless renewed
 TENURE_RENEW = 0.1  # renew once less than this is left (a few round trips a second)
 TENURE_POLL = 0.005  # a process waiting for another's tenure asks again this often
-# Gap kept between two PDUs of the holder, over 1/M, measured between write ends and starts
-# (the carrier's 1/M in float arithmetic is not exact), and added to 1/M at a hand-over.
-GAP_MARGIN = 0.00005
+# Gap kept between two PDUs of the holder over 1/M, measured between write ends and starts
+# (the carrier's 1/M in float arithmetic is not exact); small: at M = 200 the slots leave
+# only 76 µs a slot to catch a late one up.
+GAP_MARGIN = 0.000002
 HANDOVER_MARGIN = 0.001
 
 
