@@ -529,7 +529,9 @@ class Sender:
             now = self.monotonic()
             due = pacer.release(now)
         if pacer.credit > due:
-            return due, lane_rate, max(0.0, pacer.due_at() - now)
+            # A careful lane comes back early and waits the rest in place (above).
+            early = PRECISE_WAIT / 2 if pacer.careful else 0.0
+            return due, lane_rate, max(0.0, pacer.due_at() - now - early)
         return due, lane_rate, max(0.0, ready_at - now)
 
     def take_tokens(
