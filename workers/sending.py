@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from carriers import (
     HealthStore,
@@ -88,9 +88,16 @@ YIELD_TO_PRIORITY = 0.05
 # wakes the loop: that was a Redis round trip per message or two.
 BULK_REFILL_SHARE = 0.5
 # A careful lane (one slot at a time: its carrier's tenure, or a cut pace) due this soon waits
-# for its slot in place rather than in the next pass of the pipeline loop (~1 ms later on a
-# loaded host, every slot: 17% of M at M = 200).
+# for its slot in place rather than in the next pass of the pipeline loop, which made every
+# slot late for good (no catch-up under 1/M; docs/performance.md, pacing2).
 PRECISE_WAIT = 0.003
+
+
+# When a marketing lane takes its carrier's tenure (one sender at a time): "cut", while the
+# carrier's pace is cut (it throttled: it may count gaps); "always", for every carrier — which
+# meets burst 1 from the first PDU but caps every lane at one process (strict carriers at
+# M >= 200 and OTP behind a backlog lost by it: docs/performance.md, pacing2).
+OneSender = Literal["always", "cut"]
 
 
 class Submitter(Protocol):
@@ -175,13 +182,16 @@ class Sender:
         after_write: Callable[[list[StatusChange]], None] | None = None,
         uncommitted: UncommittedIds | None = None,
         senders: SenderLeases | None = None,
+        one_sender: OneSender = "cut",
     ) -> None:
         """`after_write` gets the status changes of every committed group of outcomes, on the
         writing thread, as soon as they are committed (callbacks go out while the batch runs);
         what it raises is logged, never undoes the write. `uncommitted` learns each carrier
         message id as its submit_sm_resp arrives and forgets it once its message is written
         (the receipt forwarder holds receipts for those ids until then). With `senders`, a
-        carrier's marketing lane sends from one process at a time (see `_hold_tenure`)."""
+        carrier's marketing lane sends from one process at a time (see `_hold_tenure`):
+        while the carrier's pace is cut (it throttled lately: it may count gaps, as a burst-1
+        carrier does) with `one_sender="cut"`, always with `"always"`."""
         self.store = store
         self.routes = routes
         self.buckets = buckets
@@ -203,6 +213,8 @@ class Sender:
         self._pacers: dict[str, Pacer] = defaultdict(Pacer)  # marketing lane per carrier
         self._store_clock = ClockOffset()  # the bucket store's clock, for the pacers' slots
         self.senders = senders
+        self.one_sender = one_sender
+        self._cut: dict[str, bool] = {}  # carrier → its pace was cut at the last take
         self._holder = uuid.uuid4().hex  # this Sender's tenures (one per batch)
         self._tenures: dict[str, LocalTenure] = defaultdict(LocalTenure)  # by carrier
         self._limits: dict[str, float] = {}  # carrier → its MPS at its pace, last seen
@@ -488,9 +500,15 @@ class Sender:
         ahead = book_ahead(rate, capacity, floor, BOOK_AHEAD)
         target = min(wanted, max(1, int((capacity - floor + ahead) * BULK_REFILL_SHARE)))
         ready_at = self._bulk_ready_at.get(carrier, now)
-        held_in = self._hold_tenure(carrier, mps, now)
-        if held_in > 0:
-            return 0, rate, held_in
+        tenured = self.senders is not None and (
+            self.one_sender == "always" or self._cut.get(carrier, False)
+        )
+        if tenured:
+            held_in = self._hold_tenure(carrier, mps, now)
+            if held_in > 0:
+                return 0, rate, held_in
+        elif carrier in self._tenures:  # its pace grew back: two senders again
+            self._release_tenures({c for c in self._tenures if c != carrier})
         if pacer.credit == 0 and now >= ready_at:
             asked = target
             decided = self.buckets.take_lane_timed(
@@ -512,8 +530,8 @@ class Sender:
                 at = self._store_clock.observe(now, answered, decided_us / 1e6)
             limit = paced * mps / rate  # the carrier's MPS at its pace
             self._limits[carrier] = limit
-            one_sender = self.senders is not None
-            pacer.add(grant.granted, paced, limit, capacity, at, due_in, paced < rate, one_sender)
+            self._cut[carrier] = paced < rate
+            pacer.add(grant.granted, paced, limit, capacity, at, due_in, paced < rate, tenured)
             if grant.granted < asked:
                 ready_at = at + grant.retry_after
                 self._bulk_ready_at[carrier] = ready_at

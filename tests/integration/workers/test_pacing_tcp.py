@@ -19,20 +19,37 @@ from tests.integration.workers.carrier_stack import (
     sim_carrier,
     worker_settings,
 )
-from workers import bucket_shape
+from workers import Sender, bucket_shape
+from workers.sending import OneSender
 
 
-@pytest.mark.parametrize(("mps", "count"), [(10, 30), (100, 200)])
+@pytest.mark.parametrize(("mps", "count", "one_sender"), [(10, 30, "cut"), (100, 200, "always")])
 def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
-    start_sim: SimFactory, tmp_path: Path, database_url: str, redis_url: str, mps: int, count: int
+    start_sim: SimFactory,
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    mps: int,
+    count: int,
+    one_sender: OneSender,
 ) -> None:
-    """Two batches at once, as two workers: one holds the lane's tenure at a time, the other
-    waits its hand-over and guard. At 100 MPS (10 ms) the simulator runs on a thread of this
+    """Two batches at once, as two workers. At 10 MPS the bucket's one schedule keeps them
+    apart; at 100 (10 ms), with `one_sender="always"`, one holds the lane's tenure at a time
+    and the other waits its hand-over and guard. The simulator runs on a thread of this
     process, its reads waiting for the GIL: it dates each PDU by the kernel's receive time."""
     sim = start_sim(sim_carrier("alpha", mps=mps, burst=1))
     settings = worker_settings(tmp_path, database_url, redis_url)
     settings.routes_file.write_text(routes_text({"alpha": sim.simulator.ports["alpha"]}, mps=mps))
     ctx = context(settings)
+    make_sender = ctx.sender
+
+    def sender() -> Sender:
+        made = make_sender()
+        made.one_sender = one_sender
+        return made
+
+    monkeypatch.setattr(ctx, "sender", sender)
     try:
         ids = queue_messages(ctx.store, "hello", count)
         started = time.monotonic()

@@ -37,6 +37,7 @@ from store import (
 )
 from workers import Sender
 from workers.pacer import GAP_MARGIN, TENURE_POLL, TENURE_TTL, bucket_shape, handover_guard
+from workers.sending import OneSender
 from workers.uncommitted import UncommittedIds
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -685,6 +686,7 @@ def _tenured_sender(
     table: RoutingTable,
     senders: Callable[[Callable[[], float]], SenderLeases],
     on_sleep: Callable[[float], None] = lambda _: None,
+    one_sender: OneSender = "always",
 ) -> tuple[Sender, list[float], SenderLeases]:
     """A stamping Sender whose marketing lanes need a tenure of `senders(clock)`;
     `on_sleep(now)` runs at each of its sleeps (another process acting meanwhile)."""
@@ -710,6 +712,7 @@ def _tenured_sender(
         sleep,
         monotonic=lambda: clock[0],
         senders=leases,
+        one_sender=one_sender,
     )
     return sender, sent_at, leases
 
@@ -774,3 +777,21 @@ def test_no_tenure_while_the_store_is_down_means_no_submit(
     sender, sent_at, _ = _tenured_sender(store, table, DownLeases)
     stats, _ = sender.send([_queue(store) for _ in range(5)])
     assert stats.sent == 5 and sent_at[0] >= DownLeases.up_at
+
+
+def test_by_default_a_lane_takes_its_tenure_only_while_its_carriers_pace_is_cut(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """Uncut, another process's tenure does not hold the lane back (strict carriers keep two
+    senders); once a take shows the pace cut (the carrier throttled), it does."""
+    sender, sent_at, leases = _tenured_sender(store, table, MemorySenderLeases, one_sender="cut")
+    guard = handover_guard(1000)
+    assert leases.hold("cheap", "other", TENURE_TTL, guard) is not None
+    sender.send([_queue(store) for _ in range(3)])
+    assert len(sent_at) == 3 and sent_at[-1] < 0.01  # beside the other holder, at once
+    assert sender.buckets.cut_pace("carrier:cheap:pace", sender.pacing) is not None
+    other = leases.hold("cheap", "other", TENURE_TTL, guard)  # renewed, never again after
+    assert other is not None and other.held
+    sender.send([_queue(store) for _ in range(3)])
+    # The take that showed the cut went at once; the next waited out the other's tenure.
+    assert sent_at[4] >= other.until_us / 1e6 + guard - 1e-9
