@@ -10,7 +10,10 @@ steady part of the drain (its first second and last half second left out), ESME_
 answers (and how many came right after the other bind's accepted submit: two workers' streams
 meeting), the most submits accepted in any sliding 1-s window, and where the steady part's
 time went: gaps under 1/M between accepted submits, seconds lost in stalls (gaps over 3/M) and
-the longest gap. `--keep-audit DIR` writes each run's accepted stamps there.
+the longest gap; `sender_handovers` (accepted submits right after the other bind's: the
+turns the send processes took under a lane's tenure), and `pacing_ceiling` /
+`margin_cost_of_m` (the share of M `bucket_shape` never asks for). The simulator stamps each
+submit with its kernel arrival time. `--keep-audit DIR` writes each run's accepted stamps there.
 
 The adaptive case (`--adaptive`, M = 200 unless `--adaptive-mps`): the carrier's real limit
 drops to M/2 through the simulator's `POST /faults {"carrier", "mps"}` while routes still say M;
