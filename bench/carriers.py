@@ -10,7 +10,10 @@ steady part of the drain (its first second and last half second left out), ESME_
 answers (and how many came right after the other bind's accepted submit: two workers' streams
 meeting), the most submits accepted in any sliding 1-s window, and where the steady part's
 time went: gaps under 1/M between accepted submits, seconds lost in stalls (gaps over 3/M) and
-the longest gap. `--keep-audit DIR` writes each run's accepted stamps there.
+the longest gap; `sender_handovers` (accepted submits right after the other bind's: the
+turns the send processes took under a lane's tenure), and `pacing_ceiling` /
+`margin_cost_of_m` (the share of M `bucket_shape` never asks for). The simulator stamps each
+submit with its kernel arrival time. `--keep-audit DIR` writes each run's accepted stamps there.
 
 The adaptive case (`--adaptive`, M = 200 unless `--adaptive-mps`): the carrier's real limit
 drops to M/2 through the simulator's `POST /faults {"carrier", "mps"}` while routes still say M;
@@ -202,11 +205,14 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
     share = steady_share(stamps, mps)
     after_intake = steady_share(stamps, mps, after=accepted_by)
     paced, _ = bucket_shape(mps)
-    bound = (
-        f"our pacing rate ({paced / mps:.1%} of M: bucket_shape's margin for jitter)"
-        if share >= paced / mps - 0.01
-        else "the gateway below its pacing rate (CPU, round trips, the submit window)"
-    )
+    gaps = gap_figures(stamps, mps)
+    handovers = int(stats.get("accepted_after_other_bind", 0))
+    if share >= paced / mps - 0.01:
+        bound = f"our pacing rate ({paced / mps:.1%} of M: bucket_shape's margin for jitter)"
+    elif gaps["stall_seconds"] * mps >= 0.5 * (paced - share * mps) * args.seconds:
+        bound = "late wake-ups: stalls over 3/M (CPU; the host's other load)"
+    else:
+        bound = "the gateway below its pacing rate (CPU, round trips, the submit window)"
     return {
         "mps": mps,
         "counting": counting,
@@ -218,7 +224,14 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
         # A throttle right after another bind's accepted submit: the two senders' streams met.
         "throttled_after_other_bind": int(stats.get("throttled_after_other_bind", 0)),
         "max_any_1s_window": max_in_any_window(stamps),
-        **gap_figures(stamps, mps),
+        **gaps,
+        # Turns between the send processes (one holds a lane's tenure at a time): each costs
+        # the guard, 1/M + 1 ms, and up to one poll (5 ms) of the waiting process.
+        "sender_handovers": handovers,
+        # What the safety margin below M costs by design: bucket_shape's rate is
+        # 99.5% of (M - C), so at most this share of M is never asked for.
+        "pacing_ceiling": round(paced / mps, 4),
+        "margin_cost_of_m": round(1 - paced / mps, 4),
         "bound_by": bound,
     }
 

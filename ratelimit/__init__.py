@@ -11,6 +11,7 @@ from ratelimit.client import limits_client
 from ratelimit.leases import BindLeases, Lease, MemoryBindLeases, RedisBindLeases
 from ratelimit.limits_config import RateLimits, RateLimitSet, load_rate_limits
 from ratelimit.model import Grant
+from ratelimit.sender_lease import MemorySenderLeases, RedisSenderLeases, SenderLeases, Tenure
 from ratelimit.shared_windows import RateDecision, RedisWindowSync, SharedWindows
 from ratelimit.window_model import WindowResult
 from ratelimit.windows import MemoryWindowCounters, RedisWindowCounters, WindowCounters
@@ -21,6 +22,7 @@ __all__ = [
     "Grant",
     "Lease",
     "MemoryBindLeases",
+    "MemorySenderLeases",
     "MemoryTokenBuckets",
     "MemoryWindowCounters",
     "Pacing",
@@ -28,10 +30,13 @@ __all__ = [
     "RateLimitSet",
     "RateLimits",
     "RedisBindLeases",
+    "RedisSenderLeases",
     "RedisTokenBuckets",
     "RedisWindowCounters",
     "RedisWindowSync",
+    "SenderLeases",
     "SharedWindows",
+    "Tenure",
     "TokenBuckets",
     "WindowCounters",
     "WindowResult",

@@ -26,11 +26,13 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
 
-    def record(self, carrier: str, message: ShortMessage, message_id: str) -> None:
-        """Buffer the line for one accepted submit_sm."""
+    def record(
+        self, carrier: str, message: ShortMessage, message_id: str, ago: float = 0.0
+    ) -> None:
+        """Buffer the line for one accepted submit_sm, which arrived `ago` seconds before."""
         concat = concatenation(message)
         line = {
-            "ts": self._wall_clock(),
+            "ts": self._wall_clock() - ago,
             "carrier": carrier,
             "message_id": message_id,
             "source": message.source_addr,

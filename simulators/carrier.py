@@ -128,6 +128,7 @@ class CarrierRuntime:
         # Throttles whose previous accepted submit came on another bind: two senders' streams
         # meeting too close, not one sender's spacing (what bounds a burst-1 carrier).
         self.throttled_after_other_bind = 0
+        self.accepted_after_other_bind = 0
         self._last_accepted_by: object = None
         self.queued = 0
         self.receipts_raced = 0
@@ -148,11 +149,14 @@ class CarrierRuntime:
 
     # --- submits --------------------------------------------------------------------------
 
-    def admit(self, by: object = None) -> bool:
-        """One submit_sm (on bind `by`) asks for a token; counts it either way."""
-        if self.limiter.try_acquire():
+    def admit(self, by: object = None, at: float | None = None) -> bool:
+        """One submit_sm (on bind `by`, arrived at `at`: now if None) asks for a token;
+        counts it either way."""
+        if self.limiter.try_acquire(at):
             self.submits_accepted += 1
-            self.peak.add(self.clock())
+            self.peak.add(self.clock() if at is None else at)
+            if by is not None and self._last_accepted_by not in (None, by):
+                self.accepted_after_other_bind += 1  # the senders took turns here
             self._last_accepted_by = by
             return True
         self.throttled += 1
@@ -387,6 +391,7 @@ class CarrierRuntime:
             "duplicates_seen": self.duplicates_seen,
             "throttled": self.throttled,
             "throttled_after_other_bind": self.throttled_after_other_bind,
+            "accepted_after_other_bind": self.accepted_after_other_bind,
             "queued": self.queued,
             "errors": self.errors,
             "receipts_sent": self.receipts_sent,

@@ -104,9 +104,10 @@ class RateLimiter:
         self.bucket = TokenBucket(rate, capacity, clock)
         self.window = SlidingWindow(rate)
 
-    def try_acquire(self) -> bool:
-        """One submit_sm: True when it is within the limit (and is then counted)."""
-        now = self._clock()
+    def try_acquire(self, at: float | None = None) -> bool:
+        """One submit_sm (arrived at `at`; now if None): True when it is within the limit
+        (and is then counted)."""
+        now = self._clock() if at is None else at
         if not self.bucket.try_take(now):
             return False
         if not self.window.try_add(now):

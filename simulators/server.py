@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from simulators.arrivals import ArrivalQueue
 from simulators.audit import AuditLog
 from simulators.carrier import CarrierRuntime
 from simulators.control import make_app
@@ -49,6 +50,8 @@ class Simulator:
         )
         self._servers: list[asyncio.Server] = []
         self._sessions: set[Session] = set()
+        # Every carrier's PDUs of one loop round, decided in kernel arrival order.
+        self._arrivals = ArrivalQueue()
         self._ticker: asyncio.Task[None] | None = None
         self._control: web.AppRunner | None = None
 
@@ -90,7 +93,7 @@ class Simulator:
 
     def _new_session(self, runtime: CarrierRuntime) -> Session:
         audit = self._audit.record if self._audit is not None else None
-        session = Session(runtime, audit, on_close=self._sessions.discard)
+        session = Session(runtime, audit, on_close=self._sessions.discard, arrivals=self._arrivals)
         self._sessions.add(session)
         return session
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Final
+from typing import Final, Protocol
 
+from simulators.arrivals import ArrivalQueue, StampedReader, enable_kernel_stamps
 from simulators.carrier import CarrierRuntime, Deliverable
 from simulators.faults import SUBMIT_FAULT_STATUS, Mode
 from simulators.pdu import (
@@ -38,7 +40,13 @@ from simulators.pdu import (
 
 log = logging.getLogger(__name__)
 
-AuditHook = Callable[[str, ShortMessage, str], None]
+
+class AuditHook(Protocol):
+    """Records one accepted submit_sm; `ago`: seconds since it arrived."""
+
+    def __call__(
+        self, carrier: str, message: ShortMessage, message_id: str, ago: float = 0.0
+    ) -> None: ...
 
 
 class BindState(Enum):
@@ -83,7 +91,11 @@ class Session(asyncio.Protocol):
         runtime: CarrierRuntime,
         audit: AuditHook | None = None,
         on_close: Callable[[Session], None] | None = None,
+        arrivals: ArrivalQueue | None = None,
     ) -> None:
+        """With `arrivals`, the session reads its socket itself, stamping each PDU with its
+        kernel receive time (:mod:`simulators.arrivals`), and decides it in arrival order
+        with every other session of that queue; without, PDUs are stamped when handled."""
         self.runtime = runtime
         self.state = BindState.OPEN
         self.system_id = ""
@@ -99,6 +111,11 @@ class Session(asyncio.Protocol):
         self._write_paused = False
         self._enquire_pending: set[int] = set()
         self._next_enquire = 0.0
+        self._arrivals = arrivals
+        self._reader: StampedReader | None = None
+        self._reader_sock: socket.socket | None = None  # a dup of the transport's socket
+        self._reading = False
+        self._arrived_at: float | None = None  # of the PDU being handled
         self._handlers: Mapping[int, Callable[[Pdu], None]] = {
             Cmd.BIND_TRANSMITTER: self._bind,
             Cmd.BIND_RECEIVER: self._bind,
@@ -124,6 +141,65 @@ class Session(asyncio.Protocol):
         if sock is not None:
             # Cap the kernel's share too: autotuned, it would hide megabytes from the mark.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, high_water)
+            if self._arrivals is not None and enable_kernel_stamps(sock):
+                self._read_stamped_from(transport, sock.fileno())
+
+    def _read_stamped_from(self, transport: asyncio.Transport, fileno: int) -> None:
+        """Read this connection with a :class:`StampedReader` instead of the transport.
+
+        The reader gets a dup of the socket (the loop refuses a second reader on the
+        transport's own descriptor); the transport still writes and closes.
+        """
+        transport.pause_reading()
+        self._reader_sock = socket.socket(fileno=os.dup(fileno))
+        self._reader_sock.setblocking(False)
+        self._reader = StampedReader(self._reader_sock, self.runtime.clock)
+        self._resume_stamped()
+
+    def _resume_stamped(self) -> None:
+        if self._reader_sock is not None and not self._reading:
+            asyncio.get_running_loop().add_reader(self._reader_sock.fileno(), self._read_ready)
+            self._reading = True
+
+    def _pause_stamped(self) -> None:
+        if self._reader_sock is not None and self._reading:
+            asyncio.get_running_loop().remove_reader(self._reader_sock.fileno())
+            self._reading = False
+
+    def _read_ready(self) -> None:
+        reader, arrivals = self._reader, self._arrivals
+        assert reader is not None and arrivals is not None
+        for frame, at in reader.read():
+            arrivals.put(self, frame, at)
+        if reader.closed or reader.bad_length is not None:
+            self._pause_stamped()
+            if reader.bad_length is not None:
+                arrivals.put(self, reader.bad_length, float("inf"))  # after what came before
+            else:
+                arrivals.put(self, b"", float("inf"))
+
+    def take_frame(self, frame: bytes, at: float) -> None:
+        """Handle one PDU that arrived at `at` (from the arrival queue, in arrival order); an
+        empty frame is the peer's end of stream, a short one a broken command_length."""
+        if self.state is BindState.CLOSED:
+            return
+        if not frame:
+            if self._transport is not None:
+                self._transport.close()
+            return
+        if len(frame) < HEADER_SIZE or HEADER.unpack_from(frame)[0] != len(frame):
+            self._buffer += frame
+            self._frame_round(self._buffer)  # frames nothing: answers the bad length
+            return
+        self._arrived_at = at
+        try:
+            self._handle(frame)
+        finally:
+            self._arrived_at = None
+
+    def after_frames(self) -> None:
+        """This round's PDUs are handled: answer them in one write, refill the window."""
+        self._answer_round()
 
     def pause_writing(self) -> None:
         """The client stopped reading: stop reading its submits and sending it receipts.
@@ -132,14 +208,19 @@ class Session(asyncio.Protocol):
         """
         self._write_paused = True
         self.runtime.write_pauses += 1
-        if self._transport is not None:
+        if self._reader is not None:
+            self._pause_stamped()
+        elif self._transport is not None:
             self._transport.pause_reading()
 
     def resume_writing(self) -> None:
         """The buffer drained below the low-water mark: read and deliver again."""
         self._write_paused = False
         if self._transport is not None and not self._transport.is_closing():
-            self._transport.resume_reading()
+            if self._reader is not None:
+                self._resume_stamped()
+            else:
+                self._transport.resume_reading()
         if self.state in RECEIVING and self.runtime.ready:
             self.runtime.pump()
 
@@ -147,6 +228,10 @@ class Session(asyncio.Protocol):
         """Frame, handle every whole PDU, answer in one write."""
         buffer = self._buffer
         buffer += data
+        self._frame_round(buffer)
+        self._answer_round()
+
+    def _frame_round(self, buffer: bytearray) -> None:
         frames, bad_length = split_frames(buffer)
         for frame in frames:
             self._handle(frame)
@@ -160,6 +245,8 @@ class Session(asyncio.Protocol):
             log.warning("%s: bad command_length %d, closing", self.runtime.name, bad_length)
             self._out.append(header_only(Cmd.GENERIC_NACK, CommandStatus.ESME_RINVCMDLEN, sequence))
             self._close_after_flush()
+
+    def _answer_round(self) -> None:
         self.flush()
         if self._window_opened:
             # Acks freed window slots: refill them once per read, not once per ack.
@@ -172,6 +259,10 @@ class Session(asyncio.Protocol):
         self._leave()
         self.state = BindState.CLOSED
         self._transport = None
+        self._pause_stamped()
+        if self._reader_sock is not None:
+            self._reader_sock.close()
+            self._reader_sock = None
         if self._on_close is not None:
             self._on_close(self)
 
@@ -285,7 +376,7 @@ class Session(asyncio.Protocol):
             return
         if runtime.queues:
             delay = runtime.admit_queued() + runtime.submit_delay()
-        elif runtime.admit(self):
+        elif runtime.admit(self, self._arrived_at):
             delay = runtime.submit_delay()
         else:
             self._out.append(header_only(Cmd.SUBMIT_SM_RESP, runtime.throttle_status, pdu.sequence))
@@ -293,7 +384,9 @@ class Session(asyncio.Protocol):
         message_id = runtime.ids.next()
         resp = message_id_resp(Cmd.SUBMIT_SM_RESP, pdu.sequence, message_id.encode("ascii"))
         if self._audit is not None:
-            self._audit(runtime.name, body, message_id)
+            arrived = self._arrived_at
+            ago = 0.0 if arrived is None else max(0.0, runtime.clock() - arrived)
+            self._audit(runtime.name, body, message_id, ago)
         # Before the resp is queued: a receipt that races ahead goes out first (on this link).
         runtime.accept(body, message_id, delay, rule, self if self.state in RECEIVING else None)
         if delay:

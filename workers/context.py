@@ -26,7 +26,7 @@ from carriers import (
 )
 from messaging import MessageClass
 from metrics import count_receipts
-from ratelimit import RedisBindLeases, RedisTokenBuckets
+from ratelimit import RedisBindLeases, RedisSenderLeases, RedisTokenBuckets
 from routing import (
     CarrierHealth,
     Circuit,
@@ -138,6 +138,7 @@ class WorkerContext:
         self.store = MessageStore(self.engine)
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.buckets = RedisTokenBuckets(self.redis)
+        self.senders = RedisSenderLeases(self.redis)  # one marketing sender per carrier
         self.routes = RoutesWatcher(settings.routes_file, time.monotonic)
         self.health = RedisHealthStore(self.redis)
         # Read by every batch; refreshed in the background so no OTP waits for that read.
@@ -355,6 +356,7 @@ class WorkerContext:
             account_names=self._account_names,
             after_write=self.notify,
             uncommitted=self.uncommitted,
+            senders=self.senders,
         )
 
     def snapshot(self) -> Snapshot:

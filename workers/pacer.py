@@ -137,18 +137,22 @@ class Pacer:
         at: float,
         due_in: float,
         cut: bool = False,
+        one_sender: bool = False,
     ) -> None:
         """`tokens` just granted by a bucket refilling at `rate` for a carrier allowing
         `limit`/s, decided at local time `at` (:func:`decided_at`), the last due `due_in` s
         after (booked ahead: the earlier ones due one interval apart before it). `cut`: the
-        carrier's pace is cut (it throttled lately), so catch-ups keep clear of its 1/M."""
+        carrier's pace is cut (it throttled lately), so catch-ups keep clear of its 1/M.
+        `one_sender`: this process alone sends on the lane (its tenure), so it keeps every
+        two PDUs at least 1/M apart (measured from the end of the last write)."""
         if tokens <= 0:
             return
         self.credit += tokens
         self.interval = 1.0 / rate
-        self.careful = cut
+        self.careful = cut or one_sender
         # Halfway between the carrier's 1/M and our 1/r: a catch-up keeps half the slack.
-        self.min_gap = (1.0 / limit + self.interval) / 2.0 if cut else 0.0
+        halfway = (1.0 / limit + self.interval) / 2.0 if cut else 0.0
+        self.min_gap = max(halfway, 1.0 / limit + GAP_MARGIN) if one_sender else halfway
         last_due = at + due_in
         self.next_at = max(self.next_at, last_due - (self.credit - 1) * self.interval)
         self.stale_at = last_due + capacity / rate + JITTER_BUDGET + self.credit * self.min_gap
@@ -176,3 +180,51 @@ class Pacer:
         # within `r·(1 + j) + C` of the bucket's promise).
         self.next_at = max(self.next_at, now - JITTER_BUDGET) + tokens * self.interval
         self.last_at = now + (tokens - 1) * self.min_gap
+
+
+# One sender per carrier lane (`ratelimit.SenderLeases`): a burst-1 carrier refuses two PDUs
+# closer than 1/M as it reads them, and two processes cannot keep their PDUs apart (each sends
+# when its loop wakes), so a marketing lane sends from one process at a time.
+TENURE_TTL = 0.25  # seconds a lane's tenure lasts unless renewed
+TENURE_RENEW = 0.1  # renew once less than this is left (a few round trips a second)
+TENURE_POLL = 0.005  # a process waiting for another's tenure asks again this often
+# Gap kept between two PDUs of the holder over 1/M, measured between write ends and starts
+# (the carrier's 1/M in float arithmetic is not exact); small: at M = 200 the slots leave
+# only 76 µs a slot to catch a late one up.
+GAP_MARGIN = 0.000002
+HANDOVER_MARGIN = 0.001
+
+
+def handover_guard(limit: float) -> float:
+    """Seconds between the last PDU of one holder of a lane and the first of the next, for a
+    carrier allowing `limit`/s: its 1/M, plus the two processes' clock mapping error (half
+    the best round trip, well under `HANDOVER_MARGIN` on one network)."""
+    return 1.0 / limit + HANDOVER_MARGIN
+
+
+@dataclass
+class LocalTenure:
+    """A lane's tenure as this process sees it (monotonic seconds)."""
+
+    start: float = float("inf")  # may send from here (the guard after a hand-over)
+    until: float = float("-inf")  # must stop here: the tenure runs out unless renewed
+    ask_at: float = float("-inf")  # when to ask the store again
+    guard: float = 0.0  # the hand-over gap to leave when giving it back
+
+    def wait(self, now: float) -> float | None:
+        """Seconds until this process may send (0: now); None: ask the store."""
+        if self.until - now > TENURE_RENEW:
+            return max(0.0, self.start - now)
+        if now < self.ask_at:
+            return self.ask_at - now
+        return None
+
+    def held(self, asked_at: float, start: float, until_in: float) -> None:
+        """The store granted the tenure: from local `start`, `until_in` s after the store
+        decided, counted from the ask (the earliest the decision can have been)."""
+        self.start, self.until = start, asked_at + until_in
+        self.ask_at = float("-inf")
+
+    def refused(self, now: float, retry_in: float) -> None:
+        """Another process holds it (or the store failed): ask again in `retry_in` s."""
+        self.start, self.until, self.ask_at = float("inf"), float("-inf"), now + retry_in

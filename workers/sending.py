@@ -12,12 +12,13 @@ import concurrent.futures
 import functools
 import logging
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from carriers import (
     HealthStore,
@@ -45,7 +46,7 @@ from messaging import (
     next_action,
     segment,
 )
-from ratelimit import FAILURE_RETRY_AFTER, Grant, Pacing, TokenBuckets
+from ratelimit import FAILURE_RETRY_AFTER, Grant, Pacing, SenderLeases, TokenBuckets
 from routing import Candidate, Circuit, RouteRequest, RoutingTable, Snapshot, route
 from store import (
     AttemptResult,
@@ -57,7 +58,17 @@ from store import (
 )
 from workers.instruments import count_attempts, observe_settled
 from workers.lease_keeper import LeaseKeeper, lease_owner
-from workers.pacer import ClockOffset, Pacer, book_ahead, bucket_shape, reserve_floor
+from workers.pacer import (
+    TENURE_POLL,
+    TENURE_TTL,
+    ClockOffset,
+    LocalTenure,
+    Pacer,
+    book_ahead,
+    bucket_shape,
+    handover_guard,
+    reserve_floor,
+)
 from workers.uncommitted import UncommittedIds
 
 log = logging.getLogger(__name__)
@@ -76,6 +87,17 @@ YIELD_TO_PRIORITY = 0.05
 # again only once that much has refilled (`retry_after`), not on every submit_sm_resp that
 # wakes the loop: that was a Redis round trip per message or two.
 BULK_REFILL_SHARE = 0.5
+# A careful lane (one slot at a time: its carrier's tenure, or a cut pace) due this soon waits
+# for its slot in place rather than in the next pass of the pipeline loop, which made every
+# slot late for good (no catch-up under 1/M; docs/performance.md, pacing2).
+PRECISE_WAIT = 0.003
+
+
+# When a marketing lane takes its carrier's tenure (one sender at a time): "cut", while the
+# carrier's pace is cut (it throttled: it may count gaps); "always", for every carrier — which
+# meets burst 1 from the first PDU but caps every lane at one process (strict carriers at
+# M >= 200 and OTP behind a backlog lost by it: docs/performance.md, pacing2).
+OneSender = Literal["always", "cut"]
 
 
 class Submitter(Protocol):
@@ -130,6 +152,11 @@ class SendStats:
     throttled: int = 0
 
 
+def _bulk(job: _Job) -> bool:
+    """A marketing message: paced, on the lane that yields to OTP and transactional."""
+    return job.message.message_class == MessageClass.MARKETING.value
+
+
 class Sender:
     """Sends batches of message ids; every collaborator is injected (real or twin)."""
 
@@ -154,12 +181,17 @@ class Sender:
         pacing: Pacing | None = None,
         after_write: Callable[[list[StatusChange]], None] | None = None,
         uncommitted: UncommittedIds | None = None,
+        senders: SenderLeases | None = None,
+        one_sender: OneSender = "cut",
     ) -> None:
         """`after_write` gets the status changes of every committed group of outcomes, on the
         writing thread, as soon as they are committed (callbacks go out while the batch runs);
         what it raises is logged, never undoes the write. `uncommitted` learns each carrier
         message id as its submit_sm_resp arrives and forgets it once its message is written
-        (the receipt forwarder holds receipts for those ids until then)."""
+        (the receipt forwarder holds receipts for those ids until then). With `senders`, a
+        carrier's marketing lane sends from one process at a time (see `_hold_tenure`):
+        while the carrier's pace is cut (it throttled lately: it may count gaps, as a burst-1
+        carrier does) with `one_sender="cut"`, always with `"always"`."""
         self.store = store
         self.routes = routes
         self.buckets = buckets
@@ -180,6 +212,12 @@ class Sender:
         self.uncommitted = uncommitted
         self._pacers: dict[str, Pacer] = defaultdict(Pacer)  # marketing lane per carrier
         self._store_clock = ClockOffset()  # the bucket store's clock, for the pacers' slots
+        self.senders = senders
+        self.one_sender = one_sender
+        self._cut: dict[str, bool] = {}  # carrier → its pace was cut at the last take
+        self._holder = uuid.uuid4().hex  # this Sender's tenures (one per batch)
+        self._tenures: dict[str, LocalTenure] = defaultdict(LocalTenure)  # by carrier
+        self._limits: dict[str, float] = {}  # carrier → its MPS at its pace, last seen
         self._tally: dict[str, Counter[str]] = defaultdict(Counter)
         self._bulk_ready_at: dict[str, float] = {}  # carrier → when its bulk lane may ask again
         self._half_open: set[str] = set()  # carriers whose circuit is half-open this batch
@@ -222,7 +260,10 @@ class Sender:
 
             with _Recorder(record, stats) as recorder:
                 recorder.add([j for j in jobs if j.outcome is not None], self._take_tally())
-                self._pipeline([j for j in jobs if j.outcome is None], table, stats, recorder)
+                try:
+                    self._pipeline([j for j in jobs if j.outcome is None], table, stats, recorder)
+                finally:
+                    self._release_tenures(set())
                 return stats, recorder.changes()
 
     def _pipeline(
@@ -361,7 +402,7 @@ class Sender:
         for job in jobs:
             candidate = job.candidate
             assert candidate is not None
-            bulk = job.message.message_class == MessageClass.MARKETING.value
+            bulk = _bulk(job)
             lanes[(candidate.carrier, bulk)].append(job)
         submitted: list[_InFlight] = []
         waiting: list[_Job] = []
@@ -386,9 +427,11 @@ class Sender:
                 fits = needed <= budget if pacer is None else budget > 0 <= pacer.credit - needed
                 if fits:
                     budget -= needed
+                    futures = self._submit(job)
+                    sent_at = self.monotonic()  # after the write: the next gap counts from it
                     if pacer is not None:
-                        pacer.spend(needed, self.monotonic())
-                    submitted.append((job, self._submit(job), self.monotonic()))
+                        pacer.spend(needed, sent_at)
+                    submitted.append((job, futures, sent_at))
                     continue
                 backlog += needed
                 if backlog / rate > self.token_wait_max and job.index + 1 < len(job.candidates):
@@ -396,7 +439,49 @@ class Sender:
                 else:
                     shortest_wait = min(shortest_wait, needed / rate)
                 waiting.append(job)
+        if self._tenures:  # give back the lanes this batch has nothing more for
+            self._release_tenures(
+                {j.candidate.carrier for j in waiting if j.candidate is not None and _bulk(j)}
+            )
         return submitted, waiting, shortest_wait
+
+    def _hold_tenure(self, carrier: str, mps: float, now: float) -> float:
+        """Seconds until this Sender may send on `carrier`'s marketing lane (0: now).
+
+        One process at a time holds a lane (`ratelimit.SenderLeases`, renewed while it has
+        work, given back when it has none): two processes each sending its slot when its
+        loop wakes put PDUs closer than 1/M whenever one is late, which a burst-1 carrier
+        refuses. Fails closed: no tenure (store down), no send — the lane waits.
+        """
+        if self.senders is None:
+            return 0.0
+        local = self._tenures[carrier]
+        wait = local.wait(now)
+        if wait is not None:
+            return wait
+        guard = handover_guard(self._limits.get(carrier, mps))
+        tenure = self.senders.hold(carrier, self._holder, TENURE_TTL, guard)
+        answered = self.monotonic()
+        if tenure is None:
+            local.refused(answered, FAILURE_RETRY_AFTER)
+            return FAILURE_RETRY_AFTER
+        decided = self._store_clock.observe(now, answered, tenure.now_us / 1e6)
+        if not tenure.held:
+            local.refused(answered, TENURE_POLL)
+            return TENURE_POLL
+        start = decided + (tenure.start_us - tenure.now_us) / 1e6
+        local.held(now, start, (tenure.until_us - tenure.now_us) / 1e6)
+        local.guard = guard
+        return max(0.0, start - answered)
+
+    def _release_tenures(self, busy: set[str]) -> None:
+        """Give back every lane tenure held but for the carriers in `busy`."""
+        if self.senders is None:
+            return
+        for carrier in [c for c, t in self._tenures.items() if c not in busy]:
+            tenure = self._tenures.pop(carrier)
+            if tenure.until > float("-inf"):
+                self.senders.release(carrier, self._holder, tenure.guard)
 
     def _bulk_budget(
         self, carrier: str, mps: float, share: float, wanted: int, now: float
@@ -415,6 +500,15 @@ class Sender:
         ahead = book_ahead(rate, capacity, floor, BOOK_AHEAD)
         target = min(wanted, max(1, int((capacity - floor + ahead) * BULK_REFILL_SHARE)))
         ready_at = self._bulk_ready_at.get(carrier, now)
+        tenured = self.senders is not None and (
+            self.one_sender == "always" or self._cut.get(carrier, False)
+        )
+        if tenured:
+            held_in = self._hold_tenure(carrier, mps, now)
+            if held_in > 0:
+                return 0, rate, held_in
+        elif carrier in self._tenures:  # its pace grew back: two senders again
+            self._release_tenures({c for c in self._tenures if c != carrier})
         if pacer.credit == 0 and now >= ready_at:
             asked = target
             decided = self.buckets.take_lane_timed(
@@ -435,15 +529,27 @@ class Sender:
                 grant, paced, decided_us, due_in = decided
                 at = self._store_clock.observe(now, answered, decided_us / 1e6)
             limit = paced * mps / rate  # the carrier's MPS at its pace
-            pacer.add(grant.granted, paced, limit, capacity, at, due_in, cut=paced < rate)
+            self._limits[carrier] = limit
+            self._cut[carrier] = paced < rate
+            pacer.add(grant.granted, paced, limit, capacity, at, due_in, paced < rate, tenured)
             if grant.granted < asked:
                 ready_at = at + grant.retry_after
                 self._bulk_ready_at[carrier] = ready_at
         lane_rate = 1.0 / pacer.interval if pacer.interval else rate
         now = self.monotonic()
         due = pacer.release(now)
+        soon = pacer.due_at() - now
+        if not due and pacer.careful and pacer.credit and soon < PRECISE_WAIT:
+            # One slot at a time, each at least 1/M after the last write: a slot taken late by
+            # a pass of the pipeline loop is late for good (no catch-up under 1/M), so wait
+            # for it here, a sleep away from the write.
+            self.sleep(soon)
+            now = self.monotonic()
+            due = pacer.release(now)
         if pacer.credit > due:
-            return due, lane_rate, max(0.0, pacer.due_at() - now)
+            # A careful lane comes back early and waits the rest in place (above).
+            early = PRECISE_WAIT / 2 if pacer.careful else 0.0
+            return due, lane_rate, max(0.0, pacer.due_at() - now - early)
         return due, lane_rate, max(0.0, ready_at - now)
 
     def take_tokens(

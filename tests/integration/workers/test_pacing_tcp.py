@@ -19,34 +19,48 @@ from tests.integration.workers.carrier_stack import (
     sim_carrier,
     worker_settings,
 )
-from workers import bucket_shape
-
-# 100 ms between PDUs. The simulator runs on a thread of this process: its reads wait for the
-# GIL (5 ms switch interval), and it stamps a PDU when it reads it, so at a higher M its own
-# jitter would be what it counts (at 40 MPS: our gap 25.6 ms, its 24.6 ms).
-MPS = 10
+from workers import Sender, bucket_shape
+from workers.sending import OneSender
 
 
-@pytest.mark.parametrize("count", [30])
+@pytest.mark.parametrize(("mps", "count", "one_sender"), [(10, 30, "cut"), (100, 200, "always")])
 def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
-    start_sim: SimFactory, tmp_path: Path, database_url: str, redis_url: str, count: int
+    start_sim: SimFactory,
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    mps: int,
+    count: int,
+    one_sender: OneSender,
 ) -> None:
-    sim = start_sim(sim_carrier("alpha", mps=MPS, burst=1))
+    """Two batches at once, as two workers. At 10 MPS the bucket's one schedule keeps them
+    apart; at 100 (10 ms), with `one_sender="always"`, one holds the lane's tenure at a time
+    and the other waits its hand-over and guard. The simulator runs on a thread of this
+    process, its reads waiting for the GIL: it dates each PDU by the kernel's receive time."""
+    sim = start_sim(sim_carrier("alpha", mps=mps, burst=1))
     settings = worker_settings(tmp_path, database_url, redis_url)
-    settings.routes_file.write_text(routes_text({"alpha": sim.simulator.ports["alpha"]}, mps=MPS))
+    settings.routes_file.write_text(routes_text({"alpha": sim.simulator.ports["alpha"]}, mps=mps))
     ctx = context(settings)
+    make_sender = ctx.sender
+
+    def sender() -> Sender:
+        made = make_sender()
+        made.one_sender = one_sender
+        return made
+
+    monkeypatch.setattr(ctx, "sender", sender)
     try:
         ids = queue_messages(ctx.store, "hello", count)
         started = time.monotonic()
-        # Two batches at once, as two workers: their grants share the bucket's one schedule.
         send_all(ctx, ids, threads=2, chunk=count // 2)
         took = time.monotonic() - started
         wait_until(lambda: ctx.store.status_counts() == {"delivered": count}, timeout=30)
         stats = sim.stats()["alpha"]
-        print(f"burst 1 at {MPS} MPS: {count} in {took:.2f} s, throttled {stats['throttled']}")
+        print(f"burst 1 at {mps} MPS: {count} in {took:.2f} s, throttled {stats['throttled']}")
         assert (stats["submits_accepted"], stats["throttled"]) == (count, 0)
         # Paced, not merely slow: no faster than the bucket (its one token, then its rate).
-        rate, capacity = bucket_shape(MPS)
+        rate, capacity = bucket_shape(mps)
         assert took >= (count - capacity - 1) / rate * 0.99
     finally:
         ctx.close()

@@ -7,12 +7,19 @@ import itertools
 import pytest
 
 from workers.pacer import (
+    GAP_MARGIN,
+    HANDOVER_MARGIN,
     JITTER_BUDGET,
+    TENURE_POLL,
+    TENURE_RENEW,
+    TENURE_TTL,
     ClockOffset,
+    LocalTenure,
     Pacer,
     book_ahead,
     bucket_shape,
     decided_at,
+    handover_guard,
     reserve_floor,
 )
 
@@ -155,3 +162,32 @@ def test_an_old_estimate_gives_way_to_a_slightly_longer_fresh_round_trip() -> No
     clock.observe(0.0, 0.0001, 50.00005)
     clock.observe(10.0, 10.0005, 60.0003)  # 10 s later: aged by 10 ms > 0.4 ms longer
     assert clock.offset == pytest.approx(60.0003 - 10.00025)
+
+
+def test_a_lanes_sole_sender_catches_up_one_slot_at_a_time_just_over_1_over_m_apart() -> None:
+    """Alone on the lane (its tenure), a late wake-up never puts two PDUs closer than the
+    carrier's 1/M, even at full pace: a burst-1 carrier would refuse the second."""
+    pacer = Pacer()
+    pacer.add(3, rate=247.5, limit=250.0, capacity=5.0, at=0.0, due_in=2 / 247.5, one_sender=True)
+    taken = _drain(pacer, 0.0045, 0.05, step=0.00001)
+    gaps = [b - a for a, b in itertools.pairwise(taken)]
+    assert len(taken) == 3
+    assert min(gaps) >= 1 / 250 + GAP_MARGIN - 1e-9
+    assert max(gaps) < 1 / 250 + GAP_MARGIN + 0.0001  # caught up: faster than the 1/r slots
+
+
+def test_a_local_tenure_is_used_renewed_and_waited_for() -> None:
+    tenure = LocalTenure()
+    assert tenure.wait(0.0) is None  # never held: ask
+    tenure.held(asked_at=1.0, start=1.006, until_in=TENURE_TTL)
+    assert tenure.wait(1.001) == pytest.approx(0.005)  # the hand-over's guard
+    assert tenure.wait(1.01) == 0.0
+    # Counted from the ask (the earliest the store can have decided), renewed well before.
+    assert tenure.wait(1.0 + TENURE_TTL - TENURE_RENEW + 0.001) is None
+    tenure.refused(2.0, TENURE_POLL)
+    assert tenure.wait(2.001) == pytest.approx(TENURE_POLL - 0.001)
+    assert tenure.wait(2.0 + TENURE_POLL) is None
+
+
+def test_the_hand_over_guard_is_one_over_m_and_a_margin() -> None:
+    assert handover_guard(200.0) == pytest.approx(0.005 + HANDOVER_MARGIN)

@@ -23,7 +23,7 @@ from messaging import (
     Throttled,
     Unbound,
 )
-from ratelimit import Grant, MemoryTokenBuckets, Pacing
+from ratelimit import Grant, MemorySenderLeases, MemoryTokenBuckets, Pacing, SenderLeases, Tenure
 from routing import CarrierHealth, Circuit, RoutingTable, Snapshot, load_routes
 from store import (
     MessageStore,
@@ -36,7 +36,8 @@ from store import (
     upgrade,
 )
 from workers import Sender
-from workers.pacer import bucket_shape
+from workers.pacer import GAP_MARGIN, TENURE_POLL, TENURE_TTL, bucket_shape, handover_guard
+from workers.sending import OneSender
 from workers.uncommitted import UncommittedIds
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -678,3 +679,119 @@ def test_carrier_ids_are_uncommitted_from_their_submit_resp_until_their_write(
         gated.gate.set()  # the write commits
         stats, _ = running.result(timeout=10)
     assert stats.sent == 3 and len(uncommitted) == 0
+
+
+def _tenured_sender(
+    store: MessageStore,
+    table: RoutingTable,
+    senders: Callable[[Callable[[], float]], SenderLeases],
+    on_sleep: Callable[[float], None] = lambda _: None,
+    one_sender: OneSender = "always",
+) -> tuple[Sender, list[float], SenderLeases]:
+    """A stamping Sender whose marketing lanes need a tenure of `senders(clock)`;
+    `on_sleep(now)` runs at each of its sleeps (another process acting meanwhile)."""
+    clock = [0.0]
+    sent_at: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        on_sleep(clock[0])
+
+    class Stamping(ScriptedSession):
+        def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
+            sent_at.append(clock[0])
+            return super().submit(part)
+
+    leases = senders(lambda: clock[0])
+    sender = Sender(
+        store,
+        lambda: table,
+        MemoryTokenBuckets(lambda: clock[0]),
+        {"cheap": Stamping("cheap", []), "dear": Stamping("dear", [])}.__getitem__,
+        lambda: NOW,
+        sleep,
+        monotonic=lambda: clock[0],
+        senders=leases,
+        one_sender=one_sender,
+    )
+    return sender, sent_at, leases
+
+
+def test_the_holder_of_a_lane_keeps_every_two_submits_over_1_over_m_apart(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    sender, sent_at, _ = _tenured_sender(store, table, MemorySenderLeases)
+    stats, _ = sender.send([_queue(store) for _ in range(60)])
+    assert stats.sent == 60
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    assert min(gaps) >= 1 / 1000 + GAP_MARGIN - 1e-9  # a late slot is never caught up closer
+
+
+def test_a_lane_another_process_holds_waits_its_hand_over_and_the_guard(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """Another process holds the lane until 0.1 s and gives it back then: nothing is sent
+    before, the first submit waits the guard after it (no throttle: a wait)."""
+    guard = handover_guard(1000)
+    handed_over: list[float] = []
+
+    def other_process(now: float) -> None:
+        if now >= 0.1 and not handed_over:
+            leases.release("cheap", "other", guard)
+            handed_over.append(now)
+
+    sender, sent_at, leases = _tenured_sender(store, table, MemorySenderLeases, other_process)
+    assert leases.hold("cheap", "other", TENURE_TTL, guard) is not None
+    stats, _ = sender.send([_queue(store) for _ in range(10)])
+    assert stats.sent == 10
+    assert handed_over[0] + guard <= sent_at[0] <= handed_over[0] + guard + TENURE_POLL + 0.002
+    # The batch gave the lane back when done: the next process may start a guard later.
+    after = leases.hold("cheap", "next", TENURE_TTL, guard)
+    assert after is not None and after.held
+    assert after.start_us / 1e6 == pytest.approx(sent_at[-1] + guard, abs=1e-3)
+
+
+def test_a_lapsed_tenure_is_taken_over_a_guard_after_its_end(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    sender, sent_at, leases = _tenured_sender(store, table, MemorySenderLeases)
+    guard = handover_guard(1000)
+    held = leases.hold("cheap", "crashed", TENURE_TTL, guard)  # and never renewed
+    assert held is not None and held.held
+    sender.send([_queue(store) for _ in range(5)])
+    assert sent_at[0] >= held.until_us / 1e6 + guard - 1e-9
+
+
+class DownLeases(MemorySenderLeases):
+    """The store is down until `up_at`: no tenure (fails closed)."""
+
+    up_at = 0.3
+
+    def hold(self, key: str, holder: str, ttl: float, guard: float) -> Tenure | None:
+        return None if self._clock() < self.up_at else super().hold(key, holder, ttl, guard)
+
+
+def test_no_tenure_while_the_store_is_down_means_no_submit(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    sender, sent_at, _ = _tenured_sender(store, table, DownLeases)
+    stats, _ = sender.send([_queue(store) for _ in range(5)])
+    assert stats.sent == 5 and sent_at[0] >= DownLeases.up_at
+
+
+def test_by_default_a_lane_takes_its_tenure_only_while_its_carriers_pace_is_cut(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """Uncut, another process's tenure does not hold the lane back (strict carriers keep two
+    senders); once a take shows the pace cut (the carrier throttled), it does."""
+    sender, sent_at, leases = _tenured_sender(store, table, MemorySenderLeases, one_sender="cut")
+    guard = handover_guard(1000)
+    assert leases.hold("cheap", "other", TENURE_TTL, guard) is not None
+    sender.send([_queue(store) for _ in range(3)])
+    assert len(sent_at) == 3 and sent_at[-1] < 0.01  # beside the other holder, at once
+    assert sender.buckets.cut_pace("carrier:cheap:pace", sender.pacing) is not None
+    other = leases.hold("cheap", "other", TENURE_TTL, guard)  # renewed, never again after
+    assert other is not None and other.held
+    sender.send([_queue(store) for _ in range(3)])
+    # The take that showed the cut went at once; the next waited out the other's tenure.
+    assert sent_at[4] >= other.until_us / 1e6 + guard - 1e-9
