@@ -23,7 +23,12 @@ from workers import Sender, bucket_shape
 from workers.sending import OneSender
 
 
-@pytest.mark.parametrize(("mps", "count", "one_sender"), [(10, 30, "cut"), (100, 200, "always")])
+# 100 MPS leaves 10 ms between PDUs, judged to the microsecond: on a CI host busy with the rest
+# of the suite a late wake-up made one throttle in one run of many, so it runs with the slow ones.
+@pytest.mark.parametrize(
+    ("mps", "count", "one_sender"),
+    [(10, 30, "cut"), pytest.param(100, 200, "always", marks=pytest.mark.slow)],
+)
 def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
     start_sim: SimFactory,
     tmp_path: Path,

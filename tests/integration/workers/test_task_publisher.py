@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import queue
 from typing import Any
 
@@ -20,7 +21,13 @@ IDS = ["01a2" + f"{n:028x}" for n in range(200)]
 
 def _app(redis_url: str) -> Celery:
     app = Celery("switchboard", broker=redis_url, set_as_current=False)
-    app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+    )
     return app
 
 
@@ -68,8 +75,14 @@ def test_a_task_published_with_one_lpush_runs_on_a_real_celery_worker(redis_url:
         return {}
 
     publisher = RedisTaskPublisher(redis_url)
-    with start_worker(app, pool="solo", perform_ping_check=False, queues=["otp"]):
-        publisher.send_task(SEND_TASK, [IDS[:3], "otp"], "otp")
-        publisher.send_task(SEND_TASK, [[], "otp"], "otp")  # a wake-up: no ids
-        assert ran.get(timeout=10) == (IDS[:3], "otp")
-        assert ran.get(timeout=10) == ([], "otp")
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, queues=["otp"]):
+            publisher.send_task(SEND_TASK, [IDS[:3], "otp"], "otp")
+            publisher.send_task(SEND_TASK, [[], "otp"], "otp")  # a wake-up: no ids
+            assert ran.get(timeout=10) == (IDS[:3], "otp")
+            assert ran.get(timeout=10) == ([], "otp")
+    finally:  # the in-process worker set the root logger's level and handler: later tests'
+        root.setLevel(level)  # warnings must still reach their log capture
+        root.handlers[:] = handlers
