@@ -351,27 +351,9 @@ def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
 
 
 def _stamping_sender(store: MessageStore, table: RoutingTable) -> tuple[Sender, list[float]]:
-    """A Sender on a fake clock, and the clock reading of every submit it makes."""
-    clock = [0.0]
-    sent_at: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        clock[0] += seconds
-
-    class Stamping(ScriptedSession):
-        def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
-            sent_at.append(clock[0])
-            return super().submit(part)
-
-    sender = Sender(
-        store,
-        lambda: table,
-        MemoryTokenBuckets(lambda: clock[0]),
-        {"cheap": Stamping("cheap", []), "dear": Stamping("dear", [])}.__getitem__,
-        lambda: NOW,
-        sleep,
-        monotonic=lambda: clock[0],
-    )
+    """A Sender on a fake clock, and the clock reading of every submit it makes (lanes tenured
+    only while a pace is cut, as by default)."""
+    sender, sent_at, _ = _tenured_sender(store, table, MemorySenderLeases, one_sender="cut")
     return sender, sent_at
 
 
