@@ -5,7 +5,6 @@ and logged once per outage, never raised (the database and the callbacks are the
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -14,6 +13,7 @@ import redis
 
 from messaging import StatusEvent, channel_for, encode_events
 from store import StatusChange
+from workers.process_redis import ProcessRedis
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +22,10 @@ class StreamPublisher:
     """Publishes status changes per account; made lazily per process (after Celery's fork)."""
 
     def __init__(self, redis_url: str, clock: Callable[[], float] = time.time) -> None:
-        self._url = redis_url
+        self._redis = ProcessRedis(redis_url)
         self._clock = clock
-        self._made: tuple[int, redis.Redis] | None = None
         self.failures = 0
         self._down = False
-
-    def _client(self) -> redis.Redis:
-        """This process's client (a fork gets its own: sockets never cross a fork)."""
-        if self._made is None or self._made[0] != os.getpid():
-            self._made = (os.getpid(), redis.Redis.from_url(self._url))
-        return self._made[1]
 
     def publish(self, changes: Sequence[StatusChange]) -> None:
         """PUBLISH the changes of one committed batch, grouped by account (none: no call)."""
@@ -44,7 +37,7 @@ class StreamPublisher:
         if not by_account:
             return
         try:
-            pipe = self._client().pipeline(transaction=False)
+            pipe = self._redis.get().pipeline(transaction=False)
             for account_id, events in by_account.items():
                 pipe.publish(channel_for(account_id), encode_events(events))
             pipe.execute()

@@ -20,13 +20,13 @@ from __future__ import annotations
 import base64
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-import redis
+
+from workers.process_redis import ProcessRedis
 
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
@@ -41,18 +41,9 @@ class RedisTaskPublisher:
     """`Publisher` (`workers.tasks`) for a Redis broker: a task is one LPUSH."""
 
     def __init__(self, redis_url: str) -> None:
-        self._url = redis_url
+        self._redis = ProcessRedis(redis_url)
         self._origin = f"{os.getpid()}@{socket.gethostname()}"
         self._reply_to = str(uuid.uuid4())  # as a Celery app's oid: never read (no results)
-        self._made: tuple[int, redis.Redis] | None = None
-        self._lock = threading.Lock()
-
-    def _client(self) -> redis.Redis:
-        """This process's client (a fork gets its own)."""
-        with self._lock:
-            if self._made is None or self._made[0] != os.getpid():
-                self._made = (os.getpid(), redis.Redis.from_url(self._url))
-            return self._made[1]
 
     def message(self, name: str, args: Sequence[Any], queue: str) -> bytes:
         """The envelope kombu's Redis transport stores for `send_task(name, args, queue=…)`."""
@@ -98,4 +89,4 @@ class RedisTaskPublisher:
 
     def send_task(self, name: str, args: Sequence[Any], queue: str) -> object:
         """LPUSH task `name` with `args` onto `queue`'s list (raises `redis.RedisError`)."""
-        return self._client().lpush(queue, self.message(name, args, queue))
+        return self._redis.get().lpush(queue, self.message(name, args, queue))
