@@ -37,8 +37,17 @@ def test_queue_mode_answers_every_submit_ok_but_no_faster_than_the_limit(start_s
     sim = start_sim(carrier("alpha", mps=mps, burst=1, throttle="queue", receipts=False))
     with RawClient(sim.simulator.ports["alpha"]) as client:
         client.bind("alpha", "alphapw")
-        for _ in range(sent):
-            client.submit(registered_delivery=0)
+        # One write for all of them: written one by one, a busy host can space two submits
+        # more than 1/mps apart, and the later one then finds a token (is not queued).
+        pdus = [
+            Pdu(
+                Cmd.SUBMIT_SM,
+                client.next_sequence(),
+                body=ShortMessage("Switchboard", "447700900123", b"hello", registered_delivery=0),
+            )
+            for _ in range(sent)
+        ]
+        client.send_raw(b"".join(encode(pdu) for pdu in pdus))
         started = time.monotonic()
         arrived = []
         for _ in range(sent):
