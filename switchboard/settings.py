@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     )
 
     commit_batch_max: int = Field(default=500, gt=0, description="rows per API group commit")
+    commit_linger_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=100,
+        description="ms the API's group commit waits for more rows when few are waiting (not OTP)",
+    )
     limits_file: Path | None = Field(
         default=None, description="rate limits TOML (per key, per account); None = no limits"
     )

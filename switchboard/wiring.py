@@ -139,7 +139,9 @@ def api_app(settings: Settings) -> web.Application:
         linger=settings.enqueue_linger_ms / 1000,
         max_ids=settings.send_batch_max,
     )
-    committer = GroupCommitter(store, outbox, settings.commit_batch_max)
+    committer = GroupCommitter(
+        store, outbox, settings.commit_batch_max, linger=settings.commit_linger_ms / 1000
+    )
     limiter, stop_limits = rate_limiter(settings, store)
     app = make_app(
         ApiServices(

@@ -96,3 +96,55 @@ def test_a_batch_is_one_unit_it_commits_whole_or_not_at_all(tmp_path: Path) -> N
     assert sorted(outbox.enqueued) == sorted(r.id for r in [*good, single])
     assert store.status_counts() == {"queued": 1 + 30 + 1}
     store.engine.dispose()
+
+
+def _committer_store(tmp_path: Path) -> tuple[MessageStore, NewMessage]:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    upgrade(url)
+    store = MessageStore(make_engine(url))
+    account = store.ensure_account("acme", NOW)
+    row = NewMessage(
+        new_id(), account, "+447400123456", "Acme", "hi", "marketing", "gsm7", 1, None, NOW, NOW
+    )
+    return store, row
+
+
+async def _two_commits_apart(
+    committer: GroupCommitter, first: NewMessage, second: NewMessage
+) -> None:
+    """`first`, then `second` 50 ms later (the writer has long found `first` alone)."""
+    one = asyncio.ensure_future(committer.commit(first))
+    await asyncio.sleep(0.05)
+    await asyncio.gather(one, committer.commit(second))
+
+
+def test_a_lone_row_lingers_for_the_next_and_both_share_one_commit(tmp_path: Path) -> None:
+    store, row = _committer_store(tmp_path)
+    # A linger far longer than the gap, and a group of two enough to stop it: one commit.
+    committer = GroupCommitter(store, RecordingOutbox(), linger=5.0, linger_rows=2)
+    asyncio.run(_two_commits_apart(committer, row, replace(row, id=new_id())))
+    committer.close()
+    assert (committer.commits, committer.rows) == (1, 2)
+    store.engine.dispose()
+
+
+def test_otp_never_lingers_and_no_linger_commits_each_row_alone(tmp_path: Path) -> None:
+    store, row = _committer_store(tmp_path)
+    otp = replace(row, message_class="otp")
+    lingering = GroupCommitter(store, RecordingOutbox(), linger=5.0, linger_rows=2)
+    asyncio.run(_two_commits_apart(lingering, otp, replace(otp, id=new_id())))
+    lingering.close()
+    plain = GroupCommitter(store, RecordingOutbox(), linger=0.0)
+    asyncio.run(_two_commits_apart(plain, replace(row, id=new_id()), replace(row, id=new_id())))
+    plain.close()
+    assert (lingering.commits, lingering.rows) == (2, 2)
+    assert (plain.commits, plain.rows) == (2, 2)
+    assert store.status_counts() == {"queued": 4}
+    store.engine.dispose()
+
+
+def test_a_negative_linger_is_refused(tmp_path: Path) -> None:
+    store, _ = _committer_store(tmp_path)
+    with pytest.raises(ValueError, match="linger"):
+        GroupCommitter(store, RecordingOutbox(), linger=-1.0)
+    store.engine.dispose()
