@@ -17,6 +17,7 @@ time on the addresses it is about to connect to (DNS can change between the two)
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -183,11 +184,17 @@ class CallbackPolicy:
     def check_url(self, url: str) -> CallbackTarget:
         """Check what can be checked without DNS: scheme, host syntax, literal addresses.
 
+        Remembered per (policy, URL): an account sends every message with the same few URLs,
+        and the check is a pure function of the two (~6.6 µs a call; refusals are not kept).
+
         Raises:
             InvalidInput: not an http(s) URL with a host.
             CallbackUrlForbidden: a literal (or numeric) host that is not allowed, credentials
                 in the URL, or characters parsers read differently.
         """
+        return _checked_url(self, url)
+
+    def _check_url(self, url: str) -> CallbackTarget:
         if _AMBIGUOUS.search(url):
             raise CallbackUrlForbidden("callback_url", "contains whitespace, `\\` or controls")
         try:
@@ -208,3 +215,8 @@ class CallbackPolicy:
             self.check_address(host, ipaddress.IPv4Address("127.0.0.1"))
         default_port = 443 if scheme == "https" else 80
         return CallbackTarget(scheme, host, port or default_port, address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_url(policy: CallbackPolicy, url: str) -> CallbackTarget:
+    return policy._check_url(url)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from messaging import InvalidInput
 from messaging.urls import (
     CallbackPolicy,
+    CallbackTarget,
     CallbackUrlForbidden,
     address_problem,
     numeric_host,
@@ -192,3 +193,16 @@ def test_numeric_hosts_are_read_as_inet_aton_reads_them(host: str) -> None:
             numeric_host(host)
         return
     assert numeric_host(host) == expected
+
+
+def test_a_remembered_check_answers_per_policy_and_never_remembers_a_refusal() -> None:
+    url = "http://127.0.0.1:8080/hook"
+    strict, lenient = CallbackPolicy(), CallbackPolicy(parse_networks("127.0.0.1/32"))
+    assert (
+        lenient.check_url(url)
+        == lenient.check_url(url)
+        == CallbackTarget("http", "127.0.0.1", 8080, ipaddress.IPv4Address("127.0.0.1"))
+    )
+    for _ in range(2):  # the lenient policy's answer is not the strict one's
+        with pytest.raises(CallbackUrlForbidden, match="loopback"):
+            strict.check_url(url)
