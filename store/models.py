@@ -87,7 +87,9 @@ class Message(Base):
 
     __tablename__ = "messages"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    # No foreign key on PostgreSQL (migration 0019: a check per inserted row, for accounts that
+    # are never deleted); SQLite keeps the one of 0001.
+    account_id: Mapped[str] = mapped_column(String(32))
     to: Mapped[str] = mapped_column(String(20))
     sender: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
@@ -176,7 +178,9 @@ class Part(Base):
     __tablename__ = "parts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
-    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"))
+    # Implied by attempt_id → attempts.message_id; no foreign key of its own on PostgreSQL
+    # (migration 0019), SQLite keeps the one of 0001.
+    message_id: Mapped[str] = mapped_column(String(32))
     carrier: Mapped[str] = mapped_column(String(64))
     segment: Mapped[int] = mapped_column(Integer)
     carrier_message_id: Mapped[str] = mapped_column(String(80))

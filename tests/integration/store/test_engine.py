@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from alembic import command
+from sqlalchemy import Engine, event, inspect
 from sqlalchemy.exc import DBAPIError
 
 from store import (
@@ -20,6 +21,7 @@ from store import (
     new_id,
     upgrade,
 )
+from store.migrate import alembic_config
 from tests.servers import Postgres
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -223,3 +225,32 @@ def test_statements_are_planned_with_their_values_and_pgoptions_are_kept(
             assert conn.exec_driver_sql("show work_mem").scalar() == "7MB"
     finally:
         engine.dispose()
+
+
+def _foreign_keys(url: str) -> set[tuple[str, str]]:
+    """(table, column) of every foreign key on the message tables."""
+    engine = make_engine(url)
+    inspector = inspect(engine)
+    keys = {
+        (table, column)
+        for table in ("messages", "attempts", "parts")
+        for key in inspector.get_foreign_keys(table)
+        for column in key["constrained_columns"]
+    }
+    engine.dispose()
+    return keys
+
+
+def test_postgresql_checks_no_foreign_key_on_the_hottest_inserts_and_keeps_the_others(
+    postgres: Postgres,
+) -> None:
+    url = postgres.create_database("hot_foreign_keys")
+    upgrade(url)
+    assert _foreign_keys(url) == {("attempts", "message_id"), ("parts", "attempt_id")}
+    command.downgrade(alembic_config(url), "0017")  # the down step puts both back
+    assert _foreign_keys(url) == {
+        ("messages", "account_id"),
+        ("attempts", "message_id"),
+        ("parts", "attempt_id"),
+        ("parts", "message_id"),
+    }
