@@ -777,3 +777,26 @@ def test_by_default_a_lane_takes_its_tenure_only_while_its_carriers_pace_is_cut(
     sender.send([_queue(store) for _ in range(3)])
     # The take that showed the cut went at once; the next waited out the other's tenure.
     assert sent_at[4] >= other.until_us / 1e6 + guard - 1e-9
+
+
+def test_every_batch_of_a_process_writes_on_the_one_recorder_thread(
+    store: MessageStore, table: RoutingTable
+) -> None:
+    """A thread per batch cost ~100 µs to start and join, and a moderate rate makes batches of
+    one: the process keeps one recorder thread, which still writes every batch before it ends."""
+    writers: list[threading.Thread] = []  # the objects, kept: an ident may be reused
+
+    class ThreadNotingStore(MessageStore):
+        def record_outcomes(
+            self, outcomes: Sequence[SendOutcome], now: datetime, lease_owner: str | None = None
+        ) -> list[StatusChange]:
+            writers.append(threading.current_thread())
+            return super().record_outcomes(outcomes, now, lease_owner)
+
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    sender = _sender(ThreadNotingStore(store.engine), table, sessions)
+    for _ in range(3):
+        stats, _ = sender.send([_queue(store)])
+        assert stats.sent == 1 and store.status_counts().get("sending", 0) == 0  # written
+    assert len(writers) == 3 and writers[0] is writers[1] is writers[2]
+    assert writers[0] is not threading.current_thread()
