@@ -30,6 +30,7 @@ from store.models import (
     InboundReply,
     OptOut,
 )
+from store.pg_arrays import text_array
 from store.records import NewMessage, PendingCallback
 
 # The keyword action of a whole MO's text ("opt_out", "opt_in", "help") or None.
@@ -256,7 +257,10 @@ class InboundBook:
             if conn.dialect.name == "postgresql":
                 # one statement text whatever the count: psycopg parses a new text each call
                 # (a tuple IN list was 4/5 of this function's CPU in a send worker)
-                params = {"a": [a for a, _ in wanted], "n": [n for _, n in wanted]}
+                params = {
+                    "a": text_array([a for a, _ in wanted]),
+                    "n": text_array([n for _, n in wanted]),
+                }
                 return {(a, n) for a, n in conn.exec_driver_sql(_OPTED_OUT_PG, params)}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
