@@ -33,12 +33,12 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from messaging import Status
 from store.models import Attempt, Message, Part, naive_utc
 from store.open_status import OPEN_STATUSES, is_open, status_of_row
 from store.pg_arrays import (
+    array_param,
     bool_array,
     int_array,
     numeric_array,
@@ -394,9 +394,7 @@ def _parts_by_key_statement(postgresql: bool) -> Select[*tuple[Any, ...]]:
             .order_by(Part.id.desc())
         )
     pairs = (
-        func.unnest(
-            bindparam("carriers", type_=ARRAY(String)), bindparam("ids", type_=ARRAY(String))
-        )
+        func.unnest(array_param("carriers", String()), array_param("ids", String()))
         .table_valued("carrier", "carrier_message_id")
         .render_derived(name="pairs")
     )
@@ -416,10 +414,14 @@ def _parts_by_key_statement(postgresql: bool) -> Select[*tuple[Any, ...]]:
 def parts_by_key(conn: Connection, keys: Sequence[tuple[str, str]]) -> Sequence[Any]:
     """Parts with any of these (carrier, carrier message id) pairs (on PostgreSQL, only the
     newest part of each pair)."""
-    statement = _parts_by_key_statement(_postgresql(conn))
-    return conn.execute(
-        statement, {"carriers": [c for c, _ in keys], "ids": [i for _, i in keys]}
-    ).all()
+    postgresql = _postgresql(conn)
+    carriers, ids = [c for c, _ in keys], [i for _, i in keys]
+    params: dict[str, str | list[str]] = (
+        {"carriers": text_array(carriers), "ids": text_array(ids)}
+        if postgresql
+        else {"carriers": carriers, "ids": ids}
+    )
+    return conn.execute(_parts_by_key_statement(postgresql), params).all()
 
 
 _SET_PART_RECEIPTS = """

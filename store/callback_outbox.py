@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Boolean,
     ColumnElement,
     Connection,
+    DateTime,
     Delete,
     Engine,
     Insert,
@@ -51,6 +51,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from messaging import CallbackEvent, CallbackScope, wants_event
 from store.models import Attempt, CallbackEventRow, Message, UTCDateTime
 from store.open_status import status_of_row
+from store.pg_arrays import array_param, bool_array, int_array, text_array, timestamp_array
 from store.records import PendingCallback, StatusChange
 
 # Time the post-commit hand-off task has to claim a new event before the sweep hands it out
@@ -108,8 +109,9 @@ def _postgresql(conn: Connection | Engine) -> bool:
 def _any(
     column: InstrumentedAttribute[Any], name: str, item: type[Integer] | type[String]
 ) -> ColumnElement[bool]:
-    """`column = ANY(:name)` on PostgreSQL (one text for every size), else an IN list."""
-    return column == any_(bindparam(name, type_=ARRAY(item())))
+    """`column = ANY(:name)` on PostgreSQL (one text for every size; a `store.pg_arrays`
+    literal)."""
+    return column == any_(array_param(name, item()))
 
 
 @functools.cache
@@ -124,9 +126,9 @@ def _insert_statement(postgresql: bool) -> Insert:
     if postgresql:
         source: Any = (
             func.unnest(
-                bindparam("id", type_=ARRAY(String())),
-                bindparam("status", type_=ARRAY(String())),
-                bindparam("final", type_=ARRAY(Boolean())),
+                array_param("id", String()),
+                array_param("status", String()),
+                array_param("final", Boolean()),
             )
             .table_valued("id", "status", "final")
             .render_derived(name="c")
@@ -202,9 +204,9 @@ def add_events(
             statement,
             {
                 **common,
-                "id": [c.message_id for c in wanted],
-                "status": [c.status for c in wanted],
-                "final": finals,
+                "id": text_array([c.message_id for c in wanted]),
+                "status": text_array([c.status for c in wanted]),
+                "final": bool_array(finals),
             },
         ).all()
     else:  # SQLite: no RETURNING with executemany; a statement per event (in-process, cheap)
@@ -282,9 +284,7 @@ def _claim_statement(postgresql: bool) -> Update:
         )
         return update(CallbackEventRow).where(pairs).values(**values).returning(*_CLAIMED)
     refs = (
-        func.unnest(
-            bindparam("ids", type_=ARRAY(Integer())), bindparam("counts", type_=ARRAY(Integer()))
-        )
+        func.unnest(array_param("ids", Integer()), array_param("counts", Integer()))
         .table_valued("id", "attempts")
         .render_derived(name="r")
     )
@@ -320,8 +320,8 @@ def _reschedule_statement(postgresql: bool, first: bool = False) -> Update:
     if postgresql:
         plan = (
             func.unnest(
-                bindparam("ids", type_=ARRAY(Integer())),
-                bindparam("times", type_=ARRAY(UTCDateTime())),
+                array_param("ids", Integer()),
+                array_param("times", DateTime()),
             )
             .table_valued("id", "at")
             .render_derived(name="p")
@@ -347,6 +347,9 @@ class CallbackOutbox:
         self.engine = engine
         self._pg = _postgresql(engine)
 
+    def _texts(self, values: Sequence[str]) -> str | list[str]:
+        return text_array(values) if self._pg else list(values)
+
     def claim_new(self, message_ids: Sequence[str], lease_until: datetime) -> list[PendingCallback]:
         """Take the not-yet-tried events of these messages, leased until `lease_until`."""
         if not message_ids:
@@ -354,7 +357,7 @@ class CallbackOutbox:
         with self.engine.begin() as conn:
             rows = conn.execute(
                 _claim_new_statement(self._pg),
-                {"ids": list(message_ids), "lease": lease_until},
+                {"ids": self._texts(message_ids), "lease": lease_until},
             ).all()
         return sorted((_pending(r) for r in rows), key=lambda p: p.event_id)
 
@@ -366,7 +369,10 @@ class CallbackOutbox:
             return []
         params: dict[str, Any] = {"lease": lease_until}
         if self._pg:
-            params |= {"ids": [i for i, _ in refs], "counts": [n for _, n in refs]}
+            params |= {
+                "ids": int_array(i for i, _ in refs),
+                "counts": int_array(n for _, n in refs),
+            }
         else:
             params["pairs"] = [(i, n) for i, n in refs]
         with self.engine.begin() as conn:
@@ -395,10 +401,15 @@ class CallbackOutbox:
         statement = _reschedule_statement(self._pg, first)
         with self.engine.begin() as conn:
             if gone:
-                conn.execute(_delete_statement(self._pg), {"ids": list(gone)})
+                ids = int_array(gone) if self._pg else list(gone)
+                conn.execute(_delete_statement(self._pg), {"ids": ids})
             if retry and self._pg:
                 conn.execute(
-                    statement, {"ids": [i for i, _ in retry], "times": [at for _, at in retry]}
+                    statement,
+                    {
+                        "ids": int_array(i for i, _ in retry),
+                        "times": timestamp_array(at for _, at in retry),
+                    },
                 )
             elif retry:
                 conn.execute(statement, [{"b_id": i, "b_at": at} for i, at in retry])

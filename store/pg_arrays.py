@@ -19,6 +19,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Cast, Text, bindparam, cast
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import TypeEngine
+
+
+def array_param(name: str, item: TypeEngine[Any]) -> Cast[Any]:
+    """A statement's bind parameter `name` that takes one of these literals, as `item[]`:
+    `CAST(%(name)s AS VARCHAR[])` (SQLAlchemy's own ARRAY parameter would take a list and hand
+    it to psycopg's per-element dumping)."""
+    return cast(bindparam(name, type_=Text()), ARRAY(item))
 
 
 def _quoted(value: str) -> str:

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     Engine,
     Integer,
     Row,
@@ -33,6 +32,7 @@ from sqlalchemy import (
 )
 
 from store.models import Attempt, Message, Part
+from store.pg_arrays import array_param, text_array
 from store.records import AttemptView, MessageSummary, MessageView
 
 _SUMMARY_COLUMNS = (
@@ -59,7 +59,7 @@ def _read_statement(postgresql: bool) -> Select[*tuple[Any, ...]]:
     PostgreSQL gets the ids as an array: one text whatever the group's size (an IN list made a
     new one, parsed and planned again, for every size)."""
     wanted = (
-        Message.id == any_(bindparam("ids", type_=ARRAY(String())))
+        Message.id == any_(array_param("ids", String()))
         if postgresql
         else Message.id.in_(bindparam("ids", expanding=True))
     )
@@ -155,8 +155,9 @@ class MessageReads:
             return []
         ids = sorted({message_id for _, message_id in keys})
         with self.engine.connect() as conn:
-            statement = _read_statement(conn.dialect.name == "postgresql")
-            rows = conn.execute(statement, {"ids": ids}).all()
+            postgresql = conn.dialect.name == "postgresql"
+            statement = _read_statement(postgresql)
+            rows = conn.execute(statement, {"ids": text_array(ids) if postgresql else ids}).all()
         found: dict[str, tuple[str, MessageView]] = {}
         current: list[Row[Any]] = []
         for row in rows:

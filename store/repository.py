@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     CompoundSelect,
     Connection,
@@ -39,6 +38,7 @@ from store.inbound import InboundBook
 from store.keys import KeyBook, KeyInfo, hash_key, insert_key, key_info
 from store.models import Account, ApiKey, Attempt, Message
 from store.open_status import status_of_row
+from store.pg_arrays import array_param, text_array
 from store.reads import MessageReads
 from store.receipts import ReceiptBook
 from store.records import (
@@ -74,11 +74,8 @@ def _claim_statement(fill: bool, postgresql: bool = False) -> Update:
     """
     queued = Message.status == Status.QUEUED.value
     if postgresql:
-        ids_array = bindparam("ids", type_=ARRAY(String()))
-        mine: ColumnElement[bool] = Message.id == any_(ids_array)
-        not_mine: ColumnElement[bool] = Message.id != all_(
-            bindparam("not_ids", type_=ARRAY(String()))
-        )
+        mine: ColumnElement[bool] = Message.id == any_(array_param("ids", String()))
+        not_mine: ColumnElement[bool] = Message.id != all_(array_param("not_ids", String()))
     else:
         mine = Message.id.in_(bindparam("ids", expanding=True))
         not_mine = Message.id.not_in(bindparam("not_ids", expanding=True))
@@ -254,7 +251,10 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook, KeyBook)
             "lease_until": lease.until if lease else None,
         }
         with self._statement() as conn:
-            statement = _claim_statement(bool(fill_class), conn.dialect.name == "postgresql")
+            postgresql = conn.dialect.name == "postgresql"
+            if postgresql:  # store.pg_arrays literals, not lists dumped element by element
+                params["ids"] = params["not_ids"] = text_array(ids)
+            statement = _claim_statement(bool(fill_class), postgresql)
             rows = list(conn.execute(statement, params).all())
         tried: dict[str, set[str]] = defaultdict(set)
         again = [r.id for r in rows if r.attempt_count]
