@@ -221,7 +221,7 @@ def make_app(services: ApiServices) -> web.Application:
     app[IDEMPOTENCY] = IdempotencyStore(services.store.engine)
     app[KEY_CACHE] = KeyCache(services.key_cache_seconds)
     app[READER] = GroupReader(services.store.read_messages)
-    app[OPT_OUTS] = OptOutScreen(services.store.opted_out)
+    app[OPT_OUTS] = OptOutScreen(services.store.opted_out, services.opt_out_linger)
     app[READ_POOL] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="api-read")
     app[OPENAPI] = DocumentCache()
     app.router.add_post("/v1/messages", send_message)

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -28,17 +29,29 @@ V = TypeVar("V")
 
 
 class GroupLookup(Generic[K, V]):
-    """One thread drains waiting lookups and answers them all with one `lookup_many` call."""
+    """One thread drains waiting lookups and answers them all with one `lookup_many` call.
+
+    `linger`: when it finds fewer than `linger_keys` waiting, it waits up to this many seconds
+    from the first one's arrival for more (as `GroupCommitter` does): at moderate rates every
+    lookup was a query, a thread wake-up and an event-loop wake-up of its own.
+    """
 
     def __init__(
-        self, lookup_many: Callable[[Sequence[K]], list[V]], max_batch: int = 200, name: str = ""
+        self,
+        lookup_many: Callable[[Sequence[K]], list[V]],
+        max_batch: int = 200,
+        name: str = "",
+        linger: float = 0.0,
+        linger_keys: int = 32,
     ) -> None:
         self.lookup_many = lookup_many
         self.max_batch = max_batch
+        self.linger = linger
+        self.linger_keys = linger_keys
         self.reads = 0
         self.queries = 0
         self._queue: queue.SimpleQueue[
-            tuple[K, asyncio.Future[V], asyncio.AbstractEventLoop] | None
+            tuple[K, asyncio.Future[V], asyncio.AbstractEventLoop, float] | None
         ] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name or "group-lookup", daemon=True)
         self._thread.start()
@@ -47,7 +60,7 @@ class GroupLookup(Generic[K, V]):
         """The answer for `key` (raises what the query raised)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[V] = loop.create_future()
-        self._queue.put((key, future, loop))
+        self._queue.put((key, future, loop, time.monotonic()))
         return await future
 
     async def lookup_all(self, keys: Sequence[K]) -> list[V]:
@@ -65,22 +78,31 @@ class GroupLookup(Generic[K, V]):
             if first is None:
                 return
             batch = [first]
+            deadline = first[3] + self.linger
             while len(batch) < self.max_batch:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
-                    break
+                    wait = deadline - time.monotonic()
+                    if len(batch) >= self.linger_keys or wait <= 0:
+                        break
+                    try:
+                        item = self._queue.get(timeout=wait)
+                    except queue.Empty:
+                        break
                 if item is None:
                     self._queue.put(None)
                     break
                 batch.append(item)
             self._read(batch)
 
-    def _read(self, batch: list[tuple[K, asyncio.Future[V], asyncio.AbstractEventLoop]]) -> None:
+    def _read(
+        self, batch: list[tuple[K, asyncio.Future[V], asyncio.AbstractEventLoop, float]]
+    ) -> None:
         answers: list[V | None] = [None] * len(batch)
         error: BaseException | None = None
         try:
-            answers = list(self.lookup_many([key for key, _, _ in batch]))
+            answers = list(self.lookup_many([key for key, _, _, _ in batch]))
         except Exception as exc:
             log.exception("%s: lookup of %d keys failed", self._thread.name, len(batch))
             error = exc
@@ -89,7 +111,7 @@ class GroupLookup(Generic[K, V]):
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[V], V | None]]] = (
             defaultdict(list)
         )
-        for (_, future, loop), answer in zip(batch, answers, strict=True):
+        for (_, future, loop, _), answer in zip(batch, answers, strict=True):
             by_loop[loop].append((future, answer))
         for loop, settled in by_loop.items():
             loop.call_soon_threadsafe(_settle, settled, error)
@@ -129,10 +151,14 @@ class OptOutScreen(GroupLookup[tuple[str, str], bool]):
     """Is (account id, number) on the account's opt-out list? One query a group."""
 
     def __init__(
-        self, opted_out: Callable[[Sequence[tuple[str, str]]], set[tuple[str, str]]]
+        self,
+        opted_out: Callable[[Sequence[tuple[str, str]]], set[tuple[str, str]]],
+        linger: float = 0.0,
     ) -> None:
+        """`linger`: see `GroupLookup` (only marketing is screened; it is never urgent)."""
+
         def many(pairs: Sequence[tuple[str, str]]) -> list[bool]:
             found = opted_out(pairs)
             return [pair in found for pair in pairs]
 
-        super().__init__(many, 500, "opt-out-screen")
+        super().__init__(many, 500, "opt-out-screen", linger)

@@ -29,6 +29,8 @@ class ApiServices:
     default_sender: str = "Switchboard"
     validity_seconds: int = 24 * 3600
     key_cache_seconds: float = 30.0
+    # seconds a lone opt-out screen waits for others to share its query (api.reader.GroupLookup)
+    opt_out_linger: float = 0.0
     routes: Callable[[], RoutingTable] | None = None  # the routes file in force (hot-reloaded)
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # public hosts only
     # host name → its addresses; None: the system resolver (tests pass a stub: no real lookups)

@@ -149,6 +149,8 @@ def api_app(settings: Settings) -> web.Application:
             committer=committer,
             clock=utcnow,
             validity_seconds=settings.validity_seconds,
+            # the commit's linger: a marketing send waits for its screen, then its commit
+            opt_out_linger=settings.commit_linger_ms / 1000,
             routes=RoutesWatcher(settings.routes_file, time.monotonic).current,
             callback_policy=settings.callback_policy(),
             **live_services(settings, store),
