@@ -220,13 +220,16 @@ def run(
     cid = campaign["id"]
     cpu_before = cpu_seconds(roots)
     started = time.perf_counter()
-    with audience.open("rb") as body:
+    with audience.open("rb") as csv_file:
         loaded = _request(
             stack,
             "PUT",
             f"/v1/campaigns/{cid}/audience",
-            data=body,
-            **{"Content-Type": "text/csv", "Content-Length": str(os.fstat(body.fileno()).st_size)},
+            data=csv_file,
+            **{
+                "Content-Type": "text/csv",
+                "Content-Length": str(os.fstat(csv_file.fileno()).st_size),
+            },
         )
     load_seconds = time.perf_counter() - started
     spent = cpu_delta(cpu_before, cpu_seconds(roots))

@@ -28,7 +28,9 @@ def _bound_worker(stack: Stack) -> str:
     """A send worker whose pool child holds one of alpha's bind leases (host:pid:uuid)."""
     client = redis.Redis.from_url(stack.redis_url)
     try:
-        holders = {int(m.decode().split(":")[1]) for m in client.zrange("sb:bind:alpha", 0, -1)}
+        members = client.zrange("sb:bind:alpha", 0, -1)
+        assert isinstance(members, list) and all(isinstance(m, bytes) for m in members)
+        holders = {int(m.decode().split(":")[1]) for m in members if isinstance(m, bytes)}
     finally:
         client.close()
     for name, process in stack.group.processes:

@@ -64,7 +64,7 @@ def test_a_campaign_runs_with_a_stop_by_mo_and_a_pause_and_matches_the_audit(
     assert wait_until(lambda: _campaign(stack, cid)["counts"].get("delivered", 0) >= 5, 30)
     assert _call(stack, "POST", f"/v1/campaigns/{cid}/pause")[0] == 200
     # within one slice nothing more is released: the scheduled count holds still
-    assert wait_until(lambda: not _campaign(stack, cid)["counts"].get("queued"), 10)
+    assert wait_until(lambda: not _campaign(stack, cid)["counts"].get("queued"), 30)
     held = _campaign(stack, cid)["counts"].get("scheduled", 0)
     assert held > 0
     assert not wait_until(lambda: _campaign(stack, cid)["counts"].get("scheduled", 0) < held, 2)
@@ -99,6 +99,6 @@ def test_a_campaign_runs_with_a_stop_by_mo_and_a_pause_and_matches_the_audit(
             and json.loads(line)["destination"] != SUBSCRIBER
         }
 
-    assert wait_until(lambda: len(audited()) >= len(sent), 5)
+    assert wait_until(lambda: len(audited()) >= len(sent), 30)
     assert {d.lstrip("+") for d in audited()} == {n.lstrip("+") for n in sent}
     del warm

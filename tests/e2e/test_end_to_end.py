@@ -63,7 +63,7 @@ def test_messages_reach_final_status_and_books_match_the_carriers(
     audit_file = tmp_path / "audit.jsonl"
     submitted = sum(accepted_by_carrier.values())
     assert wait_until(
-        lambda: len(audit_file.read_text().splitlines()) >= submitted, timeout=5
+        lambda: len(audit_file.read_text().splitlines()) >= submitted, timeout=30
     )  # flushed each 0.5 s
     audit = [json.loads(line) for line in audit_file.read_text().splitlines()]
     destinations = {row["destination"].lstrip("+") for row in audit}

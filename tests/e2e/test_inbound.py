@@ -97,7 +97,7 @@ def test_mos_are_stored_acked_posted_signed_answered_and_stop_start_toggle_marke
 
     _mo(stack, "Hello there")
     assert wait_until(lambda: len(_inbound(stack)) == 1, 30), stack.simulator_stats()
-    assert wait_until(lambda: stack.simulator_stats()["alpha"]["mo_pending"] == 0, 10)
+    assert wait_until(lambda: stack.simulator_stats()["alpha"]["mo_pending"] == 0, 30)
     mo = _inbound(stack)[0]
     assert (mo["from"], mo["to"], mo["text"], mo["carrier"]) == (
         SUBSCRIBER,
@@ -145,7 +145,7 @@ def test_mos_are_stored_acked_posted_signed_answered_and_stop_start_toggle_marke
     (help_reply,) = _replies(stack, sent)
     assert _final(stack, help_reply["id"]) == "delivered"
     sent.add(help_reply["id"])
-    assert wait_until(lambda: len(_submits_to_subscriber(stack)) == 4, 10)
+    assert wait_until(lambda: len(_submits_to_subscriber(stack)) == 4, 30)
     sources = [line["source"] for line in _submits_to_subscriber(stack)]
     assert sources[1] == sources[3] == SHORT_CODE  # the confirmation and the help reply
 

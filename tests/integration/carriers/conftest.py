@@ -37,8 +37,9 @@ def endpoint(port: int, password: str = GOOD_PASSWORD) -> Endpoint:
     return Endpoint("alpha", "127.0.0.1", port, "alpha", password)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll `predicate` until it holds (condition-based, not a fixed sleep)."""
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll `predicate` until it holds (condition-based, not a fixed sleep; it returns as soon
+    as it holds, so the default deadline is generous for a loaded host)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

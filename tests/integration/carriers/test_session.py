@@ -6,12 +6,13 @@ import struct
 import threading
 import time
 from concurrent.futures import Future
+from typing import TypedDict, Unpack
 
 import pytest
 
 from carriers.receipts import Receipt
 from carriers.smpp import codec
-from carriers.smpp.session import Ack, SmppSession
+from carriers.smpp.session import Ack, MoHandler, ReceiptHandler, SmppSession
 from carriers.smpp.types import Endpoint, Mo, SubmitPart
 from messaging.errors import InvalidInput, ResponseTimeout, Throttled, Unbound
 from messaging.types import ReceiptState
@@ -239,8 +240,19 @@ def test_idle_link_is_probed_with_enquire_link(start_sim: SimFactory) -> None:
 # --- against a raw fake SMSC: what the simulator never sends ---------------------------------
 
 
-def _bound_to(smsc: FakeSmsc, **options: object) -> SmppSession:
-    session = SmppSession(Endpoint("fake", "127.0.0.1", smsc.port, "esme", "pw"), **options)  # type: ignore[arg-type]
+class SessionOptions(TypedDict, total=False):
+    """The keyword options of `SmppSession` these tests set."""
+
+    window: int
+    response_timeout: float
+    bind_timeout: float
+    enquire_link_interval: float
+    on_receipt: ReceiptHandler
+    on_mo: MoHandler
+
+
+def _bound_to(smsc: FakeSmsc, **options: Unpack[SessionOptions]) -> SmppSession:
+    session = SmppSession(Endpoint("fake", "127.0.0.1", smsc.port, "esme", "pw"), **options)
     session.bind()
     return session
 
@@ -338,9 +350,9 @@ def test_impossible_command_length_nacks_and_drops_the_link(fake_smsc: FakeSmsc)
         {"enquire_link_interval": 0.0},
     ],
 )
-def test_timeouts_that_are_not_positive_are_refused(timeouts: dict[str, float]) -> None:
+def test_timeouts_that_are_not_positive_are_refused(timeouts: SessionOptions) -> None:
     with pytest.raises(InvalidInput, match="timeouts must be > 0"):
-        SmppSession(endpoint(1), **timeouts)  # type: ignore[arg-type]
+        SmppSession(endpoint(1), **timeouts)
 
 
 def test_bind_timeout_defaults_to_the_response_timeout() -> None:

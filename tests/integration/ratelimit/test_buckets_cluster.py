@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.queues
+import os
 import time
 
 import redis
@@ -14,15 +15,25 @@ RATE = 200.0
 CAPACITY = 20.0
 PROCESSES = 4
 SECONDS = 2.0
+START_TIMEOUT = 120.0  # seconds for spawn + import on a loaded host
 
 
 Report = tuple[int, int, int, int, int]  # granted, calls, first and last Redis µs, failures
 
 
-def hammer(url: str, start_at: float, results: multiprocessing.queues.Queue[Report]) -> None:
-    """Take one token at a time until the deadline; report granted count and Redis instants."""
+def hammer(
+    url: str,
+    ready: multiprocessing.queues.Queue[int],
+    go: multiprocessing.queues.Queue[float],
+    results: multiprocessing.queues.Queue[Report],
+) -> None:
+    """Say ready once connected, wait for the common start instant, then take one token at a
+    time until the deadline; report granted count and Redis instants."""
     client = redis.Redis.from_url(url)
     buckets = RedisTokenBuckets(client)
+    client.ping()  # imported and connected: nothing slow is left before the first take
+    ready.put(os.getpid())
+    start_at = go.get(timeout=START_TIMEOUT)
     granted, calls, first_us, last_us = 0, 0, 0, 0
     while time.time() < start_at:
         time.sleep(0.001)
@@ -40,13 +51,22 @@ def hammer(url: str, start_at: float, results: multiprocessing.queues.Queue[Repo
 
 def test_four_processes_share_one_bucket_and_together_keep_its_rate(redis_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
+    ready: multiprocessing.queues.Queue[int] = ctx.Queue()
+    go: multiprocessing.queues.Queue[float] = ctx.Queue()
     results: multiprocessing.queues.Queue[Report] = ctx.Queue()
-    start_at = time.time() + 1.5  # spawn + import takes a moment
     workers = [
-        ctx.Process(target=hammer, args=(redis_url, start_at, results)) for _ in range(PROCESSES)
+        ctx.Process(target=hammer, args=(redis_url, ready, go, results)) for _ in range(PROCESSES)
     ]
     for worker in workers:
         worker.start()
+    # Every process is spawned, imported and connected before the start instant is chosen
+    # (a fixed "now + 1.5 s" was too soon for a loaded host: a late process hammered less or
+    # not at all, and its empty report skewed the span).
+    for _ in workers:
+        ready.get(timeout=START_TIMEOUT)
+    start_at = time.time() + 0.1
+    for _ in workers:
+        go.put(start_at)
     reports = [results.get(timeout=30) for _ in workers]
     for worker in workers:
         worker.join(timeout=10)

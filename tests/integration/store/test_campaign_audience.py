@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 import api.campaign_streams as streams
 from campaigns import Template
-from store import AudienceSkip, CampaignStore, MessageStore, NewCampaign, new_id
+from store import AudienceSkip, AudienceTotals, CampaignStore, MessageStore, NewCampaign, new_id
 from store.campaign_audience import AudienceLoad
 from store.models import Message
 
@@ -44,7 +44,7 @@ def _campaign(store: MessageStore) -> tuple[CampaignStore, str, str]:
 
 def _load(
     campaigns: CampaignStore, account: str, campaign_id: str, rows: list[list[str]]
-) -> object:
+) -> AudienceTotals:
     load = campaigns.audience_load(campaign_id, NOW)
     assert load.open(account) == "draft"
     numbered = [(line, fields) for line, fields in enumerate(rows, start=2)]
@@ -71,7 +71,7 @@ def test_duplicates_and_opt_outs_across_batches_keep_the_first_line_of_each_numb
     totals = _load(campaigns, account, campaign_id, [[n, f"N{i}"] for i, n in enumerate(numbers)])
     # lines 2..12: first lines of 1, 2, 3, 4, 6, 7 scheduled; 1 and 2 again are duplicates
     # (three lines), both lines of the opted-out 5 are skipped
-    assert (totals.recipients, totals.duplicates, totals.opted_out) == (6, 3, 2)  # type: ignore[attr-defined]
+    assert (totals.recipients, totals.duplicates, totals.opted_out) == (6, 3, 2)
     scheduled = _messages(store, campaign_id)
     assert sorted(scheduled) == [2, 3, 4, 5, 9, 12]
     assert scheduled[2] == ("+447400000001", "Hi N0")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,21 @@ SHIPPED = str(Path(__file__).resolve().parents[3] / "config" / "routes.toml")
 
 def test_explain_live_shows_a_cut_pace(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     client = redis.Redis.from_url(redis_url)
+    started = time.monotonic()
     RedisTokenBuckets(client).cut_pace(pace_key("alpha"), Pacing(cut=0.5))
     client.close()
     monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_url)
     result = CliRunner().invoke(
         routes_app, ["explain", "+447700900123", "--class", "marketing", "--live", "-f", SHIPPED]
     )
+    elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.output
-    assert re.search(r"live pace: alpha 5[0-2]% of 500 MPS", result.output)  # growing back
+    shown = re.search(r"live pace: alpha (\d+)% of 500 MPS", result.output)
+    assert shown is not None, result.output
+    # cut to 50%, growing back by recover_per_s (8%) a second since: a fixed 50-52% assumed the
+    # read came within 0.25 s, which a loaded host does not keep (+1: the figure is rounded)
+    recover = 100 * Pacing().recover_per_s
+    assert 50 <= int(shown.group(1)) <= 50 + recover * elapsed + 1, (shown.group(0), elapsed)
     assert "(cut after throttles, growing back)" in result.output
     assert "live pace: beta 100% of 500 MPS" in result.output
 

@@ -116,7 +116,8 @@ def test_the_run_registers_in_redis_while_running_and_leaves_on_stop(
 
     _stop_when(supervisor, registered)
     assert supervisor.run() == 0
-    assert seen and seen[0] == supervisor.children[0].process.pid  # type: ignore[union-attr]
+    child = supervisor.children[0].process
+    assert child is not None and seen and seen[0] == child.pid
     assert read_runs(client) == ()
     client.close()
 

@@ -50,6 +50,7 @@ def test_throttles_do_not_open_the_circuit() -> None:
 
 def test_a_half_open_circuit_lets_a_few_probes_through_per_window_and_a_success_closes_it() -> None:
     with freeze_time("2026-12-01 12:00:00") as freezer:
+        assert isinstance(freezer, FrozenDateTimeFactory)  # not ticking: moved by hand
         _probes_per_window(freezer)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,7 +27,7 @@ def test_a_part_past_the_total_never_completes() -> None:
 
 
 @given(st.lists(st.text(max_size=5), min_size=1, max_size=8), st.randoms())
-def test_any_order_gives_the_same_text(texts: list[str], rnd: object) -> None:
+def test_any_order_gives_the_same_text(texts: list[str], rnd: random.Random) -> None:
     parts = list(enumerate(texts, start=1))
-    rnd.shuffle(parts)  # type: ignore[attr-defined]
+    rnd.shuffle(parts)
     assert reassemble(parts, len(texts)) == "".join(texts)

@@ -3,6 +3,7 @@ side is a recording fake of `_call`; the API itself is tested over HTTP elsewher
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def test_watch_polls_until_the_campaign_is_done_and_prints_the_counts(
     }
     fake = FakeApi({("GET", "/v1/campaigns/c1"): [running, running, done]})
     monkeypatch.setattr(cli_campaigns, "_call", fake)
-    monkeypatch.setattr(cli_campaigns.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(time, "sleep", lambda _s: None)  # the module cli_campaigns sleeps with
     result = CliRunner().invoke(
         app, ["campaigns", "watch", "c1", "--key", "k", "--api-url", "http://h:8080"]
     )

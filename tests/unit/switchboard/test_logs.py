@@ -23,7 +23,8 @@ def captured() -> Iterator[io.StringIO]:
     saved = (list(root.handlers), root.level)
     handler = configure_logging("json", "INFO", [SECRET, "alphapw"])
     buffer = io.StringIO()
-    handler.setStream(buffer)  # type: ignore[attr-defined]
+    assert isinstance(handler, logging.StreamHandler)  # to stderr, so a stream to swap
+    handler.setStream(buffer)
     yield buffer
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])

@@ -9,6 +9,7 @@ import pytest
 from messaging import ConfigError
 from switchboard.runconfig import (
     STAGES,
+    ChildSpec,
     RunConfig,
     load_run_config,
     machine_defaults,
@@ -19,7 +20,7 @@ from switchboard.supervisor import RestartBudget
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _names(plan: list) -> list[str]:  # type: ignore[type-arg]
+def _names(plan: list[ChildSpec]) -> list[str]:
     return [c.name for c in plan]
 
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pytest
 
 from switchboard.settings import DEV_OTP_SECRET, DEV_SECRET_KEY, Settings
 from switchboard.wiring import require_secrets
 
-GOOD = {"secret_key": "c" * 32, "otp_secret": "o" * 32}
+
+class Secrets(TypedDict, total=False):
+    """The secret fields of `Settings` these tests set."""
+
+    secret_key: str
+    otp_secret: str
+
+
+GOOD: Secrets = {"secret_key": "c" * 32, "otp_secret": "o" * 32}
 
 
 def test_defaults_are_refused_naming_both_settings() -> None:
@@ -28,7 +38,7 @@ def test_defaults_are_refused_naming_both_settings() -> None:
         ({**GOOD, "otp_secret": "short"}, "16+ characters"),
     ],
 )
-def test_each_unfit_secret_is_refused(secrets: dict[str, str], reason: str) -> None:
+def test_each_unfit_secret_is_refused(secrets: Secrets, reason: str) -> None:
     assert any(reason in p for p in Settings(**secrets).secret_problems())
     with pytest.raises(SystemExit, match="refusing to start"):
         require_secrets(Settings(**secrets))

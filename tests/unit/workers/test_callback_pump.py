@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 import pytest
 
 from messaging import CallbackEvent, CallbackRetry
 from store import PendingCallback
-from workers.callback_dispatcher import DeliveryReport, MemoryDispatcher
+from workers.callback_dispatcher import CallbackDispatcher, DeliveryReport, MemoryDispatcher
 from workers.callback_pump import CallbackPump
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -58,8 +59,19 @@ def _wait(condition: object, timeout: float = 5.0) -> bool:
     return False
 
 
-def _pump(settled: Settled, dispatcher: object, **options: object) -> CallbackPump:
-    return CallbackPump(settled, dispatcher, lambda: T0, RETRY, **options)  # type: ignore[arg-type]
+class PumpOptions(TypedDict, total=False):
+    """The keyword options of `CallbackPump` these tests set."""
+
+    max_pending: int
+    batch_max: int
+    grace: timedelta
+    margin: timedelta
+
+
+def _pump(
+    settled: Settled, dispatcher: CallbackDispatcher, **options: Unpack[PumpOptions]
+) -> CallbackPump:
+    return CallbackPump(settled, dispatcher, lambda: T0, RETRY, **options)
 
 
 def test_offered_events_are_posted_then_the_delivered_deleted_and_the_failed_scheduled() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from workers.refreshing import Refreshing
 
 
-def _eventually(predicate: object, timeout: float = 5.0) -> bool:
+def _eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.005)
     return False
@@ -33,18 +35,24 @@ def test_reads_reuse_the_value_until_the_background_refresh_replaces_it() -> Non
         cached.close()
 
 
+@dataclass
+class _Source:
+    value: str
+    fail: bool = False
+
+
 def test_a_failing_refresh_keeps_the_last_value() -> None:
-    state = {"fail": False, "value": "healthy"}
+    state = _Source("healthy")
 
     def compute() -> str:
-        if state["fail"]:
+        if state.fail:
             raise ConnectionError("redis down")
-        return state["value"]
+        return state.value
 
     cached = Refreshing(compute, interval=0.01, name="test")
     try:
         assert cached.get() == "healthy"
-        state.update(fail=True, value="never seen")
+        state.fail, state.value = True, "never seen"
         before = cached.refreshes
         time.sleep(0.1)
         assert cached.get() == "healthy" and cached.refreshes == before
@@ -53,8 +61,13 @@ def test_a_failing_refresh_keeps_the_last_value() -> None:
 
 
 def test_close_stops_the_refresh_thread() -> None:
-    calls = []
-    cached = Refreshing(lambda: calls.append(1) or len(calls), interval=0.01, name="test")
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    cached = Refreshing(compute, interval=0.01, name="test")
     cached.get()
     cached.close()
     settled = len(calls)

@@ -37,7 +37,7 @@ from store import (
 )
 from workers import Sender
 from workers.pacer import GAP_MARGIN, TENURE_POLL, TENURE_TTL, bucket_shape, handover_guard
-from workers.sending import OneSender
+from workers.sending import OneSender, Submitter
 from workers.uncommitted import UncommittedIds
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -267,7 +267,7 @@ def test_marketing_uses_what_otp_leaves_and_leaves_it_a_floor(
         store,
         lambda: table,
         MemoryTokenBuckets(lambda: clock[0]),
-        {}.__getitem__,
+        dict[str, Submitter]().__getitem__,
         lambda: NOW,
         print,
     )
