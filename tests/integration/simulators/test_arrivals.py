@@ -69,12 +69,15 @@ def test_two_binds_one_read_late_are_judged_by_arrival(
 def test_submits_closer_than_1_over_m_are_throttled_and_counted(
     start_sim: Callable[..., SimulatorThread],
 ) -> None:
-    sim = start_sim(carrier(mps=20, burst=1, throttle="reject", receipts=False, max_binds=2))
+    sim = start_sim(carrier(mps=5, burst=1, throttle="reject", receipts=False, max_binds=2))
     with _two_binds(sim) as (a, b):
-        # 50 ms per token: a0 at 0, b0 at 30 (refused), a1 at 60, b1 at 90 (30 after a1)
-        for client in (a, b, a, b):
-            client.submit()
-            time.sleep(0.03)
+        # 200 ms per token: b's submit right behind a's (refused), then a pause longer than a
+        # token (a loaded host can only stretch it), then the pair again. Spaced by sleeps of
+        # a fraction of a token instead, a late sleep let b's submit find a token.
+        for _ in range(2):
+            a.submit()
+            b.submit()
+            time.sleep(0.5)
         assert [a.read().status for _ in range(2)] == [OK, OK]
         assert [b.read().status for _ in range(2)] == [THROTTLED, THROTTLED]
     stats = sim.stats()["alpha"]
