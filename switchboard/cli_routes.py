@@ -23,6 +23,8 @@ from routing import (
     HEALTHY,
     CarrierChange,
     CarrierHealth,
+    CarrierPacing,
+    CarrierSpec,
     Circuit,
     RouteRequest,
     RoutingTable,
@@ -103,6 +105,22 @@ def _print_live(
         )
 
 
+# What each `pacing` of a carrier does, for a person on call.
+_PACING = {
+    CarrierPacing.AUTO: "two senders; one at a time, 1/MPS apart, while cut after a throttle",
+    CarrierPacing.WINDOW: "counts a 1-s window: two senders, never one only",
+    CarrierPacing.BURST1: "burst 1: one sender at a time, every two submits 1/MPS apart",
+}
+
+
+def _pacing_line(spec: CarrierSpec) -> str:
+    """How the send workers pace `spec` and settle its multipart messages."""
+    return (
+        f"pacing: {spec.name} {spec.pacing} ({_PACING[spec.pacing]}); "
+        f"segment_receipts {spec.segment_receipts}"
+    )
+
+
 def _normalise(number: str) -> str:
     """``+44 7700-900 123`` → ``+447700900123``: any ``+`` and digits, even if not dialable."""
     compact = re.sub(r"[\s\-().]", "", number)
@@ -139,6 +157,7 @@ def _summary(table: RoutingTable) -> list[str]:
             f"{c.binds or 'one per process'} x {c.bind} window {c.window}, "
             f"{listed} prices{served}"
         )
+        lines.append(f"    {_pacing_line(c)}")
     lines.append("routes (most specific match wins):")
     for r in table.routes:
         match = r.match
@@ -246,6 +265,8 @@ def explain_number(
             markup=False,
             soft_wrap=True,
         )
+    for c in decision.candidates:
+        console.print(_pacing_line(table.carriers[c.carrier]), markup=False, soft_wrap=True)
     if live:
         _print_live(console, table, [c.carrier for c in decision.candidates], health)
     if decision.excluded:

@@ -47,7 +47,15 @@ from messaging import (
     segment,
 )
 from ratelimit import FAILURE_RETRY_AFTER, Grant, Pacing, SenderLeases, TokenBuckets
-from routing import Candidate, Circuit, RouteRequest, RoutingTable, Snapshot, route
+from routing import (
+    Candidate,
+    CarrierPacing,
+    Circuit,
+    RouteRequest,
+    RoutingTable,
+    Snapshot,
+    route,
+)
 from store import (
     AttemptResult,
     ClaimedMessage,
@@ -96,7 +104,8 @@ PRECISE_WAIT = 0.003
 # When a marketing lane takes its carrier's tenure (one sender at a time): "cut", while the
 # carrier's pace is cut (it throttled: it may count gaps); "always", for every carrier — which
 # meets burst 1 from the first PDU but caps every lane at one process (strict carriers at
-# M >= 200 and OTP behind a backlog lost by it: docs/performance.md, pacing2).
+# M >= 200 and OTP behind a backlog lost by it: docs/performance.md, pacing2). For carriers
+# whose routes-file `pacing` is "auto"; "burst1" is always, "window" never.
 OneSender = Literal["always", "cut"]
 
 
@@ -413,7 +422,7 @@ class Sender:
             wanted = sum(j.segmentation.segments for j in group)
             if bulk:
                 budget, rate, wait = self._bulk_budget(
-                    carrier, float(spec.mps), spec.otp_reserved_share, wanted, now
+                    carrier, float(spec.mps), spec.otp_reserved_share, wanted, now, spec.pacing
                 )
                 shortest_wait = min(shortest_wait, wait)
             else:
@@ -444,6 +453,15 @@ class Sender:
                 {j.candidate.carrier for j in waiting if j.candidate is not None and _bulk(j)}
             )
         return submitted, waiting, shortest_wait
+
+    def _tenured(self, carrier: str, pacing: CarrierPacing) -> bool:
+        """Whether `carrier`'s marketing lane sends from one process at a time now: its
+        routes-file `pacing` ("burst1": always; "window": never), else `one_sender`."""
+        if self.senders is None or pacing is CarrierPacing.WINDOW:
+            return False
+        if pacing is CarrierPacing.BURST1 or self.one_sender == "always":
+            return True
+        return self._cut.get(carrier, False)
 
     def _hold_tenure(self, carrier: str, mps: float, now: float) -> float:
         """Seconds until this Sender may send on `carrier`'s marketing lane (0: now).
@@ -484,7 +502,13 @@ class Sender:
                 self.senders.release(carrier, self._holder, tenure.guard)
 
     def _bulk_budget(
-        self, carrier: str, mps: float, share: float, wanted: int, now: float
+        self,
+        carrier: str,
+        mps: float,
+        share: float,
+        wanted: int,
+        now: float,
+        pacing: CarrierPacing = CarrierPacing.AUTO,
     ) -> tuple[int, float, float]:
         """The marketing lane's slots that have come: (slots due, lane rate, seconds until the
         next slot or ask).
@@ -500,9 +524,7 @@ class Sender:
         ahead = book_ahead(rate, capacity, floor, BOOK_AHEAD)
         target = min(wanted, max(1, int((capacity - floor + ahead) * BULK_REFILL_SHARE)))
         ready_at = self._bulk_ready_at.get(carrier, now)
-        tenured = self.senders is not None and (
-            self.one_sender == "always" or self._cut.get(carrier, False)
-        )
+        tenured = self._tenured(carrier, pacing)
         if tenured:
             held_in = self._hold_tenure(carrier, mps, now)
             if held_in > 0:

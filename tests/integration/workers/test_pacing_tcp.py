@@ -19,42 +19,35 @@ from tests.integration.workers.carrier_stack import (
     sim_carrier,
     worker_settings,
 )
-from workers import Sender, bucket_shape
-from workers.sending import OneSender
+from workers import bucket_shape
 
 
 # 100 MPS leaves 10 ms between PDUs, judged to the microsecond: on a CI host busy with the rest
 # of the suite a late wake-up made one throttle in one run of many, so it runs with the slow ones.
 @pytest.mark.parametrize(
-    ("mps", "count", "one_sender"),
-    [(10, 30, "cut"), pytest.param(100, 200, "always", marks=pytest.mark.slow)],
+    ("mps", "count", "pacing"),
+    [(10, 30, "auto"), pytest.param(100, 200, "burst1", marks=pytest.mark.slow)],
 )
 def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
     start_sim: SimFactory,
     tmp_path: Path,
     database_url: str,
     redis_url: str,
-    monkeypatch: pytest.MonkeyPatch,
     mps: int,
     count: int,
-    one_sender: OneSender,
+    pacing: str,
 ) -> None:
     """Two batches at once, as two workers. At 10 MPS the bucket's one schedule keeps them
-    apart; at 100 (10 ms), with `one_sender="always"`, one holds the lane's tenure at a time
-    and the other waits its hand-over and guard. The simulator runs on a thread of this
-    process, its reads waiting for the GIL: it dates each PDU by the kernel's receive time."""
+    apart; at 100 (10 ms), with the routes file's `pacing = "burst1"`, one holds the lane's
+    tenure at a time and the other waits its hand-over and guard. The simulator runs on a
+    thread of this process, its reads waiting for the GIL: it dates each PDU by the kernel's
+    receive time."""
     sim = start_sim(sim_carrier("alpha", mps=mps, burst=1))
     settings = worker_settings(tmp_path, database_url, redis_url)
-    settings.routes_file.write_text(routes_text({"alpha": sim.simulator.ports["alpha"]}, mps=mps))
+    settings.routes_file.write_text(
+        routes_text({"alpha": sim.simulator.ports["alpha"]}, f'pacing = "{pacing}"', mps=mps)
+    )
     ctx = context(settings)
-    make_sender = ctx.sender
-
-    def sender() -> Sender:
-        made = make_sender()
-        made.one_sender = one_sender
-        return made
-
-    monkeypatch.setattr(ctx, "sender", sender)
     try:
         ids = queue_messages(ctx.store, "hello", count)
         started = time.monotonic()
