@@ -137,6 +137,16 @@ class _Job:
     throttled: int = 0  # throttles on the current candidate
     probe_for: str | None = None  # the half-open carrier this message holds a probe of
     outcome: SendOutcome | None = None
+    # The parts of the try on the current candidate submitted so far (a paced lane sends
+    # each at a slot of its own), their futures, and when the first went.
+    futures: list[concurrent.futures.Future[str]] = field(default_factory=list)
+    first_sent_at: float = 0.0
+    parts: list[SubmitPart] | None = None  # built once, at its first submit
+
+    @property
+    def parts_left(self) -> int:
+        """Parts of the try on the current candidate not submitted yet."""
+        return self.segmentation.segments - len(self.futures)
 
     @property
     def candidate(self) -> Candidate | None:
@@ -419,7 +429,7 @@ class Sender:
         for (carrier, bulk), group in sorted(lanes.items(), key=lambda lane: lane[0][1]):
             spec = table.carriers[carrier]  # priority lane (bulk=False) sorts first
             now = self.monotonic()
-            wanted = sum(j.segmentation.segments for j in group)
+            wanted = sum(j.parts_left for j in group)
             if bulk:
                 budget, rate, wait = self._bulk_budget(
                     carrier, float(spec.mps), spec.otp_reserved_share, wanted, now, spec.pacing
@@ -430,20 +440,26 @@ class Sender:
             pacer = self._pacers[carrier] if bulk else None
             backlog = 0
             for job in group:
-                needed = job.segmentation.segments
-                # A paced lane sends a message when a slot is due and its credit covers every
-                # part (the parts of one message go together; its slots are all taken).
-                fits = needed <= budget if pacer is None else budget > 0 <= pacer.credit - needed
-                if fits:
+                needed = job.parts_left
+                if pacer is None and needed <= budget:  # its tokens cover every part: all go
                     budget -= needed
-                    futures = self._submit(job)
-                    sent_at = self.monotonic()  # after the write: the next gap counts from it
-                    if pacer is not None:
-                        pacer.spend(needed, sent_at)
-                    submitted.append((job, futures, sent_at))
+                    self._submit(job, needed)
+                    submitted.append((job, job.futures, job.first_sent_at))
                     continue
-                backlog += needed
-                if backlog / rate > self.token_wait_max and job.index + 1 < len(job.candidates):
+                # A paced lane sends each part at a slot of its own, like any PDU: sent back
+                # to back, a burst-1 carrier refused the second.
+                while pacer is not None and budget > 0 and pacer.credit > 0 and job.parts_left:
+                    budget -= 1
+                    pacer.spend(1, self._submit(job, 1))  # the next gap counts from the write
+                if not job.parts_left:
+                    submitted.append((job, job.futures, job.first_sent_at))
+                    continue
+                backlog += job.parts_left
+                if (
+                    backlog / rate > self.token_wait_max
+                    and job.index + 1 < len(job.candidates)
+                    and not job.futures  # a message part-sent here stays here
+                ):
                     job.index += 1  # this carrier is saturated for a while: spill to the next one
                 else:
                     shortest_wait = min(shortest_wait, needed / rate)
@@ -591,26 +607,35 @@ class Sender:
         )
         return grant.granted, paced
 
-    def _submit(self, job: _Job) -> list[concurrent.futures.Future[str]]:
+    def _submit(self, job: _Job, count: int) -> float:
+        """Submit the job's next `count` parts on its candidate (into `job.futures`); when
+        the write ended. A session that cannot take them ends the try: its error stands for
+        every part not sent."""
         candidate = job.candidate
         assert candidate is not None
-        parts = build_parts(
-            job.message.sender, job.message.to, job.segmentation, reference_for(job.message.id)
-        )
-        futures: list[concurrent.futures.Future[str]] = []
+        if job.parts is None:
+            job.parts = build_parts(
+                job.message.sender, job.message.to, job.segmentation, reference_for(job.message.id)
+            )
+        parts = job.parts
+        start = len(job.futures)
+        futures = job.futures
         try:
             self._probe(job, candidate.carrier)
             session = self.sessions(candidate.carrier)
-            futures.extend(session.submit(part) for part in parts)
+            futures.extend(session.submit(part) for part in parts[start : start + count])
             if self.uncommitted is not None:
                 note = functools.partial(_note_id, self.uncommitted, candidate.carrier)
-                for future in futures:
+                for future in futures[start:]:
                     future.add_done_callback(note)
         except CarrierError as exc:
             failed: concurrent.futures.Future[str] = concurrent.futures.Future()
             failed.set_exception(exc)
-            futures.append(failed)
-        return futures
+            futures.extend([failed] * (len(parts) - len(futures)))  # nothing more goes
+        sent_at = self.monotonic()
+        if start == 0:
+            job.first_sent_at = sent_at
+        return sent_at
 
     def _probe(self, job: _Job, carrier: str) -> None:
         """A half-open carrier takes only its few probe messages a window, cluster-wide.
@@ -629,6 +654,7 @@ class Sender:
     ) -> None:
         candidate = job.candidate
         assert candidate is not None
+        job.futures = []  # this try is over: the next one submits every part again
         ids: list[str] = []
         error: BaseException | None = None
         for future in futures:

@@ -25,8 +25,12 @@ from workers import bucket_shape
 # 100 MPS leaves 10 ms between PDUs, judged to the microsecond: on a CI host busy with the rest
 # of the suite a late wake-up made one throttle in one run of many, so it runs with the slow ones.
 @pytest.mark.parametrize(
-    ("mps", "count", "pacing"),
-    [(10, 30, "auto"), pytest.param(100, 200, "burst1", marks=pytest.mark.slow)],
+    ("mps", "count", "pacing", "parts"),
+    [
+        (10, 30, "auto", 1),
+        (10, 10, "burst1", 3),  # each part a PDU of its own: paced like any other
+        pytest.param(100, 200, "burst1", 1, marks=pytest.mark.slow),
+    ],
 )
 def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
     start_sim: SimFactory,
@@ -36,6 +40,7 @@ def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
     mps: int,
     count: int,
     pacing: str,
+    parts: int,
 ) -> None:
     """Two batches at once, as two workers. At 10 MPS the bucket's one schedule keeps them
     apart; at 100 (10 ms), with the routes file's `pacing = "burst1"`, one holds the lane's
@@ -49,16 +54,17 @@ def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
     )
     ctx = context(settings)
     try:
-        ids = queue_messages(ctx.store, "hello", count)
+        ids = queue_messages(ctx.store, "hello" if parts == 1 else "x" * 153 * parts, count)
         started = time.monotonic()
         send_all(ctx, ids, threads=2, chunk=count // 2)
         took = time.monotonic() - started
         wait_until(lambda: ctx.store.status_counts() == {"delivered": count}, timeout=30)
         stats = sim.stats()["alpha"]
-        print(f"burst 1 at {mps} MPS: {count} in {took:.2f} s, throttled {stats['throttled']}")
-        assert (stats["submits_accepted"], stats["throttled"]) == (count, 0)
+        pdus = count * parts
+        print(f"burst 1 at {mps} MPS: {pdus} PDUs in {took:.2f} s, throttled {stats['throttled']}")
+        assert (stats["submits_accepted"], stats["throttled"]) == (pdus, 0)
         # Paced, not merely slow: no faster than the bucket (its one token, then its rate).
         rate, capacity = bucket_shape(mps)
-        assert took >= (count - capacity - 1) / rate * 0.99
+        assert took >= (pdus - capacity - 1) / rate * 0.99
     finally:
         ctx.close()

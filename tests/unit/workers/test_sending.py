@@ -806,3 +806,18 @@ def test_a_carriers_routes_file_pacing_chooses_its_tenure_and_a_reload_changes_i
     assert again is not None and again.held
     sender.send([_queue(store) for _ in range(3)])
     assert len(sent_at) == 6 and sent_at[3] < again.until_us / 1e6  # beside the other holder
+
+
+@pytest.mark.parametrize("one_sender", ["always", "cut"])
+def test_each_part_of_a_multipart_message_takes_a_slot_of_its_own(
+    store: MessageStore, table: RoutingTable, one_sender: OneSender
+) -> None:
+    """Parts are PDUs like any other: one slot each, never back to back (a burst-1 carrier
+    refuses the second) — 1/M apart for a lane's one sender, the even schedule's gap else."""
+    sender, sent_at, _ = _tenured_sender(store, table, MemorySenderLeases, one_sender=one_sender)
+    stats, _ = sender.send([_queue(store, "x" * 400) for _ in range(10)])  # 3 parts each
+    assert stats.sent == 10 and len(sent_at) == 30
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    rate, _ = bucket_shape(1000)
+    least = 1 / 1000 + GAP_MARGIN if one_sender == "always" else 1 / rate / 2
+    assert min(gaps) >= least - 1e-9
