@@ -33,11 +33,19 @@ from carriers.receipts import (
     render_receipt_text,
     same_message_id,
 )
+from carriers.segment_learning import (
+    LEARN_AFTER,
+    MemorySegmentLearner,
+    RedisSegmentLearner,
+    SegmentLearner,
+    SegmentLearning,
+)
 from carriers.smpp.session import Ack, SmppSession
 from carriers.smpp.types import Endpoint, Mo, SubmitPart
 from carriers.status import STATUS_TABLE, Outcome, error_for, outcome_for, status_name
 
 __all__ = [
+    "LEARN_AFTER",
     "STATUS_TABLE",
     "Ack",
     "BindLeaseStore",
@@ -53,6 +61,7 @@ __all__ = [
     "HealthStore",
     "HealthView",
     "MemoryHealthStore",
+    "MemorySegmentLearner",
     "MemorySession",
     "Mo",
     "Outcome",
@@ -60,6 +69,9 @@ __all__ = [
     "Receipt",
     "Reconciled",
     "RedisHealthStore",
+    "RedisSegmentLearner",
+    "SegmentLearner",
+    "SegmentLearning",
     "SmppSession",
     "SubmitPart",
     "build_parts",

@@ -22,6 +22,7 @@ from carriers import (
     Mo,
     Receipt,
     RedisHealthStore,
+    RedisSegmentLearner,
     message_id_variants,
 )
 from messaging import MessageClass
@@ -70,6 +71,9 @@ log = logging.getLogger(__name__)
 # Health counts live in 5-s buckets and a circuit opens after several failures: half a second
 # of staleness changes no routing decision that matters, and saves a Redis read per batch.
 HEALTH_REFRESH_SECONDS = 0.5
+# What carriers showed of their receipts for concatenated messages changes once a few messages
+# in: a second of staleness costs at most a second of waiting for receipts that never come.
+LEARNT_REFRESH_SECONDS = 1.0
 
 
 def utcnow() -> datetime:
@@ -143,6 +147,9 @@ class WorkerContext:
         self.health = RedisHealthStore(self.redis)
         # Read by every batch; refreshed in the background so no OTP waits for that read.
         self._snapshot = Refreshing(self._read_snapshot, HEALTH_REFRESH_SECONDS, "health-snapshot")
+        # How each "auto" carrier reports concatenated messages, learnt from what it sends.
+        self.segment_learner = RedisSegmentLearner(self.redis)
+        self._learnt_one = Refreshing(self._read_learnt, LEARNT_REFRESH_SECONDS, "segment-learning")
         self._after_receipts = after_receipts
         self.resend_policy = otp_resend_policy(settings)
         self._pool: CarrierPool | None = None
@@ -264,8 +271,20 @@ class WorkerContext:
         if result.waiting:
             waiting = {id(r) for r in result.waiting}
             receipts = [r for r in receipts if id(r) not in waiting]  # counted when taken
+        self.record_segment_evidence(result.segment_evidence)
         self._after_commit(result, receipts)
         return Written(result.parked, result.waiting)
+
+    def record_segment_evidence(self, evidence: Sequence[tuple[str, str]]) -> None:
+        """What multipart attempts of `"auto"` carriers showed of their receipts, to Redis
+        for every worker (fails open: nothing learnt)."""
+        auto = carriers_by_receipts(self.routes.current().carriers, SegmentReceipts.AUTO)
+        self.segment_learner.record([e for e in evidence if e[0] in auto])
+
+    def _read_learnt(self) -> frozenset[str]:
+        auto = carriers_by_receipts(self.routes.current().carriers, SegmentReceipts.AUTO)
+        learnt = self.segment_learner.learnt(auto)
+        return frozenset(name for name, state in learnt.items() if state.one_per_message)
 
     def retry_parked(self) -> int:
         """Apply parked receipts again; returns how many still wait for their attempt."""
@@ -279,8 +298,12 @@ class WorkerContext:
         return pass_.remaining
 
     def one_receipt_carriers(self) -> frozenset[str]:
-        """Carriers configured to send one receipt per concatenated message."""
-        return carriers_by_receipts(self.routes.current().carriers, SegmentReceipts.ONE)
+        """Carriers that send one receipt per concatenated message: configured so, or
+        `"auto"` and learnt so (`carriers.segment_learning`)."""
+        carriers = self.routes.current().carriers
+        auto = carriers_by_receipts(carriers, SegmentReceipts.AUTO)
+        learnt = self._learnt_one.get() & auto  # a carrier set to "each" since is not
+        return carriers_by_receipts(carriers, SegmentReceipts.ONE) | learnt
 
     def _after_commit(self, result: ReceiptBatchResult, receipts: Sequence[ReceiptRecord]) -> None:
         """Callbacks, resends and health counts of committed receipts: never undo the commit."""
@@ -373,6 +396,7 @@ class WorkerContext:
         binds still up — then unbind every session, give the bind leases back, close
         connections."""
         self._snapshot.close()
+        self._learnt_one.close()
         if self._bind_report is not None:
             self._bind_report.close()
         if self._pool is not None and drain > 0:
