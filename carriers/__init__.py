@@ -1,6 +1,7 @@
 """SMPP carriers: our windowed session over smpplib's codec, the status table, parts, receipts."""
 
 from carriers.health import (
+    SLOW_SUBMIT,
     Circuit,
     CircuitPolicy,
     CircuitState,
@@ -46,6 +47,7 @@ from carriers.status import STATUS_TABLE, Outcome, error_for, outcome_for, statu
 
 __all__ = [
     "LEARN_AFTER",
+    "SLOW_SUBMIT",
     "STATUS_TABLE",
     "Ack",
     "BindLeaseStore",

@@ -28,6 +28,7 @@ from routing import (
     Circuit,
     RouteRequest,
     RoutingTable,
+    SegmentReceipts,
     Snapshot,
     decision_json,
     diff_tables,
@@ -80,7 +81,9 @@ def _print_live(
     carriers: list[str],
     health: dict[str, CarrierHealth] | None,
 ) -> None:
-    """Each carrier's live health, circuit and adaptive pace (AIMD after throttles)."""
+    """Each carrier's live health (score, circuit and what made the score), adaptive pace
+    (AIMD after throttles) and what an "auto" carrier showed of its multipart receipts."""
+    from carriers import RedisHealthStore, RedisSegmentLearner
     from ratelimit import Pacing, RedisTokenBuckets, limits_client
     from switchboard.settings import Settings
     from workers import pace_key
@@ -89,7 +92,8 @@ def _print_live(
     if health is None or not url:
         console.print("live pace: SWITCHBOARD_REDIS_URL is not set (embedded Redis)", markup=False)
         return
-    buckets = RedisTokenBuckets(limits_client(url))
+    client = limits_client(url)
+    buckets = RedisTokenBuckets(client)
     for carrier in carriers:
         pace = buckets.pace(pace_key(carrier), Pacing())
         mps = table.carriers[carrier].mps
@@ -98,11 +102,11 @@ def _print_live(
             f"live pace: {carrier} {pace:.0%} of {mps} MPS = {pace * mps:.0f}/s{note}",
             markup=False,
         )
-    for carrier, state in health.items():
-        console.print(
-            f"live health: {carrier} score {state.score:.2f}, circuit {state.circuit}",
-            markup=False,
-        )
+    for carrier, view in RedisHealthStore(client).views(health).items():
+        console.print(f"live health: {carrier} {view.describe()}", markup=False, soft_wrap=True)
+    auto = [c for c in carriers if table.carriers[c].segment_receipts is SegmentReceipts.AUTO]
+    for carrier, learnt in RedisSegmentLearner(client).learnt(auto).items():
+        console.print(f"live receipts: {carrier} {learnt.describe()}", markup=False, soft_wrap=True)
 
 
 # What each `pacing` of a carrier does, for a person on call.

@@ -160,6 +160,9 @@ class WorkerContext:
         self._forwarder: ReceiptForwarder | None = None
         # Ids whose attempt rows this process has not written: their receipts wait in memory.
         self.uncommitted = UncommittedIds()
+        # Receipt delays (carrier → receipt_ms, delayed) measured since the last receipt write.
+        self._delays: dict[str, Counter[str]] = defaultdict(Counter)
+        self._delays_lock = threading.Lock()
         self._inbound: InboundForwarder | None = None
         self._pump: CallbackPump | None = None
         self._hand_off = hand_off
@@ -313,7 +316,12 @@ class WorkerContext:
         except Exception:
             # The rows are committed: a resend left `queued` is found by the sweeper.
             log.exception("after receipts: could not publish callbacks or resends")
-        for carrier, counts in receipt_tally(receipts).items():
+        tally = receipt_tally(receipts)
+        with self._delays_lock:
+            delays, self._delays = self._delays, defaultdict(Counter)
+        for carrier, counts in delays.items():
+            tally.setdefault(carrier, Counter()).update(counts)
+        for carrier, counts in tally.items():
             self.health.add(carrier, **counts)  # fails open (RedisHealthStore)
         count_receipts(Counter((r.carrier, r.state) for r in receipts))  # metrics, per batch
 
@@ -355,7 +363,14 @@ class WorkerContext:
         return pool.session(name)
 
     def _on_receipt(self, carrier: str, receipt: Receipt, ack: Callable[[], None]) -> None:
-        self.forwarder.add(receipt_record(carrier, receipt, utcnow()), ack)
+        record = receipt_record(carrier, receipt, utcnow())
+        if record.state in _FINAL_RECEIPTS:  # its delay, when this process submitted it
+            delay = self.uncommitted.age(carrier, record.carrier_message_ids)
+            if delay is not None:
+                with self._delays_lock:
+                    self._delays[carrier]["receipt_ms"] += round(delay * 1000)
+                    self._delays[carrier]["delayed"] += 1
+        self.forwarder.add(record, ack)
 
     def _on_mo(self, carrier: str, mo: Mo, ack: Callable[[], None]) -> None:
         self.inbound.add(inbound_record(carrier, mo, utcnow()), ack)

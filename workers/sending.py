@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from carriers import (
+    SLOW_SUBMIT,
     HealthStore,
     SubmitPart,
     build_parts,
@@ -299,9 +300,10 @@ class Sender:
             submitted, pending, wait = self._dispatch(pending, table)
             in_flight += submitted
             settled, in_flight = self._collect(in_flight)
-            observe_settled(settled, self.monotonic())  # metrics: submit and OTP latency
-            for job, futures, _ in settled:
-                self._settle(job, futures, stats)
+            settled_at = self.monotonic()
+            observe_settled(settled, settled_at)  # metrics: submit and OTP latency
+            for job, futures, sent_at in settled:
+                self._settle(job, futures, stats, settled_at - sent_at)
                 (finished if job.outcome is not None else pending).append(job)
             now = self.monotonic()
             if finished and (
@@ -650,7 +652,11 @@ class Sender:
         job.probe_for = carrier
 
     def _settle(
-        self, job: _Job, futures: list[concurrent.futures.Future[str]], stats: SendStats
+        self,
+        job: _Job,
+        futures: list[concurrent.futures.Future[str]],
+        stats: SendStats,
+        latency: float = 0.0,
     ) -> None:
         candidate = job.candidate
         assert candidate is not None
@@ -667,6 +673,11 @@ class Sender:
         tally = self._tally[candidate.carrier]
         if error is None:
             tally["ok"] += 1
+            # Health inputs: submit latency (the score), and a slow answer (the circuit).
+            tally["submit_ms"] += round(latency * 1000)
+            tally["timed"] += 1
+            if latency >= SLOW_SUBMIT:
+                tally["slow"] += 1
             job.attempts.append(self._attempt(job, candidate, True, None, tuple(ids)))
             job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.SENT.value)
             return
