@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.queues
 import time
+from multiprocessing.synchronize import Event as EventType
 
 import redis
 
@@ -19,13 +20,20 @@ SECONDS = 2.0
 Report = tuple[int, int, int, int, int]  # granted, calls, first and last Redis µs, failures
 
 
-def hammer(url: str, start_at: float, results: multiprocessing.queues.Queue[Report]) -> None:
-    """Take one token at a time until the deadline; report granted count and Redis instants."""
+def hammer(
+    url: str,
+    ready: multiprocessing.queues.Queue[int],
+    go: EventType,
+    results: multiprocessing.queues.Queue[Report],
+) -> None:
+    """Once every process is up (`go`), take one token at a time for SECONDS; report granted
+    count and Redis instants."""
     client = redis.Redis.from_url(url)
     buckets = RedisTokenBuckets(client)
     granted, calls, first_us, last_us = 0, 0, 0, 0
-    while time.time() < start_at:
-        time.sleep(0.001)
+    ready.put(1)
+    go.wait(timeout=60)
+    start_at = time.time()  # a fixed start time was missed when spawning took long (loaded CI)
     while time.time() < start_at + SECONDS:
         decided = buckets.take_timed("carrier-x", RATE, CAPACITY)
         assert decided is not None
@@ -41,12 +49,16 @@ def hammer(url: str, start_at: float, results: multiprocessing.queues.Queue[Repo
 def test_four_processes_share_one_bucket_and_together_keep_its_rate(redis_url: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     results: multiprocessing.queues.Queue[Report] = ctx.Queue()
-    start_at = time.time() + 1.5  # spawn + import takes a moment
+    ready: multiprocessing.queues.Queue[int] = ctx.Queue()
+    go = ctx.Event()
     workers = [
-        ctx.Process(target=hammer, args=(redis_url, start_at, results)) for _ in range(PROCESSES)
+        ctx.Process(target=hammer, args=(redis_url, ready, go, results)) for _ in range(PROCESSES)
     ]
     for worker in workers:
         worker.start()
+    for _ in workers:  # spawn + import takes a moment, longer on a loaded host
+        ready.get(timeout=60)
+    go.set()
     reports = [results.get(timeout=30) for _ in workers]
     for worker in workers:
         worker.join(timeout=10)
