@@ -74,7 +74,6 @@ system_id = "alpha"
 password = "alphapw"
 mps = {mps}
 window = {window}
-pacing = "{pacing}"
 
 [prices.alpha]
 currency = "EUR"
@@ -171,9 +170,9 @@ def _stack(
         SIMULATOR.format(control=control, audit=audit, port=port, mps=mps, burst=burst_line)
     )
     pacing = "auto" if args.pacing == "auto" else ("burst1" if burst == 1 else "window")
-    (directory / "routes.toml").write_text(
-        ROUTES.format(port=port, mps=mps, window=args.window, pacing=pacing)
-    )
+    routes = ROUTES.format(port=port, mps=mps, window=args.window)  # bench/hostile.py's too
+    routes = routes.replace("\n[prices.alpha]", f'pacing = "{pacing}"\n\n[prices.alpha]', 1)
+    (directory / "routes.toml").write_text(routes)
     stack = Stack(
         var_dir=directory / "var",
         routes_file=directory / "routes.toml",
