@@ -139,9 +139,10 @@ class _Job:
     probe_for: str | None = None  # the half-open carrier this message holds a probe of
     outcome: SendOutcome | None = None
     # The parts of the try on the current candidate submitted so far (a paced lane sends
-    # each at a slot of its own), their futures, and when the first went.
+    # each at a slot of its own), their futures, and when the last went (its latency and
+    # its timeout count from there).
     futures: list[concurrent.futures.Future[str]] = field(default_factory=list)
-    first_sent_at: float = 0.0
+    sent_at: float = 0.0
     parts: list[SubmitPart] | None = None  # built once, at its first submit
 
     @property
@@ -446,7 +447,7 @@ class Sender:
                 if pacer is None and needed <= budget:  # its tokens cover every part: all go
                     budget -= needed
                     self._submit(job, needed)
-                    submitted.append((job, job.futures, job.first_sent_at))
+                    submitted.append((job, job.futures, job.sent_at))
                     continue
                 # A paced lane sends each part at a slot of its own, like any PDU: sent back
                 # to back, a burst-1 carrier refused the second.
@@ -454,7 +455,7 @@ class Sender:
                     budget -= 1
                     pacer.spend(1, self._submit(job, 1))  # the next gap counts from the write
                 if not job.parts_left:
-                    submitted.append((job, job.futures, job.first_sent_at))
+                    submitted.append((job, job.futures, job.sent_at))
                     continue
                 backlog += job.parts_left
                 if (
@@ -634,10 +635,8 @@ class Sender:
             failed: concurrent.futures.Future[str] = concurrent.futures.Future()
             failed.set_exception(exc)
             futures.extend([failed] * (len(parts) - len(futures)))  # nothing more goes
-        sent_at = self.monotonic()
-        if start == 0:
-            job.first_sent_at = sent_at
-        return sent_at
+        job.sent_at = self.monotonic()
+        return job.sent_at
 
     def _probe(self, job: _Job, carrier: str) -> None:
         """A half-open carrier takes only its few probe messages a window, cluster-wide.
