@@ -14,6 +14,8 @@ the longest gap; `sender_handovers` (accepted submits right after the other bind
 turns the send processes took under a lane's tenure), and `pacing_ceiling` /
 `margin_cost_of_m` (the share of M `bucket_shape` never asks for). The simulator stamps each
 submit with its kernel arrival time. `--keep-audit DIR` writes each run's accepted stamps there.
+The routes file declares how the carrier counts (`pacing = "burst1"` for `burst1`, `"window"`
+for `strict`); `--pacing auto` leaves it to the default, as an operator who did not say.
 
 The adaptive case (`--adaptive`, M = 200 unless `--adaptive-mps`): the carrier's real limit
 drops to M/2 through the simulator's `POST /faults {"carrier", "mps"}` while routes still say M;
@@ -167,7 +169,10 @@ def _stack(
     (directory / "simulator.toml").write_text(
         SIMULATOR.format(control=control, audit=audit, port=port, mps=mps, burst=burst_line)
     )
-    (directory / "routes.toml").write_text(ROUTES.format(port=port, mps=mps, window=args.window))
+    pacing = "auto" if args.pacing == "auto" else ("burst1" if burst == 1 else "window")
+    routes = ROUTES.format(port=port, mps=mps, window=args.window)  # bench/hostile.py's too
+    routes = routes.replace("\n[prices.alpha]", f'pacing = "{pacing}"\n\n[prices.alpha]', 1)
+    (directory / "routes.toml").write_text(routes)
     stack = Stack(
         var_dir=directory / "var",
         routes_file=directory / "routes.toml",
@@ -216,6 +221,7 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
     return {
         "mps": mps,
         "counting": counting,
+        "pacing": args.pacing,
         "submitted": len(stamps),
         "share_of_m": round(share, 4),
         # The API ingests the backlog on the same 2 cores during the first seconds.
@@ -290,6 +296,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="backlog, in seconds of M")
     parser.add_argument("--send-workers", type=int, default=2)
     parser.add_argument("--window", type=int, default=10, help="submit_sm in flight per bind")
+    parser.add_argument(
+        "--pacing",
+        choices=["declared", "auto"],
+        default="declared",
+        help='routes.toml pacing: "declared" says how the carrier counts (burst1 / window), '
+        '"auto" leaves it to the default',
+    )
     parser.add_argument("--adaptive", action="store_true")
     parser.add_argument("--adaptive-mps", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=120.0)

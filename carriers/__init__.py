@@ -1,6 +1,7 @@
 """SMPP carriers: our windowed session over smpplib's codec, the status table, parts, receipts."""
 
 from carriers.health import (
+    SLOW_SUBMIT,
     Circuit,
     CircuitPolicy,
     CircuitState,
@@ -33,11 +34,20 @@ from carriers.receipts import (
     render_receipt_text,
     same_message_id,
 )
+from carriers.segment_learning import (
+    LEARN_AFTER,
+    MemorySegmentLearner,
+    RedisSegmentLearner,
+    SegmentLearner,
+    SegmentLearning,
+)
 from carriers.smpp.session import Ack, SmppSession
 from carriers.smpp.types import Endpoint, Mo, SubmitPart
 from carriers.status import STATUS_TABLE, Outcome, error_for, outcome_for, status_name
 
 __all__ = [
+    "LEARN_AFTER",
+    "SLOW_SUBMIT",
     "STATUS_TABLE",
     "Ack",
     "BindLeaseStore",
@@ -53,6 +63,7 @@ __all__ = [
     "HealthStore",
     "HealthView",
     "MemoryHealthStore",
+    "MemorySegmentLearner",
     "MemorySession",
     "Mo",
     "Outcome",
@@ -60,6 +71,9 @@ __all__ = [
     "Receipt",
     "Reconciled",
     "RedisHealthStore",
+    "RedisSegmentLearner",
+    "SegmentLearner",
+    "SegmentLearning",
     "SmppSession",
     "SubmitPart",
     "build_parts",

@@ -24,6 +24,16 @@ from messaging.errors import (
 # business) and a permanent error is about the message, so neither trips the circuit.
 CIRCUIT_FAILURES: tuple[type[CarrierError], ...] = (CarrierSystemError, ResponseTimeout, Unbound)
 THROTTLE_WEIGHT = 0.5  # a throttle hurts the score half as much as an error
+# Mean submit latency (submit_sm to its resp) up to which the score does not mind; above it
+# the score scales by GOOD / mean (1 s: half). SMSCs answer in milliseconds when well.
+SUBMIT_LATENCY_GOOD = 0.5
+# A submit answered this late counts against the circuit as a failure (not as a success): a
+# carrier that answers everything in 3 s is failing, whatever its status codes say.
+SLOW_SUBMIT = 3.0
+# Mean receipt delay (submit to final receipt) up to which the score does not mind; above it
+# the score scales by GOOD / mean (10 min: 0.1). Delays come from destinations too, so the
+# delay orders carriers and never opens a circuit.
+RECEIPT_DELAY_GOOD = 60.0
 
 
 @dataclass(frozen=True)
@@ -36,10 +46,18 @@ class HealthCounts:
     receipts_delivered: int = 0
     receipts_undelivered: int = 0
     bound: bool = True
+    submit_latency: float | None = None  # mean seconds, submit_sm to resp (None: no sample)
+    receipt_delay: float | None = None  # mean seconds, submit to final receipt (None: none)
+
+
+def _lateness(mean: float | None, good: float) -> float:
+    """1 up to `good`, then `good / mean`."""
+    return 1.0 if mean is None or mean <= good else good / mean
 
 
 def score(counts: HealthCounts) -> float:
-    """Submit success rate times delivery rate, each smoothed by one success (0 when unbound).
+    """Submit success rate times delivery rate, each smoothed by one success (0 when unbound),
+    times how late submits are answered and receipts come (1 while within their good means).
 
     The smoothing keeps a carrier with no traffic at 1.0 and stops one early error from
     sinking a new carrier to 0.
@@ -50,7 +68,9 @@ def score(counts: HealthCounts) -> float:
     submit_rate = (counts.submit_ok + 1) / (counts.submit_ok + submit_bad + 1)
     receipts = counts.receipts_delivered + counts.receipts_undelivered
     delivery_rate = (counts.receipts_delivered + 1) / (receipts + 1)
-    return submit_rate * delivery_rate
+    latency = _lateness(counts.submit_latency, SUBMIT_LATENCY_GOOD)
+    delay = _lateness(counts.receipt_delay, RECEIPT_DELAY_GOOD)
+    return submit_rate * delivery_rate * latency * delay
 
 
 def counts_as_failure(error: CarrierError) -> bool:

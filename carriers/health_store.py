@@ -3,12 +3,15 @@
 Counters go into 5-second buckets (`sb:health:{carrier}:{bucket}` hashes that expire after a
 minute); a view sums the last 12 buckets for the score (`carriers.health.score`) and the last 3
 for the circuit: at least `failure_threshold` carrier failures (system errors, timeouts, lost
-binds) and no success in those 15 s → `open`; once the newest failure is `open_for` seconds old
-without a success since → `half_open`: routed last, and only `half_open_probes` messages per
-`open_for` seconds go to it cluster-wide (`take_probe`, a Redis counter per window); one probe
-accepted is a success in the window, which closes the circuit; a probe failing is a new failure,
-which opens it again. Buckets use the worker's wall clock (NTP-synced hosts are close enough for
-health; MPS uses Redis's own clock).
+binds, submits answered after `SLOW_SUBMIT`) and no success (slow ones aside) in those 15 s →
+`open`; once the newest failure is `open_for` seconds old without a success since →
+`half_open`: routed last, and only `half_open_probes` messages per `open_for` seconds go to it
+cluster-wide (`take_probe`, a Redis counter per window); one probe accepted in time is a
+success in the window, which closes the circuit; a probe failing (or slow) is a new failure,
+which opens it again. The score also has the submit latency and the receipt delay (means over
+its minute: `submit_ms` / `timed`, `receipt_ms` / `delayed`) and the delivered share.
+Buckets use the worker's wall clock (NTP-synced hosts are close enough for health; MPS uses
+Redis's own clock).
 
 Fails open: if Redis cannot be read, every carrier looks healthy (counted, logged), because
 health only orders candidates — the MPS buckets, which fail closed, still guard the carriers.
@@ -33,15 +36,46 @@ log = logging.getLogger(__name__)
 BUCKET_SECONDS = 5
 SCORE_BUCKETS = 12  # one minute
 CIRCUIT_BUCKETS = 3  # fifteen seconds
-FIELDS = ("ok", "error", "throttled", "failure", "delivered", "undelivered")
+# Counters: submits ok / error / throttled, carrier failures (circuit), slow submits (answered
+# after SLOW_SUBMIT: failures for the circuit), submit latency (`submit_ms` over `timed`
+# submits), final receipts delivered / undelivered, receipt delay (`receipt_ms` over `delayed`).
+FIELDS = (
+    "ok",
+    "error",
+    "throttled",
+    "failure",
+    "slow",
+    "submit_ms",
+    "timed",
+    "delivered",
+    "undelivered",
+    "receipt_ms",
+    "delayed",
+)
 
 
 @dataclass(frozen=True)
 class HealthView:
-    """What routing needs of one carrier now."""
+    """What routing needs of one carrier now, and what the score was made of."""
 
     score: float = 1.0
     circuit: CircuitState = CircuitState.CLOSED
+    submit_latency: float | None = None  # mean seconds over the score's minute
+    receipt_delay: float | None = None  # mean seconds over the score's minute
+    delivered_share: float | None = None  # of final receipts over the score's minute
+
+    def describe(self) -> str:
+        """One line of what the score was made of, for `routes explain --live`."""
+
+        def mean(seconds: float | None) -> str:
+            return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+        share = "-" if self.delivered_share is None else f"{self.delivered_share:.0%}"
+        return (
+            f"score {self.score:.2f}, circuit {self.circuit}; submit latency "
+            f"{mean(self.submit_latency)}, receipt delay {mean(self.receipt_delay)}, "
+            f"delivered {share}"
+        )
 
 
 @dataclass(frozen=True)
@@ -61,7 +95,7 @@ class HealthStore(Protocol):
     """Rolling carrier counters shared by the cluster."""
 
     def add(self, carrier: str, **counts: int) -> None:
-        """Add to the current bucket (ok, error, throttled, failure, delivered, undelivered)."""
+        """Add to the current bucket (the names of `FIELDS`)."""
         ...
 
     def views(self, carriers: Iterable[str]) -> dict[str, HealthView]:
@@ -84,22 +118,40 @@ def view_from_buckets(
         if current - index < SCORE_BUCKETS:
             for name, value in fields.items():
                 total[name] += value
+    receipts = total["delivered"] + total["undelivered"]
     counts = HealthCounts(
         submit_ok=total["ok"],
         submit_error=total["error"],
         throttled=total["throttled"],
         receipts_delivered=total["delivered"],
         receipts_undelivered=total["undelivered"],
+        submit_latency=_mean_ms(total["submit_ms"], total["timed"]),
+        receipt_delay=_mean_ms(total["receipt_ms"], total["delayed"]),
     )
     recent = [i for i in buckets if current - i < CIRCUIT_BUCKETS]
-    failures = sum(buckets[i].get("failure", 0) for i in recent)
-    successes = sum(buckets[i].get("ok", 0) for i in recent)
+
+    def failures_in(i: int) -> int:  # a slow submit counts as a failure, not as a success
+        return buckets[i].get("failure", 0) + buckets[i].get("slow", 0)
+
+    failures = sum(failures_in(i) for i in recent)
+    successes = sum(buckets[i].get("ok", 0) - buckets[i].get("slow", 0) for i in recent)
     circuit = CircuitState.CLOSED
-    if failures >= policy.failure_threshold and successes == 0:
-        newest_failure = max(i for i in recent if buckets[i].get("failure", 0))
+    if failures >= policy.failure_threshold and successes <= 0:
+        newest_failure = max(i for i in recent if failures_in(i))
         failing_since = (current - newest_failure) * BUCKET_SECONDS
         circuit = CircuitState.HALF_OPEN if failing_since >= policy.open_for else CircuitState.OPEN
-    return HealthView(score(counts), circuit)
+    return HealthView(
+        score(counts),
+        circuit,
+        counts.submit_latency,
+        counts.receipt_delay,
+        total["delivered"] / receipts if receipts else None,
+    )
+
+
+def _mean_ms(total_ms: int, samples: int) -> float | None:
+    """Mean seconds of `samples` adding up to `total_ms` milliseconds (None: no sample)."""
+    return total_ms / samples / 1000 if samples else None
 
 
 class RedisHealthStore:

@@ -7,7 +7,7 @@ decision_json(request, decision)                         # the same, as JSON dat
 """
 
 from routing.candidate import Candidate
-from routing.config import BindMode, SegmentReceipts, Strategy
+from routing.config import BindMode, CarrierPacing, SegmentReceipts, Strategy
 from routing.diff import CarrierChange, ExclusionChange, PriceChange, TableDiff, diff_tables
 from routing.engine import (
     Decision,
@@ -43,6 +43,7 @@ __all__ = [
     "Candidate",
     "CarrierChange",
     "CarrierHealth",
+    "CarrierPacing",
     "CarrierSpec",
     "Circuit",
     "Decision",

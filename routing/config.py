@@ -84,6 +84,19 @@ class SegmentReceipts(StrEnum):
     ONE = "one"  # one receipt per message (first or last segment): it settles every part
 
 
+class CarrierPacing(StrEnum):
+    """How a carrier counts its MPS, so how many of our processes may send to it at once."""
+
+    # Not known: two senders, each catching up late slots, until the carrier throttles; then
+    # one sender at a time, submits kept 1/MPS apart, until its pace has grown back.
+    AUTO = "auto"
+    # Counts submits over each 1-s window (a burst within it is fine): never one sender only.
+    WINDOW = "window"
+    # A bucket of one token: refuses two submits closer than 1/MPS. One sender at a time,
+    # always, every two submits at least 1/MPS apart.
+    BURST1 = "burst1"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -112,6 +125,7 @@ class CarrierModel(_Frozen):
     # ESME_RTHROTTLED / ESME_RMSGQFUL: cut this carrier's pace and try it again (false), or
     # move the message to its next candidate at once (true).
     throttle_failover: bool = False
+    pacing: CarrierPacing = CarrierPacing.AUTO
     alphanumeric_sender: bool = True
     # Destinations this carrier does not serve, whatever its price list says.
     exclude_prefixes: tuple[Prefix, ...] = ()

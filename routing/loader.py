@@ -396,6 +396,7 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             encodings=frozenset(c.encodings),
             otp_reserved_share=c.otp_reserved_share,
             throttle_failover=c.throttle_failover,
+            pacing=c.pacing,
             alphanumeric_sender=c.alphanumeric_sender,
             exclude_prefixes=c.exclude_prefixes,
             segment_receipts=c.segment_receipts,

@@ -32,7 +32,7 @@ from types import MappingProxyType
 
 from messaging import Encoding, MessageClass
 from routing.candidate import Candidate
-from routing.config import BindMode, SegmentReceipts, Strategy
+from routing.config import BindMode, CarrierPacing, SegmentReceipts, Strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,7 @@ class CarrierSpec:
     encodings: frozenset[Encoding] = frozenset({Encoding.GSM7, Encoding.UCS2})
     otp_reserved_share: float = 0.2
     throttle_failover: bool = False  # on a throttle: next candidate now, not this one again
+    pacing: CarrierPacing = CarrierPacing.AUTO  # how it counts MPS: one sender, or two
     alphanumeric_sender: bool = True
     exclude_prefixes: tuple[str, ...] = ()  # destinations it does not serve
     segment_receipts: SegmentReceipts = SegmentReceipts.AUTO  # receipts of a multipart message

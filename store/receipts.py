@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 
 from messaging import ReceiptState, ResendPolicy, Status
 from store import batch_writes, callback_outbox
@@ -179,8 +179,15 @@ class ReceiptBook:
                 .limit(limit)
                 .scalar_subquery()
             )
+            receipted = Part.receipt_state.is_not(None)
             rows = conn.execute(
-                select(Part.attempt_id)
+                select(
+                    Part.attempt_id,
+                    Attempt.carrier,
+                    func.count(Part.receipt_state),
+                    func.count(),
+                    func.max(case((receipted, Part.segment))),
+                )
                 .select_from(Attempt)
                 .join(Part, Part.attempt_id == Attempt.id)
                 .where(
@@ -188,7 +195,7 @@ class ReceiptBook:
                     Attempt.carrier.in_(sorted(carriers)),
                     Attempt.receipt_state.is_(None),
                 )
-                .group_by(Part.attempt_id)
+                .group_by(Part.attempt_id, Attempt.carrier)
                 .having(
                     func.count(Part.receipt_state) > 0,
                     func.count(Part.receipt_state) < func.count(),
@@ -199,7 +206,16 @@ class ReceiptBook:
             if not attempts:
                 return ReceiptBatchResult(0, 0, ())
             changes, again = self._settle_attempts(conn, attempts, now, resend, set(attempts))
-        return ReceiptBatchResult(len(attempts), 0, (), tuple(changes), tuple(again))
+        # One receipt, for the first or the last segment, and none for the others: what a
+        # carrier sending one receipt per concatenated message does.
+        evidence = tuple(
+            (carrier, "one")
+            for _, carrier, received, parts, segment in rows
+            if received == 1 and segment in (0, parts - 1)
+        )
+        return ReceiptBatchResult(
+            len(attempts), 0, (), tuple(changes), tuple(again), segment_evidence=evidence
+        )
 
     def parked_count(self) -> int:
         """Receipts waiting in `parked_receipts`."""
@@ -247,13 +263,19 @@ class ReceiptBook:
             touched_attempts[part.attempt_id] = r.carrier
             if r.carrier in one_receipt:
                 whole.add(part.attempt_id)
+        evidence: list[tuple[str, str]] = []
         if part_updates:
             batch_writes.set_part_receipts(conn, part_updates, now)
             changes, again = self._settle_attempts(
-                conn, touched_attempts, now, resend, whole, touched_attempts
+                conn, touched_attempts, now, resend, whole, touched_attempts, evidence
             )
         return ReceiptBatchResult(
-            matched, duplicates, tuple(unmatched), tuple(changes), tuple(again)
+            matched,
+            duplicates,
+            tuple(unmatched),
+            tuple(changes),
+            tuple(again),
+            segment_evidence=tuple(evidence),
         )
 
     def _settle_attempts(
@@ -264,10 +286,12 @@ class ReceiptBook:
         resend: ResendPolicy,
         whole: Collection[int] = frozenset(),
         carriers: Mapping[int, str] | None = None,
+        evidence: list[tuple[str, str]] | None = None,
     ) -> tuple[list[StatusChange], list[str]]:
         """Settle attempts whose parts all have receipts (those in `whole`: whose parts have
         any receipt); a failed one may go out again. `carriers` (attempt id → carrier, when
-        known) goes on the changes, for the state-change log lines."""
+        known) goes on the changes, for the state-change log lines; `evidence` gets
+        `(carrier, "each")` for every multipart attempt with receipts for two segments."""
         by_attempt: dict[int, list[tuple[int, str, str | None, str | None]]] = defaultdict(list)
         for row in batch_writes.parts_of_attempts(conn, list(attempt_ids)):
             by_attempt[row[0]].append(row)
@@ -276,6 +300,8 @@ class ReceiptBook:
         carrier_of: dict[str, str] = {}
         for attempt_id, parts in by_attempt.items():
             received = [(state, stat) for _, _, state, stat in parts if state is not None]
+            if evidence is not None and carriers and len(received) >= 2 and attempt_id in carriers:
+                evidence.append((carriers[attempt_id], "each"))  # a receipt per segment
             if not received or (len(received) < len(parts) and attempt_id not in whole):
                 continue  # wait for every segment's receipt
             status, stat = max(

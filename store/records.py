@@ -133,6 +133,10 @@ class ReceiptBatchResult:
     # Unmatched receipts received after `park_received_before`: neither parked nor taken (the
     # caller keeps them unacknowledged and applies them again soon).
     waiting: tuple[ReceiptRecord, ...] = field(default=())
+    # (carrier, "each" | "one") per multipart attempt that showed how its carrier reports
+    # concatenated messages: two or more segments with a receipt ("each"), or one receipt for
+    # its first or last segment and no other within the grace ("one"; the sweep's).
+    segment_evidence: tuple[tuple[str, str], ...] = field(default=())
 
 
 @dataclass(frozen=True)

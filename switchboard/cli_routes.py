@@ -23,9 +23,12 @@ from routing import (
     HEALTHY,
     CarrierChange,
     CarrierHealth,
+    CarrierPacing,
+    CarrierSpec,
     Circuit,
     RouteRequest,
     RoutingTable,
+    SegmentReceipts,
     Snapshot,
     decision_json,
     diff_tables,
@@ -78,7 +81,9 @@ def _print_live(
     carriers: list[str],
     health: dict[str, CarrierHealth] | None,
 ) -> None:
-    """Each carrier's live health, circuit and adaptive pace (AIMD after throttles)."""
+    """Each carrier's live health (score, circuit and what made the score), adaptive pace
+    (AIMD after throttles) and what an "auto" carrier showed of its multipart receipts."""
+    from carriers import RedisHealthStore, RedisSegmentLearner
     from ratelimit import Pacing, RedisTokenBuckets, limits_client
     from switchboard.settings import Settings
     from workers import pace_key
@@ -87,7 +92,8 @@ def _print_live(
     if health is None or not url:
         console.print("live pace: SWITCHBOARD_REDIS_URL is not set (embedded Redis)", markup=False)
         return
-    buckets = RedisTokenBuckets(limits_client(url))
+    client = limits_client(url)
+    buckets = RedisTokenBuckets(client)
     for carrier in carriers:
         pace = buckets.pace(pace_key(carrier), Pacing())
         mps = table.carriers[carrier].mps
@@ -96,11 +102,27 @@ def _print_live(
             f"live pace: {carrier} {pace:.0%} of {mps} MPS = {pace * mps:.0f}/s{note}",
             markup=False,
         )
-    for carrier, state in health.items():
-        console.print(
-            f"live health: {carrier} score {state.score:.2f}, circuit {state.circuit}",
-            markup=False,
-        )
+    for carrier, view in RedisHealthStore(client).views(health).items():
+        console.print(f"live health: {carrier} {view.describe()}", markup=False, soft_wrap=True)
+    auto = [c for c in carriers if table.carriers[c].segment_receipts is SegmentReceipts.AUTO]
+    for carrier, learnt in RedisSegmentLearner(client).learnt(auto).items():
+        console.print(f"live receipts: {carrier} {learnt.describe()}", markup=False, soft_wrap=True)
+
+
+# What each `pacing` of a carrier does, for a person on call.
+_PACING = {
+    CarrierPacing.AUTO: "two senders; one at a time, 1/MPS apart, while cut after a throttle",
+    CarrierPacing.WINDOW: "counts a 1-s window: two senders, never one only",
+    CarrierPacing.BURST1: "burst 1: one sender at a time, every two submits 1/MPS apart",
+}
+
+
+def _pacing_line(spec: CarrierSpec) -> str:
+    """How the send workers pace `spec` and settle its multipart messages."""
+    return (
+        f"pacing: {spec.name} {spec.pacing} ({_PACING[spec.pacing]}); "
+        f"segment_receipts {spec.segment_receipts}"
+    )
 
 
 def _normalise(number: str) -> str:
@@ -139,6 +161,7 @@ def _summary(table: RoutingTable) -> list[str]:
             f"{c.binds or 'one per process'} x {c.bind} window {c.window}, "
             f"{listed} prices{served}"
         )
+        lines.append(f"    {_pacing_line(c)}")
     lines.append("routes (most specific match wins):")
     for r in table.routes:
         match = r.match
@@ -246,6 +269,8 @@ def explain_number(
             markup=False,
             soft_wrap=True,
         )
+    for c in decision.candidates:
+        console.print(_pacing_line(table.carriers[c.carrier]), markup=False, soft_wrap=True)
     if live:
         _print_live(console, table, [c.carrier for c in decision.candidates], health)
     if decision.excluded:

@@ -52,6 +52,8 @@ class CarrierLive:
     bucket_fill: float  # share of the bucket's capacity available now
     health: float
     circuit: str
+    submit_latency: float | None = None  # mean seconds over the health score's minute
+    receipt_delay: float | None = None  # mean seconds over the health score's minute
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class LiveReader:
                     max(0.0, min(1.0, level / capacity)),
                     view.score,
                     view.circuit.value,
+                    view.submit_latency,
+                    view.receipt_delay,
                 )
             )
         try:
@@ -152,6 +156,16 @@ class LiveCollector(Collector):
             "health": GaugeMetricFamily(
                 "switchboard_carrier_health_score", "Health score in [0, 1]", labels=["carrier"]
             ),
+            "latency": GaugeMetricFamily(
+                "switchboard_carrier_submit_latency_seconds",
+                "Mean submit_sm to resp over the last minute (a health score input)",
+                labels=["carrier"],
+            ),
+            "delay": GaugeMetricFamily(
+                "switchboard_carrier_receipt_delay_seconds",
+                "Mean submit to final receipt over the last minute (a health score input)",
+                labels=["carrier"],
+            ),
         }
         circuit = GaugeMetricFamily(
             "switchboard_carrier_circuit_state",
@@ -163,6 +177,10 @@ class LiveCollector(Collector):
             families["paced"].add_metric([c.name], c.paced_rate)
             families["fill"].add_metric([c.name], c.bucket_fill)
             families["health"].add_metric([c.name], c.health)
+            if c.submit_latency is not None:
+                families["latency"].add_metric([c.name], c.submit_latency)
+            if c.receipt_delay is not None:
+                families["delay"].add_metric([c.name], c.receipt_delay)
             for state in CIRCUIT_STATES:
                 circuit.add_metric([c.name, state], 1.0 if c.circuit == state else 0.0)
         yield from families.values()

@@ -22,6 +22,7 @@ from carriers import (
     Mo,
     Receipt,
     RedisHealthStore,
+    RedisSegmentLearner,
     message_id_variants,
 )
 from messaging import MessageClass
@@ -70,6 +71,9 @@ log = logging.getLogger(__name__)
 # Health counts live in 5-s buckets and a circuit opens after several failures: half a second
 # of staleness changes no routing decision that matters, and saves a Redis read per batch.
 HEALTH_REFRESH_SECONDS = 0.5
+# What carriers showed of their receipts for concatenated messages changes once a few messages
+# in: a second of staleness costs at most a second of waiting for receipts that never come.
+LEARNT_REFRESH_SECONDS = 1.0
 
 
 def utcnow() -> datetime:
@@ -143,6 +147,9 @@ class WorkerContext:
         self.health = RedisHealthStore(self.redis)
         # Read by every batch; refreshed in the background so no OTP waits for that read.
         self._snapshot = Refreshing(self._read_snapshot, HEALTH_REFRESH_SECONDS, "health-snapshot")
+        # How each "auto" carrier reports concatenated messages, learnt from what it sends.
+        self.segment_learner = RedisSegmentLearner(self.redis)
+        self._learnt_one = Refreshing(self._read_learnt, LEARNT_REFRESH_SECONDS, "segment-learning")
         self._after_receipts = after_receipts
         self.resend_policy = otp_resend_policy(settings)
         self._pool: CarrierPool | None = None
@@ -153,6 +160,9 @@ class WorkerContext:
         self._forwarder: ReceiptForwarder | None = None
         # Ids whose attempt rows this process has not written: their receipts wait in memory.
         self.uncommitted = UncommittedIds()
+        # Receipt delays (carrier → receipt_ms, delayed) measured since the last receipt write.
+        self._delays: dict[str, Counter[str]] = defaultdict(Counter)
+        self._delays_lock = threading.Lock()
         self._inbound: InboundForwarder | None = None
         self._pump: CallbackPump | None = None
         self._hand_off = hand_off
@@ -264,8 +274,20 @@ class WorkerContext:
         if result.waiting:
             waiting = {id(r) for r in result.waiting}
             receipts = [r for r in receipts if id(r) not in waiting]  # counted when taken
+        self.record_segment_evidence(result.segment_evidence)
         self._after_commit(result, receipts)
         return Written(result.parked, result.waiting)
+
+    def record_segment_evidence(self, evidence: Sequence[tuple[str, str]]) -> None:
+        """What multipart attempts of `"auto"` carriers showed of their receipts, to Redis
+        for every worker (fails open: nothing learnt)."""
+        auto = carriers_by_receipts(self.routes.current().carriers, SegmentReceipts.AUTO)
+        self.segment_learner.record([e for e in evidence if e[0] in auto])
+
+    def _read_learnt(self) -> frozenset[str]:
+        auto = carriers_by_receipts(self.routes.current().carriers, SegmentReceipts.AUTO)
+        learnt = self.segment_learner.learnt(auto)
+        return frozenset(name for name, state in learnt.items() if state.one_per_message)
 
     def retry_parked(self) -> int:
         """Apply parked receipts again; returns how many still wait for their attempt."""
@@ -279,8 +301,12 @@ class WorkerContext:
         return pass_.remaining
 
     def one_receipt_carriers(self) -> frozenset[str]:
-        """Carriers configured to send one receipt per concatenated message."""
-        return carriers_by_receipts(self.routes.current().carriers, SegmentReceipts.ONE)
+        """Carriers that send one receipt per concatenated message: configured so, or
+        `"auto"` and learnt so (`carriers.segment_learning`)."""
+        carriers = self.routes.current().carriers
+        auto = carriers_by_receipts(carriers, SegmentReceipts.AUTO)
+        learnt = self._learnt_one.get() & auto  # a carrier set to "each" since is not
+        return carriers_by_receipts(carriers, SegmentReceipts.ONE) | learnt
 
     def _after_commit(self, result: ReceiptBatchResult, receipts: Sequence[ReceiptRecord]) -> None:
         """Callbacks, resends and health counts of committed receipts: never undo the commit."""
@@ -290,7 +316,12 @@ class WorkerContext:
         except Exception:
             # The rows are committed: a resend left `queued` is found by the sweeper.
             log.exception("after receipts: could not publish callbacks or resends")
-        for carrier, counts in receipt_tally(receipts).items():
+        tally = receipt_tally(receipts)
+        with self._delays_lock:
+            delays, self._delays = self._delays, defaultdict(Counter)
+        for carrier, counts in delays.items():
+            tally.setdefault(carrier, Counter()).update(counts)
+        for carrier, counts in tally.items():
             self.health.add(carrier, **counts)  # fails open (RedisHealthStore)
         count_receipts(Counter((r.carrier, r.state) for r in receipts))  # metrics, per batch
 
@@ -332,7 +363,14 @@ class WorkerContext:
         return pool.session(name)
 
     def _on_receipt(self, carrier: str, receipt: Receipt, ack: Callable[[], None]) -> None:
-        self.forwarder.add(receipt_record(carrier, receipt, utcnow()), ack)
+        record = receipt_record(carrier, receipt, utcnow())
+        if record.state in _FINAL_RECEIPTS:  # its delay, when this process submitted it
+            delay = self.uncommitted.age(carrier, record.carrier_message_ids)
+            if delay is not None:
+                with self._delays_lock:
+                    self._delays[carrier]["receipt_ms"] += round(delay * 1000)
+                    self._delays[carrier]["delayed"] += 1
+        self.forwarder.add(record, ack)
 
     def _on_mo(self, carrier: str, mo: Mo, ack: Callable[[], None]) -> None:
         self.inbound.add(inbound_record(carrier, mo, utcnow()), ack)
@@ -373,6 +411,7 @@ class WorkerContext:
         binds still up — then unbind every session, give the bind leases back, close
         connections."""
         self._snapshot.close()
+        self._learnt_one.close()
         if self._bind_report is not None:
             self._bind_report.close()
         if self._pool is not None and drain > 0:

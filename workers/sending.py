@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Literal, Protocol
 
 from carriers import (
+    SLOW_SUBMIT,
     HealthStore,
     SubmitPart,
     build_parts,
@@ -49,7 +50,15 @@ from messaging import (
     segment,
 )
 from ratelimit import FAILURE_RETRY_AFTER, Grant, Pacing, SenderLeases, TokenBuckets
-from routing import Candidate, Circuit, RouteRequest, RoutingTable, Snapshot, route
+from routing import (
+    Candidate,
+    CarrierPacing,
+    Circuit,
+    RouteRequest,
+    RoutingTable,
+    Snapshot,
+    route,
+)
 from store import (
     AttemptResult,
     ClaimedMessage,
@@ -98,7 +107,8 @@ PRECISE_WAIT = 0.003
 # When a marketing lane takes its carrier's tenure (one sender at a time): "cut", while the
 # carrier's pace is cut (it throttled: it may count gaps); "always", for every carrier — which
 # meets burst 1 from the first PDU but caps every lane at one process (strict carriers at
-# M >= 200 and OTP behind a backlog lost by it: docs/performance.md, pacing2).
+# M >= 200 and OTP behind a backlog lost by it: docs/performance.md, pacing2). For carriers
+# whose routes-file `pacing` is "auto"; "burst1" is always, "window" never.
 OneSender = Literal["always", "cut"]
 
 
@@ -130,6 +140,17 @@ class _Job:
     throttled: int = 0  # throttles on the current candidate
     probe_for: str | None = None  # the half-open carrier this message holds a probe of
     outcome: SendOutcome | None = None
+    # The parts of the try on the current candidate submitted so far (a paced lane sends
+    # each at a slot of its own), their futures, and when the last went (its latency and
+    # its timeout count from there).
+    futures: list[concurrent.futures.Future[str]] = field(default_factory=list)
+    sent_at: float = 0.0
+    parts: list[SubmitPart] | None = None  # built once, at its first submit
+
+    @property
+    def parts_left(self) -> int:
+        """Parts of the try on the current candidate not submitted yet."""
+        return self.segmentation.segments - len(self.futures)
 
     @property
     def candidate(self) -> Candidate | None:
@@ -282,9 +303,10 @@ class Sender:
             submitted, pending, wait = self._dispatch(pending, table)
             in_flight += submitted
             settled, in_flight = self._collect(in_flight)
-            observe_settled(settled, self.monotonic())  # metrics: submit and OTP latency
-            for job, futures, _ in settled:
-                self._settle(job, futures, stats)
+            settled_at = self.monotonic()
+            observe_settled(settled, settled_at)  # metrics: submit and OTP latency
+            for job, futures, sent_at in settled:
+                self._settle(job, futures, stats, settled_at - sent_at)
                 (finished if job.outcome is not None else pending).append(job)
             now = self.monotonic()
             if finished and (
@@ -412,10 +434,10 @@ class Sender:
         for (carrier, bulk), group in sorted(lanes.items(), key=lambda lane: lane[0][1]):
             spec = table.carriers[carrier]  # priority lane (bulk=False) sorts first
             now = self.monotonic()
-            wanted = sum(j.segmentation.segments for j in group)
+            wanted = sum(j.parts_left for j in group)
             if bulk:
                 budget, rate, wait = self._bulk_budget(
-                    carrier, float(spec.mps), spec.otp_reserved_share, wanted, now
+                    carrier, float(spec.mps), spec.otp_reserved_share, wanted, now, spec.pacing
                 )
                 shortest_wait = min(shortest_wait, wait)
             else:
@@ -423,20 +445,26 @@ class Sender:
             pacer = self._pacers[carrier] if bulk else None
             backlog = 0
             for job in group:
-                needed = job.segmentation.segments
-                # A paced lane sends a message when a slot is due and its credit covers every
-                # part (the parts of one message go together; its slots are all taken).
-                fits = needed <= budget if pacer is None else budget > 0 <= pacer.credit - needed
-                if fits:
+                needed = job.parts_left
+                if pacer is None and needed <= budget:  # its tokens cover every part: all go
                     budget -= needed
-                    futures = self._submit(job)
-                    sent_at = self.monotonic()  # after the write: the next gap counts from it
-                    if pacer is not None:
-                        pacer.spend(needed, sent_at)
-                    submitted.append((job, futures, sent_at))
+                    self._submit(job, needed)
+                    submitted.append((job, job.futures, job.sent_at))
                     continue
-                backlog += needed
-                if backlog / rate > self.token_wait_max and job.index + 1 < len(job.candidates):
+                # A paced lane sends each part at a slot of its own, like any PDU: sent back
+                # to back, a burst-1 carrier refused the second.
+                while pacer is not None and budget > 0 and pacer.credit > 0 and job.parts_left:
+                    budget -= 1
+                    pacer.spend(1, self._submit(job, 1))  # the next gap counts from the write
+                if not job.parts_left:
+                    submitted.append((job, job.futures, job.sent_at))
+                    continue
+                backlog += job.parts_left
+                if (
+                    backlog / rate > self.token_wait_max
+                    and job.index + 1 < len(job.candidates)
+                    and not job.futures  # a message part-sent here stays here
+                ):
                     job.index += 1  # this carrier is saturated for a while: spill to the next one
                 else:
                     shortest_wait = min(shortest_wait, needed / rate)
@@ -446,6 +474,15 @@ class Sender:
                 {j.candidate.carrier for j in waiting if j.candidate is not None and _bulk(j)}
             )
         return submitted, waiting, shortest_wait
+
+    def _tenured(self, carrier: str, pacing: CarrierPacing) -> bool:
+        """Whether `carrier`'s marketing lane sends from one process at a time now: its
+        routes-file `pacing` ("burst1": always; "window": never), else `one_sender`."""
+        if self.senders is None or pacing is CarrierPacing.WINDOW:
+            return False
+        if pacing is CarrierPacing.BURST1 or self.one_sender == "always":
+            return True
+        return self._cut.get(carrier, False)
 
     def _hold_tenure(self, carrier: str, mps: float, now: float) -> float:
         """Seconds until this Sender may send on `carrier`'s marketing lane (0: now).
@@ -486,7 +523,13 @@ class Sender:
                 self.senders.release(carrier, self._holder, tenure.guard)
 
     def _bulk_budget(
-        self, carrier: str, mps: float, share: float, wanted: int, now: float
+        self,
+        carrier: str,
+        mps: float,
+        share: float,
+        wanted: int,
+        now: float,
+        pacing: CarrierPacing = CarrierPacing.AUTO,
     ) -> tuple[int, float, float]:
         """The marketing lane's slots that have come: (slots due, lane rate, seconds until the
         next slot or ask).
@@ -502,9 +545,7 @@ class Sender:
         ahead = book_ahead(rate, capacity, floor, BOOK_AHEAD)
         target = min(wanted, max(1, int((capacity - floor + ahead) * BULK_REFILL_SHARE)))
         ready_at = self._bulk_ready_at.get(carrier, now)
-        tenured = self.senders is not None and (
-            self.one_sender == "always" or self._cut.get(carrier, False)
-        )
+        tenured = self._tenured(carrier, pacing)
         if tenured:
             held_in = self._hold_tenure(carrier, mps, now)
             if held_in > 0:
@@ -571,26 +612,33 @@ class Sender:
         )
         return grant.granted, paced
 
-    def _submit(self, job: _Job) -> list[concurrent.futures.Future[str]]:
+    def _submit(self, job: _Job, count: int) -> float:
+        """Submit the job's next `count` parts on its candidate (into `job.futures`); when
+        the write ended. A session that cannot take them ends the try: its error stands for
+        every part not sent."""
         candidate = job.candidate
         assert candidate is not None
-        parts = build_parts(
-            job.message.sender, job.message.to, job.segmentation, reference_for(job.message.id)
-        )
-        futures: list[concurrent.futures.Future[str]] = []
+        if job.parts is None:
+            job.parts = build_parts(
+                job.message.sender, job.message.to, job.segmentation, reference_for(job.message.id)
+            )
+        parts = job.parts
+        start = len(job.futures)
+        futures = job.futures
         try:
             self._probe(job, candidate.carrier)
             session = self.sessions(candidate.carrier)
-            futures.extend(session.submit(part) for part in parts)
+            futures.extend(session.submit(part) for part in parts[start : start + count])
             if self.uncommitted is not None:
                 note = functools.partial(_note_id, self.uncommitted, candidate.carrier)
-                for future in futures:
+                for future in futures[start:]:
                     future.add_done_callback(note)
         except CarrierError as exc:
             failed: concurrent.futures.Future[str] = concurrent.futures.Future()
             failed.set_exception(exc)
-            futures.append(failed)
-        return futures
+            futures.extend([failed] * (len(parts) - len(futures)))  # nothing more goes
+        job.sent_at = self.monotonic()
+        return job.sent_at
 
     def _probe(self, job: _Job, carrier: str) -> None:
         """A half-open carrier takes only its few probe messages a window, cluster-wide.
@@ -605,10 +653,15 @@ class Sender:
         job.probe_for = carrier
 
     def _settle(
-        self, job: _Job, futures: list[concurrent.futures.Future[str]], stats: SendStats
+        self,
+        job: _Job,
+        futures: list[concurrent.futures.Future[str]],
+        stats: SendStats,
+        latency: float = 0.0,
     ) -> None:
         candidate = job.candidate
         assert candidate is not None
+        job.futures = []  # this try is over: the next one submits every part again
         ids: list[str] = []
         error: BaseException | None = None
         for future in futures:
@@ -621,6 +674,11 @@ class Sender:
         tally = self._tally[candidate.carrier]
         if error is None:
             tally["ok"] += 1
+            # Health inputs: submit latency (the score), and a slow answer (the circuit).
+            tally["submit_ms"] += round(latency * 1000)
+            tally["timed"] += 1
+            if latency >= SLOW_SUBMIT:
+                tally["slow"] += 1
             job.attempts.append(self._attempt(job, candidate, True, None, tuple(ids)))
             job.outcome = SendOutcome(job.message.id, tuple(job.attempts), Status.SENT.value)
             return

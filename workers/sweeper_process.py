@@ -21,6 +21,7 @@ from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 from sqlalchemy import Engine
 
+from carriers import RedisSegmentLearner
 from messaging import LeasePolicy
 from routing import RoutesWatcher
 from store import MessageStore, ResendPolicy, StatusChange, make_engine
@@ -65,6 +66,8 @@ def attach_sweeper(
     releasers: dict[str, Callable[[datetime], dict[str, int]]] = {}  # made with the engine
     owner_pid = [os.getpid()]
     routes = RoutesWatcher(settings.routes_file, time.monotonic)  # its carriers' receipt modes
+    # What the sweep's one-receipt settles show of each carrier (fails open); lazy, no I/O yet.
+    learner = RedisSegmentLearner(sweeper_client(settings.redis_url))
 
     def run_sweep() -> dict[str, int]:
         if "engine" not in engines:
@@ -83,6 +86,7 @@ def attach_sweeper(
             publish_callbacks,
             release_campaigns=releasers["release"],
             routes=routes.current,
+            learn=learner.record,
         )
 
     election = SweeperElection(

@@ -66,11 +66,14 @@ def sweep_once(
     release_campaigns: Callable[[datetime], Mapping[str, int]] | None = None,
     routes: Callable[[], RoutingTable] | None = None,
     segment_receipt_grace: timedelta = SEGMENT_RECEIPT_GRACE,
+    learn: Callable[[Sequence[tuple[str, str]]], None] | None = None,
 ) -> dict[str, int]:
     """Outbox sweep: re-enqueue stranded or due messages, expire overdue ones; the counts.
 
     Also applies receipts parked by a worker that died before it retried them, and (with
     `publish_callbacks`) hands out callback events whose retry is due or whose hand-off was lost.
+    `learn` gets what the multipart attempts settled on one receipt showed of their carriers
+    (`carriers.segment_learning`).
     """
     recovered = store.take_back(
         now, now - timedelta(seconds=settings.stuck_sending_after), leases or LeasePolicy()
@@ -101,6 +104,8 @@ def sweep_once(
             now, now - segment_receipt_grace, auto, resend_policy
         )
         notify(settled.changes)
+        if learn is not None and settled.segment_evidence:
+            learn(settled.segment_evidence)
         if settled.resend:
             outbox.enqueue(MessageClass.OTP.value, list(settled.resend))
         partial = settled.matched

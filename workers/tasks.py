@@ -218,4 +218,5 @@ def sweep(runtime: WorkerRuntime) -> dict[str, int]:
         utcnow(),
         publish_callbacks=runtime.publish_released,
         routes=context.routes.current,
+        learn=context.record_segment_evidence,
     )

@@ -98,3 +98,28 @@ def test_a_receipt_read_before_its_send_was_recorded_never_settles_before_it(
     view = store.get_message(account, message_id)
     assert view is not None and view.status == "delivered"
     assert view.sent_at is not None and view.final_at == view.sent_at
+
+
+def test_receipts_for_two_segments_are_evidence_of_a_receipt_per_segment(
+    store: MessageStore,
+) -> None:
+    _sent(store, "i1", "i2", "i3")
+    _sent(store, "j1")
+    first = store.apply_receipts([ReceiptRecord("alpha", ("i1",), "delivered", "", NOW)], NOW)
+    assert first.segment_evidence == ()  # one of three: says nothing yet
+    rest = [ReceiptRecord("alpha", (cmid,), "delivered", "", NOW) for cmid in ("i2", "i3", "j1")]
+    result = store.apply_receipts(rest, NOW)
+    assert result.segment_evidence == (("alpha", "each"),)  # one multipart attempt; j1 is one part
+
+
+def test_the_sweep_reports_one_receipt_for_a_first_or_last_segment_only(
+    store: MessageStore,
+) -> None:
+    _sent(store, "k1", "k2", "k3")  # receipt for the last segment only: one per message
+    _sent(store, "l1", "l2", "l3")  # for the middle one only: lost receipts, not evidence
+    receipts = [ReceiptRecord("alpha", (c,), "delivered", "", NOW) for c in ("k3", "l2")]
+    store.apply_receipts(receipts, NOW)
+    later = NOW + GRACE + timedelta(seconds=1)
+    settled = store.settle_partial_receipts(later, later - GRACE, {"alpha"})
+    assert len(settled.changes) == 2
+    assert settled.segment_evidence == (("alpha", "one"),)

@@ -19,53 +19,56 @@ from tests.integration.workers.carrier_stack import (
     sim_carrier,
     worker_settings,
 )
-from workers import Sender, bucket_shape
-from workers.sending import OneSender
+from workers import bucket_shape
 
 
-# 100 MPS leaves 10 ms between PDUs, judged to the microsecond: on a CI host busy with the rest
-# of the suite a late wake-up made one throttle in one run of many, so it runs with the slow ones.
+# A carrier declared `pacing = "burst1"` has one sender from its first PDU, each PDU 1/M after
+# the end of the last write: no lateness brings two closer. Left "auto", two senders share the
+# lane until a throttle; their slots are 1/r apart, 11 ms more than 1/M at 10 MPS, and on a CI
+# host busy with the rest of the suite a wake-up later than that made one throttle (make test,
+# load 5-6), so it runs with the slow ones, as does 100 MPS (10 ms between PDUs).
 @pytest.mark.parametrize(
-    ("mps", "count", "one_sender"),
-    [(10, 30, "cut"), pytest.param(100, 200, "always", marks=pytest.mark.slow)],
+    ("mps", "count", "pacing", "parts"),
+    [
+        (10, 30, "burst1", 1),
+        (10, 10, "burst1", 3),  # each part a PDU of its own: paced like any other
+        pytest.param(10, 30, "auto", 1, marks=pytest.mark.slow),
+        pytest.param(100, 200, "burst1", 1, marks=pytest.mark.slow),
+    ],
 )
 def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
     start_sim: SimFactory,
     tmp_path: Path,
     database_url: str,
     redis_url: str,
-    monkeypatch: pytest.MonkeyPatch,
     mps: int,
     count: int,
-    one_sender: OneSender,
+    pacing: str,
+    parts: int,
 ) -> None:
-    """Two batches at once, as two workers. At 10 MPS the bucket's one schedule keeps them
-    apart; at 100 (10 ms), with `one_sender="always"`, one holds the lane's tenure at a time
-    and the other waits its hand-over and guard. The simulator runs on a thread of this
-    process, its reads waiting for the GIL: it dates each PDU by the kernel's receive time."""
+    """Two batches at once, as two workers. With the routes file's `pacing = "burst1"` one
+    holds the lane's tenure at a time and the other waits its hand-over and guard; left
+    "auto" at 10 MPS the bucket's one schedule keeps them apart. The simulator runs on a
+    thread of this process, its reads waiting for the GIL: it dates each PDU by the kernel's
+    receive time."""
     sim = start_sim(sim_carrier("alpha", mps=mps, burst=1))
     settings = worker_settings(tmp_path, database_url, redis_url)
-    settings.routes_file.write_text(routes_text({"alpha": sim.simulator.ports["alpha"]}, mps=mps))
+    settings.routes_file.write_text(
+        routes_text({"alpha": sim.simulator.ports["alpha"]}, f'pacing = "{pacing}"', mps=mps)
+    )
     ctx = context(settings)
-    make_sender = ctx.sender
-
-    def sender() -> Sender:
-        made = make_sender()
-        made.one_sender = one_sender
-        return made
-
-    monkeypatch.setattr(ctx, "sender", sender)
     try:
-        ids = queue_messages(ctx.store, "hello", count)
+        ids = queue_messages(ctx.store, "hello" if parts == 1 else "x" * 153 * parts, count)
         started = time.monotonic()
         send_all(ctx, ids, threads=2, chunk=count // 2)
         took = time.monotonic() - started
         wait_until(lambda: ctx.store.status_counts() == {"delivered": count}, timeout=30)
         stats = sim.stats()["alpha"]
-        print(f"burst 1 at {mps} MPS: {count} in {took:.2f} s, throttled {stats['throttled']}")
-        assert (stats["submits_accepted"], stats["throttled"]) == (count, 0)
+        pdus = count * parts
+        print(f"burst 1 at {mps} MPS: {pdus} PDUs in {took:.2f} s, throttled {stats['throttled']}")
+        assert (stats["submits_accepted"], stats["throttled"]) == (pdus, 0)
         # Paced, not merely slow: no faster than the bucket (its one token, then its rate).
         rate, capacity = bucket_shape(mps)
-        assert took >= (count - capacity - 1) / rate * 0.99
+        assert took >= (pdus - capacity - 1) / rate * 0.99
     finally:
         ctx.close()

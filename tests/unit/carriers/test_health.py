@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+import pytest
 from freezegun import freeze_time
 from hypothesis import given
 from hypothesis import strategies as st
@@ -119,3 +121,10 @@ def test_failures_while_open_do_not_extend_the_open_period() -> None:
     circuit = Circuit(CircuitState.OPEN, opened_at=0.0).failure(10.0, POLICY)
 
     assert circuit.at(30.0, POLICY).state is CircuitState.HALF_OPEN
+
+
+def test_slow_submits_and_late_receipts_lower_the_score_past_their_good_means() -> None:
+    base = HealthCounts(submit_ok=100, receipts_delivered=100)
+    assert score(replace(base, submit_latency=0.4, receipt_delay=50.0)) == score(base)
+    assert score(replace(base, submit_latency=1.0)) == pytest.approx(score(base) / 2)
+    assert score(replace(base, receipt_delay=600.0)) == pytest.approx(score(base) / 10)

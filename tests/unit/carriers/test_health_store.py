@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 
@@ -82,3 +83,37 @@ def _probe_fails(store: MemoryHealthStore) -> None:
     assert store.take_probe("alpha")
     store.add("alpha", error=1, failure=1)
     assert store.views(["alpha"])["alpha"].circuit is CircuitState.OPEN
+
+
+def test_the_view_has_the_mean_submit_latency_receipt_delay_and_delivered_share() -> None:
+    store = MemoryHealthStore(clock=lambda: 1000.0)
+    store.add("alpha", ok=4, submit_ms=400, timed=4, delivered=3, undelivered=1)
+    store.add("alpha", receipt_ms=240_000, delayed=2)  # 2 minutes each: past the good mean
+    view = store.views(["alpha"])["alpha"]
+    assert (view.submit_latency, view.receipt_delay, view.delivered_share) == (0.1, 120.0, 0.75)
+    assert view.score == pytest.approx((4 / 5) * 0.5)  # delivery (3+1)/(4+1), delay 60/120
+    assert view.describe() == (
+        "score 0.40, circuit closed; submit latency 100 ms, receipt delay 120000 ms, delivered 75%"
+    )
+    assert (
+        MemoryHealthStore()
+        .views(["quiet"])["quiet"]
+        .describe()
+        .endswith("submit latency -, receipt delay -, delivered -")
+    )
+
+
+def test_submits_answered_too_slowly_open_the_circuit_and_keep_a_probe_from_closing_it() -> None:
+    with freeze_time("2026-12-01 12:00:00") as freezer:
+        store = MemoryHealthStore(HealthPolicy(failure_threshold=5, open_for=10.0), clock=_frozen)
+        store.add("alpha", ok=5, slow=5, submit_ms=5 * 4000, timed=5)  # accepted, 4 s each
+        assert store.views(["alpha"])["alpha"].circuit is CircuitState.OPEN
+        freezer.tick(10)
+        assert store.views(["alpha"])["alpha"].circuit is CircuitState.HALF_OPEN
+        assert store.take_probe("alpha")
+        store.add("alpha", ok=1, slow=1)  # the probe too was slow: open again
+        assert store.views(["alpha"])["alpha"].circuit is CircuitState.OPEN
+        freezer.tick(10)
+        assert store.take_probe("alpha")
+        store.add("alpha", ok=1)  # answered in time: closed
+        assert store.views(["alpha"])["alpha"].circuit is CircuitState.CLOSED

@@ -205,3 +205,18 @@ def test_diff_lists_exclusion_changes(tmp_path: Path) -> None:
     assert "alpha no longer serves +33" in section
     traffic = result.output.split("Traffic that goes another way")[1].split("Exclusion")[0]
     assert any("+33 " in row and "default: beta 0.045 " in row for row in traffic.splitlines())
+
+
+def test_explain_and_check_show_each_carriers_pacing(tmp_path: Path) -> None:
+    text = CARRIERS.replace("mps = 500\n", 'mps = 500\npacing = "burst1"\n', 1)
+    path = write(tmp_path, "routes.toml", text + PRICES + DEFAULT_ROUTE)
+    result = runner.invoke(routes_app, ["explain", "+447700900123", "--file", path])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert (
+        "pacing: alpha burst1 (burst 1: one sender at a time, every two submits 1/MPS apart); "
+        "segment_receipts auto"
+    ) in lines
+    assert any(line.startswith("pacing: beta auto (two senders;") for line in lines)
+    checked = runner.invoke(routes_app, ["check", path])
+    assert "    pacing: alpha burst1 (burst 1" in checked.output

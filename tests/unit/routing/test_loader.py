@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from messaging import ConfigError, Encoding, MessageClass
-from routing import BindMode, SegmentReceipts, Strategy, load_routes
+from routing import BindMode, CarrierPacing, SegmentReceipts, Strategy, load_routes
 from tests.unit.routing.conftest import (
     CARRIERS,
     DEFAULT_ROUTE,
@@ -469,3 +469,21 @@ def test_status_overrides_that_cannot_be_right_are_located(
     assert len(found) == 1
     assert found[0].startswith(f"config/routes.toml:{line_of(text, line)}: carriers.alpha.{key}")
     assert found[0].endswith(reason)
+
+
+def test_pacing_defaults_to_auto_and_reads_burst1_and_window(load: Load) -> None:
+    text = CARRIERS.replace("mps = 500\n", 'mps = 500\npacing = "burst1"\n', 1)
+    text = text.replace('system_id = "beta"\n', 'system_id = "beta"\npacing = "window"\n')
+    table = load(text + PRICES + DEFAULT_ROUTE)
+    assert table.carriers["alpha"].pacing is CarrierPacing.BURST1
+    assert table.carriers["beta"].pacing is CarrierPacing.WINDOW
+    assert load(CARRIERS + PRICES + DEFAULT_ROUTE).carriers["alpha"].pacing is CarrierPacing.AUTO
+
+
+def test_an_unknown_pacing_is_located(problems: Problems) -> None:
+    line = 'pacing = "strict"'
+    text = CARRIERS.replace("mps = 500\n", f"mps = 500\n{line}\n", 1) + PRICES + DEFAULT_ROUTE
+    assert problems(text) == [
+        f"config/routes.toml:{line_of(text, line)}: carriers.alpha.pacing: "
+        "must be one of 'auto', 'window' or 'burst1'"
+    ]

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 
 from api.stream_wire import FiguresFrame
 from metrics.exposition import SampleKey
-from switchboard.live import CarrierLive, Figures, Live, quantile
+from switchboard.live import CarrierLive, Figures, Live, LiveCollector, quantile
 
 
 class _Reader:
@@ -73,3 +73,17 @@ def test_quantile_interpolates_within_a_bucket(
 ) -> None:
     got = quantile(q, buckets)
     assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_the_gauges_carry_each_carriers_submit_latency_and_receipt_delay() -> None:
+    class _Slow:
+        def read(self) -> Live:
+            quiet = CarrierLive("beta", 100, 98.0, 0.5, 1.0, "closed")
+            slow = CarrierLive("alpha", 100, 98.0, 0.5, 0.4, "closed", 1.25, 90.0)
+            return Live((slow, quiet), {}, backlog=0)
+
+    families = {f.name: f for f in LiveCollector(_Slow()).collect()}  # type: ignore[arg-type]
+    latency = families["switchboard_carrier_submit_latency_seconds"].samples
+    delay = families["switchboard_carrier_receipt_delay_seconds"].samples
+    assert [(s.labels["carrier"], s.value) for s in latency] == [("alpha", 1.25)]  # beta: none
+    assert [(s.labels["carrier"], s.value) for s in delay] == [("alpha", 90.0)]

@@ -669,9 +669,11 @@ def _tenured_sender(
     senders: Callable[[Callable[[], float]], SenderLeases],
     on_sleep: Callable[[float], None] = lambda _: None,
     one_sender: OneSender = "always",
+    routes: Callable[[], RoutingTable] | None = None,
 ) -> tuple[Sender, list[float], SenderLeases]:
     """A stamping Sender whose marketing lanes need a tenure of `senders(clock)`;
-    `on_sleep(now)` runs at each of its sleeps (another process acting meanwhile)."""
+    `on_sleep(now)` runs at each of its sleeps (another process acting meanwhile); `routes`
+    instead of `table` when the test reloads it."""
     clock = [0.0]
     sent_at: list[float] = []
 
@@ -687,7 +689,7 @@ def _tenured_sender(
     leases = senders(lambda: clock[0])
     sender = Sender(
         store,
-        lambda: table,
+        routes or (lambda: table),
         MemoryTokenBuckets(lambda: clock[0]),
         {"cheap": Stamping("cheap", []), "dear": Stamping("dear", [])}.__getitem__,
         lambda: NOW,
@@ -800,3 +802,45 @@ def test_every_batch_of_a_process_writes_on_the_one_recorder_thread(
         assert stats.sent == 1 and store.status_counts().get("sending", 0) == 0  # written
     assert len(writers) == 3 and writers[0] is writers[1] is writers[2]
     assert writers[0] is not threading.current_thread()
+
+
+def test_a_carriers_routes_file_pacing_chooses_its_tenure_and_a_reload_changes_it(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    """`pacing = "burst1"`: one sender from the first submit, whatever `one_sender` says;
+    reloaded as `"window"`: two senders even with `one_sender="always"`, from the next batch."""
+    path = tmp_path / "paced.toml"
+    tables = {}
+    for pacing in ("burst1", "window"):
+        path.write_text(ROUTES.replace("mps = 1000", f'mps = 1000\npacing = "{pacing}"'))
+        tables[pacing] = load_routes(path)
+    current = [tables["burst1"]]
+    sender, sent_at, leases = _tenured_sender(
+        store, current[0], MemorySenderLeases, one_sender="cut", routes=lambda: current[0]
+    )
+    guard = handover_guard(1000)
+    other = leases.hold("cheap", "other", TENURE_TTL, guard)  # another process's, never renewed
+    assert other is not None and other.held
+    sender.send([_queue(store) for _ in range(3)])
+    assert sent_at[0] >= other.until_us / 1e6 + guard - 1e-9  # waited for the lane
+    current[0] = tables["window"]  # the reload
+    sender.one_sender = "always"
+    again = leases.hold("cheap", "other", TENURE_TTL, guard)
+    assert again is not None and again.held
+    sender.send([_queue(store) for _ in range(3)])
+    assert len(sent_at) == 6 and sent_at[3] < again.until_us / 1e6  # beside the other holder
+
+
+@pytest.mark.parametrize("one_sender", ["always", "cut"])
+def test_each_part_of_a_multipart_message_takes_a_slot_of_its_own(
+    store: MessageStore, table: RoutingTable, one_sender: OneSender
+) -> None:
+    """Parts are PDUs like any other: one slot each, never back to back (a burst-1 carrier
+    refuses the second) — 1/M apart for a lane's one sender, the even schedule's gap else."""
+    sender, sent_at, _ = _tenured_sender(store, table, MemorySenderLeases, one_sender=one_sender)
+    stats, _ = sender.send([_queue(store, "x" * 400) for _ in range(10)])  # 3 parts each
+    assert stats.sent == 10 and len(sent_at) == 30
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    rate, _ = bucket_shape(1000)
+    least = 1 / 1000 + GAP_MARGIN if one_sender == "always" else 1 / rate / 2
+    assert min(gaps) >= least - 1e-9

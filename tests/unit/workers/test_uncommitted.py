@@ -39,3 +39,18 @@ def test_ids_whose_message_is_never_written_are_forgotten_after_max_age() -> Non
         ids.add("alpha", f"fresh{n}")
     assert not ids.holds("alpha", ("stale",))
     assert ids.holds("alpha", ("fresh0",)) and len(ids) == 4095
+
+
+def test_a_receipts_delay_is_told_from_its_submit_resp_once_and_only_the_newest_are_kept() -> None:
+    clock = Clock()
+    ids = UncommittedIds(clock, recent_max=2)
+    for n in range(3):
+        ids.add("alpha", f"A{n}")
+    clock.now += 0.25
+    assert ids.age("alpha", ("a0", "A0")) == 0.25  # still uncommitted
+    ids.committed([("alpha", "A0"), ("alpha", "A1"), ("alpha", "A2")])
+    assert ids.age("alpha", ("A0",)) is None  # the oldest written is forgotten past recent_max
+    clock.now += 1.0
+    assert ids.age("alpha", ("A2",)) == 1.25
+    assert ids.age("alpha", ("A2",)) is None  # told once
+    assert ids.age("beta", ("A1",)) is None and ids.age("alpha", ("A1",)) == 1.25
