@@ -6,7 +6,6 @@ import multiprocessing
 import multiprocessing.queues
 import os
 import time
-from multiprocessing.synchronize import Event as EventType
 
 import redis
 
@@ -25,28 +24,19 @@ Report = tuple[int, int, int, int, int]  # granted, calls, first and last Redis 
 def hammer(
     url: str,
     ready: multiprocessing.queues.Queue[int],
-<<<<<<< HEAD
     go: multiprocessing.queues.Queue[float],
     results: multiprocessing.queues.Queue[Report],
 ) -> None:
     """Say ready once connected, wait for the common start instant, then take one token at a
     time until the deadline; report granted count and Redis instants."""
-=======
-    go: EventType,
-    results: multiprocessing.queues.Queue[Report],
-) -> None:
-    """Once every process is up (`go`), take one token at a time for SECONDS; report granted
-    count and Redis instants."""
->>>>>>> pacing3
     client = redis.Redis.from_url(url)
     buckets = RedisTokenBuckets(client)
     client.ping()  # imported and connected: nothing slow is left before the first take
     ready.put(os.getpid())
     start_at = go.get(timeout=START_TIMEOUT)
     granted, calls, first_us, last_us = 0, 0, 0, 0
-    ready.put(1)
-    go.wait(timeout=60)
-    start_at = time.time()  # a fixed start time was missed when spawning took long (loaded CI)
+    while time.time() < start_at:
+        time.sleep(0.001)
     while time.time() < start_at + SECONDS:
         decided = buckets.take_timed("carrier-x", RATE, CAPACITY)
         assert decided is not None
@@ -64,17 +54,11 @@ def test_four_processes_share_one_bucket_and_together_keep_its_rate(redis_url: s
     ready: multiprocessing.queues.Queue[int] = ctx.Queue()
     go: multiprocessing.queues.Queue[float] = ctx.Queue()
     results: multiprocessing.queues.Queue[Report] = ctx.Queue()
-<<<<<<< HEAD
-=======
-    ready: multiprocessing.queues.Queue[int] = ctx.Queue()
-    go = ctx.Event()
->>>>>>> pacing3
     workers = [
         ctx.Process(target=hammer, args=(redis_url, ready, go, results)) for _ in range(PROCESSES)
     ]
     for worker in workers:
         worker.start()
-<<<<<<< HEAD
     # Every process is spawned, imported and connected before the start instant is chosen
     # (a fixed "now + 1.5 s" was too soon for a loaded host: a late process hammered less or
     # not at all, and its empty report skewed the span).
@@ -83,11 +67,6 @@ def test_four_processes_share_one_bucket_and_together_keep_its_rate(redis_url: s
     start_at = time.time() + 0.1
     for _ in workers:
         go.put(start_at)
-=======
-    for _ in workers:  # spawn + import takes a moment, longer on a loaded host
-        ready.get(timeout=60)
-    go.set()
->>>>>>> pacing3
     reports = [results.get(timeout=30) for _ in workers]
     for worker in workers:
         worker.join(timeout=10)
