@@ -23,6 +23,7 @@ from types import TracebackType
 
 from messaging import LeasePolicy
 from store import SendLease
+from workers.process_redis import PerProcess
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class LeaseKeeper:
             self.failures += 1
 
     def __enter__(self) -> LeaseKeeper:
-        _renewer().add(self, self._policy.renew_every)
+        _RENEWER.get().add(self, self._policy.renew_every)
         return self
 
     def __exit__(
@@ -77,7 +78,7 @@ class LeaseKeeper:
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _renewer().remove(self)
+        _RENEWER.get().remove(self)
 
 
 class _Renewer:
@@ -121,15 +122,4 @@ class _Renewer:
                     self._changed.notify_all()
 
 
-_RENEWER: tuple[int, _Renewer] | None = None
-_RENEWER_LOCK = threading.Lock()
-
-
-def _renewer() -> _Renewer:
-    """This process's renewer, made again after a fork (which leaves the parent's threads)."""
-    global _RENEWER
-    pid = os.getpid()
-    with _RENEWER_LOCK:
-        if _RENEWER is None or _RENEWER[0] != pid:
-            _RENEWER = (pid, _Renewer())
-        return _RENEWER[1]
+_RENEWER = PerProcess(_Renewer)  # this process's renewer (a fork leaves the parent's threads)

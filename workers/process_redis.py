@@ -1,25 +1,37 @@
-"""A Redis client per process: made on first use, made again after a fork (sockets never cross
-a fork, and Celery's pool children are forks of the process that built its objects)."""
+"""Objects made once per process: on first use, and again after a fork (sockets and threads
+never cross a fork, and Celery's pool children are forks of the process that built its
+objects)."""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import redis
 
+T = TypeVar("T")
 
-class ProcessRedis:
+
+class PerProcess(Generic[T]):
+    """`get()` is this process's object, made by `make` (a fork gets its own)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._made: tuple[int, T] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        """This process's object."""
+        with self._lock:
+            if self._made is None or self._made[0] != os.getpid():
+                self._made = (os.getpid(), self._make())
+            return self._made[1]
+
+
+class ProcessRedis(PerProcess[redis.Redis]):
     """`get()` is this process's client for `url`."""
 
     def __init__(self, url: str) -> None:
-        self._url = url
-        self._made: tuple[int, redis.Redis] | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> redis.Redis:
-        """This process's client (a fork gets its own)."""
-        with self._lock:
-            if self._made is None or self._made[0] != os.getpid():
-                self._made = (os.getpid(), redis.Redis.from_url(self._url))
-            return self._made[1]
+        super().__init__(lambda: redis.Redis.from_url(url))

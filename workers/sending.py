@@ -11,8 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import logging
-import os
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -80,6 +78,7 @@ from workers.pacer import (
     handover_guard,
     reserve_floor,
 )
+from workers.process_redis import PerProcess
 from workers.uncommitted import UncommittedIds
 
 log = logging.getLogger(__name__)
@@ -773,7 +772,7 @@ class _Recorder:
     ) -> None:
         self._record = record
         self._stats = stats
-        self._executor = _record_thread()
+        self._executor = _RECORD_THREAD.get()
         self._writes: list[concurrent.futures.Future[list[StatusChange]]] = []
 
     def add(self, done: list[_Job], tally: Mapping[str, Counter[str]]) -> None:
@@ -798,21 +797,10 @@ class _Recorder:
         concurrent.futures.wait(self._writes)  # never leave a write running behind the task
 
 
-_RECORD_THREAD: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
-_RECORD_THREAD_LOCK = threading.Lock()
-
-
-def _record_thread() -> concurrent.futures.ThreadPoolExecutor:
-    """This process's recorder thread, made once per process (again after a fork, which
-    leaves the parent's threads behind): a thread started and joined per batch cost ~100 µs,
-    and at moderate rates most batches hold one or a few messages (each OTP is its own).
-    One thread keeps every batch's writes in the order they were added."""
-    global _RECORD_THREAD
-    pid = os.getpid()
-    with _RECORD_THREAD_LOCK:
-        if _RECORD_THREAD is None or _RECORD_THREAD[0] != pid:
-            _RECORD_THREAD = (pid, concurrent.futures.ThreadPoolExecutor(1, "record"))
-        return _RECORD_THREAD[1]
+# This process's recorder thread: a thread started and joined per batch cost ~100 µs, and at
+# moderate rates most batches hold one or a few messages (each OTP is its own). One thread
+# keeps every batch's writes in the order they were added.
+_RECORD_THREAD = PerProcess(lambda: concurrent.futures.ThreadPoolExecutor(1, "record"))
 
 
 _CODES: Mapping[str, str] = {
