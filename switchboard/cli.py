@@ -12,6 +12,7 @@ from aiohttp import web
 
 import metrics
 from api import run_api
+from metrics.heap import settle_heap
 from switchboard import wiring
 from switchboard.cli_campaigns import campaigns_app
 from switchboard.cli_routes import routes_app
@@ -137,6 +138,7 @@ def api(
     if not metrics.is_enabled():  # before anything counts (a supervised child: its parent's)
         wiring.enable_metrics(settings, "api", parent_pid)
     application = wiring.api_app(settings)
+    settle_heap(settings.gc_young_threshold)  # start-up's objects out of every collection
     if parent_pid is not None:
         watched = parent_pid
 
@@ -212,7 +214,9 @@ def worker(
     wiring.worker_logging(settings, loglevel)
     del beat  # the sweep runs under a Redis lock in one worker of any (workers.leader)
     sends = bool(set(queues.split(",")) & {"otp", "transactional", "marketing"})
-    wiring.celery_app(settings, warm_sessions=sends, sweeper=sweeper).worker_main(argv)
+    celery = wiring.celery_app(settings, warm_sessions=sends, sweeper=sweeper)
+    settle_heap(settings.gc_young_threshold)  # before the pool forks: the children share it
+    celery.worker_main(argv)
 
 
 app.command("run")(run)

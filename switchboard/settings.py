@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from messaging import CallbackPolicy, parse_networks
+from metrics.heap import DEFAULT_YOUNG
 from switchboard.credentials import apply_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,12 @@ class Settings(BaseSettings):
         ge=0,
         le=100,
         description="ms the API's group commit waits for more rows when few are waiting (not OTP)",
+    )
+    gc_young_threshold: int = Field(
+        default=DEFAULT_YOUNG,
+        ge=0,
+        description="net allocations between young garbage collections of each process, whose"
+        " start-up objects are frozen (metrics.heap); 0 = CPython's defaults, nothing frozen",
     )
     limits_file: Path | None = Field(
         default=None, description="rate limits TOML (per key, per account); None = no limits"

@@ -17,6 +17,7 @@ from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from messaging import MessageClass
+from metrics.heap import settle_heap
 from workers import tasks
 from workers.config import WorkerSettings
 from workers.sweeper_process import attach_sweeper
@@ -104,6 +105,7 @@ def make_celery(
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _fresh_after_fork(**_: Any) -> None:
         runtime.forget_after_fork()  # sockets and connections never cross a fork
+        settle_heap(settings.gc_young_threshold)  # what the pool made since the parent's freeze
         if warm_sessions:
             threading.Thread(
                 target=_warm, args=(runtime,), name="warm-sessions", daemon=True
