@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from messaging import ConfigError
+from metrics.heap import settle_heap
 from simulators.runner import serve
 from simulators.scenario import load_scenario
 
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     def echo(line: str) -> None:
         print(line, flush=True)
 
+    settle_heap()  # start-up's objects out of every collection (metrics.heap)
     asyncio.run(serve(scenario, echo, host=args.host, rates=not args.quiet))
     return 0
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from messaging import ConfigError
+from metrics.heap import settle_heap
 from simulators import load_scenario
 from simulators.runner import serve
 
@@ -33,4 +34,5 @@ def simulate(
         return
     if control_port is not None:
         loaded = loaded.model_copy(update={"control_port": control_port})
+    settle_heap()  # start-up's objects out of every collection (metrics.heap)
     asyncio.run(serve(loaded, typer.echo))
