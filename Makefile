@@ -1,17 +1,30 @@
 # Switchboard — one command per job. `make help` lists them.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The interpreter: Debian's CPython 3.11+ when the machine has it with venv, else python3 on
+# PATH. Debian's /usr/bin/python3 is built with PGO and LTO and linked statically; a default
+# pyenv build (python3 on PATH on these machines) is neither, and every Switchboard process
+# spent 25-30% more CPU on it (bench/e2e.py prints which interpreter ran; docs/performance.md).
+PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip; assert sys.version_info >= (3, 11)' \
+            2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+INTERPRETER := $(VENV)/.interpreter
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser demo test test-slow chaos check bench clean
+.PHONY: help setup browser demo test test-slow chaos check bench clean FORCE
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# A virtualenv made by another interpreter than $(PYTHON) is made again.
+$(INTERPRETER): FORCE
+	@want="$$(readlink -f "$$(command -v $(PYTHON))")"; \
+	  [ -f $@ ] && [ "$$(cat $@)" = "$$want" ] || \
+	  { [ -d $(VENV) ] && echo "$(VENV) was made by another interpreter: making it again with $$want"; \
+	    rm -rf $(VENV); mkdir -p $(VENV); echo "$$want" > $@; }
+
+$(STAMP): pyproject.toml $(INTERPRETER)
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 	  { echo "PostgreSQL server not found: installing it (tests start throwaway clusters)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }

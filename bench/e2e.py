@@ -23,6 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import platform
 import random
 import re
 import subprocess
@@ -161,9 +163,11 @@ def _psql(url: str, sql: str) -> None:
 
 
 def top_statements(stack: Stack, messages: int) -> list[dict[str, Any]]:
-    """PostgreSQL's busiest statements (pg_stat_statements): µs of plan + execute per message."""
+    """PostgreSQL's busiest statements (pg_stat_statements): µs of plan + execute per message
+    (and of planning alone), and shared buffers touched per call."""
     query = text(
-        "SELECT calls, total_plan_time + total_exec_time AS ms, rows, "
+        "SELECT calls, total_plan_time + total_exec_time AS ms, total_plan_time AS plan_ms, rows,"
+        " shared_blks_hit + shared_blks_read AS blocks, "
         "regexp_replace(query, '\\s+', ' ', 'g') AS q FROM pg_stat_statements "
         "ORDER BY total_plan_time + total_exec_time DESC LIMIT 30"
     )
@@ -174,10 +178,21 @@ def top_statements(stack: Stack, messages: int) -> list[dict[str, Any]]:
             "us_per_message": round(r.ms * 1000 / max(1, messages), 1),
             "calls": r.calls,
             "rows": r.rows,
+            "plan_us_per_message": round(r.plan_ms * 1000 / max(1, messages), 1),
+            "blocks_per_call": round(r.blocks / max(1, r.calls), 1),
             "query": r.q[:110],
         }
         for r in rows
     ]
+
+
+def interpreter() -> str:
+    """Which CPython every process of the run was (they all run `sys.executable`): its build
+    changes every CPU figure by a quarter (a shared, non-PGO libpython against Debian's)."""
+    with open("/proc/self/maps") as maps:  # Debian ships a libpython but links python3 without
+        shared = "shared libpython" if "libpython" in maps.read() else "static libpython"
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    return f"{platform.python_version()} {base} ({shared})"
 
 
 def bound_by(spent: dict[str, float], wall: float, e2e: float, ceiling: int, others: float) -> str:
@@ -264,6 +279,7 @@ def main() -> None:
     ceiling = sum(c.mps for c in carriers)
     figures["carriers_ceiling_msg_per_s"] = ceiling
     figures["database"] = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    figures["python"] = interpreter()
     figures["bound_by"] = bound_by(
         figures.pop("_spent"),
         figures.pop("_wall"),
