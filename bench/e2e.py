@@ -129,6 +129,15 @@ def final_times_from_list(stack: Stack, since: str) -> dict[str, float]:
             return out
 
 
+def sent_to_final(stack: Stack) -> list[float]:
+    """Seconds from `sent_at` to `final_at` of every delivered message (the database is the
+    run's alone)."""
+    query = select(Message.sent_at, Message.final_at).where(Message.status == "delivered")
+    with stack.store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [(f - s).total_seconds() for s, f in rows if s is not None and f is not None]
+
+
 def open_rows(stack: Stack) -> int:
     """Messages not final yet (queued, sending, sent), from the status index."""
     with stack.store.engine.connect() as conn:
@@ -356,6 +365,7 @@ def run(
         }
     last_final = max(final_at.values(), default=first_sent)
     wall = last_final - first_sent
+    receipt_path = sent_to_final(stack)
     latencies = [final_at[i] - accepted_at[i] for i in final_at]
     sim = stack.simulator_stats()
     carriers = [c for c in sim.values() if isinstance(c, dict)]
@@ -378,6 +388,10 @@ def run(
         "carrier_side_msg_per_s": round(submits / wall, 1) if wall > 0 else 0.0,
         "p50_accept_to_final_ms": _ms(percentile(latencies, 50)),
         "p99_accept_to_final_ms": _ms(percentile(latencies, 99)),
+        # sent_at is when the worker recorded the carrier's answer; the carrier's receipt
+        # comes --receipt-delay-ms after its submit: what is above that is the receipt path.
+        "p50_sent_to_final_ms": _ms(percentile(receipt_path, 50)),
+        "p99_sent_to_final_ms": _ms(percentile(receipt_path, 99)),
         "get_per_s": gets,
         "carrier_throttled": sum(int(c.get("throttled", 0)) for c in carriers),
         "send_workers": args.send_workers,
