@@ -151,6 +151,12 @@ class Session(asyncio.Protocol):
         transport's own descriptor); the transport still writes and closes.
         """
         transport.pause_reading()
+        # CPython 3.11.0-3.11.2 (Debian 12's) registers a new transport's reader one callback
+        # after connection_made even when connection_made paused it (fixed in 3.11.3: the
+        # transport's _add_reader checks is_reading()); it would then read the submits this
+        # reader must stamp. The toggle below runs after that registration and removes it; a
+        # read already queued for it is cancelled with it (the loop cancels its handle).
+        asyncio.get_running_loop().call_soon(_keep_paused, transport)
         self._reader_sock = socket.socket(fileno=os.dup(fileno))
         self._reader_sock.setblocking(False)
         self._reader = StampedReader(self._reader_sock, self.runtime.clock)
@@ -467,3 +473,10 @@ class Session(asyncio.Protocol):
         if self._in_flight:
             runtime.requeue(list(self._in_flight.values()))
             self._in_flight.clear()
+
+
+def _keep_paused(transport: asyncio.Transport) -> None:
+    """Take the transport's reader off the loop again, whatever registered it since."""
+    if not transport.is_closing():
+        transport.resume_reading()
+        transport.pause_reading()
