@@ -150,7 +150,9 @@ class Attempt(Base):
 
     __tablename__ = "attempts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    # No foreign key on PostgreSQL (migration 0022: a check and a parent row lock per inserted
+    # row; only the batch holding the message's claim writes its attempts); SQLite keeps 0001's.
+    message_id: Mapped[str] = mapped_column(String(32), index=True)
     number: Mapped[int] = mapped_column(Integer)
     carrier: Mapped[str] = mapped_column(String(64))
     route: Mapped[str] = mapped_column(String(64))
@@ -177,7 +179,9 @@ class Part(Base):
 
     __tablename__ = "parts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id"), index=True)
+    # No foreign key on PostgreSQL (migration 0022): a part is written in its attempt's own
+    # transaction, with the id that insert returned; SQLite keeps 0001's.
+    attempt_id: Mapped[int] = mapped_column(Integer, index=True)
     # Implied by attempt_id → attempts.message_id; no foreign key of its own on PostgreSQL
     # (migration 0019), SQLite keeps the one of 0001.
     message_id: Mapped[str] = mapped_column(String(32))

@@ -17,8 +17,7 @@ Revision ID: 0019
 Revises: 0017
 """
 
-import sqlalchemy as sa
-from alembic import op
+from store.migrations.foreign_keys import drop_on_postgresql, restore_on_postgresql
 
 revision = "0019"
 down_revision = "0017"
@@ -31,24 +30,9 @@ _KEYS = (
 )
 
 
-def _name(table: str, column: str) -> str | None:
-    for key in sa.inspect(op.get_bind()).get_foreign_keys(table):
-        if key["constrained_columns"] == [column]:
-            return str(key["name"])
-    return None
-
-
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column, _, _ in _KEYS:
-        name = _name(table, column)
-        if name is not None:
-            op.drop_constraint(name, table, type_="foreignkey")
+    drop_on_postgresql(_KEYS)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table, column, target, target_column in _KEYS:
-        op.create_foreign_key(f"{table}_{column}_fkey", table, target, [column], [target_column])
+    restore_on_postgresql(_KEYS)
