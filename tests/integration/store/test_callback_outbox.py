@@ -52,6 +52,24 @@ def _sent(store: MessageStore, *rows: NewMessage) -> None:
     store.record_outcomes([SendOutcome(r.id, (attempt,), "sent") for r in rows], NOW)
 
 
+def test_an_event_after_a_failover_names_the_newest_carrier_and_costs_only_accepted_attempts(
+    store: MessageStore,
+) -> None:
+    account = store.ensure_account("acme", NOW)
+    row = _message(account)
+    store.insert_messages([row])
+    store.claim([row.id], NOW)
+    refused = AttemptResult("alpha", "default", Decimal("0.03"), "EUR", False, "ESME_RSYSERR", ())
+    taken = AttemptResult("beta", "default", Decimal("0.05"), "USD", True, None, ("b1", "b2"))
+    store.record_outcomes([SendOutcome(row.id, (refused, taken), "sent")], NOW)
+    [sent] = CallbackOutbox(store.engine).claim_new([row.id], LEASE)
+    assert (sent.event.carrier, sent.event.cost, sent.event.currency) == (
+        "beta",
+        Decimal("0.05"),
+        "USD",
+    )
+
+
 def test_a_status_change_writes_its_event_with_what_a_client_needs(store: MessageStore) -> None:
     account = store.ensure_account("acme", NOW)
     row = _message(account)
