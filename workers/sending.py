@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -189,6 +189,13 @@ def _move_to(job: _Job, position: int) -> None:
     job.throttled = 0
 
 
+def _most_tokens(mps: float) -> int:
+    """The most tokens one take of a carrier's bucket can bring: what it holds, plus what a
+    marketing lane books ahead (so a pass never wants more)."""
+    rate, capacity = bucket_shape(mps)
+    return int(capacity + rate * BOOK_AHEAD) + 1
+
+
 @dataclass
 class _LaneBudget:
     """What one carrier lane may send in one pass of the pipeline."""
@@ -223,27 +230,44 @@ class _LaneBudget:
 class _PassLanes:
     """The lanes one pass of the pipeline has asked about, each fetched on first use."""
 
-    def __init__(self, fetch: Callable[[str, bool, int], _LaneBudget], ordered: list[_Job]) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[str, bool, int], _LaneBudget],
+        most: Callable[[str], int],
+        ordered: list[_Job],
+    ) -> None:
         self._fetch = fetch  # (carrier, bulk, tokens wanted) -> its budget
+        self._most = most  # carrier -> the most tokens one take of its bucket can bring
         self._ordered = ordered
         self._lanes: dict[tuple[str, bool], _LaneBudget] = {}
 
     def get(self, carrier: str, bulk: bool, position: int) -> _LaneBudget:
         """The lane's budget; the first ask wants the parts of the jobs from `position` on
-        that may use it."""
+        that may use it (counted up to what one take can bring: a pass is per token slot)."""
         lane = self._lanes.get((carrier, bulk))
         if lane is None:
-            wanted = sum(
-                j.parts_left
-                for j in self._ordered[position:]
-                if _bulk(j) is bulk and any(c.carrier == carrier for c in _usable(j))
-            )
+            most = self._most(carrier)
+            wanted = 0
+            for j in self._ordered[position:]:
+                if _bulk(j) is bulk and any(c.carrier == carrier for c in _usable(j)):
+                    wanted += j.parts_left
+                    if wanted >= most:
+                        break
             lane = self._lanes[(carrier, bulk)] = self._fetch(carrier, bulk, max(1, wanted))
         return lane
 
     def can_take(self, bulk: bool, position: int, needed: int, carrier: str) -> bool:
         """Whether `carrier`'s lane can take a message of `needed` parts now."""
         return self.get(carrier, bulk, position).can_take(needed)
+
+    def dry(self, carriers: Iterable[str], bulk: bool) -> bool:
+        """Whether every one of these lanes was asked this pass and has nothing left."""
+        lanes = self._lanes
+        for carrier in carriers:
+            lane = lanes.get((carrier, bulk))
+            if lane is None or lane.budget > 0:
+                return False
+        return True
 
     def waits(self) -> list[float]:
         """Each fetched lane's seconds until its next slot or ask."""
@@ -268,9 +292,12 @@ class SendStats:
     throttled: int = 0
 
 
+_MARKETING = MessageClass.MARKETING.value  # an enum's .value is a descriptor call: read it once
+
+
 def _bulk(job: _Job) -> bool:
     """A marketing message: paced, on the lane that yields to OTP and transactional."""
-    return job.message.message_class == MessageClass.MARKETING.value
+    return job.message.message_class == _MARKETING
 
 
 class Sender:
@@ -524,7 +551,11 @@ class Sender:
         lane's tokens are taken from its bucket the first time this pass asks about it.
         OTP/transactional messages go first, so they take tokens before marketing."""
         ordered = sorted(jobs, key=_bulk)  # the priority lane (bulk=False) first; stable
-        lanes = _PassLanes(functools.partial(self._lane_budget, table), ordered)
+        lanes = _PassLanes(
+            functools.partial(self._lane_budget, table),
+            lambda carrier: _most_tokens(float(table.carriers[carrier].mps)),
+            ordered,
+        )
         submitted: list[_InFlight] = []
         waiting: list[_Job] = []
         backlog: Counter[tuple[str, bool]] = Counter()
@@ -533,8 +564,10 @@ class Sender:
             bulk = _bulk(job)
             spill = _spills(job)
             names = [c.carrier for c in _usable(job)]
-            has_token = functools.partial(lanes.can_take, bulk, position, job.parts_left)
-            picked = take_now(names, spill, has_token)
+            picked: int | None = None
+            if not lanes.dry(names, bulk):  # most of a backlog: every lane spent this pass
+                has_token = functools.partial(lanes.can_take, bulk, position, job.parts_left)
+                picked = take_now(names, spill, has_token)
             if picked is not None:
                 if picked:
                     _move_to(job, job.index + picked)  # spilled: the chosen carrier is tried now
@@ -543,10 +576,13 @@ class Sender:
                     submitted.append((job, job.futures, job.sent_at))
                     continue
             lane = lanes.get(names[picked or 0], bulk, position)
+            if spill:
+                shortest_wait = min(shortest_wait, job.parts_left / lane.rate)
+                waiting.append(job)
+                continue
             backlog[(lane.carrier, bulk)] += job.parts_left
             if (
-                not spill
-                and backlog[(lane.carrier, bulk)] / lane.rate > self.token_wait_max
+                backlog[(lane.carrier, bulk)] / lane.rate > self.token_wait_max
                 and job.index + 1 < len(job.candidates)
                 and not job.futures
             ):
