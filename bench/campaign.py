@@ -345,7 +345,9 @@ def run(
     # least_cost routes send to the cheaper carrier and spill to the other when its bucket has
     # no token at that instant: the split says which carrier bounded the rate
     figures["send_rate_by_carrier"] = per_carrier
-    figures["throttled"] = sum(int(c["throttled"]) for c in stack.simulator_stats().values())
+    stats = stack.simulator_stats()
+    figures["throttled"] = sum(int(c["throttled"]) for c in stats.values())
+    figures["throttled_by_carrier"] = {n: int(c["throttled"]) for n, c in stats.items()}
     shown = _request(stack, "GET", f"/v1/campaigns/{cid}")
     figures["counts_at_end"] = shown["counts"]
     if shown["state"] in ("running", "paused"):  # a small audience may be done already
