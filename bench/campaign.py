@@ -13,6 +13,12 @@ MPS allow (their sum). Peak RSS of every process of the stack is printed at the 
                                        [--max-rate R]
 
 With `--max-rate` the campaign is paced at R per second and the send rate is read against R.
+`--spill on|off` writes `spill = true|false` on the marketing route (unset: the route's default,
+which spills marketing). The send phase prints the rate as a share of the carriers' MPS (and of
+R), each carrier's rate and share of its own MPS, the marketing backlog sampled each second,
+the send batches' sizes (from the rows' lease owners), and what bounded the rate: `carriers`
+(every carrier within 5% of its MPS), `max_rate`, `release` (the queue ran dry), or
+`send workers` (messages were queued, a carrier had room, and it was not used).
 
 Prints one line per figure, then one JSON object.
 """
@@ -34,9 +40,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import text  # noqa: E402
+
 from bench.cpu import cpu_delta, cpu_seconds, postmaster_pid  # noqa: E402
 from bench.e2e import write_configs  # noqa: E402
 from simulators import load_scenario  # noqa: E402
+from store import make_engine  # noqa: E402
 from switchboard.embedded import start_postgres  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 from switchboard.stack import Stack, WorkerSpec, wait_until  # noqa: E402
@@ -115,12 +124,19 @@ def tree_peaks(stack: Stack) -> dict[str, float]:
 INDIA_PRICE = '"+91" = 0.004      # India: the audience is a quarter Indian\n'
 
 
-def campaign_configs(settings: Settings, directory: Path, carrier_mps: int) -> tuple[Path, Path]:
+def campaign_configs(
+    settings: Settings, directory: Path, carrier_mps: int, spill: bool | None = None
+) -> tuple[Path, Path]:
     """`bench.e2e.write_configs` with a price for +91 on alpha (config/routes.toml prices no
-    Indian number, so a quarter of the audience would fail `no_route`)."""
+    Indian number, so a quarter of the audience would fail `no_route`), and the marketing
+    route's `spill` when given."""
     routes_file, simulator_file = write_configs(settings, directory, carrier_mps, 10, 100)
     routes = routes_file.read_text()
     routes = routes.replace("[prices.alpha]\n", "[prices.alpha]\n" + INDIA_PRICE, 1)
+    if spill is not None:
+        default = 'name = "default"\nstrategy = "least_cost"\n'
+        assert default in routes, "the routes file's default route moved"
+        routes = routes.replace(default, f"{default}spill = {str(spill).lower()}\n", 1)
     routes_file.write_text(routes)
     return routes_file, simulator_file
 
@@ -155,7 +171,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=8.0)
     parser.add_argument("--send-workers", type=int, default=2)
     parser.add_argument("--max-rate", type=float, help="the campaign's max_rate (per second)")
+    parser.add_argument(
+        "--spill", choices=("on", "off"), help="the marketing route's spill (unset: default)"
+    )
     args = parser.parse_args()
+    spill = None if args.spill is None else args.spill == "on"
     n = 1_000_000 if args.million else args.recipients
     settings = Settings()
     cluster = None if args.sqlite else start_postgres()
@@ -166,7 +186,9 @@ def main() -> None:
             database_url = (
                 cluster.create_database("bench") if cluster else f"sqlite:///{directory / 'b.db'}"
             )
-            routes_file, simulator_file = campaign_configs(settings, directory, args.carrier_mps)
+            routes_file, simulator_file = campaign_configs(
+                settings, directory, args.carrier_mps, spill
+            )
             audience = directory / "audience.csv"
             expected, opt_outs = write_audience(audience, n)
             figures["csv_mb"] = round(audience.stat().st_size / 1e6, 1)
@@ -178,19 +200,70 @@ def main() -> None:
                 if cluster is not None:
                     roots[postmaster_pid(cluster.directory / "data")] = "postgres"
                 figures.update(run(stack, args, audience, expected, opt_outs, roots))
-            ceiling = sum(c.mps for c in load_scenario(simulator_file).carriers)
-            figures["carriers_mps"] = ceiling
-            figures["send_rate_share_of_mps"] = round(figures["send_rate_per_s"] / ceiling, 3)
-            if args.max_rate is not None:
-                figures["max_rate"] = args.max_rate
-                figures["send_rate_share_of_max_rate"] = round(
-                    figures["send_rate_per_s"] / args.max_rate, 3
-                )
+                figures.update(batch_sizes(database_url))
+            mps = {c.name: c.mps for c in load_scenario(simulator_file).carriers}
+            figures.update(send_figures(figures, mps, args.max_rate, args.spill))
             figures["database"] = "sqlite" if args.sqlite else "postgresql"
     finally:
         if cluster is not None:
             cluster.stop()
     print_figures(figures)
+
+
+def send_figures(
+    figures: dict[str, Any], mps: dict[str, int], max_rate: float | None, spill: str | None
+) -> dict[str, Any]:
+    """The send rate against the carriers' MPS (and `max_rate`), and what bounded it."""
+    ceiling = sum(mps.values())
+    rate = figures["send_rate_per_s"]
+    by_carrier = figures["send_rate_by_carrier"]
+    out: dict[str, Any] = {
+        "spill": spill or "default",
+        "carriers_mps": ceiling,
+        "send_rate_share_of_mps": round(rate / ceiling, 3),
+        "carrier_share_of_its_mps": {
+            n: round(by_carrier.get(n, 0.0) / m, 3) for n, m in mps.items()
+        },
+    }
+    if max_rate is not None:
+        out["max_rate"] = max_rate
+        out["send_rate_share_of_max_rate"] = round(rate / max_rate, 3)
+    full = all(share >= 0.95 for share in out["carrier_share_of_its_mps"].values())
+    if full:
+        out["bounded_by"] = "carriers"
+    elif max_rate is not None and rate >= 0.95 * max_rate:
+        out["bounded_by"] = "max_rate"
+    elif figures["queued_min"] == 0:
+        out["bounded_by"] = "release (the marketing queue ran dry)"
+    else:
+        out["bounded_by"] = "send workers (messages queued, a carrier had room)"
+    return out
+
+
+def batch_sizes(database_url: str) -> dict[str, Any]:
+    """The send batches' sizes: messages by lease owner (one per claimed batch; a row keeps
+    the owner of the batch that sent it last)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            sizes = sorted(
+                int(n)
+                for (n,) in conn.execute(
+                    text(
+                        "SELECT count(*) FROM messages WHERE lease_owner IS NOT NULL "
+                        "GROUP BY lease_owner"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+    if not sizes:
+        return {"send_batches": 0}
+    return {
+        "send_batches": len(sizes),
+        "send_batch_mean": round(sum(sizes) / len(sizes), 1),
+        "send_batch_median": sizes[len(sizes) // 2],
+    }
 
 
 def print_figures(figures: dict[str, Any]) -> None:
@@ -254,17 +327,27 @@ def run(
     def accepted() -> dict[str, int]:
         return {n: int(c["submits_accepted"]) for n, c in stack.simulator_stats().items()}
 
+    def counts() -> dict[str, int]:
+        return dict(_request(stack, "GET", f"/v1/campaigns/{cid}")["counts"])
+
     assert wait_until(lambda: sum(accepted().values()) > 0, 60), "nothing reached a carrier"
     time.sleep(args.warmup)
     first, t0 = accepted(), time.perf_counter()
-    time.sleep(args.send_seconds)
+    queued: list[int] = []
+    while time.perf_counter() < t0 + args.send_seconds:  # the backlog, once a second
+        queued.append(counts().get("queued", 0))
+        time.sleep(max(0.0, min(1.0, t0 + args.send_seconds - time.perf_counter())))
     last, t1 = accepted(), time.perf_counter()
+    figures["queued_min"] = min(queued)
+    figures["queued_mean"] = round(sum(queued) / len(queued))
     per_carrier = {n: round((last[n] - first.get(n, 0)) / (t1 - t0), 1) for n in last}
     figures["send_rate_per_s"] = round(sum(per_carrier.values()), 1)
-    # least_cost routes send to the cheaper carrier and spill to the other only when its
-    # bucket is empty: the split says which carrier bounded the rate
+    # least_cost routes send to the cheaper carrier and spill to the other when its bucket has
+    # no token at that instant: the split says which carrier bounded the rate
     figures["send_rate_by_carrier"] = per_carrier
-    figures["throttled"] = sum(int(c["throttled"]) for c in stack.simulator_stats().values())
+    stats = stack.simulator_stats()
+    figures["throttled"] = sum(int(c["throttled"]) for c in stats.values())
+    figures["throttled_by_carrier"] = {n: int(c["throttled"]) for n, c in stats.items()}
     shown = _request(stack, "GET", f"/v1/campaigns/{cid}")
     figures["counts_at_end"] = shown["counts"]
     if shown["state"] in ("running", "paused"):  # a small audience may be done already

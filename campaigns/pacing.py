@@ -32,10 +32,20 @@ class CarrierCapacity:
         return float(self.mps)
 
 
-def slice_budget(capacities: Mapping[str, CarrierCapacity], backlog: int, lookahead: float) -> int:
+def slice_budget(
+    capacities: Mapping[str, CarrierCapacity],
+    backlog: int,
+    lookahead: float,
+    slice_seconds: float = 0.0,
+) -> int:
     """How many messages this slice may queue: the carriers' marketing rate times `lookahead`
-    seconds, less the marketing messages already queued (never below zero)."""
-    target = sum(c.marketing_mps for c in capacities.values()) * lookahead
+    seconds — at least two slices, so the queue still feeds every carrier when the next slice
+    comes a whole slice late — less the marketing messages already queued (never below zero).
+
+    The backlog is what the previous slices released less what the carriers took since, so
+    at the target each slice releases exactly what was sent since the last one: the refill
+    follows the real send rate, and the queue never holds more than the target."""
+    target = sum(c.marketing_mps for c in capacities.values()) * max(lookahead, 2 * slice_seconds)
     return max(0, int(target) - backlog)
 
 

@@ -21,6 +21,7 @@ from routing.health import HEALTHY, CarrierHealth, Circuit, Snapshot
 from routing.loader import load_routes
 from routing.reload import Reload, TableHolder
 from routing.render import candidate_json, decision_json
+from routing.spill import take_now
 from routing.strategies import STRATEGIES
 from routing.table import (
     AccountSpec,
@@ -72,4 +73,5 @@ __all__ = [
     "explain",
     "load_routes",
     "route",
+    "take_now",
 ]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from messaging import Encoding, MessageClass
 
@@ -202,6 +202,10 @@ class RouteModel(_Frozen):
     strategy: Strategy
     carriers: tuple[str, ...] = Field(min_length=1)
     weights: dict[str, Annotated[int, Field(ge=0, le=100)]] | None = None
+    # A message whose first candidate has no MPS token now goes to the next one that has (true),
+    # or waits for it (false). Unset: marketing spills, OTP and transactional wait. Strict: a
+    # TOML string such as "yes" is an error, not a truthy value.
+    spill: StrictBool | None = None
 
 
 class KeywordsModel(_Frozen):

@@ -415,6 +415,7 @@ def _compile(model: RoutesFile, price_lists: Mapping[str, Mapping[str, Price]]) 
             if r.strategy is Strategy.WEIGHTED
             else (),
             position=i,
+            spill=r.spill,
         )
         for i, r in enumerate(model.routes)
     ]

@@ -139,6 +139,16 @@ class Route:
     carriers: tuple[str, ...]
     weights: tuple[int, ...] = ()
     position: int = 0
+    spill: bool | None = None  # the file's `spill`; None: by class (see `spills`)
+
+    def spills(self, message_class: MessageClass) -> bool:
+        """Whether a message of `message_class` on this route goes to its next candidate with
+        an MPS token when its first has none now (`spill = true`), or waits for the first
+        (`spill = false`). Unset: marketing spills (a campaign wants every carrier's rate,
+        cheapest first); OTP and transactional keep their strategy's order."""
+        if self.spill is not None:
+            return self.spill
+        return message_class is MessageClass.MARKETING
 
 
 LaneKey = tuple[Encoding, bool]
@@ -210,6 +220,7 @@ class RoutingTable:
         "_numbers",
         "_price_lists",
         "_routes",
+        "_routes_by_name",
         "currency",
     )
 
@@ -229,6 +240,9 @@ class RoutingTable:
             {name: _freeze(prices) for name, prices in sorted(price_lists.items())}
         )
         self._routes: tuple[Route, ...] = tuple(routes)
+        self._routes_by_name: Mapping[str, Route] = MappingProxyType(
+            {r.name: r for r in self._routes}
+        )
         self._accounts: Mapping[str, AccountSpec] = MappingProxyType(dict(accounts or {}))
         # number/short code digits (no `+`) → owning account name
         self._numbers: Mapping[str, str] = MappingProxyType(
@@ -302,6 +316,10 @@ class RoutingTable:
     def routes(self) -> tuple[Route, ...]:
         """Routes in file order."""
         return self._routes
+
+    def route_named(self, name: str) -> Route | None:
+        """The route called `name` (a candidate's `route`), or None."""
+        return self._routes_by_name.get(name)
 
     @property
     def price_lists(self) -> Mapping[str, Mapping[str, Price]]:

@@ -26,6 +26,7 @@ from routing import (
     CarrierPacing,
     CarrierSpec,
     Circuit,
+    Route,
     RouteRequest,
     RoutingTable,
     SegmentReceipts,
@@ -125,6 +126,22 @@ def _pacing_line(spec: CarrierSpec) -> str:
     )
 
 
+def _spill_line(route: Route, message_class: MessageClass) -> str:
+    """Whether this route's messages of `message_class` spill to the next candidate with MPS
+    tokens, and where that comes from (the file's `spill`, or the class default)."""
+    why = (
+        f"spill = {str(route.spill).lower()}"
+        if route.spill is not None
+        else f"{message_class} default"
+    )
+    if route.spills(message_class):
+        return (
+            f"spill: on ({why}): a message the first candidate has no MPS token for now goes "
+            "to the next one with a token"
+        )
+    return f"spill: off ({why}): a message waits for its candidate's MPS tokens"
+
+
 def _normalise(number: str) -> str:
     """``+44 7700-900 123`` → ``+447700900123``: any ``+`` and digits, even if not dialable."""
     compact = re.sub(r"[\s\-().]", "", number)
@@ -179,7 +196,8 @@ def _summary(table: RoutingTable) -> list[str]:
             if r.weights
             else ", ".join(r.carriers)
         )
-        lines.append(f"  {r.name}: {fits or 'everything else'} → {r.strategy}: {carriers}")
+        spill = "" if r.spill is None else f", spill = {str(r.spill).lower()}"
+        lines.append(f"  {r.name}: {fits or 'everything else'} → {r.strategy}: {carriers}{spill}")
     if table.accounts:
         lines.append("accounts:")
         lines += [
@@ -271,6 +289,9 @@ def explain_number(
         )
     for c in decision.candidates:
         console.print(_pacing_line(table.carriers[c.carrier]), markup=False, soft_wrap=True)
+    chosen = table.route_named(decision.route_name) if decision.route_name else None
+    if chosen is not None and decision.candidates:
+        console.print(_spill_line(chosen, message_class), markup=False, soft_wrap=True)
     if live:
         _print_live(console, table, [c.carrier for c in decision.candidates], health)
     if decision.excluded:

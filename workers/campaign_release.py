@@ -48,7 +48,7 @@ class ReleaseOutbox(Protocol):
         ...
 
 
-DEFAULT_LOOKAHEAD = 4.0  # seconds of carrier capacity the marketing queue may hold
+DEFAULT_LOOKAHEAD = 4.0  # seconds of carrier capacity the marketing queue may hold (>= 2 slices)
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def release_slice(
     running = store.running(now)
     if not running:
         return ReleaseCounts()
-    budget = slice_budget(capacities(), store.marketing_backlog(), lookahead)
+    budget = slice_budget(capacities(), store.marketing_backlog(), lookahead, slice_seconds)
     zones = {c.id: open_zones(c, now) for c in running}
     demands: dict[str, int] = {}
     for c in running:

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -56,6 +56,7 @@ from routing import (
     RoutingTable,
     Snapshot,
     route,
+    take_now,
 )
 from store import (
     AttemptResult,
@@ -145,6 +146,7 @@ class _Job:
     futures: list[concurrent.futures.Future[str]] = field(default_factory=list)
     sent_at: float = 0.0
     parts: list[SubmitPart] | None = None  # built once, at its first submit
+    spill: bool = False  # its route spills: it goes to the first untried candidate with tokens
 
     @property
     def parts_left(self) -> int:
@@ -154,6 +156,122 @@ class _Job:
     @property
     def candidate(self) -> Candidate | None:
         return self.candidates[self.index] if self.index < len(self.candidates) else None
+
+
+def _spills(job: _Job) -> bool:
+    """Whether the job may go to a later candidate with tokens now: its route spills, no part
+    of it went out on the current one (those stay), and it is not being tried again on a
+    carrier that throttled it (that waits for the carrier's cut pace)."""
+    return job.spill and not job.futures and not job.throttled
+
+
+def _usable(job: _Job) -> list[Candidate]:
+    """The candidates that may take the job now: every untried one when it spills, else the
+    current one."""
+    if _spills(job):
+        return job.candidates[job.index :]
+    return job.candidates[job.index : job.index + 1]
+
+
+def _move_to(job: _Job, position: int) -> None:
+    """Make candidate `position` the one tried now, the untried others after it in their
+    order: a failure there fails over to them (the cheaper one it spilled from included)."""
+    start = job.index
+    if position == start:
+        return
+    candidates = job.candidates
+    job.candidates = [
+        *candidates[:start],
+        candidates[position],
+        *candidates[start:position],
+        *candidates[position + 1 :],
+    ]
+    job.throttled = 0
+
+
+def _most_tokens(mps: float) -> int:
+    """The most tokens one take of a carrier's bucket can bring: what it holds, plus what a
+    marketing lane books ahead (so a pass never wants more)."""
+    rate, capacity = bucket_shape(mps)
+    return int(capacity + rate * BOOK_AHEAD) + 1
+
+
+@dataclass
+class _LaneBudget:
+    """What one carrier lane may send in one pass of the pipeline."""
+
+    carrier: str
+    budget: int  # due slots (marketing) or tokens taken (priority lane)
+    rate: float  # the lane's rate, for how long its backlog waits
+    wait: float  # seconds until its next slot or ask
+    pacer: Pacer | None  # the marketing lane's; None for the priority lane
+
+    def can_take(self, needed: int) -> bool:
+        """Whether a message with `needed` parts left may go now (a paced lane sends a part
+        per slot: one due slot is enough to start)."""
+        if self.pacer is None:
+            return needed <= self.budget
+        return self.budget > 0 and self.pacer.credit > 0
+
+    def spend(self, job: _Job, submit: Callable[[_Job, int], float]) -> None:
+        """Submit what the budget covers of `job` on this lane."""
+        pacer = self.pacer
+        if pacer is None:
+            self.budget -= job.parts_left
+            submit(job, job.parts_left)
+            return
+        # Each part at a slot of its own, like any PDU: sent back to back, a burst-1
+        # carrier refused the second.
+        while self.budget > 0 and pacer.credit > 0 and job.parts_left:
+            self.budget -= 1
+            pacer.spend(1, submit(job, 1))  # the next gap counts from the write
+
+
+class _PassLanes:
+    """The lanes one pass of the pipeline has asked about, each fetched on first use."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str, bool, int], _LaneBudget],
+        most: Callable[[str], int],
+        ordered: list[_Job],
+    ) -> None:
+        self._fetch = fetch  # (carrier, bulk, tokens wanted) -> its budget
+        self._most = most  # carrier -> the most tokens one take of its bucket can bring
+        self._ordered = ordered
+        self._lanes: dict[tuple[str, bool], _LaneBudget] = {}
+
+    def get(self, carrier: str, bulk: bool, position: int) -> _LaneBudget:
+        """The lane's budget; the first ask wants the parts of the jobs from `position` on
+        that may use it (counted up to what one take can bring: a pass is per token slot)."""
+        lane = self._lanes.get((carrier, bulk))
+        if lane is None:
+            most = self._most(carrier)
+            wanted = 0
+            for j in self._ordered[position:]:
+                if _bulk(j) is bulk and any(c.carrier == carrier for c in _usable(j)):
+                    wanted += j.parts_left
+                    if wanted >= most:
+                        break
+            lane = self._lanes[(carrier, bulk)] = self._fetch(carrier, bulk, max(1, wanted))
+        return lane
+
+    def can_take(self, bulk: bool, position: int, needed: int, carrier: str) -> bool:
+        """Whether `carrier`'s lane can take a message of `needed` parts now."""
+        return self.get(carrier, bulk, position).can_take(needed)
+
+    def dry(self, carriers: Iterable[str], bulk: bool) -> bool:
+        """Whether every one of these lanes was asked this pass and has nothing left."""
+        lanes = self._lanes
+        for carrier in carriers:
+            lane = lanes.get((carrier, bulk))
+            if lane is None or lane.budget > 0:
+                return False
+        return True
+
+    def waits(self) -> list[float]:
+        """Each fetched lane's seconds until its next slot or ask."""
+        return [lane.wait for lane in self._lanes.values()]
 
 
 _InFlight = tuple[_Job, list[concurrent.futures.Future[str]], float]  # job, parts, sent at
@@ -174,9 +292,12 @@ class SendStats:
     throttled: int = 0
 
 
+_MARKETING = MessageClass.MARKETING.value  # an enum's .value is a descriptor call: read it once
+
+
 def _bulk(job: _Job) -> bool:
     """A marketing message: paced, on the lane that yields to OTP and transactional."""
-    return job.message.message_class == MessageClass.MARKETING.value
+    return job.message.message_class == _MARKETING
 
 
 class Sender:
@@ -410,6 +531,9 @@ class Sender:
                 c for c in candidates if c.carrier in tried
             ]
         job = _Job(message, seg, candidates)
+        if candidates:
+            chosen = table.route_named(candidates[0].route)
+            job.spill = chosen is not None and chosen.spills(request.message_class)
         if not job.candidates:
             if table.blocked_prefix(request.account, message.to) is not None:
                 job.outcome = SendOutcome(message.id, (), Status.REJECTED.value, "account_blocked")
@@ -420,59 +544,77 @@ class Sender:
     def _dispatch(
         self, jobs: list[_Job], table: RoutingTable
     ) -> tuple[list[_InFlight], list[_Job], float]:
-        """Take tokens and submit what they allow; return (submitted, still pending, wait)."""
-        lanes: dict[tuple[str, bool], list[_Job]] = defaultdict(list)
-        for job in jobs:
-            candidate = job.candidate
-            assert candidate is not None
-            bulk = _bulk(job)
-            lanes[(candidate.carrier, bulk)].append(job)
+        """Take tokens and submit what they allow; return (submitted, still pending, wait).
+
+        Each message goes to the first of its untried candidates whose lane has its tokens
+        now when its route spills (`routing.take_now`), else waits for its current one; a
+        lane's tokens are taken from its bucket the first time this pass asks about it.
+        OTP/transactional messages go first, so they take tokens before marketing."""
+        ordered = sorted(jobs, key=_bulk)  # the priority lane (bulk=False) first; stable
+        lanes = _PassLanes(
+            functools.partial(self._lane_budget, table),
+            lambda carrier: _most_tokens(float(table.carriers[carrier].mps)),
+            ordered,
+        )
         submitted: list[_InFlight] = []
         waiting: list[_Job] = []
+        backlog: Counter[tuple[str, bool]] = Counter()
         shortest_wait = self.token_wait_max
-        for (carrier, bulk), group in sorted(lanes.items(), key=lambda lane: lane[0][1]):
-            spec = table.carriers[carrier]  # priority lane (bulk=False) sorts first
-            now = self.monotonic()
-            wanted = sum(j.parts_left for j in group)
-            if bulk:
-                budget, rate, wait = self._bulk_budget(
-                    carrier, float(spec.mps), spec.otp_reserved_share, wanted, now, spec.pacing
-                )
-                shortest_wait = min(shortest_wait, wait)
-            else:
-                budget, rate = self.take_tokens(carrier, float(spec.mps), 0.0, wanted)
-            pacer = self._pacers[carrier] if bulk else None
-            backlog = 0
-            for job in group:
-                needed = job.parts_left
-                if pacer is None and needed <= budget:  # its tokens cover every part: all go
-                    budget -= needed
-                    self._submit(job, needed)
-                    submitted.append((job, job.futures, job.sent_at))
-                    continue
-                # A paced lane sends each part at a slot of its own, like any PDU: sent back
-                # to back, a burst-1 carrier refused the second.
-                while pacer is not None and budget > 0 and pacer.credit > 0 and job.parts_left:
-                    budget -= 1
-                    pacer.spend(1, self._submit(job, 1))  # the next gap counts from the write
+        for position, job in enumerate(ordered):
+            bulk = _bulk(job)
+            spill = _spills(job)
+            names = [c.carrier for c in _usable(job)]
+            picked: int | None = None
+            if not lanes.dry(names, bulk):  # most of a backlog: every lane spent this pass
+                has_token = functools.partial(lanes.can_take, bulk, position, job.parts_left)
+                picked = take_now(names, spill, has_token)
+            if picked is not None:
+                if picked:
+                    _move_to(job, job.index + picked)  # spilled: the chosen carrier is tried now
+                lanes.get(names[picked], bulk, position).spend(job, self._submit)
                 if not job.parts_left:
                     submitted.append((job, job.futures, job.sent_at))
                     continue
-                backlog += job.parts_left
-                if (
-                    backlog / rate > self.token_wait_max
-                    and job.index + 1 < len(job.candidates)
-                    and not job.futures  # a message part-sent here stays here
-                ):
-                    job.index += 1  # this carrier is saturated for a while: spill to the next one
-                else:
-                    shortest_wait = min(shortest_wait, needed / rate)
+            lane = lanes.get(names[picked or 0], bulk, position)
+            if spill:
+                shortest_wait = min(shortest_wait, job.parts_left / lane.rate)
                 waiting.append(job)
+                continue
+            backlog[(lane.carrier, bulk)] += job.parts_left
+            if (
+                backlog[(lane.carrier, bulk)] / lane.rate > self.token_wait_max
+                and job.index + 1 < len(job.candidates)
+                and not job.futures
+            ):
+                # A route that waits for its carrier still moves the tail of a batch its
+                # carrier cannot take for a while (saturated) to the next candidate.
+                _move_to(job, job.index + 1)
+            else:
+                shortest_wait = min(shortest_wait, job.parts_left / lane.rate)
+            waiting.append(job)
+        shortest_wait = min([shortest_wait, *lanes.waits()])
         if self._tenures:  # give back the lanes this batch has nothing more for
-            self._release_tenures(
-                {j.candidate.carrier for j in waiting if j.candidate is not None and _bulk(j)}
-            )
+            self._release_tenures({c.carrier for j in waiting if _bulk(j) for c in _usable(j)})
         return submitted, waiting, shortest_wait
+
+    def _lane_budget(
+        self, table: RoutingTable, carrier: str, bulk: bool, wanted: int
+    ) -> _LaneBudget:
+        """What `carrier`'s lane may send in this pass: the marketing lane's due slots, or the
+        tokens the priority lane took (at most `wanted`)."""
+        spec = table.carriers[carrier]
+        if bulk:
+            budget, rate, wait = self._bulk_budget(
+                carrier,
+                float(spec.mps),
+                spec.otp_reserved_share,
+                wanted,
+                self.monotonic(),
+                spec.pacing,
+            )
+            return _LaneBudget(carrier, budget, rate, wait, self._pacers[carrier])
+        budget, rate = self.take_tokens(carrier, float(spec.mps), 0.0, wanted)
+        return _LaneBudget(carrier, budget, rate, self.token_wait_max, None)
 
     def _tenured(self, carrier: str, pacing: CarrierPacing) -> bool:
         """Whether `carrier`'s marketing lane sends from one process at a time now: its

@@ -81,6 +81,7 @@ currency = "EUR"
 name = "default"
 strategy = "{strategy}"
 carriers = {carriers}
+{route_extra}
 """
 
 StackFactory = Callable[..., Stack]
@@ -163,6 +164,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
         env: dict[str, str] | None = None,
         api_processes: int = 1,
         extra_routes: str = "",
+        route_extra: str = "",
         alpha_max_binds: int = 8,
         alpha_extra: str = "",
         supervised: bool = False,
@@ -178,6 +180,7 @@ def make_stack(tmp_path: Path, database_url: str) -> Iterator[StackFactory]:
             "audit": tmp_path / "audit.jsonl",
             "alpha_max_binds": alpha_max_binds,
             "alpha_extra": alpha_extra,
+            "route_extra": route_extra,  # more keys of the default route
         }
         (tmp_path / "simulator.toml").write_text(SIMULATOR.format(**values))
         (tmp_path / "routes.toml").write_text(ROUTES.format(**values) + extra_routes)

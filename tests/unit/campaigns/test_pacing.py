@@ -75,3 +75,33 @@ def test_fair_share_never_exceeds_the_budget_or_a_demand_and_leaves_nothing_want
     starved = [share[k] for k in demands if share[k] < demands[k]]
     if starved:
         assert min(starved) >= max(share.values()) - 1
+
+
+def test_the_lookahead_covers_two_slices_when_the_sweep_is_slower() -> None:
+    carriers = {"a": CarrierCapacity(100), "b": CarrierCapacity(100)}
+    assert slice_budget(carriers, backlog=0, lookahead=4.0, slice_seconds=1.0) == 800
+    assert slice_budget(carriers, backlog=0, lookahead=4.0, slice_seconds=5.0) == 2000
+
+
+@given(
+    st.lists(st.floats(0.5, 2.0), min_size=30, max_size=80),
+    st.floats(0.3, 1.0),
+)
+def test_each_slice_refills_what_was_sent_and_the_queue_never_runs_dry_or_floods(
+    gaps: list[float], share_sent: float
+) -> None:
+    """Given 2 x 100 MPS carriers that take `share_sent` of their MPS, and sweeps up to a slice
+    late (1 s slices, 0.5-2 s apart): after the first, every slice releases what was sent
+    since the last one; the queue never empties and never holds more than the lookahead."""
+    carriers = {"a": CarrierCapacity(100), "b": CarrierCapacity(100)}
+    target = 200 * 4.0
+    backlog = sent = 0
+    for n, gap in enumerate(gaps):
+        budget = slice_budget(carriers, backlog, 4.0, 1.0)
+        if n:
+            assert budget == sent  # what the previous slice's queue gave the carriers
+        backlog += budget
+        assert backlog <= target
+        sent = min(backlog, int(200 * share_sent * gap))  # the carriers drain until the next
+        backlog -= sent
+        assert backlog > 0  # never dry: every carrier had work until the next slice

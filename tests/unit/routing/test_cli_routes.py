@@ -220,3 +220,27 @@ def test_explain_and_check_show_each_carriers_pacing(tmp_path: Path) -> None:
     assert any(line.startswith("pacing: beta auto (two senders;") for line in lines)
     checked = runner.invoke(routes_app, ["check", path])
     assert "    pacing: alpha burst1 (burst 1" in checked.output
+
+
+def test_explain_says_whether_the_route_spills_and_check_shows_the_switch(tmp_path: Path) -> None:
+    path = write(tmp_path, "routes.toml", CARRIERS + PRICES + DEFAULT_ROUTE)
+    marketing = runner.invoke(
+        routes_app, ["explain", "+447700900123", "-c", "marketing", "--file", path]
+    )
+    assert marketing.exit_code == 0, marketing.output
+    assert (
+        "spill: on (marketing default): a message the first candidate has no MPS token for now "
+        "goes to the next one with a token"
+    ) in marketing.output.splitlines()
+    otp = runner.invoke(routes_app, ["explain", "+447700900123", "-c", "otp", "--file", path])
+    assert "spill: off (otp default): a message waits for its candidate's MPS tokens" in otp.output
+    off = DEFAULT_ROUTE.replace(
+        'strategy = "least_cost"\n', 'strategy = "least_cost"\nspill = false\n'
+    )
+    path = write(tmp_path, "off.toml", CARRIERS + PRICES + off)
+    marketing = runner.invoke(
+        routes_app, ["explain", "+447700900123", "-c", "marketing", "--file", path]
+    )
+    assert "spill: off (spill = false): a message waits" in marketing.output
+    checked = runner.invoke(routes_app, ["check", path])
+    assert "  default: everything else → least_cost: alpha, beta, spill = false" in checked.output

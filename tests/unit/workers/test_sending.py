@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,7 @@ currency = "EUR"
 name = "default"
 strategy = "least_cost"
 carriers = ["cheap", "dear"]
+spill = false  # most tests here follow one carrier's lane; the spill tests below drop it
 """
 
 
@@ -106,7 +108,7 @@ def store(tmp_path: Path) -> Iterator[MessageStore]:
     engine.dispose()
 
 
-def _queue(store: MessageStore, body: str = "hello") -> str:
+def _queue(store: MessageStore, body: str = "hello", message_class: str = "marketing") -> str:
     account = store.ensure_account("acme", NOW)
     message_id = new_id()
     store.insert_messages(
@@ -117,7 +119,7 @@ def _queue(store: MessageStore, body: str = "hello") -> str:
                 "+447400123456",
                 "Acme",
                 body,
-                "marketing",
+                message_class,
                 "gsm7",
                 1,
                 None,
@@ -844,3 +846,114 @@ def test_each_part_of_a_multipart_message_takes_a_slot_of_its_own(
     rate, _ = bucket_shape(1000)
     least = 1 / 1000 + GAP_MARGIN if one_sender == "always" else 1 / rate / 2
     assert min(gaps) >= least - 1e-9
+
+
+# The routes above without `spill = false`: marketing spills (the default), OTP waits.
+SPILL_ROUTES = ROUTES.replace("spill = false  #", "#")
+
+
+def _spill_table(tmp_path: Path, cheap_mps: int = 1000) -> RoutingTable:
+    path = tmp_path / "spill.toml"
+    path.write_text(SPILL_ROUTES.replace("mps = 1000", f"mps = {cheap_mps}", 1))
+    return load_routes(path)
+
+
+def _spill_sender(
+    store: MessageStore, table: RoutingTable, sessions: dict[str, ScriptedSession]
+) -> tuple[Sender, dict[str, list[float]]]:
+    """A Sender on a fake clock, and the clock reading of each carrier's submits."""
+    clock = [0.0]
+    sent_at: dict[str, list[float]] = {name: [] for name in sessions}
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    def session(name: str) -> Submitter:
+        class Stamping:
+            def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
+                sent_at[name].append(clock[0])
+                return sessions[name].submit(part)
+
+        return Stamping()
+
+    sender = Sender(
+        store,
+        lambda: table,
+        MemoryTokenBuckets(lambda: clock[0]),
+        session,
+        lambda: NOW,
+        sleep,
+        monotonic=lambda: clock[0],
+    )
+    return sender, sent_at
+
+
+def test_marketing_the_cheap_carrier_has_no_token_for_spills_to_the_next_at_both_rates(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    """A batch larger than the cheap carrier's rate goes out at both carriers' rates: each
+    message to the cheapest carrier with a token at that instant, each carrier still paced at
+    its own bucket's rate (the spill takes the dear carrier's token)."""
+    table = _spill_table(tmp_path)
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    sender, sent_at = _spill_sender(store, table, sessions)
+    ids = [_queue(store) for _ in range(200)]
+    stats, _ = sender.send(ids)
+    assert stats.sent == 200 and stats.failovers == 0
+    cheap, dear = len(sent_at["cheap"]), len(sent_at["dear"])
+    assert cheap + dear == 200 and cheap >= dear > 50  # both busy, the cheap one first
+    rate, capacity = bucket_shape(1000)
+    elapsed = max(sent_at["cheap"][-1], sent_at["dear"][-1])
+    assert elapsed <= (200 - 2 * capacity) / (2 * rate) + 0.02  # both lanes' rate, not one's
+    for stamps in sent_at.values():
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        assert min(gaps) >= 1 / rate / 2 - 1e-9  # each lane paced as before
+        assert len(stamps) - capacity <= (stamps[-1] - stamps[0]) * rate + 1
+    account = store.ensure_account("acme", NOW)
+    attempts = [a for m in ids if (v := store.get_message(account, m)) for a in v.attempts]
+    assert len(attempts) == 200  # one try each: spilling is not failing over
+    by_carrier = Counter((a.carrier, a.cost) for a in attempts)  # each at its carrier's price
+    assert by_carrier == {("cheap", Decimal("0.01")): cheap, ("dear", Decimal("0.05")): dear}
+
+
+@pytest.mark.parametrize(("message_class", "second"), [("marketing", "dear"), ("otp", "cheap")])
+def test_only_marketing_spills_by_default(
+    store: MessageStore, tmp_path: Path, message_class: str, second: str
+) -> None:
+    """The cheap carrier (10 MPS) has one token for two messages: the second marketing one
+    goes to the dear carrier now; the second OTP waits ~0.1 s for the cheap one."""
+    table = _spill_table(tmp_path, cheap_mps=10)
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])}
+    sender, _ = _spill_sender(store, table, sessions)
+    first, later = (
+        _queue(store, message_class=message_class),
+        _queue(store, message_class=message_class),
+    )
+    stats, _ = sender.send([first, later])
+    assert stats.sent == 2
+    account = store.ensure_account("acme", NOW)
+    carriers = [
+        [a.carrier for a in v.attempts]
+        for m in (first, later)
+        if (v := store.get_message(account, m))
+    ]
+    assert carriers == [["cheap"], [second]]
+
+
+def test_a_spilled_message_the_next_carrier_fails_goes_back_to_the_cheap_one(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    """Spilling is not trying: the cheap carrier it skipped is still a candidate, and a
+    failure on the carrier it spilled to fails over to it."""
+    table = _spill_table(tmp_path, cheap_mps=10)
+    sessions = {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [Unbound()])}
+    sender, _ = _spill_sender(store, table, sessions)
+    first, later = _queue(store), _queue(store)
+    stats, _ = sender.send([first, later])
+    assert (stats.sent, stats.failovers) == (2, 1)
+    view = store.get_message(store.ensure_account("acme", NOW), later)
+    assert view is not None and view.status == "sent"
+    assert [(a.carrier, a.submit_status, a.cost) for a in view.attempts] == [
+        ("dear", "error", Decimal(0)),  # a refused try costs nothing
+        ("cheap", "accepted", Decimal("0.01")),
+    ]
