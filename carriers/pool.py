@@ -47,8 +47,9 @@ class CarrierSession(Protocol):
         """Connect and bind; raises Unbound."""
         ...
 
-    def submit(self, part: SubmitPart) -> Future[str]:
-        """Send one part; the future holds the carrier message id."""
+    def submit(self, part: SubmitPart, not_before: float | None = None) -> Future[str]:
+        """Send one part, not before monotonic `not_before` if given; the future holds the
+        carrier message id."""
         ...
 
     def close(self) -> None:

@@ -68,6 +68,7 @@ from store import (
 from workers.instruments import count_attempts, observe_settled
 from workers.lease_keeper import LeaseKeeper, lease_owner
 from workers.pacer import (
+    GAP_MARGIN,
     TENURE_POLL,
     TENURE_TTL,
     ClockOffset,
@@ -76,6 +77,9 @@ from workers.pacer import (
     book_ahead,
     bucket_shape,
     handover_guard,
+    priority_hole,
+    priority_late,
+    priority_slots,
     reserve_floor,
 )
 from workers.process_redis import PerProcess
@@ -101,6 +105,11 @@ BULK_REFILL_SHARE = 0.5
 # for its slot in place rather than in the next pass of the pipeline loop, which made every
 # slot late for good (no catch-up under 1/M; docs/performance.md, pacing2).
 PRECISE_WAIT = 0.003
+# A careful lane hands its PDU to the session this long before its slot; the session waits the
+# rest after encoding it, right before the write (`SmppSession.submit(not_before=…)`): waking
+# at the slot itself put the encoding, and the sleep's overshoot, into every gap (the mode of
+# the gaps was 1/M + 100-200 µs at M = 200, against the 76 µs of slack).
+WRITE_LEAD = 0.0005
 
 
 # When a marketing lane takes its carrier's tenure (one sender at a time): "cut", while the
@@ -114,8 +123,11 @@ OneSender = Literal["always", "cut"]
 class Submitter(Protocol):
     """What the sender needs of a carrier session."""
 
-    def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
-        """Send one submit_sm; the future gives the carrier message id."""
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None
+    ) -> concurrent.futures.Future[str]:
+        """Send one submit_sm, its write not before monotonic `not_before` if given; the
+        future gives the carrier message id."""
         ...
 
 
@@ -439,8 +451,15 @@ class Sender:
                     carrier, float(spec.mps), spec.otp_reserved_share, wanted, now, spec.pacing
                 )
                 shortest_wait = min(shortest_wait, wait)
+            elif self._tenured(carrier, spec.pacing):  # burst 1: a slot with a hole around it
+                sent, left, wait = self._priority_paced(carrier, float(spec.mps), group)
+                submitted += sent
+                waiting += left
+                shortest_wait = min(shortest_wait, wait)
+                continue
             else:
                 budget, rate = self.take_tokens(carrier, float(spec.mps), 0.0, wanted)
+                self._cut[carrier] = rate < bucket_shape(float(spec.mps))[0]  # a paced burst 1?
             pacer = self._pacers[carrier] if bulk else None
             backlog = 0
             for job in group:
@@ -454,7 +473,8 @@ class Sender:
                 # to back, a burst-1 carrier refused the second.
                 while pacer is not None and budget > 0 and pacer.credit > 0 and job.parts_left:
                     budget -= 1
-                    pacer.spend(1, self._submit(job, 1))  # the next gap counts from the write
+                    slot = pacer.due_at() if pacer.careful else None  # written at it, not before
+                    pacer.spend(1, self._submit(job, 1, slot))  # the next gap counts from the write
                 if not job.parts_left:
                     submitted.append((job, job.futures, job.sent_at))
                     continue
@@ -579,20 +599,81 @@ class Sender:
                 self._bulk_ready_at[carrier] = ready_at
         lane_rate = 1.0 / pacer.interval if pacer.interval else rate
         now = self.monotonic()
-        due = pacer.release(now)
-        soon = pacer.due_at() - now
+        lead = WRITE_LEAD if pacer.careful else 0.0  # the session waits the rest
+        due = pacer.release(now + lead)
+        soon = pacer.due_at() - lead - now
         if not due and pacer.careful and pacer.credit and soon < PRECISE_WAIT:
             # One slot at a time, each at least 1/M after the last write: a slot taken late by
             # a pass of the pipeline loop is late for good (no catch-up under 1/M), so wait
             # for it here, a sleep away from the write.
-            self.sleep(soon)
+            self.sleep(max(0.0, soon))
             now = self.monotonic()
-            due = pacer.release(now)
+            due = pacer.release(now + lead)
         if pacer.credit > due:
             # A careful lane comes back early and waits the rest in place (above).
             early = PRECISE_WAIT / 2 if pacer.careful else 0.0
             return due, lane_rate, max(0.0, pacer.due_at() - now - early)
         return due, lane_rate, max(0.0, ready_at - now)
+
+    def _priority_paced(
+        self, carrier: str, mps: float, group: list[_Job]
+    ) -> tuple[list[_InFlight], list[_Job], float]:
+        """OTP/transactional on a carrier whose marketing lane has one sender (it may count
+        gaps, as burst 1 does): (submitted, still waiting, seconds until the next try).
+
+        No tenure — an OTP must not wait behind marketing — but the next slot of the bucket's
+        one schedule, with `priority_hole` tokens left unspent on each side: the marketing
+        holder's next slot is after that hole, and its last one was at least a hole's time
+        before, so neither's lateness (up to `priority_late`) brings the two within 1/M. One
+        take for the group; each part at a slot of its own, 1/M after the last write at
+        least. A slot missed by more than `priority_late` is not used: the rest wait for a
+        new take. Fails closed (store down: nothing sent).
+        """
+        rate, capacity = bucket_shape(mps)
+        parts = sum(j.parts_left for j in group)
+        hole = priority_hole(rate)
+        asked = parts + 2 * hole
+        now = self.monotonic()
+        decided = self.buckets.take_lane_timed(
+            bucket_key(carrier),
+            pace_key(carrier),
+            rate,
+            capacity,
+            0.0,
+            self.pacing,
+            asked,
+            asked + capacity,  # books the whole hole, whatever the level: it never waits
+        )
+        answered = self.monotonic()
+        if decided is None:
+            return [], group, FAILURE_RETRY_AFTER
+        grant, paced, decided_us, due_in = decided
+        if grant.granted < asked:
+            return [], group, max(grant.retry_after, 0.0005)
+        self._cut[carrier] = paced < rate
+        limit = paced * mps / rate
+        due = self._store_clock.observe(now, answered, decided_us / 1e6) + due_in
+        slots = priority_slots(due, parts, hole, paced)
+        late = priority_late(hole, paced)
+        pacer = self._pacers[carrier]  # this process's marketing lane keeps its gap to these
+        submitted: list[_InFlight] = []
+        waiting: list[_Job] = []
+        for job in group:
+            while job.parts_left and slots:
+                slot = max(slots.pop(0), pacer.last_at + 1.0 / limit + GAP_MARGIN)
+                now = self.monotonic()
+                if slot - WRITE_LEAD > now:
+                    self.sleep(slot - WRITE_LEAD - now)
+                    now = self.monotonic()
+                if now > slot + late:
+                    slots = []  # too late for the hole: a new take
+                    break
+                pacer.last_at = max(pacer.last_at, self._submit(job, 1, slot))
+            if job.parts_left:
+                waiting.append(job)
+            else:
+                submitted.append((job, job.futures, job.sent_at))
+        return submitted, waiting, 0.0
 
     def take_tokens(
         self, carrier: str, mps: float, reserved_share: float, wanted: int
@@ -611,10 +692,10 @@ class Sender:
         )
         return grant.granted, paced
 
-    def _submit(self, job: _Job, count: int) -> float:
-        """Submit the job's next `count` parts on its candidate (into `job.futures`); when
-        the write ended. A session that cannot take them ends the try: its error stands for
-        every part not sent."""
+    def _submit(self, job: _Job, count: int, not_before: float | None = None) -> float:
+        """Submit the job's next `count` parts on its candidate (into `job.futures`), written
+        not before monotonic `not_before` if given; when the write ended. A session that
+        cannot take them ends the try: its error stands for every part not sent."""
         candidate = job.candidate
         assert candidate is not None
         if job.parts is None:
@@ -627,7 +708,9 @@ class Sender:
         try:
             self._probe(job, candidate.carrier)
             session = self.sessions(candidate.carrier)
-            futures.extend(session.submit(part) for part in parts[start : start + count])
+            futures.extend(
+                session.submit(part, not_before) for part in parts[start : start + count]
+            )
             if self.uncommitted is not None:
                 note = functools.partial(_note_id, self.uncommitted, candidate.carrier)
                 for future in futures[start:]:

@@ -21,6 +21,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 
 from carriers.receipts import Receipt, parse_receipt
+from carriers.slot_wait import wait_until
 from carriers.smpp import codec
 from carriers.smpp.callbacks import CallbackThread
 from carriers.smpp.inbound import is_receipt, to_mo
@@ -203,8 +204,10 @@ class SmppSession:
             raise Unbound(detail=f"{endpoint.name}: connection lost while binding")
         log.info("bound to %s at %s:%d", endpoint.name, endpoint.host, endpoint.port)
 
-    def submit(self, part: SubmitPart) -> Future[str]:
-        """Send one submit_sm (SMPP 3.4 §4.4.1); blocks only while the window is full.
+    def submit(self, part: SubmitPart, not_before: float | None = None) -> Future[str]:
+        """Send one submit_sm (SMPP 3.4 §4.4.1); blocks only while the window is full, and
+        with `not_before` (this session's clock) until then: the wait ends right before the
+        write, after the encoding, so a paced PDU leaves at its slot to the ~10 µs.
 
         Returns:
             A future of the carrier message id. It fails with the status table's error
@@ -227,7 +230,10 @@ class SmppSession:
         except Unbound:
             return failed_future(self._unbound_error())
         self._stats.submitted += 1
-        self._send(codec.with_sequence(template, sequence))
+        frame = codec.with_sequence(template, sequence)
+        if not_before is not None:
+            wait_until(not_before, self._clock, time.sleep)
+        self._send(frame)
         return future
 
     def close(self) -> None:

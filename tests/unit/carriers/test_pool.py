@@ -36,7 +36,7 @@ class FakeSession:
             raise Unbound(0x0D, "refused")
         self.bound = True
 
-    def submit(self, part: SubmitPart) -> Future[str]:
+    def submit(self, part: SubmitPart, not_before: float | None = None) -> Future[str]:
         raise NotImplementedError
 
     def close(self) -> None:

@@ -79,7 +79,9 @@ class ScriptedSession:
         self.outcomes = outcomes
         self.submitted: list[SubmitPart] = []
 
-    def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None
+    ) -> concurrent.futures.Future[str]:
         self.submitted.append(part)
         future: concurrent.futures.Future[str] = concurrent.futures.Future()
         outcome = self.outcomes.pop(0) if self.outcomes else f"{self.name}-{len(self.submitted)}"
@@ -682,8 +684,11 @@ def _tenured_sender(
         on_sleep(clock[0])
 
     class Stamping(ScriptedSession):
-        def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
-            sent_at.append(clock[0])
+        def submit(
+            self, part: SubmitPart, not_before: float | None = None
+        ) -> concurrent.futures.Future[str]:
+            # The real session writes at `not_before` (it waits the last stretch itself).
+            sent_at.append(clock[0] if not_before is None else max(clock[0], not_before))
             return super().submit(part)
 
     leases = senders(lambda: clock[0])

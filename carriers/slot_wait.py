@@ -1,0 +1,36 @@
+"""Waiting for a PDU's slot to the ~10 µs: sleep, then spin the last stretch.
+
+A sleep wakes ~50-100 µs late (more on a loaded host); a lane that may send only 1/M after its
+last PDU (a burst-1 carrier) can catch a late slot up at no more than `1/r - 1/M` a slot (76 µs
+at M = 200), so most of each oversleep was lost for good.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+# Sleep until this close to the slot, then spin.
+SPIN = 0.0002
+
+
+def wait_until(
+    at: float,
+    monotonic: Callable[[], float],
+    sleep: Callable[[float], None],
+    spin: float = SPIN,
+) -> float:
+    """Wait until `at` on `monotonic`: sleep until `spin` before it, then spin (at most
+    `2 * spin` of real time, so an injected clock that stands still ends the spin); returns
+    the time it ended."""
+    now = monotonic()
+    if at - now > spin:
+        sleep(at - now - spin)
+        now = monotonic()
+    bound = time.perf_counter() + 2 * spin
+    while now < at and time.perf_counter() < bound:
+        now = monotonic()
+    if now < at:
+        sleep(at - now)
+        now = monotonic()
+    return now
