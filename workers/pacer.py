@@ -106,6 +106,12 @@ class ClockOffset:
         return remote - self.offset
 
 
+# The store's clock on this process's monotonic clock, shared by every Sender of the process
+# (the best sample of all their asks wins; a fork keeps it valid: the monotonic clock is the
+# host's and the store's is the store's).
+PROCESS_STORE_CLOCK = ClockOffset()
+
+
 @dataclass
 class Pacer:
     """Spends a lane's granted tokens at slots `1/rate` apart (the rate the bucket granted

@@ -5,6 +5,7 @@ Figures (share of M) come from `bench/carriers.py`; this only holds the promise.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -70,5 +71,44 @@ def test_a_burst_1_carrier_answers_no_throttle_to_paced_marketing(
         # Paced, not merely slow: no faster than the bucket (its one token, then its rate).
         rate, capacity = bucket_shape(mps)
         assert took >= (pdus - capacity - 1) / rate * 0.99
+    finally:
+        ctx.close()
+
+
+def test_otps_mixed_into_marketing_on_a_burst_1_carrier_get_no_throttle_and_no_wait(
+    start_sim: SimFactory, tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    """150 marketing messages from two batches at once (one holds the lane's tenure) and,
+    meanwhile, 15 OTPs one batch each from a third thread: every OTP takes the next slot of
+    the bucket's schedule with a hole on each side (no tenure, so no wait behind marketing),
+    and the carrier, refusing any two PDUs closer than 1/M, throttles none of them."""
+    mps = 100
+    sim = start_sim(sim_carrier("alpha", mps=mps, burst=1))
+    settings = worker_settings(tmp_path, database_url, redis_url)
+    settings.routes_file.write_text(
+        routes_text({"alpha": sim.simulator.ports["alpha"]}, 'pacing = "burst1"', mps=mps)
+    )
+    ctx = context(settings)
+    try:
+        marketing = queue_messages(ctx.store, "sale", 150)
+        otps = queue_messages(ctx.store, "code 123456", 15, "otp")
+        drain = threading.Thread(target=send_all, args=(ctx, marketing, 2, 75))
+        drain.start()
+        took: list[float] = []
+        time.sleep(0.2)  # the backlog is draining
+        for otp in otps:
+            started = time.monotonic()
+            sent, _ = ctx.sender().send([otp])
+            took.append(time.monotonic() - started)
+            assert sent.sent == 1
+            time.sleep(0.05)
+        drain.join()
+        wait_until(lambda: ctx.store.status_counts() == {"delivered": 165}, timeout=30)
+        stats = sim.stats()["alpha"]
+        print(f"burst 1 at {mps} MPS, OTPs in marketing: {stats}, OTP batches took {took}")
+        assert (stats["submits_accepted"], stats["throttled"]) == (165, 0)
+        # Not behind the backlog (1.5 s of it): a slot or a few of the carrier's, and the
+        # batch's own claim and record.
+        assert sorted(took)[len(took) // 2] < 0.25
     finally:
         ctx.close()
