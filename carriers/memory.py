@@ -76,7 +76,9 @@ class MemorySession:
             raise self._bind_error
         self._bound = True
 
-    def submit(self, part: SubmitPart, not_before: float | None = None) -> Future[str]:
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> Future[str]:
         """Answer from the script; a successful submit queues a receipt (`not_before`: no
         wire, nothing to wait for)."""
         if not self._bound:

@@ -47,9 +47,11 @@ class CarrierSession(Protocol):
         """Connect and bind; raises Unbound."""
         ...
 
-    def submit(self, part: SubmitPart, not_before: float | None = None) -> Future[str]:
-        """Send one part, not before monotonic `not_before` if given; the future holds the
-        carrier message id."""
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> Future[str]:
+        """Send one part, not before monotonic `not_before` if given (and not at all past
+        `not_after`: SlotMissed); the future holds the carrier message id."""
         ...
 
     def close(self) -> None:

@@ -14,6 +14,11 @@ from collections.abc import Callable
 SPIN = 0.0002
 
 
+class SlotMissed(Exception):  # an outcome of a wait, never reported: not in the error tree
+    """The wait for a PDU's slot ended after its `not_after`: nothing was written (on a
+    carrier that refuses gaps under 1/M, a late write could land next to another sender's)."""
+
+
 def wait_until(
     at: float,
     monotonic: Callable[[], float],

@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 from carriers import (
     SLOW_SUBMIT,
     HealthStore,
+    SlotMissed,
     SubmitPart,
     build_parts,
     counts_as_failure,
@@ -125,10 +126,10 @@ class Submitter(Protocol):
     """What the sender needs of a carrier session."""
 
     def submit(
-        self, part: SubmitPart, not_before: float | None = None
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
     ) -> concurrent.futures.Future[str]:
-        """Send one submit_sm, its write not before monotonic `not_before` if given; the
-        future gives the carrier message id."""
+        """Send one submit_sm, its write not before monotonic `not_before` if given, and not
+        at all past `not_after` (raises SlotMissed); the future gives the carrier message id."""
         ...
 
 
@@ -478,7 +479,12 @@ class Sender:
                 while pacer is not None and budget > 0 and pacer.credit > 0 and job.parts_left:
                     budget -= 1
                     slot = pacer.due_at() if pacer.careful else None  # written at it, not before
-                    pacer.spend(1, self._submit(job, 1, slot))  # the next gap counts from the write
+                    parts_left = job.parts_left
+                    sent_at = self._submit(job, 1, slot, pacer.next_at + pacer.late_limit)
+                    if job.parts_left == parts_left:  # later than its hole allows: a new take
+                        pacer.credit = 0
+                        break
+                    pacer.spend(1, sent_at)  # the next gap counts from the write
                 if not job.parts_left:
                     submitted.append((job, job.futures, job.sent_at))
                     continue
@@ -664,15 +670,19 @@ class Sender:
         waiting: list[_Job] = []
         for job in group:
             while job.parts_left and slots:
-                slot = max(slots.pop(0), pacer.last_at + 1.0 / limit + GAP_MARGIN)
+                planned = slots.pop(0)
+                slot = max(planned, pacer.last_at + 1.0 / limit + GAP_MARGIN)
                 now = self.monotonic()
                 if slot - WRITE_LEAD > now:
                     self.sleep(slot - WRITE_LEAD - now)
                     now = self.monotonic()
-                if now > slot + late:
+                left = job.parts_left
+                if now <= planned + late:  # the session checks again right before the write
+                    sent_at = self._submit(job, 1, slot, planned + late)
+                if job.parts_left == left:
                     slots = []  # too late for the hole: a new take
                     break
-                pacer.last_at = max(pacer.last_at, self._submit(job, 1, slot))
+                pacer.last_at = max(pacer.last_at, sent_at)
             if job.parts_left:
                 waiting.append(job)
             else:
@@ -696,9 +706,16 @@ class Sender:
         )
         return grant.granted, paced
 
-    def _submit(self, job: _Job, count: int, not_before: float | None = None) -> float:
+    def _submit(
+        self,
+        job: _Job,
+        count: int,
+        not_before: float | None = None,
+        not_after: float | None = None,
+    ) -> float:
         """Submit the job's next `count` parts on its candidate (into `job.futures`), written
-        not before monotonic `not_before` if given; when the write ended. A session that
+        not before monotonic `not_before` if given, and not at all once past `not_after` (the
+        part stays unsent: see `job.parts_left`); when the write ended. A session that
         cannot take them ends the try: its error stands for every part not sent."""
         candidate = job.candidate
         assert candidate is not None
@@ -712,13 +729,14 @@ class Sender:
         try:
             self._probe(job, candidate.carrier)
             session = self.sessions(candidate.carrier)
-            futures.extend(
-                session.submit(part, not_before) for part in parts[start : start + count]
-            )
+            for part in parts[start : start + count]:
+                futures.append(session.submit(part, not_before, not_after))
             if self.uncommitted is not None:
                 note = functools.partial(_note_id, self.uncommitted, candidate.carrier)
                 for future in futures[start:]:
                     future.add_done_callback(note)
+        except SlotMissed:
+            pass  # its slot went by: not sent, the caller takes another
         except CarrierError as exc:
             failed: concurrent.futures.Future[str] = concurrent.futures.Future()
             failed.set_exception(exc)

@@ -21,7 +21,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 
 from carriers.receipts import Receipt, parse_receipt
-from carriers.slot_wait import wait_until
+from carriers.slot_wait import SlotMissed, wait_until
 from carriers.smpp import codec
 from carriers.smpp.callbacks import CallbackThread
 from carriers.smpp.inbound import is_receipt, to_mo
@@ -204,10 +204,13 @@ class SmppSession:
             raise Unbound(detail=f"{endpoint.name}: connection lost while binding")
         log.info("bound to %s at %s:%d", endpoint.name, endpoint.host, endpoint.port)
 
-    def submit(self, part: SubmitPart, not_before: float | None = None) -> Future[str]:
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> Future[str]:
         """Send one submit_sm (SMPP 3.4 §4.4.1); blocks only while the window is full, and
         with `not_before` (this session's clock) until then: the wait ends right before the
-        write, after the encoding, so a paced PDU leaves at its slot to the ~10 µs.
+        write, after the encoding, so a paced PDU leaves at its slot to the ~10 µs. A wait
+        that ends after `not_after` writes nothing (raises SlotMissed).
 
         Returns:
             A future of the carrier message id. It fails with the status table's error
@@ -216,8 +219,13 @@ class SmppSession:
 
         Raises:
             InvalidInput: the part cannot be encoded (e.g. short_message over 254 octets).
+            SlotMissed: the wait for `not_before` ended after `not_after`.
         """
         template = codec.submit_sm(1, part)  # encode outside the lock, number it below
+        if not_before is not None:
+            ended = wait_until(not_before, self._clock, time.sleep)
+            if not_after is not None and ended > not_after:
+                raise SlotMissed(f"{self.endpoint.name}: {ended - not_after:.6f} s past the slot")
         future: Future[str] = Future()
         try:
             sequence = self._window.register(
@@ -230,10 +238,7 @@ class SmppSession:
         except Unbound:
             return failed_future(self._unbound_error())
         self._stats.submitted += 1
-        frame = codec.with_sequence(template, sequence)
-        if not_before is not None:
-            wait_until(not_before, self._clock, time.sleep)
-        self._send(frame)
+        self._send(codec.with_sequence(template, sequence))
         return future
 
     def close(self) -> None:

@@ -87,7 +87,7 @@ class ScriptedSession:
         self.submitted: list[SubmitPart] = []
 
     def submit(
-        self, part: SubmitPart, not_before: float | None = None
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
     ) -> concurrent.futures.Future[str]:
         self.submitted.append(part)
         future: concurrent.futures.Future[str] = concurrent.futures.Future()
@@ -692,7 +692,7 @@ def _tenured_sender(
 
     class Stamping(ScriptedSession):
         def submit(
-            self, part: SubmitPart, not_before: float | None = None
+            self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
         ) -> concurrent.futures.Future[str]:
             # The real session writes at `not_before` (it waits the last stretch itself).
             sent_at.append(clock[0] if not_before is None else max(clock[0], not_before))
@@ -749,7 +749,10 @@ def test_an_otp_on_a_one_sender_lane_takes_the_next_slot_with_a_hole_on_each_sid
     def stamping(process: str) -> Callable[[str], Submitter]:
         class Stamping(ScriptedSession):
             def submit(
-                self, part: SubmitPart, not_before: float | None = None
+                self,
+                part: SubmitPart,
+                not_before: float | None = None,
+                not_after: float | None = None,
             ) -> concurrent.futures.Future[str]:
                 at = clock[0] if not_before is None else max(clock[0], not_before)
                 sent.append((process, at))
