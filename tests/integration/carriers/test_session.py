@@ -118,7 +118,7 @@ def test_a_paced_submit_is_written_at_its_slot_or_not_at_all(start_sim: SimFacto
         with pytest.raises(SlotMissed):
             session.submit(PART, not_before=slot - 1.0, not_after=slot - 0.5)
         wait_until(lambda: sim.stats()["alpha"]["submits_accepted"] == 2)
-    assert sim.stats()["alpha"]["throttled"] == 0 and session.stats["submitted"] == 2
+    assert sim.stats()["alpha"]["throttled"] == 0 and session.stats()["submitted"] == 2
 
 
 def test_full_queue_status_is_throttled_too(start_sim: SimFactory) -> None:
