@@ -21,7 +21,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 
 from carriers.receipts import Receipt, parse_receipt
-from carriers.slot_wait import SlotMissed, wait_until
+from carriers.slot_wait import SlotMissed, precise_switching, wait_until
 from carriers.smpp import codec
 from carriers.smpp.callbacks import CallbackThread
 from carriers.smpp.inbound import is_receipt, to_mo
@@ -180,6 +180,7 @@ class SmppSession:
             where = f"{endpoint.host}:{endpoint.port}"
             raise Unbound(detail=f"{endpoint.name}: connect {where}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        precise_switching()  # this process paces PDUs onto this socket
         sock.settimeout(self.response_timeout)  # bounds a sendall to a peer that stopped reading
         self._sock = sock
         self._last_heard = self._clock()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
-from carriers.slot_wait import SPIN, wait_until
+import pytest
+
+from carriers.slot_wait import SPIN, SWITCH_INTERVAL, precise_switching, wait_until
 
 
 def test_the_wait_sleeps_to_just_before_the_slot_then_spins_to_it() -> None:
@@ -30,3 +33,16 @@ def test_a_clock_that_stands_still_ends_the_spin_with_a_sleep_to_the_slot() -> N
 
     assert wait_until(1.0, lambda: clock[0], sleep) == 1.0
     assert wait_until(0.5, lambda: clock[0], sleep) == 1.0  # past: no wait
+
+
+def test_a_pacing_process_hands_the_gil_over_within_half_a_millisecond() -> None:
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        precise_switching()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL, rel=0.01)
+        sys.setswitchinterval(0.0001)
+        precise_switching()  # never made coarser
+        assert sys.getswitchinterval() == pytest.approx(0.0001, rel=0.02)
+    finally:
+        sys.setswitchinterval(before)
