@@ -229,6 +229,11 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
         "throttled": int(stats["throttled"]),
         # A throttle right after another bind's accepted submit: the two senders' streams met.
         "throttled_after_other_bind": int(stats.get("throttled_after_other_bind", 0)),
+        # How long after the last accepted submit the first and last throttled one came (µs).
+        "throttle_gaps_us": [
+            int(stats.get("first_throttle_gap_us", -1)),
+            int(stats.get("last_throttle_gap_us", -1)),
+        ],
         "max_any_1s_window": max_in_any_window(stamps),
         **gaps,
         # Turns between the send processes (one holds a lane's tenure at a time): each costs

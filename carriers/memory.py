@@ -70,6 +70,11 @@ class MemorySession:
         """Always 0: every submit is answered at once."""
         return 0
 
+    @property
+    def written_at(self) -> float:
+        """No wire: never later than anything (inf)."""
+        return float("inf")
+
     def bind(self) -> None:
         """Bind, or raise the configured `bind_error`."""
         if self._bind_error is not None:

@@ -39,6 +39,11 @@ class CarrierSession(Protocol):
         ...
 
     @property
+    def written_at(self) -> float:
+        """Monotonic time the last write on the wire ended (inf: no wire to write on)."""
+        ...
+
+    @property
     def in_flight(self) -> int:
         """submit_sm sent and not yet answered."""
         ...

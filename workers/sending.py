@@ -125,6 +125,11 @@ OneSender = Literal["always", "cut"]
 class Submitter(Protocol):
     """What the sender needs of a carrier session."""
 
+    @property
+    def written_at(self) -> float:
+        """Monotonic time the last write on the wire ended (inf: no wire to write on)."""
+        ...
+
     def submit(
         self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
     ) -> concurrent.futures.Future[str]:
@@ -726,11 +731,13 @@ class Sender:
         parts = job.parts
         start = len(job.futures)
         futures = job.futures
+        written_at = float("inf")
         try:
             self._probe(job, candidate.carrier)
             session = self.sessions(candidate.carrier)
             for part in parts[start : start + count]:
                 futures.append(session.submit(part, not_before, not_after))
+            written_at = session.written_at
             if self.uncommitted is not None:
                 note = functools.partial(_note_id, self.uncommitted, candidate.carrier)
                 for future in futures[start:]:
@@ -742,7 +749,7 @@ class Sender:
             failed.set_exception(exc)
             futures.extend([failed] * (len(parts) - len(futures)))  # nothing more goes
         job.sent_at = self.monotonic()
-        return job.sent_at
+        return min(job.sent_at, written_at)  # the wire's time, where the session knows it
 
     def _probe(self, job: _Job, carrier: str) -> None:
         """A half-open carrier takes only its few probe messages a window, cluster-wide.

@@ -127,6 +127,7 @@ class SmppSession:
         self._started = threading.Lock()  # held for good once bind() begins: one bind per session
         self._closing = False
         self._write_lock = threading.Lock()
+        self._written_at = float("-inf")  # when the last write ended (read after sendall)
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
         self._callbacks = CallbackThread(f"smpp-callbacks-{endpoint.name}")
@@ -156,6 +157,13 @@ class SmppSession:
     def in_flight(self) -> int:
         """submit_sm sent and not yet answered (or expired)."""
         return self._window.in_flight
+
+    @property
+    def written_at(self) -> float:
+        """Monotonic time the last write ended, read right after its `sendall` (before any
+        Python of the caller's could be preempted by another thread): a paced lane counts its
+        next gap from here, not from when `submit` returned."""
+        return self._written_at
 
     def stats(self) -> dict[str, int]:
         """A snapshot of the counters."""
@@ -311,6 +319,7 @@ class SmppSession:
                 if sock is None or self._window.closed_reason is not None:
                     return False
                 sock.sendall(frame)
+                self._written_at = self._clock()
         except OSError as exc:
             self._lose(f"write failed: {exc}")
             return False

@@ -36,6 +36,8 @@ class FakeSession:
             raise Unbound(0x0D, "refused")
         self.bound = True
 
+    written_at = float("inf")
+
     def submit(
         self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
     ) -> Future[str]:

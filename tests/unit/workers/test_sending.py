@@ -86,6 +86,8 @@ class ScriptedSession:
         self.outcomes = outcomes
         self.submitted: list[SubmitPart] = []
 
+    written_at = float("inf")  # no wire: the sender's own clock after the submit stands
+
     def submit(
         self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
     ) -> concurrent.futures.Future[str]:
