@@ -229,6 +229,9 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
         "throttled": int(stats["throttled"]),
         # A throttle right after another bind's accepted submit: the two senders' streams met.
         "throttled_after_other_bind": int(stats.get("throttled_after_other_bind", 0)),
+        # Throttles stamped at the very time of the accepted submit before them: TCP coalesced
+        # the two while the simulator was not reading (its lateness; spacing unknown).
+        "throttled_same_stamp": int(stats.get("throttled_same_stamp", 0)),
         # How long after the last accepted submit the first and last throttled one came (µs).
         "throttle_gaps_us": [
             int(stats.get("first_throttle_gap_us", -1)),
