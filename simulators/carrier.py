@@ -134,7 +134,7 @@ class CarrierRuntime:
         # How long after the last accepted submit each throttled one arrived (µs; the first
         # and the last are in `stats`): what a sender's spacing did wrong.
         self.throttle_gaps_us: list[int] = []
-        # Throttles dated at the very time of the last accepted submit: TCP coalesced the two
+        # Throttles dated within 1 µs of the last accepted submit: TCP coalesced the two
         # segments while the simulator's loop was not reading (one kernel stamp for both), so
         # the sender's spacing is not known — the simulator's lateness, not the sender's.
         self.throttled_same_stamp = 0
@@ -172,7 +172,7 @@ class CarrierRuntime:
         self.throttled += 1
         if self._last_accepted_at is not None:
             gap = round((now - self._last_accepted_at) * 1e6)
-            self.throttled_same_stamp += now == self._last_accepted_at
+            self.throttled_same_stamp += now - self._last_accepted_at < 1e-6
             self.throttle_gaps_us[1 if self.throttle_gaps_us else 0 :] = [gap]
         if by is not None and self._last_accepted_by not in (None, by):
             self.throttled_after_other_bind += 1
