@@ -681,13 +681,12 @@ class Sender:
                 if slot - WRITE_LEAD > now:
                     self.sleep(slot - WRITE_LEAD - now)
                     now = self.monotonic()
-                left = job.parts_left
+                parts_left = job.parts_left
                 if now <= planned + late:  # the session checks again right before the write
-                    sent_at = self._submit(job, 1, slot, planned + late)
-                if job.parts_left == left:
+                    pacer.last_at = max(pacer.last_at, self._submit(job, 1, slot, planned + late))
+                if job.parts_left == parts_left:
                     slots = []  # too late for the hole: a new take
                     break
-                pacer.last_at = max(pacer.last_at, sent_at)
             if job.parts_left:
                 waiting.append(job)
             else:
