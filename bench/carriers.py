@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from switchboard.embedded import free_port  # noqa: E402
-from switchboard.load import send_all  # noqa: E402
+from switchboard.load import percentile, send_all  # noqa: E402
 from switchboard.settings import Settings  # noqa: E402
 from switchboard.stack import Stack, WorkerSpec, wait_until  # noqa: E402
 from workers import bucket_shape  # noqa: E402
@@ -144,6 +144,53 @@ def _marketing(count: int) -> list[dict[str, Any]]:
     ]
 
 
+def _audit_rows(audit: Path) -> list[dict[str, Any]]:
+    if not audit.exists():
+        return []
+    return [json.loads(line) for line in audit.read_text().splitlines() if line]
+
+
+def _otps_into_the_drain(
+    stack: Stack, audit: Path, count: int, every: float, sent: dict[str, float]
+) -> None:
+    """Once the drain has run 1 s, POST `count` OTPs (one every `every` s) to the same
+    carrier; `sent[destination]` is the wall time each was accepted."""
+    wait_until(lambda: len(_stamps(audit)) > 0, 60, interval=0.05)
+    time.sleep(1.0)
+    for i in range(count):
+        to = f"+44740090{i:04d}"
+        body = {"to": to, "from": "Shop", "body": "Your code is 123456", "class": "otp"}
+        request = urllib.request.Request(  # noqa: S310 (http to the stack on 127.0.0.1)
+            f"{stack.api_url}/v1/messages",
+            data=json.dumps(body).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {stack.api_key}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            response.read()
+        sent[to.lstrip("+")] = time.time()
+        time.sleep(every)
+
+
+def _otp_latencies(audit: Path, sent: dict[str, float]) -> dict[str, Any]:
+    """Accepted-to-submit_sm latency of the OTPs sent into the drain (ms)."""
+    found: dict[str, float] = {}
+    for row in _audit_rows(audit):
+        destination = row["destination"].lstrip("+")
+        if destination in sent and destination not in found:
+            found[destination] = row["ts"]
+    ms = sorted((found[d] - sent[d]) * 1000 for d in sent if d in found)
+    return {
+        "otps": len(sent),
+        "otps_submitted": len(ms),
+        "otp_p50_ms": round(ms[(len(ms) - 1) // 2], 1) if ms else None,
+        "otp_p99_ms": percentile(ms, 99),
+        "otp_max_ms": round(ms[-1], 1) if ms else None,
+    }
+
+
 def _post(port: int, path: str, body: dict[str, Any]) -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
@@ -202,7 +249,25 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
         stack, audit, _ = _stack(Path(tmp), mps, 1 if counting == "burst1" else None, args)
         with stack:
             wait_until(lambda: stack.simulator_stats()["alpha"]["binds"] >= args.send_workers, 20)
+            otp_sent: dict[str, float] = {}
+            otp_thread = threading.Thread(
+                target=_otps_into_the_drain,
+                args=(stack, audit, args.otps, args.otp_every, otp_sent),
+                daemon=True,
+            )
+            if args.otps:
+                otp_thread.start()
             stamps, accepted_by = _drain(stack, audit, int(mps * args.seconds), args.timeout)
+            if args.otps:
+                otp_thread.join()
+                wait_until(
+                    lambda: _otp_latencies(audit, otp_sent)["otps_submitted"] >= len(otp_sent),
+                    30,
+                    interval=0.5,
+                )
+                time.sleep(1.0)
+                stamps = _stamps(audit)
+            otp = _otp_latencies(audit, otp_sent) if args.otps else {}
             stats = stack.simulator_stats()["alpha"]
         if args.keep_audit is not None:
             args.keep_audit.mkdir(parents=True, exist_ok=True)
@@ -229,6 +294,14 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
         "throttled": int(stats["throttled"]),
         # A throttle right after another bind's accepted submit: the two senders' streams met.
         "throttled_after_other_bind": int(stats.get("throttled_after_other_bind", 0)),
+        # Throttles stamped at the very time of the accepted submit before them: TCP coalesced
+        # the two while the simulator was not reading (its lateness; spacing unknown).
+        "throttled_same_stamp": int(stats.get("throttled_same_stamp", 0)),
+        # How long after the last accepted submit the first and last throttled one came (µs).
+        "throttle_gaps_us": [
+            int(stats.get("first_throttle_gap_us", -1)),
+            int(stats.get("last_throttle_gap_us", -1)),
+        ],
         "max_any_1s_window": max_in_any_window(stamps),
         **gaps,
         # Turns between the send processes (one holds a lane's tenure at a time): each costs
@@ -239,6 +312,9 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
         "pacing_ceiling": round(paced / mps, 4),
         "margin_cost_of_m": round(1 - paced / mps, 4),
         "bound_by": bound,
+        # With --otps: OTPs sent into the drain (counted in the share above: they use the
+        # carrier's MPS too), accepted-to-submit_sm latency.
+        **otp,
     }
 
 
@@ -303,6 +379,10 @@ def main() -> None:
         help='routes.toml pacing: "declared" says how the carrier counts (burst1 / window), '
         '"auto" leaves it to the default',
     )
+    parser.add_argument(
+        "--otps", type=int, default=0, help="OTPs sent into each drain, 1 s in (class otp)"
+    )
+    parser.add_argument("--otp-every", type=float, default=0.1, help="seconds between OTPs")
     parser.add_argument("--adaptive", action="store_true")
     parser.add_argument("--adaptive-mps", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=120.0)

@@ -41,6 +41,7 @@ from carriers.segment_learning import (
     SegmentLearner,
     SegmentLearning,
 )
+from carriers.slot_wait import SlotMissed, wait_until
 from carriers.smpp.session import Ack, SmppSession
 from carriers.smpp.types import Endpoint, Mo, SubmitPart
 from carriers.status import STATUS_TABLE, Outcome, error_for, outcome_for, status_name
@@ -74,6 +75,7 @@ __all__ = [
     "RedisSegmentLearner",
     "SegmentLearner",
     "SegmentLearning",
+    "SlotMissed",
     "SmppSession",
     "SubmitPart",
     "build_parts",
@@ -89,4 +91,5 @@ __all__ = [
     "same_message_id",
     "score",
     "status_name",
+    "wait_until",
 ]

@@ -70,14 +70,22 @@ class MemorySession:
         """Always 0: every submit is answered at once."""
         return 0
 
+    @property
+    def written_at(self) -> float:
+        """No wire: never later than anything (inf)."""
+        return float("inf")
+
     def bind(self) -> None:
         """Bind, or raise the configured `bind_error`."""
         if self._bind_error is not None:
             raise self._bind_error
         self._bound = True
 
-    def submit(self, part: SubmitPart) -> Future[str]:
-        """Answer from the script; a successful submit queues a receipt."""
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> Future[str]:
+        """Answer from the script; a successful submit queues a receipt (`not_before`: no
+        wire, nothing to wait for)."""
         if not self._bound:
             return failed_future(Unbound(detail=f"{self.endpoint.name}: not bound"))
         with self._lock:

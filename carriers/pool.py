@@ -39,6 +39,11 @@ class CarrierSession(Protocol):
         ...
 
     @property
+    def written_at(self) -> float:
+        """Monotonic time the last write on the wire ended (inf: no wire to write on)."""
+        ...
+
+    @property
     def in_flight(self) -> int:
         """submit_sm sent and not yet answered."""
         ...
@@ -47,8 +52,11 @@ class CarrierSession(Protocol):
         """Connect and bind; raises Unbound."""
         ...
 
-    def submit(self, part: SubmitPart) -> Future[str]:
-        """Send one part; the future holds the carrier message id."""
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> Future[str]:
+        """Send one part, not before monotonic `not_before` if given (and not at all past
+        `not_after`: SlotMissed); the future holds the carrier message id."""
         ...
 
     def close(self) -> None:

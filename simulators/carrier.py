@@ -130,6 +130,14 @@ class CarrierRuntime:
         self.throttled_after_other_bind = 0
         self.accepted_after_other_bind = 0
         self._last_accepted_by: object = None
+        self._last_accepted_at: float | None = None
+        # How long after the last accepted submit each throttled one arrived (µs; the first
+        # and the last are in `stats`): what a sender's spacing did wrong.
+        self.throttle_gaps_us: list[int] = []
+        # Throttles dated within 1 µs of the last accepted submit: TCP coalesced the two
+        # segments while the simulator's loop was not reading (one kernel stamp for both), so
+        # the sender's spacing is not known — the simulator's lateness, not the sender's.
+        self.throttled_same_stamp = 0
         self.queued = 0
         self.receipts_raced = 0
         self.receipts_withheld = 0
@@ -152,14 +160,20 @@ class CarrierRuntime:
     def admit(self, by: object = None, at: float | None = None) -> bool:
         """One submit_sm (on bind `by`, arrived at `at`: now if None) asks for a token;
         counts it either way."""
-        if self.limiter.try_acquire(at):
+        now = self.clock() if at is None else at
+        if self.limiter.try_acquire(now):
             self.submits_accepted += 1
-            self.peak.add(self.clock() if at is None else at)
+            self.peak.add(now)
+            self._last_accepted_at = now
             if by is not None and self._last_accepted_by not in (None, by):
                 self.accepted_after_other_bind += 1  # the senders took turns here
             self._last_accepted_by = by
             return True
         self.throttled += 1
+        if self._last_accepted_at is not None:
+            gap = round((now - self._last_accepted_at) * 1e6)
+            self.throttled_same_stamp += now - self._last_accepted_at < 1e-6
+            self.throttle_gaps_us[1 if self.throttle_gaps_us else 0 :] = [gap]
         if by is not None and self._last_accepted_by not in (None, by):
             self.throttled_after_other_bind += 1
         return False
@@ -391,6 +405,10 @@ class CarrierRuntime:
             "duplicates_seen": self.duplicates_seen,
             "throttled": self.throttled,
             "throttled_after_other_bind": self.throttled_after_other_bind,
+            # -1: none. The spacing of a throttled submit after the last accepted one.
+            "throttled_same_stamp": self.throttled_same_stamp,
+            "first_throttle_gap_us": self.throttle_gaps_us[0] if self.throttle_gaps_us else -1,
+            "last_throttle_gap_us": self.throttle_gaps_us[-1] if self.throttle_gaps_us else -1,
             "accepted_after_other_bind": self.accepted_after_other_bind,
             "queued": self.queued,
             "errors": self.errors,

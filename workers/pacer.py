@@ -11,6 +11,7 @@ would otherwise release. Pure: the clock is passed in.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # Carriers count MPS over any 1-s window (see `bucket_shape` for the arithmetic).
@@ -105,6 +106,12 @@ class ClockOffset:
         return remote - self.offset
 
 
+# The store's clock on this process's monotonic clock, shared by every Sender of the process
+# (the best sample of all their asks wins; a fork keeps it valid: the monotonic clock is the
+# host's and the store's is the store's).
+PROCESS_STORE_CLOCK = ClockOffset()
+
+
 @dataclass
 class Pacer:
     """Spends a lane's granted tokens at slots `1/rate` apart (the rate the bucket granted
@@ -127,6 +134,7 @@ class Pacer:
     next_at: float = 0.0  # monotonic time of the next slot
     last_at: float = float("-inf")  # when the last slot was taken
     stale_at: float = 0.0  # credit still unspent then is dropped
+    late_limit: float = float("inf")  # a slot later than this is dropped (one sender's lane)
 
     def add(
         self,
@@ -156,6 +164,9 @@ class Pacer:
         last_due = at + due_in
         self.next_at = max(self.next_at, last_due - (self.credit - 1) * self.interval)
         self.stale_at = last_due + capacity / rate + JITTER_BUDGET + self.credit * self.min_gap
+        # One sender's lane: an OTP's slot may sit a hole after this lane's slot (see
+        # `priority_slots`); a slot sent later than the hole allows could come within 1/M of it.
+        self.late_limit = priority_late(priority_hole(rate), rate) if one_sender else float("inf")
 
     def due_at(self) -> float:
         """When the next slot may be taken (meaningless without credit)."""
@@ -163,7 +174,7 @@ class Pacer:
 
     def release(self, now: float) -> int:
         """Slots that have come (covered by credit): while careful at most one."""
-        if self.credit and now > self.stale_at:
+        if self.credit and (now > self.stale_at or now > self.next_at + self.late_limit):
             self.credit = 0
         if not self.credit or now < self.due_at():
             return 0
@@ -228,3 +239,44 @@ class LocalTenure:
     def refused(self, now: float, retry_in: float) -> None:
         """Another process holds it (or the store failed): ask again in `retry_in` s."""
         self.start, self.until, self.ask_at = float("inf"), float("-inf"), now + retry_in
+
+
+# OTP/transactional on a carrier that refuses gaps under 1/M (burst 1): no tenure (they must not
+# wait behind marketing), but a slot of the bucket's one schedule with tokens left unspent on
+# each side of it — a hole at least this long before and after — so a marketing PDU sent late
+# by up to about that much, or the OTP's own late write, still leaves the carrier its 1/M.
+PRIORITY_GUARD = 0.0015
+
+
+def priority_hole(rate: float) -> int:
+    """Tokens left unspent on each side of a priority PDU's slot at `rate` tokens/s (at least
+    one: `PRIORITY_GUARD` or more of schedule)."""
+    return max(1, math.ceil(PRIORITY_GUARD * rate - 1e-9))
+
+
+def priority_slots(due: float, parts: int, hole: int, rate: float) -> list[float]:
+    """Slots of `parts` priority PDUs granted as `parts + 2 * hole` tokens by a bucket
+    refilling at `rate`, the last token due at `due`: `hole` tokens' time after the previous
+    grant's slot, `1/rate` apart, and `hole` tokens' time before the next grant's.
+
+    The schedule puts a grant's tokens one `1/rate` apart after the previous grant's
+    (`ratelimit.model.take_lane`), so token `j` of this one is due at `due - (n - j)/rate`.
+    """
+    first = due - (hole + parts - 1) / rate
+    return [first + i / rate for i in range(parts)]
+
+
+# What two processes' mappings of the bucket's clock may disagree by (half the best round trip
+# each, `ClockOffset`), taken off the hole a late slot may use.
+SLOT_CLOCK_ERROR = 0.0005
+
+
+def priority_late(hole: int, rate: float) -> float:
+    """Seconds a slot next to a priority PDU's hole may be late and still be used.
+
+    A priority slot sits `hole + 1` tokens' time (`(hole + 1)/rate`) after the one sender's
+    slot before it and before its slot after; with `1/rate > 1/M`, either may be late by up to
+    `hole/rate` (less the clock mappings' error) and the carrier still sees 1/M between them.
+    Past that the slot is not used: the lane takes a new one.
+    """
+    return max(SLOT_CLOCK_ERROR, hole / rate - SLOT_CLOCK_ERROR)

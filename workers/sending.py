@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 from carriers import (
     SLOW_SUBMIT,
     HealthStore,
+    SlotMissed,
     SubmitPart,
     build_parts,
     counts_as_failure,
@@ -69,6 +70,8 @@ from store import (
 from workers.instruments import count_attempts, observe_settled
 from workers.lease_keeper import LeaseKeeper, lease_owner
 from workers.pacer import (
+    GAP_MARGIN,
+    PROCESS_STORE_CLOCK,
     TENURE_POLL,
     TENURE_TTL,
     ClockOffset,
@@ -77,6 +80,9 @@ from workers.pacer import (
     book_ahead,
     bucket_shape,
     handover_guard,
+    priority_hole,
+    priority_late,
+    priority_slots,
     reserve_floor,
 )
 from workers.process_redis import PerProcess
@@ -102,6 +108,11 @@ BULK_REFILL_SHARE = 0.5
 # for its slot in place rather than in the next pass of the pipeline loop, which made every
 # slot late for good (no catch-up under 1/M; docs/performance.md, pacing2).
 PRECISE_WAIT = 0.003
+# A careful lane hands its PDU to the session this long before its slot; the session waits the
+# rest after encoding it, right before the write (`SmppSession.submit(not_before=…)`): waking
+# at the slot itself put the encoding, and the sleep's overshoot, into every gap (the mode of
+# the gaps was 1/M + 100-200 µs at M = 200, against the 76 µs of slack).
+WRITE_LEAD = 0.0005
 
 
 # When a marketing lane takes its carrier's tenure (one sender at a time): "cut", while the
@@ -115,8 +126,16 @@ OneSender = Literal["always", "cut"]
 class Submitter(Protocol):
     """What the sender needs of a carrier session."""
 
-    def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
-        """Send one submit_sm; the future gives the carrier message id."""
+    @property
+    def written_at(self) -> float:
+        """Monotonic time the last write on the wire ended (inf: no wire to write on)."""
+        ...
+
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> concurrent.futures.Future[str]:
+        """Send one submit_sm, its write not before monotonic `not_before` if given, and not
+        at all past `not_after` (raises SlotMissed); the future gives the carrier message id."""
         ...
 
 
@@ -196,6 +215,18 @@ def _most_tokens(mps: float) -> int:
     return int(capacity + rate * BOOK_AHEAD) + 1
 
 
+class _SubmitParts(Protocol):
+    """`Sender._submit`: a job's next `count` parts, written not before / not after."""
+
+    def __call__(
+        self,
+        job: _Job,
+        count: int,
+        not_before: float | None = None,
+        not_after: float | None = None,
+    ) -> float: ...
+
+
 @dataclass
 class _LaneBudget:
     """What one carrier lane may send in one pass of the pipeline."""
@@ -213,7 +244,7 @@ class _LaneBudget:
             return needed <= self.budget
         return self.budget > 0 and self.pacer.credit > 0
 
-    def spend(self, job: _Job, submit: Callable[[_Job, int], float]) -> None:
+    def spend(self, job: _Job, submit: _SubmitParts) -> None:
         """Submit what the budget covers of `job` on this lane."""
         pacer = self.pacer
         if pacer is None:
@@ -224,7 +255,13 @@ class _LaneBudget:
         # carrier refused the second.
         while self.budget > 0 and pacer.credit > 0 and job.parts_left:
             self.budget -= 1
-            pacer.spend(1, submit(job, 1))  # the next gap counts from the write
+            slot = pacer.due_at() if pacer.careful else None  # written at it, not before
+            parts_left = job.parts_left
+            sent_at = submit(job, 1, slot, pacer.next_at + pacer.late_limit)
+            if job.parts_left == parts_left:  # later than its hole allows: a new take
+                pacer.credit = 0
+                break
+            pacer.spend(1, sent_at)  # the next gap counts from the write
 
 
 class _PassLanes:
@@ -354,7 +391,10 @@ class Sender:
         self.after_write = after_write
         self.uncommitted = uncommitted
         self._pacers: dict[str, Pacer] = defaultdict(Pacer)  # marketing lane per carrier
-        self._store_clock = ClockOffset()  # the bucket store's clock, for the pacers' slots
+        # The bucket store's clock, for the pacers' slots: one estimate per process when on its
+        # monotonic clock (a Sender lives one batch; an OTP batch's only sample was its one
+        # take, whose round trip on a loaded host put its slot ms off: a throttle at 100 MPS).
+        self._store_clock = PROCESS_STORE_CLOCK if monotonic is time.monotonic else ClockOffset()
         self.senders = senders
         self.one_sender = one_sender
         self._cut: dict[str, bool] = {}  # carrier → its pace was cut at the last take
@@ -551,15 +591,36 @@ class Sender:
         lane's tokens are taken from its bucket the first time this pass asks about it.
         OTP/transactional messages go first, so they take tokens before marketing."""
         ordered = sorted(jobs, key=_bulk)  # the priority lane (bulk=False) first; stable
+        submitted: list[_InFlight] = []
+        waiting: list[_Job] = []
+        backlog: Counter[tuple[str, bool]] = Counter()
+        shortest_wait = self.token_wait_max
+        # OTP/transactional that wait for a carrier whose marketing lane has one sender (burst
+        # 1): the next slot of its one schedule, with a hole around it (`_priority_paced`).
+        paced: dict[str, list[_Job]] = defaultdict(list)
+        for job in ordered:
+            if _bulk(job):
+                break  # sorted: the rest is marketing
+            usable = _usable(job)
+            if usable and not _spills(job):
+                spec = table.carriers[usable[0].carrier]
+                if self._tenured(usable[0].carrier, spec.pacing):
+                    paced[usable[0].carrier].append(job)
+        for carrier, group in paced.items():
+            sent, left, wait = self._priority_paced(
+                carrier, float(table.carriers[carrier].mps), group
+            )
+            submitted += sent
+            waiting += left
+            shortest_wait = min(shortest_wait, wait)
+        if paced:
+            taken = {id(j) for group in paced.values() for j in group}
+            ordered = [j for j in ordered if id(j) not in taken]
         lanes = _PassLanes(
             functools.partial(self._lane_budget, table),
             lambda carrier: _most_tokens(float(table.carriers[carrier].mps)),
             ordered,
         )
-        submitted: list[_InFlight] = []
-        waiting: list[_Job] = []
-        backlog: Counter[tuple[str, bool]] = Counter()
-        shortest_wait = self.token_wait_max
         for position, job in enumerate(ordered):
             bulk = _bulk(job)
             spill = _spills(job)
@@ -614,6 +675,7 @@ class Sender:
             )
             return _LaneBudget(carrier, budget, rate, wait, self._pacers[carrier])
         budget, rate = self.take_tokens(carrier, float(spec.mps), 0.0, wanted)
+        self._cut[carrier] = rate < bucket_shape(float(spec.mps))[0]  # a paced burst 1?
         return _LaneBudget(carrier, budget, rate, self.token_wait_max, None)
 
     def _tenured(self, carrier: str, pacing: CarrierPacing) -> bool:
@@ -721,20 +783,84 @@ class Sender:
                 self._bulk_ready_at[carrier] = ready_at
         lane_rate = 1.0 / pacer.interval if pacer.interval else rate
         now = self.monotonic()
-        due = pacer.release(now)
-        soon = pacer.due_at() - now
+        lead = WRITE_LEAD if pacer.careful else 0.0  # the session waits the rest
+        due = pacer.release(now + lead)
+        soon = pacer.due_at() - lead - now
         if not due and pacer.careful and pacer.credit and soon < PRECISE_WAIT:
             # One slot at a time, each at least 1/M after the last write: a slot taken late by
             # a pass of the pipeline loop is late for good (no catch-up under 1/M), so wait
             # for it here, a sleep away from the write.
-            self.sleep(soon)
+            self.sleep(max(0.0, soon))
             now = self.monotonic()
-            due = pacer.release(now)
+            due = pacer.release(now + lead)
         if pacer.credit > due:
             # A careful lane comes back early and waits the rest in place (above).
             early = PRECISE_WAIT / 2 if pacer.careful else 0.0
             return due, lane_rate, max(0.0, pacer.due_at() - now - early)
         return due, lane_rate, max(0.0, ready_at - now)
+
+    def _priority_paced(
+        self, carrier: str, mps: float, group: list[_Job]
+    ) -> tuple[list[_InFlight], list[_Job], float]:
+        """OTP/transactional on a carrier whose marketing lane has one sender (it may count
+        gaps, as burst 1 does): (submitted, still waiting, seconds until the next try).
+
+        No tenure — an OTP must not wait behind marketing — but the next slot of the bucket's
+        one schedule, with `priority_hole` tokens left unspent on each side: the marketing
+        holder's next slot is after that hole, and its last one was at least a hole's time
+        before, so neither's lateness (up to `priority_late`) brings the two within 1/M. One
+        take for the group; each part at a slot of its own, 1/M after the last write at
+        least. A slot missed by more than `priority_late` is not used: the rest wait for a
+        new take. Fails closed (store down: nothing sent).
+        """
+        rate, capacity = bucket_shape(mps)
+        parts = sum(j.parts_left for j in group)
+        hole = priority_hole(rate)
+        asked = parts + 2 * hole
+        now = self.monotonic()
+        decided = self.buckets.take_lane_timed(
+            bucket_key(carrier),
+            pace_key(carrier),
+            rate,
+            capacity,
+            0.0,
+            self.pacing,
+            asked,
+            asked + capacity,  # books the whole hole, whatever the level: it never waits
+        )
+        answered = self.monotonic()
+        if decided is None:
+            return [], group, FAILURE_RETRY_AFTER
+        grant, paced, decided_us, due_in = decided
+        if grant.granted < asked:
+            return [], group, max(grant.retry_after, 0.0005)
+        self._cut[carrier] = paced < rate
+        limit = paced * mps / rate
+        due = self._store_clock.observe(now, answered, decided_us / 1e6) + due_in
+        slots = priority_slots(due, parts, hole, paced)
+        late = priority_late(hole, paced)
+        pacer = self._pacers[carrier]  # this process's marketing lane keeps its gap to these
+        submitted: list[_InFlight] = []
+        waiting: list[_Job] = []
+        for job in group:
+            while job.parts_left and slots:
+                planned = slots.pop(0)
+                slot = max(planned, pacer.last_at + 1.0 / limit + GAP_MARGIN)
+                now = self.monotonic()
+                if slot - WRITE_LEAD > now:
+                    self.sleep(slot - WRITE_LEAD - now)
+                    now = self.monotonic()
+                parts_left = job.parts_left
+                if now <= planned + late:  # the session checks again right before the write
+                    pacer.last_at = max(pacer.last_at, self._submit(job, 1, slot, planned + late))
+                if job.parts_left == parts_left:
+                    slots = []  # too late for the hole: a new take
+                    break
+            if job.parts_left:
+                waiting.append(job)
+            else:
+                submitted.append((job, job.futures, job.sent_at))
+        return submitted, waiting, 0.0
 
     def take_tokens(
         self, carrier: str, mps: float, reserved_share: float, wanted: int
@@ -753,10 +879,17 @@ class Sender:
         )
         return grant.granted, paced
 
-    def _submit(self, job: _Job, count: int) -> float:
-        """Submit the job's next `count` parts on its candidate (into `job.futures`); when
-        the write ended. A session that cannot take them ends the try: its error stands for
-        every part not sent."""
+    def _submit(
+        self,
+        job: _Job,
+        count: int,
+        not_before: float | None = None,
+        not_after: float | None = None,
+    ) -> float:
+        """Submit the job's next `count` parts on its candidate (into `job.futures`), written
+        not before monotonic `not_before` if given, and not at all once past `not_after` (the
+        part stays unsent: see `job.parts_left`); when the write ended. A session that
+        cannot take them ends the try: its error stands for every part not sent."""
         candidate = job.candidate
         assert candidate is not None
         if job.parts is None:
@@ -766,20 +899,25 @@ class Sender:
         parts = job.parts
         start = len(job.futures)
         futures = job.futures
+        written_at = float("inf")
         try:
             self._probe(job, candidate.carrier)
             session = self.sessions(candidate.carrier)
-            futures.extend(session.submit(part) for part in parts[start : start + count])
+            for part in parts[start : start + count]:
+                futures.append(session.submit(part, not_before, not_after))
+            written_at = session.written_at
             if self.uncommitted is not None:
                 note = functools.partial(_note_id, self.uncommitted, candidate.carrier)
                 for future in futures[start:]:
                     future.add_done_callback(note)
+        except SlotMissed:
+            pass  # its slot went by: not sent, the caller takes another
         except CarrierError as exc:
             failed: concurrent.futures.Future[str] = concurrent.futures.Future()
             failed.set_exception(exc)
             futures.extend([failed] * (len(parts) - len(futures)))  # nothing more goes
         job.sent_at = self.monotonic()
-        return job.sent_at
+        return min(job.sent_at, written_at)  # the wire's time, where the session knows it
 
     def _probe(self, job: _Job, carrier: str) -> None:
         """A half-open carrier takes only its few probe messages a window, cluster-wide.

@@ -21,6 +21,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 
 from carriers.receipts import Receipt, parse_receipt
+from carriers.slot_wait import SlotMissed, precise_switching, wait_until
 from carriers.smpp import codec
 from carriers.smpp.callbacks import CallbackThread
 from carriers.smpp.inbound import is_receipt, to_mo
@@ -126,6 +127,7 @@ class SmppSession:
         self._started = threading.Lock()  # held for good once bind() begins: one bind per session
         self._closing = False
         self._write_lock = threading.Lock()
+        self._written_at = float("-inf")  # when the last write ended (read after sendall)
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
         self._callbacks = CallbackThread(f"smpp-callbacks-{endpoint.name}")
@@ -156,6 +158,13 @@ class SmppSession:
         """submit_sm sent and not yet answered (or expired)."""
         return self._window.in_flight
 
+    @property
+    def written_at(self) -> float:
+        """Monotonic time the last write ended, read right after its `sendall` (before any
+        Python of the caller's could be preempted by another thread): a paced lane counts its
+        next gap from here, not from when `submit` returned."""
+        return self._written_at
+
     def stats(self) -> dict[str, int]:
         """A snapshot of the counters."""
         return dict(vars(self._stats))
@@ -179,6 +188,7 @@ class SmppSession:
             where = f"{endpoint.host}:{endpoint.port}"
             raise Unbound(detail=f"{endpoint.name}: connect {where}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        precise_switching()  # this process paces PDUs onto this socket
         sock.settimeout(self.response_timeout)  # bounds a sendall to a peer that stopped reading
         self._sock = sock
         self._last_heard = self._clock()
@@ -203,8 +213,13 @@ class SmppSession:
             raise Unbound(detail=f"{endpoint.name}: connection lost while binding")
         log.info("bound to %s at %s:%d", endpoint.name, endpoint.host, endpoint.port)
 
-    def submit(self, part: SubmitPart) -> Future[str]:
-        """Send one submit_sm (SMPP 3.4 §4.4.1); blocks only while the window is full.
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> Future[str]:
+        """Send one submit_sm (SMPP 3.4 §4.4.1); blocks only while the window is full, and
+        with `not_before` (this session's clock) until then: the wait ends right before the
+        write, after the encoding, so a paced PDU leaves at its slot to the ~10 µs. A wait
+        that ends after `not_after` writes nothing (raises SlotMissed).
 
         Returns:
             A future of the carrier message id. It fails with the status table's error
@@ -213,8 +228,13 @@ class SmppSession:
 
         Raises:
             InvalidInput: the part cannot be encoded (e.g. short_message over 254 octets).
+            SlotMissed: the wait for `not_before` ended after `not_after`.
         """
         template = codec.submit_sm(1, part)  # encode outside the lock, number it below
+        if not_before is not None:
+            ended = wait_until(not_before, self._clock, time.sleep)
+            if not_after is not None and ended > not_after:
+                raise SlotMissed(f"{self.endpoint.name}: {ended - not_after:.6f} s past the slot")
         future: Future[str] = Future()
         try:
             sequence = self._window.register(
@@ -299,6 +319,7 @@ class SmppSession:
                 if sock is None or self._window.closed_reason is not None:
                     return False
                 sock.sendall(frame)
+                self._written_at = self._clock()
         except OSError as exc:
             self._lose(f"write failed: {exc}")
             return False

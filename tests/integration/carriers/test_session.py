@@ -11,6 +11,7 @@ from typing import TypedDict, Unpack
 import pytest
 
 from carriers.receipts import Receipt
+from carriers.slot_wait import SlotMissed
 from carriers.smpp import codec
 from carriers.smpp.session import Ack, MoHandler, ReceiptHandler, SmppSession
 from carriers.smpp.types import Endpoint, Mo, SubmitPart
@@ -102,6 +103,22 @@ def test_throttled_submit_fails_with_throttled(start_sim: SimFactory) -> None:
         with pytest.raises(Throttled) as caught:
             second.result(timeout=5)
     assert caught.value.status == 0x58
+
+
+def test_a_paced_submit_is_written_at_its_slot_or_not_at_all(start_sim: SimFactory) -> None:
+    """`not_before`: written then, not earlier (the carrier's burst 1 at 50 MPS takes the
+    second 25 ms after the first); `not_after` already past: nothing is written."""
+    sim = start_sim(carrier(mps=50, burst=1, receipts=False))
+    with SmppSession(endpoint(sim.simulator.ports["alpha"])) as session:
+        assert session.submit(PART).result(timeout=5)
+        slot = time.monotonic() + 0.025
+        second = session.submit(PART, not_before=slot, not_after=slot + 0.01)
+        assert time.monotonic() >= slot
+        assert second.result(timeout=5)
+        with pytest.raises(SlotMissed):
+            session.submit(PART, not_before=slot - 1.0, not_after=slot - 0.5)
+        wait_until(lambda: sim.stats()["alpha"]["submits_accepted"] == 2)
+    assert sim.stats()["alpha"]["throttled"] == 0 and session.stats()["submitted"] == 2
 
 
 def test_full_queue_status_is_throttled_too(start_sim: SimFactory) -> None:

@@ -93,8 +93,10 @@ def context(settings: Settings) -> WorkerContext:
     return WorkerContext(settings, lambda result: None)
 
 
-def queue_messages(store: MessageStore, body: str, count: int) -> list[str]:
-    """`count` marketing messages of `body`, committed `queued`; their ids."""
+def queue_messages(
+    store: MessageStore, body: str, count: int, message_class: str = "marketing"
+) -> list[str]:
+    """`count` messages of `body` (marketing unless said), committed `queued`; their ids."""
     account = store.ensure_account("acme", NOW)
     seg = segment(body)
     rows = [
@@ -104,7 +106,7 @@ def queue_messages(store: MessageStore, body: str, count: int) -> list[str]:
             to="+447911123456",
             sender="Acme",
             body=body,
-            message_class="marketing",
+            message_class=message_class,
             encoding=seg.encoding.value,
             segments=seg.segments,
             callback_url=None,

@@ -36,7 +36,11 @@ class FakeSession:
             raise Unbound(0x0D, "refused")
         self.bound = True
 
-    def submit(self, part: SubmitPart) -> Future[str]:
+    written_at = float("inf")
+
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> Future[str]:
         raise NotImplementedError
 
     def close(self) -> None:

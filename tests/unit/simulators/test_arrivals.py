@@ -11,6 +11,7 @@ import pytest
 from simulators.arrivals import (
     SCM_TIMESTAMPNS,
     ArrivalQueue,
+    WallOffset,
     arrival_time,
     kernel_stamp,
 )
@@ -78,3 +79,16 @@ def test_the_arrival_queue_decides_every_connections_pdus_in_arrival_order() -> 
     later.pop()()
     assert [frame for _, frame, _ in log] == [b"a0", b"b0", b"a1", b"b1"]
     assert (a.finished, b.finished) == (1, 1)  # answered once per round each
+
+
+def test_the_wall_offset_keeps_its_tightest_sample_not_a_preempted_one() -> None:
+    """Clocks 1,000 s apart. A sample whose two reads of the simulator's clock are 500 µs apart
+    (preempted between them; its wall read came late in the gap) does not move the offset
+    found by a 1-µs one 0.1 s before: arrivals are not dated early by that gap."""
+    monotonic_reads = iter([10.0, 10.000001, 10.1, 10.1005])
+    wall_reads = iter([1010.0000005, 1010.1004])
+    offset = WallOffset(lambda: next(monotonic_reads), lambda: next(wall_reads))
+    now, wall = offset.sample()
+    assert now == 10.000001 and wall - now == pytest.approx(1000.0, abs=1e-9)
+    now, wall = offset.sample()
+    assert now == 10.1005 and wall - now == pytest.approx(1000.0, abs=1e-9)

@@ -208,3 +208,15 @@ def test_a_burst_1_carrier_counts_throttles_that_follow_another_binds_submit() -
     assert not carrier.admit(one)
     stats = carrier.stats()
     assert (stats["throttled"], stats["throttled_after_other_bind"]) == (3, 2)
+
+
+def test_a_throttle_says_how_soon_after_the_last_accepted_submit_it_came() -> None:
+    """Its gap (the first and the last kept), and whether it had the very stamp of that one
+    (two segments coalesced while the simulator did not read: its lateness, not the sender's)."""
+    carrier, _ = runtime(mps=100, burst=1)
+    assert carrier.admit(at=5.0)
+    assert not carrier.admit(at=5.0)
+    assert not carrier.admit(at=5.0042)
+    stats = carrier.stats()
+    assert (stats["first_throttle_gap_us"], stats["last_throttle_gap_us"]) == (0, 4200)
+    assert (stats["throttled"], stats["throttled_same_stamp"]) == (2, 1)

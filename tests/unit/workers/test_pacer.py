@@ -20,6 +20,9 @@ from workers.pacer import (
     bucket_shape,
     decided_at,
     handover_guard,
+    priority_hole,
+    priority_late,
+    priority_slots,
     reserve_floor,
 )
 
@@ -95,7 +98,7 @@ def test_while_the_pace_is_cut_a_catch_up_keeps_clear_of_the_carriers_interval()
     """A carrier that throttled may be one that refuses two PDUs closer than 1/M (burst 1)."""
     pacer = Pacer()
     pacer.add(3, rate=247.5, limit=250.0, capacity=5.0, at=0.0, due_in=2 / 247.5, cut=True)
-    taken = _drain(pacer, 0.0045, 0.05, step=0.00001)
+    taken = _drain(pacer, 0.003, 0.05, step=0.00001)  # 3 ms late: within its late limit
     gaps = [b - a for a, b in itertools.pairwise(taken)]
     assert len(taken) == 3
     assert min(gaps) >= (1 / 250 + 1 / 247.5) / 2 - 1e-9
@@ -169,7 +172,7 @@ def test_a_lanes_sole_sender_catches_up_one_slot_at_a_time_just_over_1_over_m_ap
     carrier's 1/M, even at full pace: a burst-1 carrier would refuse the second."""
     pacer = Pacer()
     pacer.add(3, rate=247.5, limit=250.0, capacity=5.0, at=0.0, due_in=2 / 247.5, one_sender=True)
-    taken = _drain(pacer, 0.0045, 0.05, step=0.00001)
+    taken = _drain(pacer, 0.003, 0.05, step=0.00001)  # 3 ms late: within its late limit
     gaps = [b - a for a, b in itertools.pairwise(taken)]
     assert len(taken) == 3
     assert min(gaps) >= 1 / 250 + GAP_MARGIN - 1e-9
@@ -191,3 +194,30 @@ def test_a_local_tenure_is_used_renewed_and_waited_for() -> None:
 
 def test_the_hand_over_guard_is_one_over_m_and_a_margin() -> None:
     assert handover_guard(200.0) == pytest.approx(0.005 + HANDOVER_MARGIN)
+
+
+@pytest.mark.parametrize(("mps", "hole"), [(50, 1), (200, 1), (1000, 2)])
+def test_a_priority_slot_has_a_hole_of_at_least_the_guard_on_each_side(mps: int, hole: int) -> None:
+    rate, _ = bucket_shape(mps)
+    assert priority_hole(rate) == hole
+    # Either neighbour may be late by the late limit and still leave the carrier its 1/M.
+    assert (hole + 1) / rate - priority_late(hole, rate) >= 1 / mps
+
+
+def test_priority_slots_sit_a_hole_after_the_last_grant_and_a_hole_before_the_next() -> None:
+    """Two parts and a hole of one at 100 tokens/s: four tokens, the last due at 1.04 s (the
+    previous grant's at 1.00 s, the next one's at 1.05 s)."""
+    slots = priority_slots(due=1.04, parts=2, hole=1, rate=100.0)
+    assert slots == pytest.approx([1.02, 1.03])
+    assert slots[0] - 1.00 == pytest.approx(0.02) and 1.05 - slots[-1] == pytest.approx(0.02)
+
+
+def test_a_sole_senders_slot_later_than_its_late_limit_is_dropped_not_sent() -> None:
+    """Sent that late, it could land within 1/M of an OTP placed a hole after it: the credit
+    goes (the lane asks the bucket again, which has refilled meanwhile)."""
+    pacer = Pacer()
+    pacer.add(1, rate=197.0, limit=200.0, capacity=2.0, at=0.0, due_in=0.0, one_sender=True)
+    assert pacer.release(priority_late(1, 197.0) - 0.0001) == 1
+    pacer = Pacer()
+    pacer.add(1, rate=197.0, limit=200.0, capacity=2.0, at=0.0, due_in=0.0, one_sender=True)
+    assert pacer.release(priority_late(1, 197.0) + 0.0001) == 0 and pacer.credit == 0

@@ -37,7 +37,14 @@ from store import (
     upgrade,
 )
 from workers import Sender
-from workers.pacer import GAP_MARGIN, TENURE_POLL, TENURE_TTL, bucket_shape, handover_guard
+from workers.pacer import (
+    GAP_MARGIN,
+    TENURE_POLL,
+    TENURE_TTL,
+    bucket_shape,
+    handover_guard,
+    priority_hole,
+)
 from workers.sending import OneSender, Submitter
 from workers.uncommitted import UncommittedIds
 
@@ -81,7 +88,11 @@ class ScriptedSession:
         self.outcomes = outcomes
         self.submitted: list[SubmitPart] = []
 
-    def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
+    written_at = float("inf")  # no wire: the sender's own clock after the submit stands
+
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> concurrent.futures.Future[str]:
         self.submitted.append(part)
         future: concurrent.futures.Future[str] = concurrent.futures.Future()
         outcome = self.outcomes.pop(0) if self.outcomes else f"{self.name}-{len(self.submitted)}"
@@ -684,8 +695,11 @@ def _tenured_sender(
         on_sleep(clock[0])
 
     class Stamping(ScriptedSession):
-        def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
-            sent_at.append(clock[0])
+        def submit(
+            self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+        ) -> concurrent.futures.Future[str]:
+            # The real session writes at `not_before` (it waits the last stretch itself).
+            sent_at.append(clock[0] if not_before is None else max(clock[0], not_before))
             return super().submit(part)
 
     leases = senders(lambda: clock[0])
@@ -711,6 +725,82 @@ def test_the_holder_of_a_lane_keeps_every_two_submits_over_1_over_m_apart(
     assert stats.sent == 60
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
     assert min(gaps) >= 1 / 1000 + GAP_MARGIN - 1e-9  # a late slot is never caught up closer
+
+
+ONE_BURST_1_CARRIER = ROUTES.split("[carriers.dear]")[0].replace("mps = 1000", "mps = 200") + (
+    '[prices.cheap]\ncurrency = "EUR"\n"+44" = 0.01\n\n'
+    '[[routes]]\nname = "default"\nstrategy = "least_cost"\ncarriers = ["cheap"]\n'
+)
+
+
+@pytest.mark.parametrize("otp_class", ["otp", "transactional"])
+def test_an_otp_on_a_one_sender_lane_takes_the_next_slot_with_a_hole_on_each_side(
+    store: MessageStore, tmp_path: Path, otp_class: str
+) -> None:
+    """Process A holds the marketing lane's tenure and drains a backlog; 30 ms in, process B
+    sends an OTP on the same carrier (shared bucket and tenures). The OTP does not wait for
+    the tenure: it goes within a few slots, `hole + 1` slots from the marketing PDUs on either
+    side, and no two PDUs of the two processes are closer than the carrier's 1/M."""
+    path = tmp_path / "burst1.toml"
+    path.write_text(ONE_BURST_1_CARRIER.replace("mps = 200", 'mps = 200\npacing = "burst1"'))
+    table = load_routes(path)
+    clock = [0.0]
+    sent: list[tuple[str, float]] = []  # (process, write time)
+    buckets = MemoryTokenBuckets(lambda: clock[0])
+    leases = MemorySenderLeases(lambda: clock[0])
+    otp_asked: list[float] = []
+
+    def stamping(process: str) -> Callable[[str], Submitter]:
+        class Stamping(ScriptedSession):
+            def submit(
+                self,
+                part: SubmitPart,
+                not_before: float | None = None,
+                not_after: float | None = None,
+            ) -> concurrent.futures.Future[str]:
+                at = clock[0] if not_before is None else max(clock[0], not_before)
+                sent.append((process, at))
+                return super().submit(part)
+
+        return {"cheap": Stamping("cheap", [])}.__getitem__
+
+    def make(process: str, on_sleep: Callable[[], None]) -> Sender:
+        def sleep(seconds: float) -> None:
+            clock[0] += seconds
+            on_sleep()
+
+        return Sender(
+            store,
+            lambda: table,
+            buckets,
+            stamping(process),
+            lambda: NOW,
+            sleep,
+            monotonic=lambda: clock[0],
+            senders=leases,
+        )
+
+    otp = _queue(store, "code 1234", otp_class)
+
+    def process_b_acts() -> None:
+        if clock[0] >= 0.03 and not otp_asked:
+            otp_asked.append(clock[0])
+            stats, _ = process_b.send([otp])
+            assert stats.sent == 1
+
+    process_b = make("B", lambda: None)
+    process_a = make("A", process_b_acts)
+    stats, _ = process_a.send([_queue(store) for _ in range(30)])
+    assert stats.sent == 30
+    times = sorted(at for _, at in sent)
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 1 / 200 - 1e-9
+    otp_at = next(at for process, at in sent if process == "B")
+    rate, _ = bucket_shape(200)
+    assert otp_at - otp_asked[0] <= 0.005 + (priority_hole(rate) + 2) / rate  # not behind A
+    before = max(at for at in times if at < otp_at)
+    after = min(at for at in times if at > otp_at)
+    hole = (priority_hole(rate) + 1) / rate
+    assert otp_at - before >= hole - 1e-6 and after - otp_at >= hole - 1e-6
 
 
 def test_a_lane_another_process_holds_waits_its_hand_over_and_the_guard(
@@ -870,8 +960,15 @@ def _spill_sender(
 
     def session(name: str) -> Submitter:
         class Stamping:
-            def submit(self, part: SubmitPart) -> concurrent.futures.Future[str]:
-                sent_at[name].append(clock[0])
+            written_at = float("inf")  # no wire: the sender's own clock after the submit stands
+
+            def submit(
+                self,
+                part: SubmitPart,
+                not_before: float | None = None,
+                not_after: float | None = None,
+            ) -> concurrent.futures.Future[str]:
+                sent_at[name].append(clock[0] if not_before is None else max(clock[0], not_before))
                 return sessions[name].submit(part)
 
         return Stamping()
