@@ -17,8 +17,9 @@ With `--max-rate` the campaign is paced at R per second and the send rate is rea
 which spills marketing). The send phase prints the rate as a share of the carriers' MPS (and of
 R), each carrier's rate and share of its own MPS, the marketing backlog sampled each second,
 the send batches' sizes (from the rows' lease owners), and what bounded the rate: `carriers`
-(every carrier within 5% of its MPS), `max_rate`, `release` (the queue ran dry), or
-`send workers` (messages were queued, a carrier had room, and it was not used).
+(every carrier within 5% of its MPS), `max_rate`, `release` (the queue ran dry), `routing`
+(one carrier at its MPS while another had room), or `send workers` (messages were queued and
+every carrier had room).
 
 Prints one line per figure, then one JSON object.
 """
@@ -228,15 +229,19 @@ def send_figures(
     if max_rate is not None:
         out["max_rate"] = max_rate
         out["send_rate_share_of_max_rate"] = round(rate / max_rate, 3)
-    full = all(share >= 0.95 for share in out["carrier_share_of_its_mps"].values())
-    if full:
+    shares = out["carrier_share_of_its_mps"]
+    full = sorted(n for n, share in shares.items() if share >= 0.95)
+    if len(full) == len(shares):
         out["bounded_by"] = "carriers"
     elif max_rate is not None and rate >= 0.95 * max_rate:
         out["bounded_by"] = "max_rate"
     elif figures["queued_min"] == 0:
         out["bounded_by"] = "release (the marketing queue ran dry)"
+    elif full:
+        idle = ", ".join(sorted(set(shares) - set(full)))
+        out["bounded_by"] = f"routing ({', '.join(full)} at its MPS, {idle} had room)"
     else:
-        out["bounded_by"] = "send workers (messages queued, a carrier had room)"
+        out["bounded_by"] = "send workers (messages queued, every carrier had room)"
     return out
 
 
