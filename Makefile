@@ -3,7 +3,7 @@ SHELL := /bin/bash
 # The interpreter: Debian's CPython 3.11+ when the machine has it with venv, else python3 on
 # PATH. Debian's /usr/bin/python3 is built with PGO and LTO and linked statically; a default
 # pyenv build (python3 on PATH on these machines) is neither, and every Switchboard process
-# spent 25-30% more CPU on it (bench/e2e.py prints which interpreter ran; docs/performance.md).
+# ran pure Python 25-30% slower (bench/e2e.py prints which interpreter ran; docs/performance.md).
 PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip; assert sys.version_info >= (3, 11)' \
             2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV := .venv
