@@ -103,6 +103,29 @@ class ScriptedSession:
         return future
 
 
+class StampingSession(ScriptedSession):
+    """A scripted session that reports when each part is written: at `not_before` when the
+    sender gives one (the real session waits the last stretch itself), else at `clock[0]`."""
+
+    def __init__(
+        self,
+        name: str,
+        outcomes: list[str | CarrierError],
+        clock: list[float],
+        written: Callable[[float], None],
+    ) -> None:
+        super().__init__(name, outcomes)
+        self._clock = clock
+        self._written = written
+
+    def submit(
+        self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
+    ) -> concurrent.futures.Future[str]:
+        now = self._clock[0]
+        self._written(now if not_before is None else max(now, not_before))
+        return super().submit(part)
+
+
 @pytest.fixture
 def table(tmp_path: Path) -> RoutingTable:
     path = tmp_path / "routes.toml"
@@ -694,20 +717,15 @@ def _tenured_sender(
         clock[0] += seconds
         on_sleep(clock[0])
 
-    class Stamping(ScriptedSession):
-        def submit(
-            self, part: SubmitPart, not_before: float | None = None, not_after: float | None = None
-        ) -> concurrent.futures.Future[str]:
-            # The real session writes at `not_before` (it waits the last stretch itself).
-            sent_at.append(clock[0] if not_before is None else max(clock[0], not_before))
-            return super().submit(part)
+    def stamping(name: str) -> StampingSession:
+        return StampingSession(name, [], clock, sent_at.append)
 
     leases = senders(lambda: clock[0])
     sender = Sender(
         store,
         routes or (lambda: table),
         MemoryTokenBuckets(lambda: clock[0]),
-        {"cheap": Stamping("cheap", []), "dear": Stamping("dear", [])}.__getitem__,
+        {"cheap": stamping("cheap"), "dear": stamping("dear")}.__getitem__,
         lambda: NOW,
         sleep,
         monotonic=lambda: clock[0],
@@ -751,18 +769,10 @@ def test_an_otp_on_a_one_sender_lane_takes_the_next_slot_with_a_hole_on_each_sid
     otp_asked: list[float] = []
 
     def stamping(process: str) -> Callable[[str], Submitter]:
-        class Stamping(ScriptedSession):
-            def submit(
-                self,
-                part: SubmitPart,
-                not_before: float | None = None,
-                not_after: float | None = None,
-            ) -> concurrent.futures.Future[str]:
-                at = clock[0] if not_before is None else max(clock[0], not_before)
-                sent.append((process, at))
-                return super().submit(part)
+        def written(at: float) -> None:
+            sent.append((process, at))
 
-        return {"cheap": Stamping("cheap", [])}.__getitem__
+        return {"cheap": StampingSession("cheap", [], clock, written)}.__getitem__
 
     def make(process: str, on_sleep: Callable[[], None]) -> Sender:
         def sleep(seconds: float) -> None:
