@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     Integer,
     Row,
@@ -136,6 +138,15 @@ class MessageReads:
     """Read side of the message store for the API (mixed into MessageStore)."""
 
     engine: Engine
+    _autocommit: Engine | None  # PostgreSQL: the engine in autocommit (set by MessageStore)
+
+    def _reading(self) -> AbstractContextManager[Connection]:
+        """A connection for one read statement. On PostgreSQL an autocommit one: a plain
+        connection's statement opens a transaction that the pool rolls back on return, one more
+        round trip per group of GETs."""
+        if self._autocommit is not None:
+            return self._autocommit.connect()
+        return self.engine.connect()
 
     def queued_backlog(self, limit: int | None = None) -> int:
         """How many messages wait in `queued` (due or not): the outbox backlog, one count on the
@@ -144,7 +155,7 @@ class MessageReads:
         inner = select(Message.id).where(Message.status == "queued")
         if limit is not None:
             inner = inner.limit(limit + 1)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             count = select(func.count()).select_from(inner.subquery())
             return int(conn.execute(count).scalar_one())
 
@@ -154,7 +165,7 @@ class MessageReads:
         if not keys:
             return []
         ids = sorted({message_id for _, message_id in keys})
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             postgresql = conn.dialect.name == "postgresql"
             statement = _read_statement(postgresql)
             rows = conn.execute(statement, {"ids": text_array(ids) if postgresql else ids}).all()
