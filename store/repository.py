@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.orm import configure_mappers
 
 from messaging import FINAL_STATUSES, Status
 from store import batch_writes, callback_outbox
@@ -53,6 +54,11 @@ from store.records import (
 from store.sweep import OutboxSweep
 
 log = logging.getLogger(__name__)
+
+# An id and a class no message has (ids are 32 hex digits, classes are MessageClass values):
+# `MessageStore.warm_up` claims them to compile the claims.
+_NO_MESSAGE = "warm-up"
+_NO_CLASS = "warm-up"
 
 
 @functools.cache
@@ -282,6 +288,18 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook, KeyBook)
             for r in rows
         ]
         return sorted(claimed, key=lambda c: order.get(c.id, len(order)))
+
+    def warm_up(self, now: datetime) -> None:
+        """Configure the ORM's mappers and compile both claims on this engine now, by claiming
+        an id and a class no message has (nothing changes).
+
+        SQLAlchemy does both on first use, per process: a fresh worker process's first batch
+        spent ~45 ms of an OTP's latency in them (py-spy of each pool process's first task in
+        `bench/otp_latency.py`: the two slowest OTPs of an idle gateway were the first two).
+        """
+        configure_mappers()
+        self.claim([_NO_MESSAGE], now)
+        self.claim([_NO_MESSAGE], now, fill_class=_NO_CLASS, fill_to=1)
 
     def record_outcomes(
         self, outcomes: Sequence[SendOutcome], now: datetime, lease_owner: str | None = None

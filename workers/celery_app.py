@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
@@ -119,11 +120,11 @@ def make_celery(
 
 
 def _warm(runtime: WorkerRuntime) -> None:
-    """Connect to the database and bind every carrier now, so the first OTP waits for neither."""
+    """Connect to the database, compile the claims and bind every carrier now, so the first
+    OTP waits for none of them."""
     ctx = runtime.context()
     try:
-        with ctx.engine.connect():
-            pass
+        ctx.store.warm_up(datetime.now(UTC))  # connects, and compiles the claims
     except Exception as exc:
         log.warning("could not reach the database at start: %s", exc)
     ctx.snapshot()  # starts the health refresher

@@ -54,6 +54,26 @@ def test_api_key_is_found_by_its_clear_text_and_only_its_hash_is_stored(
     assert key not in stored and len(stored[0]) == 64
 
 
+def test_warm_up_compiles_both_claims_and_changes_nothing(store: MessageStore) -> None:
+    account = store.ensure_account("acme", NOW)
+    otp, marketing = _message(account, message_class="otp"), _message(account)
+    store.insert_messages([otp, marketing])
+    cache = store.engine._compiled_cache  # SQLAlchemy's compiled statements, per engine
+    assert cache is not None
+    before = len(cache)
+    store.warm_up(NOW)
+    warmed = len(cache)
+    assert warmed > before
+    for message in (otp, marketing):
+        view = store.get_message(account, message.id)
+        assert view is not None and (view.status, view.attempts) == ("queued", ())
+
+    assert [c.id for c in store.claim([otp.id], NOW)] == [otp.id]
+    assert [c.id for c in store.claim([], NOW, fill_class="marketing", fill_to=1)] == [marketing.id]
+    # the two reads above compiled their statement, the claims nothing new
+    assert len(cache) == warmed + 1
+
+
 def test_claim_takes_only_queued_messages_once(store: MessageStore) -> None:
     account = store.ensure_account("acme", NOW)
     rows = [_message(account) for _ in range(3)]
