@@ -139,9 +139,14 @@ def watch(
     key: str = _KEY,
     api_url: str | None = _URL,
 ) -> None:
-    """A live progress bar of a campaign until it is completed or canceled and all is final."""
+    """A live progress bar of a campaign until it is completed or canceled and all is final
+    (not on a terminal, e.g. into a log: a line of counts whenever they change)."""
     url = f"{_api_url(api_url)}/v1/campaigns/{campaign_id}"
     console = Console(stderr=True)
+    if not console.is_terminal:  # a bar drawn at 80 columns into a file cut every field to "…"
+        campaign = _watch_lines(url, key, interval)
+        typer.echo(describe(campaign))
+        return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -157,7 +162,29 @@ def watch(
             total = sum(counts.values()) or None
             final = sum(counts.get(s, 0) for s in FINAL)
             progress.update(task, total=total, completed=final, line=describe(campaign))
-            if campaign["state"] in DONE_STATES and final == sum(counts.values()):
-                break  # released, sent and every receipt in
+            if _done(campaign):
+                break
             time.sleep(interval)
     typer.echo(describe(campaign))
+
+
+def _done(campaign: dict[str, Any]) -> bool:
+    """Completed or canceled, and every message final: released, sent and every receipt in."""
+    counts = campaign.get("counts", {})
+    final = sum(counts.get(s, 0) for s in FINAL)
+    return campaign["state"] in DONE_STATES and final == sum(counts.values())
+
+
+def _watch_lines(url: str, key: str, interval: float) -> dict[str, Any]:
+    """Poll until done, writing the counts line to stderr each time it changes; the last
+    campaign seen."""
+    last = ""
+    while True:
+        campaign: dict[str, Any] = _call("GET", url, key)
+        if _done(campaign):
+            return campaign
+        line = describe(campaign)
+        if line != last:
+            typer.echo(line, err=True)
+            last = line
+        time.sleep(interval)

@@ -3,11 +3,13 @@ side is a recording fake of `_call`; the API itself is tested over HTTP elsewher
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from switchboard import cli_campaigns
@@ -83,34 +85,66 @@ def test_create_posts_the_campaign_streams_the_file_and_starts_it(
     assert '"recipients": 1' in result.output
 
 
-def test_watch_polls_until_the_campaign_is_done_and_prints_the_counts(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    running = {
-        "state": "running",
-        "counts": {"queued": 5, "delivered": 5},
-        "remaining": 5,
+def _campaign(state: str, counts: dict[str, int], cost: str) -> dict[str, Any]:
+    return {
+        "state": state,
+        "counts": counts,
+        "remaining": counts.get("queued", 0),
         "send_rate": 2.5,
-        "cost": "0.10",
+        "cost": cost,
         "currency": "EUR",
-        "eta_seconds": 2,
+        "eta_seconds": 2 if state == "running" else 0,
     }
-    done = {
-        "state": "completed",
-        "counts": {"delivered": 9, "rejected": 1},
-        "remaining": 0,
-        "send_rate": 2.5,
-        "cost": "0.18",
-        "currency": "EUR",
-        "eta_seconds": 0,
-    }
-    fake = FakeApi({("GET", "/v1/campaigns/c1"): [running, running, done]})
+
+
+RUNNING = _campaign("running", {"queued": 5, "delivered": 5}, "0.10")
+MOVED = _campaign("running", {"queued": 2, "delivered": 8}, "0.16")
+DONE = _campaign("completed", {"delivered": 9, "rejected": 1}, "0.18")
+
+
+def _watch(monkeypatch: pytest.MonkeyPatch, answers: list[dict[str, Any]]) -> tuple[Any, FakeApi]:
+    fake = FakeApi({("GET", "/v1/campaigns/c1"): answers})
     monkeypatch.setattr(cli_campaigns, "_call", fake)
     monkeypatch.setattr(time, "sleep", lambda _s: None)  # the module cli_campaigns sleeps with
     result = CliRunner().invoke(
         app, ["campaigns", "watch", "c1", "--key", "k", "--api-url", "http://h:8080"]
     )
     assert result.exit_code == 0, result.output
+    return result, fake
+
+
+def test_watch_polls_until_the_campaign_is_done_and_prints_the_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result, fake = _watch(monkeypatch, [RUNNING, RUNNING, DONE])
     assert len(fake.calls) == 3
-    assert "[completed] delivered 9, rejected 1" in result.output
-    assert "cost 0.18 EUR" in result.output
+    assert "[completed] delivered 9, rejected 1" in result.stdout
+    assert "cost 0.18 EUR" in result.stdout
+
+
+def test_watch_off_a_terminal_writes_a_line_each_time_the_counts_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result, fake = _watch(monkeypatch, [RUNNING, RUNNING, MOVED, MOVED, DONE])
+    assert len(fake.calls) == 5
+    assert result.stderr.splitlines() == [
+        "[running] delivered 5, queued 5 · 2.5/s · cost 0.10 EUR · ETA 2s",
+        "[running] delivered 8, queued 2 · 2.5/s · cost 0.16 EUR · ETA 2s",
+    ]
+    assert result.stdout.splitlines() == [
+        "[completed] delivered 9, rejected 1 · 2.5/s · cost 0.18 EUR · ETA 0s"
+    ]
+
+
+def test_watch_on_a_terminal_draws_the_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        cli_campaigns,
+        "Console",
+        lambda stderr: Console(file=screen, force_terminal=True, width=160),
+    )
+    result, _ = _watch(monkeypatch, [RUNNING, DONE])
+    assert result.stderr == ""  # no plain lines: the bar instead
+    drawn = screen.getvalue()
+    assert "sent" in drawn and "100%" in drawn
+    assert "[completed] delivered 9, rejected 1" in result.stdout
