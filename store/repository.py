@@ -55,11 +55,10 @@ from store.sweep import OutboxSweep
 
 log = logging.getLogger(__name__)
 
-# An id, a class and an API key no row has (ids are 32 hex digits, classes are MessageClass
-# values, keys are "sb_…"): the warm-ups ask for them to compile statements.
+# An id and a class no message has (ids are 32 hex digits, classes are MessageClass values):
+# `MessageStore.warm_up` claims them to compile the claims.
 _NO_MESSAGE = "warm-up"
 _NO_CLASS = "warm-up"
-_NO_KEY = "warm-up"
 
 
 @functools.cache
@@ -308,7 +307,7 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook, KeyBook)
         do not exist (nothing changes). A fresh API process's first request took 60-64 ms
         against ~11 ms for the next; the compiles were a third of its samples."""
         configure_mappers()
-        self.key_owner(_NO_KEY)
+        self.key_owner(_NO_MESSAGE)
         self.read_messages([(_NO_MESSAGE, _NO_MESSAGE)])
         self.queued_backlog(limit=1)
 
