@@ -301,16 +301,6 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook, KeyBook)
         self.claim([_NO_MESSAGE], now)
         self.claim([_NO_MESSAGE], now, fill_class=_NO_CLASS, fill_to=1)
 
-    def warm_up_reads(self) -> None:
-        """The API's `warm_up`: configure the mappers, open a pooled connection and compile the
-        key lookup, the GET read and the backlog count, by asking for a key and a message that
-        do not exist (nothing changes). A fresh API process's first request took 60-64 ms
-        against ~11 ms for the next; the compiles were a third of its samples."""
-        configure_mappers()
-        self.key_owner(_NO_MESSAGE)
-        self.read_messages([(_NO_MESSAGE, _NO_MESSAGE)])
-        self.queued_backlog(limit=1)
-
     def record_outcomes(
         self, outcomes: Sequence[SendOutcome], now: datetime, lease_owner: str | None = None
     ) -> list[StatusChange]:
