@@ -81,11 +81,12 @@ class TokenBuckets(Protocol):
         tokens: int,
         ahead: float = 0.0,
         yield_s: float = 0.0,
+        whole: bool = False,
     ) -> tuple[Grant, float, float]:
         """Take up to `tokens` whole tokens above `floor` (booking up to `ahead` before they
         refill; yielding for `yield_s` to a refused lane without it) from bucket `key`,
         refilling at `rate` times the pace at `pace_key` (:func:`ratelimit.model.take_lane`);
-        one decision.
+        one decision. A `whole` take grants all `tokens` or none.
 
         Returns the grant, the rate the bucket refilled at (tokens/s) and the seconds until
         the last granted token is due (send none before).
@@ -107,10 +108,12 @@ class TokenBuckets(Protocol):
         tokens: int,
         ahead: float = 0.0,
         yield_s: float = 0.0,
+        whole: bool = False,
     ) -> tuple[Grant, float, int, float] | None:
         """Like `take_lane`: (grant, rate, the store's clock at the decision in µs, due in),
         so a lane can place its tokens' slots on the store's clock; None when the store
-        failed (counted; the caller treats it as a refusal: fail closed)."""
+        failed (counted; the caller treats it as a refusal: fail closed). A `whole` take
+        grants all `tokens` or none (:func:`ratelimit.model.take_lane`)."""
         ...
 
     def cut_pace(self, pace_key: str, pacing: Pacing) -> float | None:
@@ -220,10 +223,11 @@ class RedisTokenBuckets:
         tokens: int,
         ahead: float = 0.0,
         yield_s: float = 0.0,
+        whole: bool = False,
     ) -> tuple[Grant, float, float]:
         """Take from a carrier's bucket, paced; see :class:`TokenBuckets`. Fails closed."""
         decided = self.take_lane_timed(
-            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
+            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s, whole
         )
         if decided is None:
             return Grant(0, FAILURE_RETRY_AFTER), rate, 0.0
@@ -241,6 +245,7 @@ class RedisTokenBuckets:
         tokens: int,
         ahead: float = 0.0,
         yield_s: float = 0.0,
+        whole: bool = False,
     ) -> tuple[Grant, float, int, float] | None:
         """Like `take_lane`: (grant, rate, the Redis `TIME` (µs) of the decision, due in);
         None when Redis failed (counted and logged)."""
@@ -251,7 +256,13 @@ class RedisTokenBuckets:
         try:
             granted, retry_after, paced, now_us, due_in = self._lane(
                 keys=[self._prefix + key, self._prefix + pace_key],
-                args=[*args, tokens, repr(float(ahead)), round(yield_s * MICROS)],
+                args=[
+                    *args,
+                    tokens,
+                    repr(float(ahead)),
+                    round(yield_s * MICROS),
+                    "1" if whole else "0",
+                ],
             )
         except (redis.RedisError, OSError) as exc:
             self._failed(key, exc)
@@ -376,10 +387,11 @@ class MemoryTokenBuckets:
         tokens: int,
         ahead: float = 0.0,
         yield_s: float = 0.0,
+        whole: bool = False,
     ) -> tuple[Grant, float, float]:
         """Take from a carrier's bucket, paced; see :class:`TokenBuckets`."""
         decided = self.take_lane_timed(
-            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
+            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s, whole
         )
         assert decided is not None  # the twin never fails
         grant, paced, _, due_in = decided
@@ -396,6 +408,7 @@ class MemoryTokenBuckets:
         tokens: int,
         ahead: float = 0.0,
         yield_s: float = 0.0,
+        whole: bool = False,
     ) -> tuple[Grant, float, int, float] | None:
         """Like `take_lane`, plus the twin's clock (µs) at the decision; never None."""
         _check_lane(rate, capacity, floor, tokens)
@@ -412,6 +425,7 @@ class MemoryTokenBuckets:
                 tokens,
                 ahead,
                 round(yield_s * MICROS),
+                whole,
             )
             self._states[key] = state
         return grant, paced, now_us, due_in

@@ -183,6 +183,7 @@ def take_lane(
     tokens: int,
     ahead: float = 0.0,
     yield_us: int = 0,
+    whole: bool = False,
 ) -> tuple[BucketState, Grant, float, float]:
     """Take up to `tokens` from a carrier's bucket, paced and work-conserving.
 
@@ -208,6 +209,10 @@ def take_lane(
     burst 1 needs of two workers' streams; spending them there never sends one before it
     exists (a due level at or above the floor), and never bursts a full bucket.
 
+    A `whole` take is all or nothing: a lane that places its tokens' slots as one group (the
+    priority PDUs around their hole) cannot use part of them, and a part granted and dropped
+    each pass kept such a bucket in debt for good (every refill taken and thrown away).
+
     Returns the new state, the grant, the rate the bucket refilled at (the lane paces its
     submits at it) and when the last granted token is due. `retry_after` is when the rest (at
     most what the bucket can hold above the floor, plus `ahead`) could be granted.
@@ -219,6 +224,8 @@ def take_lane(
     if yield_us > 0 and wanted_us is not None and now_us - wanted_us < yield_us:
         floor, ahead = capacity - 1, 0.0
     granted = min(tokens, max(0, math.floor(available - floor + ahead)))
+    if whole and granted < tokens:
+        granted = 0
     left = available - granted
     retry_after = 0.0
     if granted < tokens:

@@ -7,6 +7,7 @@
 -- ARGV[5]  tokens wanted (>= 1)               ARGV[6]  tokens it may book ahead of the refill
 -- ARGV[7]  yield_us: > 0 for a lane that yields that long to a refused priority lane
 --          (the bucket's `wanted` field: when priority traffic was last refused)
+-- ARGV[8]  "1" for a whole take: all `tokens` or none
 --
 -- Returns {granted, retry_after, paced_rate, now_us, due_in}, the floats as "%.17g" strings.
 -- TIME is called before any write (safe with effect replication).
@@ -18,6 +19,7 @@ local recover = tonumber(ARGV[4])
 local tokens = tonumber(ARGV[5])
 local ahead = tonumber(ARGV[6])
 local yield_us = tonumber(ARGV[7])
+local whole = ARGV[8] == '1'
 
 local time = redis.call('TIME')
 local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
@@ -47,6 +49,9 @@ if yield_us > 0 and wanted_us and now_us - wanted_us < yield_us then
 end
 
 local granted = math.min(tokens, math.max(0, math.floor(available - floor + ahead)))
+if whole and granted < tokens then
+  granted = 0
+end
 local left = available - granted
 local retry_after = 0
 if granted < tokens then

@@ -264,3 +264,20 @@ def test_marketing_yields_to_a_refused_priority_lane(harness: Harness) -> None:
     assert booked.granted == 0  # no booking ahead while the OTP waits
     otp, _, _ = b.take_lane("c", "p", 10, 4, 0, PACING, tokens=1)
     assert otp.granted == 1
+
+
+def test_a_whole_take_grants_all_its_tokens_or_none(harness: Harness) -> None:
+    """A take that books deep (a one-sender lane's priority group) takes nothing while it
+    cannot have all: a part granted and dropped each pass kept the bucket in debt for good."""
+    b = harness.buckets
+    b.take_lane("c", "p", 100, 4, 0, PACING, tokens=10, ahead=14)  # level -6
+    partial, _, _ = b.take_lane("c", "p", 100, 4, 0, PACING, tokens=10, ahead=14)
+    assert partial.granted == 8  # without `whole`: the part above -14 (level -14 now)
+    harness.advance(0.05)  # level -9
+    refused, _, _ = b.take_lane("c", "p", 100, 4, 0, PACING, tokens=10, ahead=14, whole=True)
+    assert refused.granted == 0
+    # Nothing was taken: at -4 (the level the whole take needs) it is granted all ten.
+    assert refused.retry_after == pytest.approx(0.05, abs=harness.slack + 1e-6)
+    harness.advance(0.05)
+    granted, _, _ = b.take_lane("c", "p", 100, 4, 0, PACING, tokens=10, ahead=14, whole=True)
+    assert granted.granted == 10

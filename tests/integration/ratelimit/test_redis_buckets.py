@@ -193,7 +193,7 @@ def test_buckets_carry_on_after_redis_restarts_on_the_same_port(tmp_path: Path) 
 
 lane_steps = st.lists(
     st.tuples(
-        st.sampled_from(["bulk", "otp", "cut"]),
+        st.sampled_from(["bulk", "otp", "whole", "cut"]),
         st.integers(min_value=1, max_value=40),  # tokens
     ),
     min_size=1,
@@ -253,9 +253,12 @@ def test_lane_and_pace_scripts_agree_with_the_pure_model(
                 pace = expected
             continue
         lane_floor, ahead = (floor, capacity * share) if step == "bulk" else (0.0, 0.0)
+        if step == "whole":  # a one-sender lane's priority group: booked deep, all or none
+            ahead = wanted + capacity
         yield_s = yield_for if step == "bulk" else 0.0
+        whole = step == "whole"
         timed = buckets.take_lane_timed(
-            "carrier", "pace", rate, capacity, lane_floor, pacing, wanted, ahead, yield_s
+            "carrier", "pace", rate, capacity, lane_floor, pacing, wanted, ahead, yield_s, whole
         )
         assert timed is not None
         grant, paced, now_us, due_in = timed
@@ -270,6 +273,7 @@ def test_lane_and_pace_scripts_agree_with_the_pure_model(
             wanted,
             ahead,
             round(yield_s * 1_000_000),
+            whole,
         )
         assert (grant, paced, due_in) == (expected_grant, expected_rate, expected_due)
 

@@ -45,7 +45,7 @@ from workers.pacer import (
     handover_guard,
     priority_hole,
 )
-from workers.sending import OneSender, Submitter
+from workers.sending import PRIORITY_TAKE, OneSender, Submitter, bucket_key, pace_key
 from workers.uncommitted import UncommittedIds
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -345,11 +345,12 @@ class CountingBuckets(MemoryTokenBuckets):
         tokens: int,
         ahead: float = 0.0,
         yield_s: float = 0.0,
+        whole: bool = False,
     ) -> tuple[Grant, float, int, float] | None:
         self.asked[key] += 1
         self.granted_at.append(self._clock())
         return super().take_lane_timed(
-            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s
+            key, pace_key, rate, capacity, floor, pacing, tokens, ahead, yield_s, whole
         )
 
 
@@ -1064,3 +1065,89 @@ def test_a_spilled_message_the_next_carrier_fails_goes_back_to_the_cheap_one(
         ("dear", "error", Decimal(0)),  # a refused try costs nothing
         ("cheap", "accepted", Decimal("0.01")),
     ]
+
+
+class Stalled(Exception):
+    """The fake clock ran past what the test allows: the sender made no progress."""
+
+
+def _bounded_sender(
+    store: MessageStore,
+    table: RoutingTable,
+    buckets: MemoryTokenBuckets,
+    clock: list[float],
+    sent: list[tuple[str, float]],
+    deadline: float = 10.0,
+) -> Sender:
+    """A one-sender-capable Sender on `clock` whose sessions stamp (carrier, write time) into
+    `sent`; a sleep past `deadline` raises `Stalled` (a livelock fails, never hangs)."""
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        if clock[0] > deadline:
+            raise Stalled(f"{len(sent)} sent by {clock[0]:.1f} s")
+
+    def session(name: str) -> StampingSession:
+        return StampingSession(name, [], clock, lambda at: sent.append((name, at)))
+
+    return Sender(
+        store,
+        lambda: table,
+        buckets,
+        {name: session(name) for name in table.carriers}.__getitem__,
+        lambda: NOW,
+        sleep,
+        monotonic=lambda: clock[0],
+        senders=MemorySenderLeases(lambda: clock[0]),
+    )
+
+
+def test_priority_traffic_on_a_one_sender_lane_in_deep_debt_is_sent_once_it_is_paid(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    """Another process booked 20 tokens ahead (the bucket at -20: a pass whose slots came too
+    late drops what it took). 40 transactional messages wait for the debt to be paid, then
+    go: no take grants part of a group and throws it away, which kept the level below
+    -capacity for good (the e2e metrics test's 90-s stall)."""
+    path = tmp_path / "burst1.toml"
+    path.write_text(ONE_BURST_1_CARRIER.replace("mps = 200", 'mps = 200\npacing = "burst1"'))
+    clock = [0.0]
+    sent: list[tuple[str, float]] = []
+    buckets = MemoryTokenBuckets(lambda: clock[0])
+    rate, capacity = bucket_shape(200)
+    debt = 20
+    booked = buckets.take_lane(
+        bucket_key("cheap"), pace_key("cheap"), rate, capacity, 0, Pacing(), debt, debt + capacity
+    )
+    assert booked[0].granted == debt
+    sender = _bounded_sender(store, load_routes(path), buckets, clock, sent)
+    stats, _ = sender.send([_queue(store, "receipt 1", "transactional") for _ in range(40)])
+    assert stats.sent == 40
+    sent_at = [at for _, at in sent]
+    # The debt, then the 40 at the bucket's rate (and the holes of each take): well under 1 s.
+    assert sent_at[-1] <= (debt + capacity + 40) / rate + 0.1
+    assert min(b - a for a, b in itertools.pairwise(sent_at)) >= 1 / 200 - 1e-9
+
+
+def test_the_tail_of_a_priority_batch_on_a_cut_one_sender_lane_moves_to_the_next_carrier(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    """cheap (one sender, burst 1) answered throttles until its pace is at 5%: ~10 PDUs/s.
+    Of 150 transactional messages, what it can take within `token_wait_max` stays; the tail
+    goes to dear, as on the other lanes, instead of waiting 15 s for cheap."""
+    path = tmp_path / "routes.toml"
+    path.write_text(ROUTES.replace("mps = 1000", 'mps = 200\npacing = "burst1"', 1))
+    clock = [0.0]
+    sent: list[tuple[str, float]] = []
+    buckets = MemoryTokenBuckets(lambda: clock[0])
+    cut = Pacing(cut=0.05, minimum=0.05, cooldown=0.0)
+    assert buckets.cut_pace(pace_key("cheap"), cut) == pytest.approx(0.05)
+    sender = _bounded_sender(store, load_routes(path), buckets, clock, sent)
+    stats, _ = sender.send([_queue(store, "receipt 1", "transactional") for _ in range(150)])
+    assert stats.sent == 150
+    by_carrier = Counter(name for name, _ in sent)
+    rate, _ = bucket_shape(200)
+    # cheap: its first take (at the rate it did not know was cut), then ~token_wait_max of it.
+    assert by_carrier["cheap"] <= rate * PRIORITY_TAKE + 0.5 * rate * 0.05 * 2 + 2
+    assert by_carrier["dear"] >= 120
+    assert max(at for _, at in sent) < 3.0
