@@ -4,6 +4,7 @@ every error."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,7 @@ from messaging import InvalidInput
 from store import CampaignStore, IdempotencyStore, KeyOwner, MessageView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+log = logging.getLogger(__name__)
 AUTHENTICATED_PATHS = ("/v1/", "/metrics")  # Bearer API key (the dashboard page itself is not)
 
 
@@ -241,8 +243,19 @@ def make_app(services: ApiServices) -> web.Application:
     add_stream_routes(app)  # /v1/stream (WebSocket), /dashboard
     app.router.add_get(OPENAPI_PATH, openapi_json)
     add_key_routes(app)
+    app.on_startup.append(_warm_up)
     app.on_cleanup.append(_close_readers)
     return app
+
+
+async def _warm_up(app: web.Application) -> None:
+    """Before the first request is accepted: the hot reads compiled, a connection open (a
+    database down at start is the requests' problem, not the start's)."""
+    store = app[SERVICES].store
+    try:
+        await asyncio.get_running_loop().run_in_executor(app[READ_POOL], store.warm_up_reads)
+    except Exception as exc:
+        log.warning("could not warm up the database reads at start: %s", exc)
 
 
 async def _close_readers(app: web.Application) -> None:

@@ -55,10 +55,11 @@ from store.sweep import OutboxSweep
 
 log = logging.getLogger(__name__)
 
-# An id and a class no message has (ids are 32 hex digits, classes are MessageClass values):
-# `MessageStore.warm_up` claims them to compile the claims.
+# An id, a class and an API key no row has (ids are 32 hex digits, classes are MessageClass
+# values, keys are "sb_…"): the warm-ups ask for them to compile statements.
 _NO_MESSAGE = "warm-up"
 _NO_CLASS = "warm-up"
+_NO_KEY = "warm-up"
 
 
 @functools.cache
@@ -300,6 +301,16 @@ class MessageStore(MessageReads, ReceiptBook, OutboxSweep, InboundBook, KeyBook)
         configure_mappers()
         self.claim([_NO_MESSAGE], now)
         self.claim([_NO_MESSAGE], now, fill_class=_NO_CLASS, fill_to=1)
+
+    def warm_up_reads(self) -> None:
+        """The API's `warm_up`: configure the mappers, open a pooled connection and compile the
+        key lookup, the GET read and the backlog count, by asking for a key and a message that
+        do not exist (nothing changes). A fresh API process's first request took 60-64 ms
+        against ~11 ms for the next; the compiles were a third of its samples."""
+        configure_mappers()
+        self.key_owner(_NO_KEY)
+        self.read_messages([(_NO_MESSAGE, _NO_MESSAGE)])
+        self.queued_backlog(limit=1)
 
     def record_outcomes(
         self, outcomes: Sequence[SendOutcome], now: datetime, lease_owner: str | None = None

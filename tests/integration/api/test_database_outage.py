@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from api import ApiServices, GroupCommitter, make_app
 from store import MessageStore, make_engine, upgrade
 from switchboard.embedded import Postgres, start_postgres
-from tests.integration.api.test_messages_api import RecordingOutbox
+from tests.integration.api.test_messages_api import serve_api
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 BODY = {"to": "+44 7400 123456", "from": "Acme", "body": "hello", "class": "otp"}
@@ -74,15 +72,8 @@ def test_database_outage_answers_503_with_retry_after_and_recovers_by_itself(
         shown = await client.get(f"/v1/messages/{message_id}", headers=auth)
         assert shown.status == 200
 
-    async def main() -> None:
-        committer = GroupCommitter(store, RecordingOutbox())
-        app = make_app(ApiServices(store=store, committer=committer, clock=lambda: NOW))
-        async with TestClient(TestServer(app)) as client:
-            await scenario(client)
-        committer.close()
-
     try:
-        asyncio.run(main())
+        serve_api(store, scenario)
         assert store.status_counts() == {"queued": 2}  # before the outage, and after it
     finally:
         engine.dispose()
@@ -100,21 +91,17 @@ def test_unexpected_error_is_a_500_problem_with_a_request_id_and_never_echoed(
 
     monkeypatch.setattr(store, "read_messages", broken)
 
-    async def main() -> None:
-        committer = GroupCommitter(store, RecordingOutbox())
-        app = make_app(ApiServices(store=store, committer=committer, clock=lambda: NOW))
-        async with TestClient(TestServer(app)) as client:
-            response = await client.get(
-                "/v1/messages/" + "0" * 32, headers={"Authorization": f"Bearer {key}"}
-            )
-            assert response.status == 500
-            problem = await _problem(response)
-            assert problem["code"] == "internal_error"
-            assert problem["request_id"] == response.headers["X-Request-Id"]
-            assert "secret" not in await response.text()
-            logged = [r for r in caplog.records if problem["request_id"] in r.getMessage()]
-            assert logged and logged[0].exc_info is not None
-        committer.close()
+    async def during(client: TestClient[Any, Any]) -> None:
+        response = await client.get(
+            "/v1/messages/" + "0" * 32, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status == 500
+        problem = await _problem(response)
+        assert problem["code"] == "internal_error"
+        assert problem["request_id"] == response.headers["X-Request-Id"]
+        assert "secret" not in await response.text()
+        logged = [r for r in caplog.records if problem["request_id"] in r.getMessage()]
+        assert logged and logged[0].exc_info is not None
 
     with caplog.at_level(logging.ERROR, logger="api.problems"):
-        asyncio.run(main())
+        serve_api(store, during)

@@ -7,11 +7,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from api import ApiServices, GroupCommitter, make_app
 from store import MessageStore
-from tests.integration.api.test_messages_api import NOW, RecordingOutbox
+from tests.integration.api.test_messages_api import NOW, serve_api
 
 
 async def _raw(port: int, head: bytes, body: bytes = b"", wait: float = 0.0) -> tuple[int, bytes]:
@@ -38,14 +37,10 @@ def _head(key: str, path: str, length: int | None, chunked: bool = False) -> byt
 
 
 def _serve(store: MessageStore, scenario: Any) -> None:
-    async def main() -> None:
-        committer = GroupCommitter(store, RecordingOutbox())
-        app = make_app(ApiServices(store=store, committer=committer, clock=lambda: NOW))
-        async with TestClient(TestServer(app)) as client:
-            await scenario(client, client.server.port)
-        committer.close()
+    async def during(client: TestClient[Any, Any]) -> None:
+        await scenario(client, client.server.port)
 
-    asyncio.run(main())
+    serve_api(store, during)
 
 
 @pytest.mark.parametrize("path", ["/v1/messages", "/v1/opt-outs", "/v1/messages/batch"])

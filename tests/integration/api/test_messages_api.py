@@ -31,6 +31,22 @@ class RecordingOutbox:
         self.enqueued.append((message_class, list(ids)))
 
 
+def serve_api(
+    store: MessageStore, during: Callable[[TestClient[Any, Any]], Awaitable[None]]
+) -> None:
+    """Run `during` against the API over `store` (a recording outbox, a fixed clock), in a
+    test server of its own."""
+
+    async def main() -> None:
+        committer = GroupCommitter(store, RecordingOutbox())
+        app = make_app(ApiServices(store=store, committer=committer, clock=lambda: NOW))
+        async with TestClient(TestServer(app)) as client:
+            await during(client)
+        committer.close()
+
+    asyncio.run(main())
+
+
 Scenario = Callable[[TestClient[Any, Any], str], Awaitable[None]]
 
 
