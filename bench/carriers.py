@@ -225,12 +225,31 @@ def _stack(
         routes_file=directory / "routes.toml",
         simulator_file=directory / "simulator.toml",
         redis_url=Settings().redis_url,
-        workers=(
-            WorkerSpec("worker-send", "otp,transactional,marketing", args.send_workers),
-            WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True),
-        ),
+        workers=_workers(args),
     )
     return stack, audit, control
+
+
+def _workers(args: argparse.Namespace) -> tuple[WorkerSpec, ...]:
+    """The send workers: one for every queue, or (`--otp-worker`) OTP and transactional on a
+    worker of their own, as the stack deploys them (`switchboard.stack.DEFAULT_WORKERS`), so
+    an OTP never waits for a process busy with a marketing batch."""
+    receipts = WorkerSpec("worker-receipts", "receipts,callbacks", 1, beat=True)
+    if not args.otp_worker:
+        return (
+            WorkerSpec("worker-send", "otp,transactional,marketing", args.send_workers),
+            receipts,
+        )
+    return (
+        WorkerSpec("worker-send", "marketing", args.send_workers),
+        WorkerSpec("worker-otp", "otp,transactional", 1),
+        receipts,
+    )
+
+
+def _binds(args: argparse.Namespace) -> int:
+    """Binds to wait for before the drain: one per send process (and the OTP worker's)."""
+    return int(args.send_workers) + (1 if args.otp_worker else 0)
 
 
 def _post_batches(stack: Stack, bodies: list[dict[str, Any]], batch: int) -> int:
@@ -273,7 +292,7 @@ def run_fixed(mps: int, counting: str, args: argparse.Namespace) -> dict[str, An
     with tempfile.TemporaryDirectory(prefix="switchboard-carriers-") as tmp:
         stack, audit, _ = _stack(Path(tmp), mps, 1 if counting == "burst1" else None, args)
         with stack:
-            wait_until(lambda: stack.simulator_stats()["alpha"]["binds"] >= args.send_workers, 20)
+            wait_until(lambda: stack.simulator_stats()["alpha"]["binds"] >= _binds(args), 20)
             otp_sent: dict[str, float] = {}
             otp_thread = threading.Thread(
                 target=_otps_into_the_drain,
@@ -352,7 +371,7 @@ def run_adaptive(mps: int, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="switchboard-carriers-") as tmp:
         stack, audit, control = _stack(Path(tmp), mps, None, args)
         with stack:
-            wait_until(lambda: stack.simulator_stats()["alpha"]["binds"] >= args.send_workers, 20)
+            wait_until(lambda: stack.simulator_stats()["alpha"]["binds"] >= _binds(args), 20)
             marks: dict[str, float] = {}
             throttled_at: dict[str, int] = {}
 
@@ -412,6 +431,12 @@ def main() -> None:
     )
     parser.add_argument("--otp-every", type=float, default=0.1, help="seconds between OTPs")
     parser.add_argument(
+        "--otp-worker",
+        action="store_true",
+        help="OTP and transactional on a worker of their own (the stack's layout); else one"
+        " worker takes every queue and an OTP waits for a process to end its marketing batch",
+    )
+    parser.add_argument(
         "--intake-batch",
         type=int,
         default=1,
@@ -425,7 +450,11 @@ def main() -> None:
         "--keep-audit", type=Path, default=None, help="write each run's accepted stamps here"
     )
     args = parser.parse_args()
-    figures: dict[str, Any] = {"fixed": [], "send_workers": args.send_workers}
+    figures: dict[str, Any] = {
+        "fixed": [],
+        "send_workers": args.send_workers,
+        "otp_worker": args.otp_worker,
+    }
     for mps in args.mps:
         for counting in args.counting:
             row = run_fixed(mps, counting, args)

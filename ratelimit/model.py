@@ -194,9 +194,12 @@ def take_lane(
     every refill while it keeps the level below the floor: the reserve is a floor for OTP,
     not a ceiling for marketing, and a level costs marketing no rate.
 
-    A priority lane refused tokens marks the bucket (`wanted_us`); for `yield_us` after that a
-    lane with a `yield_us` (marketing) books nothing ahead and takes only a token of a full
-    bucket, so an OTP waiting wins the next refills instead of racing marketing's bookings.
+    A priority lane refused tokens marks the bucket (`wanted_us`); for `yield_us` after that,
+    or until a priority lane is granted all it asked, a lane with a `yield_us` (marketing)
+    books nothing ahead and leaves the token the priority lane waits for: it takes only what
+    lies above `max(capacity - 1, 1)` — a token of a full bucket, or nothing at all from a
+    bucket of one token (M = 50: marketing asking right at each refill took every token ahead
+    of a waiting OTP), and then asks again no sooner than a token's refill later.
 
     A lane may book up to `ahead` tokens before they refill (the level then goes below the
     floor, even below 0). Booking ahead keeps a small bucket from sitting full, and
@@ -221,19 +224,22 @@ def take_lane(
     paced = rate * pace_at(pace, now_us, recover_per_s)
     available = level(state, now_us, paced, capacity)
     wanted_us = state.wanted_us if state is not None else None
-    if yield_us > 0 and wanted_us is not None and now_us - wanted_us < yield_us:
-        floor, ahead = capacity - 1, 0.0
+    yielding = yield_us > 0 and wanted_us is not None and now_us - wanted_us < yield_us
+    if yielding:
+        floor, ahead = max(capacity - 1, 1.0), 0.0
     granted = min(tokens, max(0, math.floor(available - floor + ahead)))
     if whole and granted < tokens:
         granted = 0
     left = available - granted
     retry_after = 0.0
     if granted < tokens:
-        wanted = min(tokens - granted, capacity - floor + ahead)
+        wanted = min(tokens - granted, max(0.0, capacity - floor + ahead))
         retry_after = max(0.0, (wanted + floor - ahead - left) / paced)
+        if yielding and floor > capacity - 1:  # a bucket of one: after the priority lane's turn
+            retry_after = max(retry_after, 1.0 / paced)
     due_in = max(0.0, capacity - 1 - left) / paced if granted > 0 else 0.0
-    if yield_us == 0 and granted < tokens:
-        wanted_us = now_us
+    if yield_us == 0:  # a priority lane: refused, it marks the bucket; served, it clears it
+        wanted_us = now_us if granted < tokens else None
     return BucketState(left, now_us, wanted_us), Grant(granted, retry_after), paced, due_in
 
 

@@ -43,8 +43,9 @@ local wanted_us = nil
 if state[1] and state[2] and state[3] then
   wanted_us = tonumber(state[3])
 end
-if yield_us > 0 and wanted_us and now_us - wanted_us < yield_us then
-  floor = capacity - 1
+local yielding = yield_us > 0 and wanted_us and now_us - wanted_us < yield_us
+if yielding then
+  floor = math.max(capacity - 1, 1)
   ahead = 0
 end
 
@@ -55,8 +56,12 @@ end
 local left = available - granted
 local retry_after = 0
 if granted < tokens then
-  local wanted = math.min(tokens - granted, capacity - floor + ahead)
+  local wanted = math.min(tokens - granted, math.max(0, capacity - floor + ahead))
   retry_after = math.max(0, (wanted + floor - ahead - left) / paced)
+  if yielding and floor > capacity - 1 then
+    -- a bucket of one: ask again after the priority lane's turn
+    retry_after = math.max(retry_after, 1 / paced)
+  end
 end
 local due_in = 0
 if granted > 0 then
@@ -64,12 +69,19 @@ if granted > 0 then
   due_in = math.max(0, capacity - 1 - left) / paced
 end
 
-if yield_us == 0 and granted < tokens then
-  wanted_us = now_us
+-- a priority lane: refused, it marks the bucket; served, it clears the mark
+if yield_us == 0 then
+  if granted < tokens then
+    wanted_us = now_us
+  else
+    wanted_us = nil
+  end
 end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', left), 'ts', string.format('%.0f', now_us))
 if wanted_us then
   redis.call('HSET', KEYS[1], 'wanted', string.format('%.0f', wanted_us))
+else
+  redis.call('HDEL', KEYS[1], 'wanted')
 end
 -- Once idle this long the bucket is full again, so expiry never changes a decision.
 redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / paced * 1000) + 1000)

@@ -281,3 +281,25 @@ def test_a_whole_take_grants_all_its_tokens_or_none(harness: Harness) -> None:
     harness.advance(0.05)
     granted, _, _ = b.take_lane("c", "p", 100, 4, 0, PACING, tokens=10, ahead=14, whole=True)
     assert granted.granted == 10
+
+
+def test_a_bucket_of_one_token_yields_its_next_token_to_a_refused_priority_lane(
+    harness: Harness,
+) -> None:
+    """At M = 50 the bucket holds one token and marketing's floor is 0: while an OTP waits,
+    marketing asking right at each refill took every token ahead of it (an OTP waited 8-9 s
+    behind a marketing backlog on a strict carrier). While the priority lane waits, marketing
+    takes nothing and asks again a token's time later; once served, it yields no longer."""
+    b = harness.buckets
+    b.take_lane("c", "p", 50, 1, 0, PACING, tokens=1)  # empty
+    otp, _, _ = b.take_lane("c", "p", 50, 1, 0, PACING, tokens=1)
+    assert otp.granted == 0  # refused: marks the bucket
+    harness.advance(0.025)  # the token is back
+    bulk, _, _ = b.take_lane("c", "p", 50, 1, 0, PACING, tokens=1, ahead=0.25, yield_s=0.05)
+    assert bulk.granted == 0
+    assert bulk.retry_after == pytest.approx(1 / 50, abs=harness.slack + 1e-6)
+    otp, _, _ = b.take_lane("c", "p", 50, 1, 0, PACING, tokens=1)
+    assert otp.granted == 1
+    harness.advance(0.025)  # within the yield window, but the priority lane was served
+    bulk, _, _ = b.take_lane("c", "p", 50, 1, 0, PACING, tokens=1, ahead=0.25, yield_s=0.05)
+    assert bulk.granted == 1
