@@ -41,7 +41,8 @@ _COLUMNS = '(id, line, "to", body, encoding, segments, zone)'
 _CREATE_BATCH_PG = (
     """CREATE TEMP TABLE campaign_batch (id varchar(32), line int, "to" varchar(20), body text,
                                  encoding varchar(8), segments int, zone text) ON COMMIT DROP""",
-    'CREATE TEMP TABLE campaign_seen ("to" varchar(20) PRIMARY KEY, line int) ON COMMIT DROP',
+    'CREATE TEMP TABLE campaign_seen ("to" varchar(20) COLLATE "C" PRIMARY KEY, line int)'
+    " ON COMMIT DROP",
 )
 _COPY_PG = f"COPY campaign_batch {_COLUMNS} FROM STDIN"
 _OPTED_OUT_SKIPS = """
