@@ -20,8 +20,26 @@ from tests.integration.workers.carrier_stack import (
     sim_carrier,
     worker_settings,
 )
+from workers.context import WorkerContext
 
 COUNTS = [1000, pytest.param(5000, marks=pytest.mark.slow)]
+
+
+def _reload_now(ctx: WorkerContext) -> frozenset[str]:
+    """What `switchboard routes reload` makes happen: the watcher takes the changed file now
+    (unless the sending thread's own once-a-second check took it first, a moment before);
+    the carriers of the table in force after it."""
+    ctx.routes.poll()
+    return frozenset(ctx.routes.holder.current.carriers)
+
+
+def _stop(flow: threading.Thread | None, ctx: WorkerContext) -> None:
+    """After a failed assertion too: let the sending thread end before the context closes
+    under it (its connections would be left open, and their ResourceWarning fails whichever
+    later test the garbage collector runs in)."""
+    if flow is not None and flow.is_alive():
+        flow.join(timeout=60)
+    ctx.close()
 
 
 def _error_codes(store: MessageStore, ids: list[str]) -> dict[str, int]:
@@ -45,6 +63,7 @@ def test_a_carrier_added_by_a_reload_takes_traffic_and_no_message_fails(
     settings = worker_settings(tmp_path, database_url, redis_url)
     settings.routes_file.write_text(routes_text({"alpha": ports["alpha"]}, mps=1000))
     ctx = context(settings)
+    flow: threading.Thread | None = None
     try:
         ids = queue_messages(ctx.store, "hello", count)
         flow = threading.Thread(target=send_all, args=(ctx, ids))
@@ -54,7 +73,7 @@ def test_a_carrier_added_by_a_reload_takes_traffic_and_no_message_fails(
         settings.routes_file.write_text(
             routes_text({"alpha": ports["alpha"], "beta": ports["beta"]}, mps=1000)
         )
-        assert ctx.routes.poll() is not None  # what `switchboard routes reload` makes happen
+        assert _reload_now(ctx) == {"alpha", "beta"}
         flow.join()
         wait_until(lambda: ctx.store.status_counts() == {"delivered": count}, timeout=30)
         alpha, beta = sim.stats()["alpha"], sim.stats()["beta"]
@@ -66,7 +85,7 @@ def test_a_carrier_added_by_a_reload_takes_traffic_and_no_message_fails(
         assert alpha["submits_accepted"] + beta["submits_accepted"] == count
         assert _error_codes(ctx.store, ids) == {}
     finally:
-        ctx.close()
+        _stop(flow, ctx)
 
 
 @pytest.mark.parametrize("count", COUNTS)
@@ -83,13 +102,14 @@ def test_a_carrier_removed_by_a_reload_drains_and_unbinds_and_nothing_is_lost(
         routes_text({"alpha": ports["alpha"], "beta": ports["beta"]}, mps=1000)
     )
     ctx = context(settings)
+    flow: threading.Thread | None = None
     try:
         ids = queue_messages(ctx.store, "hello", count)
         flow = threading.Thread(target=send_all, args=(ctx, ids))
         flow.start()
         wait_until(lambda: sim.stats()["beta"]["submits_accepted"] >= count // 3, timeout=30)
         settings.routes_file.write_text(routes_text({"alpha": ports["alpha"]}, mps=1000))
-        assert ctx.routes.poll() is not None
+        assert _reload_now(ctx) == {"alpha"}
         flow.join()
         wait_until(lambda: sim.stats()["beta"]["binds"] == 0, timeout=15)
         wait_until(lambda: ctx.store.status_counts() == {"delivered": count}, timeout=30)
@@ -106,4 +126,4 @@ def test_a_carrier_removed_by_a_reload_drains_and_unbinds_and_nothing_is_lost(
         assert set(codes) <= {"carrier_removed", "unbound"}
         assert pool.drained == 1 and "beta" not in pool.endpoints
     finally:
-        ctx.close()
+        _stop(flow, ctx)
