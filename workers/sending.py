@@ -653,15 +653,7 @@ class Sender:
                 waiting.append(job)
                 continue
             backlog[(lane.carrier, bulk)] += job.parts_left
-            if (
-                backlog[(lane.carrier, bulk)] / lane.rate > self.token_wait_max
-                and job.index + 1 < len(job.candidates)
-                and not job.futures
-            ):
-                # A route that waits for its carrier still moves the tail of a batch its
-                # carrier cannot take for a while (saturated) to the next candidate.
-                _move_to(job, job.index + 1)
-            else:
+            if not self._moved_off_saturated(job, backlog[(lane.carrier, bulk)], lane.rate):
                 shortest_wait = min(shortest_wait, job.parts_left / lane.rate)
             waiting.append(job)
         shortest_wait = min([shortest_wait, *lanes.waits()])
@@ -895,18 +887,27 @@ class Sender:
         backlog = 0
         for job in group:
             backlog += job.parts_left
-            if (
-                backlog / lane_rate > self.token_wait_max
-                and job.index + 1 < len(job.candidates)
-                and not job.futures
+            if not self._moved_off_saturated(job, backlog, lane_rate) and (
+                not taken or backlog <= most
             ):
-                _move_to(job, job.index + 1)
-                rest.append(job)
-            elif not taken or backlog <= most:
                 taken.append(job)
             else:
                 rest.append(job)
         return taken, rest
+
+    def _moved_off_saturated(self, job: _Job, backlog: int, rate: float) -> bool:
+        """A route that waits for its carrier still moves the tail of a batch its carrier
+        cannot take for a while (saturated: `backlog` parts ahead of and with `job` take more
+        than `token_wait_max` at `rate`) to its next candidate, if it has one and nothing of
+        it was submitted yet. Whether `job` moved."""
+        if (
+            backlog / rate > self.token_wait_max
+            and job.index + 1 < len(job.candidates)
+            and not job.futures
+        ):
+            _move_to(job, job.index + 1)
+            return True
+        return False
 
     def take_tokens(
         self, carrier: str, mps: float, reserved_share: float, wanted: int
