@@ -199,7 +199,8 @@ def take_lane(
     books nothing ahead and leaves the token the priority lane waits for: it takes only what
     lies above `max(capacity - 1, 1)` — a token of a full bucket, or nothing at all from a
     bucket of one token (M = 50: marketing asking right at each refill took every token ahead
-    of a waiting OTP), and then asks again no sooner than a token's refill later.
+    of a waiting OTP), and then asks again no sooner than a token's refill later, and no later
+    than a token after the one the priority lane waits for exists.
 
     A lane may book up to `ahead` tokens before they refill (the level then goes below the
     floor, even below 0). Booking ahead keeps a small bucket from sitting full, and
@@ -235,6 +236,11 @@ def take_lane(
     if granted < tokens:
         wanted = min(tokens - granted, max(0.0, capacity - floor + ahead))
         retry_after = max(0.0, (wanted + floor - ahead - left) / paced)
+        if yielding:
+            # The priority lane is served once a token exists ((1 - left)/paced): ask again a
+            # token after that, not once the bucket is back above the yield floor (12 ms of
+            # M at M = 1,000, 1.1% of its MPS lost per OTP).
+            retry_after = min(retry_after, max(0.0, (2.0 - left) / paced))
         if yielding and floor > capacity - 1:  # a bucket of one: after the priority lane's turn
             retry_after = max(retry_after, 1.0 / paced)
     due_in = max(0.0, capacity - 1 - left) / paced if granted > 0 else 0.0

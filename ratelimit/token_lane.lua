@@ -58,6 +58,10 @@ local retry_after = 0
 if granted < tokens then
   local wanted = math.min(tokens - granted, math.max(0, capacity - floor + ahead))
   retry_after = math.max(0, (wanted + floor - ahead - left) / paced)
+  if yielding then
+    -- ask again a token after the priority lane's token exists, not once above the yield floor
+    retry_after = math.min(retry_after, math.max(0, (2 - left) / paced))
+  end
   if yielding and floor > capacity - 1 then
     -- a bucket of one: ask again after the priority lane's turn
     retry_after = math.max(retry_after, 1 / paced)

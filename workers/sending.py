@@ -653,7 +653,10 @@ class Sender:
                 waiting.append(job)
                 continue
             backlog[(lane.carrier, bulk)] += job.parts_left
-            if not self._moved_off_saturated(job, backlog[(lane.carrier, bulk)], lane.rate):
+            # A refused priority lane knows when its tokens come (`lane.wait`, in `waits`).
+            knows = not bulk and lane.wait < self.token_wait_max
+            moved = self._moved_off_saturated(job, backlog[(lane.carrier, bulk)], lane.rate)
+            if not moved and not knows:
                 shortest_wait = min(shortest_wait, job.parts_left / lane.rate)
             waiting.append(job)
         shortest_wait = min([shortest_wait, *lanes.waits()])
@@ -677,9 +680,15 @@ class Sender:
                 spec.pacing,
             )
             return _LaneBudget(carrier, budget, rate, wait, self._pacers[carrier])
-        budget, rate = self.take_tokens(carrier, float(spec.mps), 0.0, wanted)
+        grant, rate = self._take(carrier, float(spec.mps), 0.0, wanted)
         self._cut[carrier] = rate < bucket_shape(float(spec.mps))[0]  # a paced burst 1?
-        return _LaneBudget(carrier, budget, rate, self.token_wait_max, None)
+        # Short, it asks again when the bucket has the rest (`retry_after`), not a token's time
+        # later: at M = 50 an OTP refused at a level of -1.2 asked again at -0.2 and 0.8, each
+        # refusal extending marketing's yield while the bucket sat full (1.8 slots per OTP).
+        # (50 µs after it: the refill's float arithmetic must not refuse it again by 1e-7 s).
+        short = 0 < grant.retry_after < math.inf
+        wait = grant.retry_after + 0.00005 if short else self.token_wait_max
+        return _LaneBudget(carrier, grant.granted, rate, wait, None)
 
     def _tenured(self, carrier: str, pacing: CarrierPacing) -> bool:
         """Whether `carrier`'s marketing lane sends from one process at a time now: its
@@ -919,12 +928,19 @@ class Sender:
         :func:`reserve_floor`, so it uses whatever OTP and transactional traffic leave and
         they never wait behind it (ARCHITECTURE.md invariant 3). One Redis call.
         """
+        grant, paced = self._take(carrier, mps, reserved_share, wanted)
+        return grant.granted, paced
+
+    def _take(
+        self, carrier: str, mps: float, reserved_share: float, wanted: int
+    ) -> tuple[Grant, float]:
+        """`take_tokens`' grant whole (with its `retry_after`), and the rate."""
         rate, capacity = bucket_shape(mps)
         floor = reserve_floor(capacity, reserved_share)
         grant, paced, _ = self.buckets.take_lane(
             bucket_key(carrier), pace_key(carrier), rate, capacity, floor, self.pacing, wanted
         )
-        return grant.granted, paced
+        return grant, paced
 
     def _submit(
         self,

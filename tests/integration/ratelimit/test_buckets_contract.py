@@ -266,6 +266,29 @@ def test_marketing_yields_to_a_refused_priority_lane(harness: Harness) -> None:
     assert otp.granted == 1
 
 
+def test_a_yielding_lane_asks_again_a_token_after_the_priority_lane_is_served(
+    harness: Harness,
+) -> None:
+    """At M = 1,000 (10 tokens, floor 2) a yielding marketing lane was told to come back once
+    the bucket was above its yield floor of 9 (12 ms), though the OTP it yields to is served
+    as soon as one token exists: each OTP cost marketing ~11 slots. It asks again a token
+    after that one, and books as before once the OTP has it."""
+    b = harness.buckets
+    b.take_lane("c", "p", 1000, 10, 2, PACING, tokens=15, ahead=5)  # level -3
+    otp, _, _ = b.take_lane("c", "p", 1000, 10, 0, PACING, tokens=1)
+    assert otp.granted == 0  # refused: marks the bucket
+    bulk, _, _ = b.take_lane("c", "p", 1000, 10, 2, PACING, tokens=4, ahead=5, yield_s=0.05)
+    assert bulk.granted == 0
+    # The OTP's token exists at level 1 (4 ms); marketing asks again at level 2, not at 10.
+    assert bulk.retry_after == pytest.approx(0.005, abs=harness.slack + 1e-6)
+    harness.advance(0.004)
+    otp, _, _ = b.take_lane("c", "p", 1000, 10, 0, PACING, tokens=1)
+    assert otp.granted == 1
+    harness.advance(0.001)
+    bulk, _, _ = b.take_lane("c", "p", 1000, 10, 2, PACING, tokens=4, ahead=5, yield_s=0.05)
+    assert bulk.granted == 4  # served: booking ahead again (level 1 - 2 + 5 = 4 above)
+
+
 def test_a_whole_take_grants_all_its_tokens_or_none(harness: Harness) -> None:
     """A take that books deep (a one-sender lane's priority group) takes nothing while it
     cannot have all: a part granted and dropped each pass kept the bucket in debt for good."""

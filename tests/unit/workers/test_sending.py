@@ -387,6 +387,41 @@ def test_a_short_marketing_lane_asks_again_once_half_its_bucket_refilled(
     # Before: every pass of the loop asked, about one ask per message.
 
 
+def test_a_refused_otp_asks_the_bucket_again_when_its_token_comes_not_a_token_later(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    """M = 50: the bucket holds one token and marketing (another process) books 1.24 ahead.
+    An OTP refused at a level of -1.2 asked again every 1/rate (at -0.2 and 0.8, refused
+    each time, each refusal extending marketing's yield while the bucket then sat full): it
+    was sent at the fourth ask, 60 ms in. It asks again when the bucket has its token."""
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    buckets = CountingBuckets(lambda: clock[0])
+    cheap = ScriptedSession("cheap", [])
+    sender = Sender(
+        store,
+        lambda: _spill_table(tmp_path, cheap_mps=50),
+        buckets,
+        {"cheap": cheap, "dear": ScriptedSession("dear", [])}.__getitem__,
+        lambda: NOW,
+        sleep,
+        monotonic=lambda: clock[0],
+    )
+    rate, capacity = bucket_shape(50)
+    booked = buckets.take_lane(  # marketing, elsewhere: 2 tokens, the second 1.2 ahead
+        bucket_key("cheap"), pace_key("cheap"), rate, capacity, 0.0, Pacing(), 2, ahead=1.2
+    )
+    assert booked[0].granted == 2
+    otp = _queue(store, "Your code is 123456", "otp")
+    stats, _ = sender.send([otp])
+    assert stats.sent == 1 and len(cheap.submitted) == 1
+    assert buckets.asked["carrier:cheap"] == 1 + 2  # marketing's, then refused and served
+    assert buckets.granted_at[-1] == pytest.approx((1 + 1.0) / rate, abs=1e-4)
+
+
 def _stamping_sender(store: MessageStore, table: RoutingTable) -> tuple[Sender, list[float]]:
     """A Sender on a fake clock, and the clock reading of every submit it makes (lanes tenured
     only while a pace is cut, as by default)."""
