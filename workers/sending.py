@@ -247,6 +247,15 @@ class _LaneBudget:
     rate: float  # the lane's rate, for how long its backlog waits
     wait: float  # seconds until its next slot or ask
     pacer: Pacer | None  # the marketing lane's; None for the priority lane
+    level: float | None = None  # the bucket's level after a short priority take
+
+    def refill_wait(self, parts: int) -> float:
+        """Seconds until a waiting message of `parts` may ask again: a refused priority
+        lane when the bucket holds them (50 µs after: the refill's float arithmetic must not
+        refuse it again by 1e-7 s), else a token's time a part."""
+        if self.level is None:
+            return parts / self.rate
+        return max(0.0, parts - self.level) / self.rate + 0.00005
 
     def can_take(self, needed: int) -> bool:
         """Whether a message with `needed` parts left may go now (a paced lane sends a part
@@ -653,11 +662,8 @@ class Sender:
                 waiting.append(job)
                 continue
             backlog[(lane.carrier, bulk)] += job.parts_left
-            # A refused priority lane knows when its tokens come (`lane.wait`, in `waits`).
-            knows = not bulk and lane.wait < self.token_wait_max
-            moved = self._moved_off_saturated(job, backlog[(lane.carrier, bulk)], lane.rate)
-            if not moved and not knows:
-                shortest_wait = min(shortest_wait, job.parts_left / lane.rate)
+            if not self._moved_off_saturated(job, backlog[(lane.carrier, bulk)], lane.rate):
+                shortest_wait = min(shortest_wait, lane.refill_wait(job.parts_left))
             waiting.append(job)
         shortest_wait = min([shortest_wait, *lanes.waits()])
         if self._tenures:  # give back the lanes this batch has nothing more for
@@ -681,14 +687,16 @@ class Sender:
             )
             return _LaneBudget(carrier, budget, rate, wait, self._pacers[carrier])
         grant, rate = self._take(carrier, float(spec.mps), 0.0, wanted)
-        self._cut[carrier] = rate < bucket_shape(float(spec.mps))[0]  # a paced burst 1?
-        # Short, it asks again when the bucket has the rest (`retry_after`), not a token's time
-        # later: at M = 50 an OTP refused at a level of -1.2 asked again at -0.2 and 0.8, each
-        # refusal extending marketing's yield while the bucket sat full (1.8 slots per OTP).
-        # (50 µs after it: the refill's float arithmetic must not refuse it again by 1e-7 s).
-        short = 0 < grant.retry_after < math.inf
-        wait = grant.retry_after + 0.00005 if short else self.token_wait_max
-        return _LaneBudget(carrier, grant.granted, rate, wait, None)
+        paced_mps, capacity = bucket_shape(float(spec.mps))
+        self._cut[carrier] = rate < paced_mps  # a paced burst 1?
+        # Short, a message asks again when the bucket holds its parts (the level follows from
+        # `retry_after`: the rest, at most a full bucket, less the level, at `rate`), not a
+        # token's time later: at M = 50 an OTP refused at a level of -1.2 asked again at -0.2
+        # and 0.8, each refusal extending marketing's yield while the bucket sat full.
+        level = None
+        if 0 < grant.retry_after < math.inf:
+            level = min(wanted - grant.granted, capacity) - grant.retry_after * rate
+        return _LaneBudget(carrier, grant.granted, rate, self.token_wait_max, None, level)
 
     def _tenured(self, carrier: str, pacing: CarrierPacing) -> bool:
         """Whether `carrier`'s marketing lane sends from one process at a time now: its

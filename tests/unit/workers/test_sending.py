@@ -422,6 +422,27 @@ def test_a_refused_otp_asks_the_bucket_again_when_its_token_comes_not_a_token_la
     assert buckets.granted_at[-1] == pytest.approx((1 + 1.0) / rate, abs=1e-4)
 
 
+def test_priority_messages_behind_an_empty_bucket_each_go_as_their_token_comes(
+    store: MessageStore, tmp_path: Path
+) -> None:
+    """A refused priority lane waits for the first waiting message's tokens, not for the
+    whole take it asked (three tokens: all three would go at 3/rate)."""
+    sender, sent_at = _spill_sender(
+        store,
+        _spill_table(tmp_path),
+        {"cheap": ScriptedSession("cheap", []), "dear": ScriptedSession("dear", [])},
+    )
+    rate, capacity = bucket_shape(1000)
+    emptied = sender.buckets.take_lane(
+        bucket_key("cheap"), pace_key("cheap"), rate, capacity, 0.0, Pacing(), int(capacity)
+    )
+    assert emptied[0].granted == capacity
+    ids = [_queue(store, f"code {i}", "transactional") for i in range(3)]
+    stats, _ = sender.send(ids)
+    assert stats.sent == 3 and sent_at["dear"] == []
+    assert sent_at["cheap"] == pytest.approx([1 / rate, 2 / rate, 3 / rate], abs=2e-4)
+
+
 def _stamping_sender(store: MessageStore, table: RoutingTable) -> tuple[Sender, list[float]]:
     """A Sender on a fake clock, and the clock reading of every submit it makes (lanes tenured
     only while a pace is cut, as by default)."""
