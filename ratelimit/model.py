@@ -241,8 +241,8 @@ def take_lane(
             # token after that, not once the bucket is back above the yield floor (12 ms of
             # M at M = 1,000, 1.1% of its MPS lost per OTP).
             retry_after = min(retry_after, max(0.0, (2.0 - left) / paced))
-        if yielding and floor > capacity - 1:  # a bucket of one: after the priority lane's turn
-            retry_after = max(retry_after, 1.0 / paced)
+            if floor > capacity - 1:  # a bucket of one: after the priority lane's turn
+                retry_after = max(retry_after, 1.0 / paced)
     due_in = max(0.0, capacity - 1 - left) / paced if granted > 0 else 0.0
     if yield_us == 0:  # a priority lane: refused, it marks the bucket; served, it clears it
         wanted_us = now_us if granted < tokens else None

@@ -61,10 +61,10 @@ if granted < tokens then
   if yielding then
     -- ask again a token after the priority lane's token exists, not once above the yield floor
     retry_after = math.min(retry_after, math.max(0, (2 - left) / paced))
-  end
-  if yielding and floor > capacity - 1 then
-    -- a bucket of one: ask again after the priority lane's turn
-    retry_after = math.max(retry_after, 1 / paced)
+    if floor > capacity - 1 then
+      -- a bucket of one: ask again after the priority lane's turn
+      retry_after = math.max(retry_after, 1 / paced)
+    end
   end
 end
 local due_in = 0

@@ -116,6 +116,11 @@ PRECISE_WAIT = 0.003
 WRITE_LEAD = 0.0005
 
 
+# A refused priority lane asks again this long after the bucket holds its parts: the refill's
+# float arithmetic must not refuse it again by 1e-7 s.
+REFILL_MARGIN = 0.00005
+
+
 # When a marketing lane takes its carrier's tenure (one sender at a time): "cut", while the
 # carrier's pace is cut (it throttled: it may count gaps); "always", for every carrier — which
 # meets burst 1 from the first PDU but caps every lane at one process (strict carriers at
@@ -251,11 +256,10 @@ class _LaneBudget:
 
     def refill_wait(self, parts: int) -> float:
         """Seconds until a waiting message of `parts` may ask again: a refused priority
-        lane when the bucket holds them (50 µs after: the refill's float arithmetic must not
-        refuse it again by 1e-7 s), else a token's time a part."""
+        lane when the bucket holds them (`REFILL_MARGIN` after), else a token's time a part."""
         if self.level is None:
             return parts / self.rate
-        return max(0.0, parts - self.level) / self.rate + 0.00005
+        return max(0.0, parts - self.level) / self.rate + REFILL_MARGIN
 
     def can_take(self, needed: int) -> bool:
         """Whether a message with `needed` parts left may go now (a paced lane sends a part
