@@ -183,6 +183,7 @@ def _sender(
         sessions.__getitem__,
         lambda: NOW,
         sleep,
+        monotonic=lambda: clock[0],  # the buckets' clock: a fresh ClockOffset, not the process's
         account_names=account_names,
     )
 
@@ -306,6 +307,7 @@ def test_marketing_uses_what_otp_leaves_and_leaves_it_a_floor(
         dict[str, Submitter]().__getitem__,
         lambda: NOW,
         print,
+        monotonic=lambda: clock[0],
     )
     # mps 1000: the carrier bucket holds 10 PDUs (1%); marketing leaves 20% of it (2) to OTP.
     marketing, _ = sender.take_tokens("cheap", 1000, 0.2, 50)
@@ -497,7 +499,8 @@ def test_carrier_whose_circuit_opened_is_skipped_by_the_next_batch(
         MemoryTokenBuckets(lambda: clock[0]),
         sessions.__getitem__,
         lambda: NOW,
-        lambda s: None,
+        lambda s: clock.__setitem__(0, clock[0] + s),
+        monotonic=lambda: clock[0],
         health=health,
         snapshot=snapshot,
     )
