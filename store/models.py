@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from messaging import Status
+
 
 def naive_utc(value: datetime | None) -> datetime | None:
     """What a UTC column stores of an aware datetime; a naive one is refused."""
@@ -80,6 +82,10 @@ class ApiKey(Base):
 
 
 UNMASKED_OTP = "message_class = 'otp' AND NOT secret_masked"  # rows that may hold a clear code
+# A message not final yet; the rows the queue reads through its status indexes (PostgreSQL,
+# migration 0023).
+OPEN_STATUSES = (Status.QUEUED.value, Status.SENDING.value, Status.SENT.value)
+OPEN_ROWS = f"status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})"
 
 
 class Message(Base):
@@ -133,8 +139,19 @@ class Message(Base):
             postgresql_where=text("campaign_id IS NOT NULL"),
             sqlite_where=text("campaign_id IS NOT NULL"),
         ),
-        Index("ix_messages_status_updated", "status", "updated_at"),
-        Index("ix_messages_status_class_created", "status", "message_class", "created_at"),
+        Index(
+            "ix_messages_status_updated",
+            "status",
+            "updated_at",
+            postgresql_where=text(OPEN_ROWS),
+        ),
+        Index(
+            "ix_messages_status_class_created",
+            "status",
+            "message_class",
+            "created_at",
+            postgresql_where=text(OPEN_ROWS),
+        ),
         Index("ix_messages_account_created", "account_id", "created_at", "id"),  # list pages
         Index(
             "ix_messages_otp_unmasked",

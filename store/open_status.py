@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, func, or_
 
-from messaging import Status
-from store.models import Message
+from store.models import OPEN_STATUSES, Message
 
-OPEN_STATUSES = (Status.QUEUED.value, Status.SENDING.value, Status.SENT.value)
+__all__ = ["OPEN_STATUSES", "is_open", "status_of_row"]
 
 
 def status_of_row() -> ColumnElement[str]:

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from messaging import LeasePolicy, ResendPolicy
 from store import (
     AttemptResult,
+    CampaignStore,
     MessageStore,
     NewMessage,
     ReceiptRecord,
@@ -98,6 +100,12 @@ class _Statements:
         statement, parameters = next(
             (s, p) for s, p in self.seen if s.lstrip().startswith(starts) and contains in s
         )
+        return self.explain(statement, parameters, generic)
+
+    def explain(
+        self, statement: str, parameters: Any, generic: bool = False
+    ) -> list[dict[str, Any]]:
+        """The plan nodes of `statement` with `parameters`, without running it."""
         if isinstance(parameters, list):  # executemany: one row's parameters
             parameters = parameters[0]
         with self.engine.connect() as conn:
@@ -256,3 +264,86 @@ def test_postgresql_checks_no_foreign_key_on_the_send_path_inserts_and_downgrade
         ("parts", "attempt_id"),
         ("parts", "message_id"),
     }
+
+
+def _index_tuples(engine: Engine, *names: str) -> dict[str, int]:
+    """How many entries each index (or table) holds, as VACUUM counted them."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE messages")
+        rows = conn.execute(
+            text("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:names)"),
+            {"names": list(names)},
+        ).all()
+    return {str(name): int(n) for name, n in rows}
+
+
+def test_the_status_indexes_hold_only_open_messages_and_the_queue_still_reads_them(
+    postgres: Postgres,
+) -> None:
+    """4,000 delivered messages and 30 open ones: the two status indexes hold the 30 (a
+    campaign's load and a message turning final write no entry in them), and every statement
+    the queue runs over them — the claim's fill, the backlog counts, the sweeper, the receipt
+    and resend scans — still reads an index, never the whole table."""
+    url = postgres.create_database("open_status_indexes")
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        store = MessageStore(engine)
+        account = store.ensure_account("acme", NOW)
+        final = [_row(account, "marketing", i) for i in range(4000)]
+        store.insert_messages(final)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE messages SET status = 'delivered'")
+        open_rows = [_row(account, "marketing", i) for i in range(30)]
+        store.insert_messages(open_rows)
+        store.claim([m.id for m in open_rows[:10]], NOW)  # 10 sending, 20 queued
+        store.record_outcomes([_sent(m.id, f"s{i}") for i, m in enumerate(open_rows[:5])], NOW)
+        status_indexes = ("ix_messages_status_updated", "ix_messages_status_class_created")
+        tuples = _index_tuples(engine, "messages", *status_indexes)
+        assert tuples == {"messages": 4030, **dict.fromkeys(status_indexes, 30)}
+        later = NOW + timedelta(hours=2)  # every open message past its validity
+        with _Statements(engine) as sent:
+            store.claim([], NOW, "marketing", 5)
+            assert store.queued_backlog() == 15  # the fill claimed 5 more
+            assert CampaignStore(engine).marketing_backlog() == 15
+            store.stranded(NOW + timedelta(minutes=1), NOW + timedelta(minutes=1))
+            store.take_back(later, later, LeasePolicy())
+            store.settle_partial_receipts(later, later, ["alpha"])
+            store.silent_to_resend(later, later, ResendPolicy(frozenset({"marketing"})))
+            assert len(store.expire_overdue(later)) == 30
+        statements = [(s, p) for s, p in sent.seen if "status" in s and "FROM messages" in s]
+        assert len(statements) >= 8, statements
+        for statement, parameters in statements:
+            scans = _scans(sent.explain(statement, parameters))
+            assert not [kind for kind, _ in scans if kind == "Seq Scan"], (statement, scans)
+    finally:
+        engine.dispose()
+
+
+def test_downgrading_0023_makes_the_status_indexes_whole_again(postgres: Postgres) -> None:
+    url = postgres.create_database("open_status_indexes_down")
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        definitions = _status_index_definitions(engine)
+        assert all("WHERE" in d and "'sent'" in d for d in definitions), definitions
+        command.downgrade(alembic_config(url), "0022")
+        assert not [d for d in _status_index_definitions(engine) if "WHERE" in d]
+        upgrade(url)
+        assert _status_index_definitions(engine) == definitions
+    finally:
+        engine.dispose()
+
+
+def _status_index_definitions(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [
+            str(d)
+            for d in conn.execute(
+                text(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname IN"
+                    " ('ix_messages_status_updated', 'ix_messages_status_class_created')"
+                    " ORDER BY indexname"
+                )
+            ).scalars()
+        ]
