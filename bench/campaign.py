@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from bench.cpu import cpu_delta, cpu_seconds, postmaster_pid  # noqa: E402
+from bench.cpu import cpu_delta, cpu_seconds, machine_seconds, postmaster_pid  # noqa: E402
 from bench.e2e import write_configs  # noqa: E402
 from simulators import load_scenario  # noqa: E402
 from store import make_engine  # noqa: E402
@@ -278,6 +278,19 @@ def print_figures(figures: dict[str, Any]) -> None:
     print(json.dumps(figures))
 
 
+def _load_bound(api: float, postgres: float, machine: float) -> str:
+    """What held the audience load back, from the cores each side kept busy (one GIL in the
+    API process, one PostgreSQL backend for the load's one transaction)."""
+    cores = os.cpu_count() or 1
+    if machine >= 0.9 * cores:
+        return f"CPU (the machine {machine:.2f} of {cores} cores busy)"
+    if postgres >= 0.9:
+        return f"PostgreSQL (the load's one backend {postgres:.2f} of a core)"
+    if api >= 0.9:
+        return f"the API process (parsing under one GIL, {api:.2f} of a core)"
+    return "the hand-off between the parsing thread and the writer (no side kept a core busy)"
+
+
 def run(
     stack: Stack,
     args: argparse.Namespace,
@@ -296,7 +309,7 @@ def run(
         body["max_rate"] = args.max_rate
     campaign = _request(stack, "POST", "/v1/campaigns", body)
     cid = campaign["id"]
-    cpu_before = cpu_seconds(roots)
+    cpu_before, machine_before = cpu_seconds(roots), machine_seconds()
     started = time.perf_counter()
     with audience.open("rb") as csv_file:
         loaded = _request(
@@ -311,6 +324,7 @@ def run(
         )
     load_seconds = time.perf_counter() - started
     spent = cpu_delta(cpu_before, cpu_seconds(roots))
+    busy = (machine_seconds() - machine_before) / load_seconds
     api_cpu, pg_cpu = spent.get("api", 0.0), spent.get("postgres", 0.0)
     figures: dict[str, Any] = {
         "loaded_recipients": loaded["recipients"],
@@ -324,6 +338,12 @@ def run(
         "load_api_cpu_us_per_recipient": round(api_cpu / loaded["recipients"] * 1e6, 1),
         "load_postgres_cpu_us_per_recipient": round(pg_cpu / loaded["recipients"] * 1e6, 1),
         "load_recipients_per_api_cpu_s": round(loaded["recipients"] / api_cpu) if api_cpu else None,
+        "load_cores_busy": {
+            "api": round(api_cpu / load_seconds, 2),
+            "postgres": round(pg_cpu / load_seconds, 2),
+            "machine": round(busy, 2),
+        },
+        "load_bounded_by": _load_bound(api_cpu / load_seconds, pg_cpu / load_seconds, busy),
         "api_rss_before_mb": round(rss_before, 1),
         "api_peak_rss_mb": round(peak_rss_mb(api_pid), 1),
     }

@@ -19,6 +19,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine, text
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -39,13 +41,33 @@ def _feed(path: Path, chunks: queue.Queue[bytes]) -> None:
     chunks.put(b"")
 
 
+def _wal(engine: Engine) -> dict[str, int]:
+    """PostgreSQL's WAL position, full-page images (pg_stat_wal) and checkpoints so far."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT pg_current_wal_lsn() - '0/0', wal_fpi, checkpoints_timed + checkpoints_req"
+                " FROM pg_stat_wal, pg_stat_bgwriter"
+            )
+        ).one()
+    return {"wal_bytes": row[0], "wal_fpi": row[1], "checkpoints": row[2]}
+
+
 def main() -> None:
     """Write the CSV, load it, print the figures (the last line JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=200_000)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a postgresql.conf line for the throwaway cluster (repeatable)",
+    )
     args = parser.parse_args()
-    cluster = start_postgres() if args.postgres else None
+    settings = dict(s.split("=", 1) for s in args.pg_setting)
+    cluster = start_postgres(settings) if args.postgres else None
     try:
         with tempfile.TemporaryDirectory(prefix="switchboard-bench-expansion-") as tmp:
             directory = Path(tmp)
@@ -79,6 +101,7 @@ def main() -> None:
                 roots[postmaster_pid(cluster.directory / "data")] = "postgres"
             chunks: queue.Queue[bytes] = queue.Queue(maxsize=QUEUE_CHUNKS)
             feeder = threading.Thread(target=_feed, args=(audience, chunks), daemon=True)
+            wal_before = _wal(engine) if cluster else {}
             cpu_before, self_before = cpu_seconds(roots), time.process_time()
             started = time.perf_counter()
             feeder.start()
@@ -88,6 +111,9 @@ def main() -> None:
             seconds = time.perf_counter() - started
             own_cpu = time.process_time() - self_before
             pg_cpu = cpu_delta(cpu_before, cpu_seconds(roots)).get("postgres", 0.0)
+            if cluster:
+                time.sleep(1.5)  # the loading backend flushes its WAL counters when idle, ≥ 1 s
+            wal = {k: v - wal_before[k] for k, v in _wal(engine).items()} if cluster else {}
             assert totals.recipients == expected, (totals.recipients, expected)
             figures = {
                 "database": "postgresql" if cluster else "sqlite",
@@ -98,6 +124,11 @@ def main() -> None:
                 "postgres_cpu_us_per_recipient": round(pg_cpu / totals.recipients * 1e6, 1),
                 "recipients_per_python_cpu_s": round(totals.recipients / own_cpu),
             }
+            if wal:
+                n = totals.recipients
+                figures["wal_bytes_per_recipient"] = round(wal["wal_bytes"] / n)
+                figures["wal_full_pages_per_1000"] = round(wal["wal_fpi"] / n * 1000, 1)
+                figures["checkpoints"] = wal["checkpoints"]
     finally:
         if cluster is not None:
             cluster.stop()
