@@ -16,8 +16,9 @@ Every connection plans with its values (`force_custom_plan`, store/engine.py), s
 bound status proves the predicate. SQLite keeps the full indexes: its planner uses a partial
 index only where the query repeats the predicate's own terms.
 
-On a large table the CREATE INDEX holds a write lock while it builds; an operator may build
-the two partial indexes CONCURRENTLY under other names before upgrading.
+Built CONCURRENTLY under a temporary name, then swapped in (outside the migration's
+transaction): writers are never blocked while a large `messages` is read for the new index. An
+interrupted run leaves at most an unused `…_new` index, which the next run rebuilds.
 
 Revision ID: 0023
 Revises: 0022
@@ -37,17 +38,24 @@ _INDEXES = (
 )
 
 
+def _swap(where: str) -> None:
+    """Each status index rebuilt (CONCURRENTLY) with `where` as its predicate ("" for none)."""
+    with op.get_context().autocommit_block():
+        for name, columns in _INDEXES:
+            building = f"{name}_new"
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {building}")
+            op.execute(
+                f"CREATE INDEX CONCURRENTLY {building} ON messages ({', '.join(columns)}) {where}"
+            )
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            op.execute(f"ALTER INDEX {building} RENAME TO {name}")
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for name, columns in _INDEXES:
-        op.drop_index(name, table_name="messages")
-        op.create_index(name, "messages", columns, postgresql_where=_OPEN)
+    if op.get_bind().dialect.name == "postgresql":
+        _swap(f"WHERE {_OPEN}")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for name, columns in _INDEXES:
-        op.drop_index(name, table_name="messages")
-        op.create_index(name, "messages", columns)
+    if op.get_bind().dialect.name == "postgresql":
+        _swap("")
