@@ -23,6 +23,7 @@ from sqlalchemy import (
     insert,
     literal,
     null,
+    or_,
     select,
     union_all,
     update,
@@ -163,14 +164,17 @@ class CampaignStore:
             ).all()
             return [_record(c) for c in rows]
 
-    def marketing_backlog(self) -> int:
-        """Marketing messages queued now (any account): what the carriers have yet to take."""
+    def marketing_backlog(self, now: datetime) -> int:
+        """Marketing messages queued and due at `now` (any account): what the carriers have yet
+        to take. One waiting out a retry's backoff (its carriers failed it a moment ago) is not
+        in the way of a slice: counting it held campaigns back while their carriers had room."""
         with self.engine.connect() as conn:
             return int(
                 conn.execute(
                     select(func.count()).where(
                         Message.status == Status.QUEUED.value,
                         Message.message_class == MessageClass.MARKETING.value,
+                        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
                     )
                 ).scalar_one()
             )

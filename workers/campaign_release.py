@@ -85,7 +85,7 @@ def release_slice(
     running = store.running(now)
     if not running:
         return ReleaseCounts()
-    budget = slice_budget(capacities(), store.marketing_backlog(), lookahead, slice_seconds)
+    budget = slice_budget(capacities(), store.marketing_backlog(now), lookahead, slice_seconds)
     zones = {c.id: open_zones(c, now) for c in running}
     demands: dict[str, int] = {}
     for c in running:

@@ -11,9 +11,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from freezegun import freeze_time
+from sqlalchemy import select, update
 
 from campaigns import CarrierCapacity
 from store import CampaignStore, MessageStore
+from store.models import Message
 from tests.integration.api.test_messages_api import NOW, RecordingOutbox, run
 from workers.campaign_release import release_slice
 
@@ -321,3 +323,30 @@ def test_running_campaigns_share_a_slice_fairly_and_keep_the_queue_short(
     run(store, outbox, scenario)
     sizes = sorted(len(ids) for _, ids in outbox.enqueued)
     assert sum(sizes) == 320 and 40 in sizes  # the small one got all it had, the big the rest
+
+
+def test_messages_waiting_out_a_retry_backoff_do_not_hold_the_next_slice_back(
+    store: MessageStore,
+) -> None:
+    """The carriers failed most of a slice a moment ago and those messages wait out their
+    backoff: the carriers are not busy with them, so the next slice tops the queue up with
+    messages they can take now."""
+    outbox = RecordingOutbox()
+
+    async def scenario(client: TestClient[Any, Any], key: str) -> None:
+        campaign = await _create(
+            client, key, template="A", audience=[f"+4474001{i:05d}" for i in range(900)]
+        )
+        await _act(client, key, campaign["id"], "start")
+        assert _release(store, outbox, NOW) == 320  # 80 MPS x 4 s lookahead
+        backoff = NOW + timedelta(minutes=1)
+        waiting = select(Message.id).where(Message.status == "queued").limit(300)
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(Message).where(Message.id.in_(waiting)).values(next_attempt_at=backoff)
+            )
+        # 20 due in the queue: the slice releases 300 more, not nothing.
+        assert _release(store, outbox, NOW.replace(second=2)) == 300
+        assert store.status_counts() == {"queued": 620, "scheduled": 280}
+
+    run(store, outbox, scenario)

@@ -305,7 +305,7 @@ def test_the_status_indexes_hold_only_open_messages_and_the_queue_still_reads_th
         with _Statements(engine) as sent:
             store.claim([], NOW, "marketing", 5)
             assert store.queued_backlog() == 15  # the fill claimed 5 more
-            assert CampaignStore(engine).marketing_backlog() == 15
+            assert CampaignStore(engine).marketing_backlog(NOW) == 15
             store.stranded(NOW + timedelta(minutes=1), NOW + timedelta(minutes=1))
             store.take_back(later, later, LeasePolicy())
             store.settle_partial_receipts(later, later, ["alpha"])
