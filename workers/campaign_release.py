@@ -63,8 +63,21 @@ class ReleaseCounts:
 
 
 def capacities_of(table: RoutingTable) -> dict[str, CarrierCapacity]:
-    """Each carrier's marketing throughput from the routes file in force."""
-    return {name: CarrierCapacity(spec.mps) for name, spec in table.carriers.items()}
+    """The marketing throughput of each carrier a marketing message may be routed to (a route
+    for any class or for marketing lists it), from the routes file in force. A carrier only
+    OTP routes reach is not counted: its MPS would lengthen the marketing queue by what no
+    campaign message can use."""
+    reachable = {
+        carrier
+        for route in table.routes
+        if route.match.message_class in (None, MessageClass.MARKETING)
+        for carrier in route.carriers
+    }
+    return {
+        name: CarrierCapacity(spec.mps)
+        for name, spec in table.carriers.items()
+        if name in reachable
+    }
 
 
 def open_zones(campaign: CampaignRecord, now: datetime) -> list[str]:
