@@ -23,7 +23,6 @@ from sqlalchemy import (
     insert,
     literal,
     null,
-    or_,
     select,
     union_all,
     update,
@@ -40,6 +39,7 @@ from store.campaign_records import (
     ReportRow,
 )
 from store.models import Attempt, Campaign, CampaignSkip, Message, OptOut
+from store.open_status import is_due
 
 RUNNING = "running"
 PAUSED = "paused"
@@ -174,7 +174,7 @@ class CampaignStore:
                     select(func.count()).where(
                         Message.status == Status.QUEUED.value,
                         Message.message_class == MessageClass.MARKETING.value,
-                        or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+                        is_due(now),
                     )
                 ).scalar_one()
             )

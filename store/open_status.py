@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import ColumnElement, func, or_
 
 from store.models import OPEN_STATUSES, Message
 
-__all__ = ["OPEN_STATUSES", "is_open", "status_of_row"]
+__all__ = ["OPEN_STATUSES", "is_due", "is_open", "status_of_row"]
 
 
 def status_of_row() -> ColumnElement[str]:
@@ -25,3 +28,8 @@ def is_open() -> ColumnElement[bool]:
     # Spelled as equalities, not IN: an expanding IN cannot be used with executemany().
     status = status_of_row()
     return or_(*(status == s for s in OPEN_STATUSES))
+
+
+def is_due(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL: the message waits out no retry backoff at `now` (a value or a bound parameter)."""
+    return or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now)

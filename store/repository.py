@@ -25,7 +25,6 @@ from sqlalchemy import (
     case,
     func,
     insert,
-    or_,
     select,
     update,
 )
@@ -38,7 +37,7 @@ from store.ids import new_id
 from store.inbound import InboundBook
 from store.keys import KeyBook, KeyInfo, hash_key, insert_key, key_info
 from store.models import Account, ApiKey, Attempt, Message
-from store.open_status import status_of_row
+from store.open_status import is_due, status_of_row
 from store.pg_arrays import array_param, text_array
 from store.reads import MessageReads
 from store.receipts import ReceiptBook
@@ -101,7 +100,7 @@ def _claim_statement(fill: bool, postgresql: bool = False) -> Update:
     if fill:
         taken = select(func.count()).select_from(own).scalar_subquery()
         room: ColumnElement[int] = bindparam("fill_to", type_=Integer) - taken
-        due = or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= bindparam("now"))
+        due = is_due(bindparam("now"))
         oldest = (
             select(Message.id)
             .where(queued, Message.message_class == bindparam("fill_class"), due)

@@ -29,6 +29,13 @@ from tests.servers import Postgres
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
+def _migrated(postgres: Postgres, name: str) -> Engine:
+    """An engine on a new database `name` of the cluster, migrated to the newest schema."""
+    url = postgres.create_database(name)
+    upgrade(url)
+    return make_engine(url)
+
+
 def _row(account: str, message_class: str, i: int) -> NewMessage:
     return NewMessage(
         id=new_id(),
@@ -136,9 +143,7 @@ def test_claim_keeps_its_indexes_when_statistics_predate_the_backlog(
     """Statistics taken while nothing was queued, then a backlog arrives (faster than
     autovacuum re-analyzes): claims still go by primary key and the claim index, never
     through every queued row — for one OTP and for a bulk task of 50 ids alike."""
-    url = postgres.create_database("stale_statistics")
-    upgrade(url)
-    engine = make_engine(url)
+    engine = _migrated(postgres, "stale_statistics")
     store = MessageStore(engine)
     account = store.ensure_account("acme", NOW)
     otps = [_row(account, "otp", i) for i in range(50)]
@@ -177,9 +182,7 @@ def test_receipts_and_outcomes_go_by_key_when_statistics_predate_the_traffic(
     autovacuum re-analyzes): a receipt batch probes the parts index once per carrier message
     id (never the carrier's every part), and the statements that reach messages by id and
     test their status never walk a status index (a small table may rightly be read whole)."""
-    url = postgres.create_database("stale_statistics_receipts")
-    upgrade(url)
-    engine = make_engine(url)
+    engine = _migrated(postgres, "stale_statistics_receipts")
     try:
         store = MessageStore(engine)
         account = store.ensure_account("acme", NOW)
@@ -284,9 +287,7 @@ def test_the_status_indexes_hold_only_open_messages_and_the_queue_still_reads_th
     campaign's load and a message turning final write no entry in them), and every statement
     the queue runs over them — the claim's fill, the backlog counts, the sweeper, the receipt
     and resend scans — still reads an index, never the whole table."""
-    url = postgres.create_database("open_status_indexes")
-    upgrade(url)
-    engine = make_engine(url)
+    engine = _migrated(postgres, "open_status_indexes")
     try:
         store = MessageStore(engine)
         account = store.ensure_account("acme", NOW)
