@@ -53,6 +53,14 @@ def _wal(engine: Engine) -> dict[str, int]:
     return {"wal_bytes": int(row[0]), "checkpoints": int(row[1])}
 
 
+def _setting(text: str) -> tuple[str, str]:
+    """`--pg-setting NAME=VALUE` as (name, value)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
 def main() -> None:
     """Write the CSV, load it, print the figures (the last line JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,11 +70,12 @@ def main() -> None:
         "--pg-setting",
         action="append",
         default=[],
+        type=_setting,
         metavar="NAME=VALUE",
         help="a postgresql.conf line for the throwaway cluster (repeatable)",
     )
     args = parser.parse_args()
-    settings = dict(s.split("=", 1) for s in args.pg_setting)
+    settings = dict(args.pg_setting)
     cluster = start_postgres(settings) if args.postgres else None
     try:
         with tempfile.TemporaryDirectory(prefix="switchboard-bench-expansion-") as tmp:
